@@ -1,0 +1,241 @@
+"""Pipeline job boundary: a local subprocess, or a Vertex AI CustomJob.
+
+A job is a Python module entrypoint plus arguments (URIs and options): exactly what a
+Vertex AI CustomJob runs in the trainer image, and what the subprocess runner runs here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from b2brec.errors import B2BRecError
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def done(self) -> bool:
+        return self in {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachineSpec:
+    machine_type: str = "n1-standard-8"
+    accelerator_type: str | None = None
+    accelerator_count: int = 0
+    replica_count: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """One pipeline stage run: ``python -m {module} {args...}``."""
+
+    name: str
+    module: str
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    machine: MachineSpec = field(default_factory=MachineSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobStatus:
+    job_id: str
+    state: JobState
+    message: str = ""
+
+
+class JobError(B2BRecError):
+    code = "job_error"
+
+
+class JobRunner(Protocol):
+    def submit(self, spec: JobSpec) -> str: ...
+
+    def status(self, job_id: str) -> JobStatus: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+
+def wait(runner: JobRunner, job_id: str, *, timeout: float = 3600.0, poll: float = 0.5) -> JobStatus:
+    """Poll ``runner`` until the job ends or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = runner.status(job_id)
+        if status.state.done:
+            return status
+        if time.monotonic() > deadline:
+            raise JobError(f"job {job_id} still {status.state.value} after {timeout:.0f}s")
+        time.sleep(poll)
+
+
+class SubprocessJobRunner:
+    """Runs each job as a detached subprocess; state lives in ``jobs_dir/{job_id}/`` so any
+    process (CLI, Celery worker, web app) can poll it."""
+
+    def __init__(self, jobs_dir: Path) -> None:
+        self.jobs_dir = Path(jobs_dir)
+
+    def _dir(self, job_id: str) -> Path:
+        return self.jobs_dir / job_id
+
+    def submit(self, spec: JobSpec) -> str:
+        job_id = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        job_dir = self._dir(job_id)
+        job_dir.mkdir(parents=True)
+        (job_dir / "job.json").write_text(json.dumps(asdict(spec), indent=2))
+        env = {**os.environ, **spec.env}
+        command = [sys.executable, "-m", "b2brec.backends.job_wrapper", str(job_dir), spec.module, *spec.args]
+        with open(job_dir / "output.log", "wb") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        (job_dir / "pid").write_text(str(process.pid))
+        return job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        job_dir = self._dir(job_id)
+        if not job_dir.is_dir():
+            raise JobError(f"unknown job {job_id}")
+        rc_file = job_dir / "exit_code"
+        if rc_file.exists():
+            code = int(rc_file.read_text().strip())
+            if code == 0:
+                return JobStatus(job_id=job_id, state=JobState.SUCCEEDED)
+            state = JobState.CANCELLED if (job_dir / "cancelled").exists() else JobState.FAILED
+            return JobStatus(job_id=job_id, state=state, message=self._tail(job_id))
+        pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
+        if pid is not None and not _alive(pid):
+            return JobStatus(job_id=job_id, state=JobState.FAILED, message="process died without an exit code")
+        return JobStatus(job_id=job_id, state=JobState.RUNNING)
+
+    def logs(self, job_id: str) -> str:
+        path = self._dir(job_id) / "output.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _tail(self, job_id: str, lines: int = 20) -> str:
+        return "\n".join(self.logs(job_id).splitlines()[-lines:])
+
+    def cancel(self, job_id: str) -> None:
+        pid_file = self._dir(job_id) / "pid"
+        if pid_file.exists():
+            (self._dir(job_id) / "cancelled").touch()
+            try:
+                os.killpg(int(pid_file.read_text()), 15)
+            except ProcessLookupError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) still answers kill(0).
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+_VERTEX_STATES = {
+    "JOB_STATE_SUCCEEDED": JobState.SUCCEEDED,
+    "JOB_STATE_FAILED": JobState.FAILED,
+    "JOB_STATE_CANCELLED": JobState.CANCELLED,
+    "JOB_STATE_CANCELLING": JobState.RUNNING,
+    "JOB_STATE_RUNNING": JobState.RUNNING,
+    "JOB_STATE_QUEUED": JobState.PENDING,
+    "JOB_STATE_PENDING": JobState.PENDING,
+}
+
+
+class VertexJobRunner:
+    """Vertex AI CustomJob with the trainer image; a thin wrapper over ``google-cloud-aiplatform``."""
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        region: str,
+        image_uri: str,
+        staging_bucket: str,
+        service_account: str | None = None,
+        labels: dict[str, str] | None = None,
+        client: Any = None,
+    ) -> None:
+        self.project = project
+        self.region = region
+        self.image_uri = image_uri
+        self.staging_bucket = staging_bucket
+        self.service_account = service_account
+        self.labels = labels or {}
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from google.cloud import aiplatform_v1
+
+            self._client = aiplatform_v1.JobServiceClient(
+                client_options={"api_endpoint": f"{self.region}-aiplatform.googleapis.com"}
+            )
+        return self._client
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    def build_custom_job(self, spec: JobSpec) -> Any:
+        """The CustomJob proto sent to Vertex AI for ``spec``."""
+        from google.cloud import aiplatform_v1 as v1
+
+        machine = v1.MachineSpec(machine_type=spec.machine.machine_type)
+        if spec.machine.accelerator_type and spec.machine.accelerator_count:
+            machine.accelerator_type = v1.AcceleratorType[spec.machine.accelerator_type]
+            machine.accelerator_count = spec.machine.accelerator_count
+        container = v1.ContainerSpec(
+            image_uri=self.image_uri,
+            command=["python", "-m", spec.module],
+            args=list(spec.args),
+            env=[v1.EnvVar(name=k, value=v) for k, v in sorted(spec.env.items())],
+        )
+        job_spec = v1.CustomJobSpec(
+            worker_pool_specs=[
+                v1.WorkerPoolSpec(
+                    machine_spec=machine, replica_count=spec.machine.replica_count, container_spec=container
+                )
+            ],
+            base_output_directory=v1.GcsDestination(output_uri_prefix=f"{self.staging_bucket}/jobs/{spec.name}"),
+        )
+        if self.service_account:
+            job_spec.service_account = self.service_account
+        return v1.CustomJob(display_name=spec.name, job_spec=job_spec, labels=self.labels)
+
+    def submit(self, spec: JobSpec) -> str:
+        job = self.client.create_custom_job(parent=self.parent, custom_job=self.build_custom_job(spec))
+        return job.name
+
+    def status(self, job_id: str) -> JobStatus:
+        job = self.client.get_custom_job(name=job_id)
+        state = _VERTEX_STATES.get(job.state.name, JobState.PENDING)
+        message = job.error.message if state is JobState.FAILED else ""
+        return JobStatus(job_id=job_id, state=state, message=message)
+
+    def cancel(self, job_id: str) -> None:
+        self.client.cancel_custom_job(name=job_id)

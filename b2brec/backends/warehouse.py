@@ -1,0 +1,144 @@
+"""Warehouse boundary: DuckDB file locally, BigQuery on GCP.
+
+SQL is written once in BigQuery dialect (``dataset.table``, ``@param``) and transpiled
+with sqlglot for DuckDB, where datasets are schemas of one database file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+
+from b2brec.naming import DATASETS
+
+SqlParams = Mapping[str, Any]
+
+
+class Warehouse(Protocol):
+    """What the platform needs from a warehouse."""
+
+    def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:
+        """Run a BigQuery-dialect query and return its rows."""
+
+    def execute(self, sql: str, params: SqlParams | None = None) -> None:
+        """Run a BigQuery-dialect statement (DDL/DML)."""
+
+    def table_exists(self, dataset: str, table: str) -> bool: ...
+
+    def ensure_datasets(self, datasets: tuple[str, ...] = DATASETS) -> None: ...
+
+
+def to_duckdb_sql(sql: str) -> str:
+    """Transpile BigQuery SQL to DuckDB SQL (``@name`` parameters become ``$name``)."""
+    statements = sqlglot.transpile(sql, read="bigquery", write="duckdb")
+    return ";\n".join(statements)
+
+
+class DuckDBWarehouse:
+    """A DuckDB database file; each dataset is a schema. Connections are short-lived so that
+    other processes (an ETL run, the serving API) can open the same file between calls."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(self.path), read_only=self.read_only)
+
+    def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:
+        with self.connect() as conn:
+            return conn.execute(to_duckdb_sql(sql), dict(params or {})).to_arrow_table()
+
+    def execute(self, sql: str, params: SqlParams | None = None) -> None:
+        with self.connect() as conn:
+            conn.execute(to_duckdb_sql(sql), dict(params or {}))
+
+    def table_exists(self, dataset: str, table: str) -> bool:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [dataset, table],
+            ).fetchone()
+        return bool(row and row[0])
+
+    def ensure_datasets(self, datasets: tuple[str, ...] = DATASETS) -> None:
+        with self.connect() as conn:
+            for dataset in datasets:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
+
+
+def _bq_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, datetime):
+        return "TIMESTAMP"
+    if isinstance(value, date):
+        return "DATE"
+    return "STRING"
+
+
+class BigQueryWarehouse:
+    """BigQuery in the client project. A thin wrapper over ``google-cloud-bigquery``."""
+
+    def __init__(self, project: str, location: str, *, client: Any = None) -> None:
+        self.project = project
+        self.location = location
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from google.cloud import bigquery
+
+            self._client = bigquery.Client(project=self.project, location=self.location)
+        return self._client
+
+    def job_config(self, params: SqlParams | None = None) -> Any:
+        """The QueryJobConfig sent with a query: named parameters typed from their values."""
+        from google.cloud import bigquery
+
+        parameters = [bigquery.ScalarQueryParameter(name, _bq_type(v), v) for name, v in (params or {}).items()]
+        return bigquery.QueryJobConfig(
+            query_parameters=parameters,
+            default_dataset=None,
+            labels={"component": "b2brec"},
+        )
+
+    def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:
+        job = self.client.query(sql, job_config=self.job_config(params), location=self.location)
+        return job.result().to_arrow()
+
+    def execute(self, sql: str, params: SqlParams | None = None) -> None:
+        self.client.query(sql, job_config=self.job_config(params), location=self.location).result()
+
+    def table_exists(self, dataset: str, table: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(f"{self.project}.{dataset}.{table}")
+        except NotFound:
+            return False
+        return True
+
+    def ensure_datasets(self, datasets: tuple[str, ...] = DATASETS) -> None:
+        """Datasets are created by Terraform on GCP; this only checks they exist."""
+        from google.api_core.exceptions import NotFound
+
+        for dataset in datasets:
+            try:
+                self.client.get_dataset(f"{self.project}.{dataset}")
+            except NotFound as exc:
+                raise RuntimeError(
+                    f"BigQuery dataset {self.project}.{dataset} is missing; apply the client stack first"
+                ) from exc

@@ -1,0 +1,155 @@
+"""The serving bundle: what the trainer exports so the serving API can answer fast.
+
+The trainer writes one bundle per model version under ``models/{version}/serving/`` in the
+client's ``models`` bucket (next to ``saved_model/``, ``query_model/`` and
+``candidate_model/``); the serving API reads it. Both sides use this module, so the
+format has one definition.
+
+Files::
+
+    manifest.json               BundleManifest (version, metrics, data window, features, ...)
+    candidate_embeddings.npy    float32 [n_products, dim]; row i is products.parquet row i
+    products.parquet            product_id, name, category, subcategory (nullable strings)
+    customer_embeddings.npy     float32 [n_customers, dim]; row i is customers.parquet row i
+    customers.parquet           customer_id, city (nullable)
+    purchases.parquet           customer_id, product_id: purchases in the training window
+    popularity.parquet          product_id, city (null = overall), score: for fallbacks
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from b2brec.backends.storage import ObjectStore
+from b2brec.errors import B2BRecError
+
+BUNDLE_DIR = "serving"
+FORMAT_VERSION = 1
+
+PRODUCTS_SCHEMA = pa.schema(
+    [("product_id", pa.string()), ("name", pa.string()), ("category", pa.string()), ("subcategory", pa.string())]
+)
+CUSTOMERS_SCHEMA = pa.schema([("customer_id", pa.string()), ("city", pa.string())])
+PURCHASES_SCHEMA = pa.schema([("customer_id", pa.string()), ("product_id", pa.string())])
+POPULARITY_SCHEMA = pa.schema([("product_id", pa.string()), ("city", pa.string()), ("score", pa.float64())])
+
+
+class BundleError(B2BRecError):
+    code = "invalid_bundle"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleManifest:
+    version: str
+    trained_at: str
+    embedding_dim: int
+    features: list[str]
+    data_window: dict[str, str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    run_id: str | None = None
+    model_name: str | None = None
+    format_version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingBundle:
+    manifest: BundleManifest
+    candidate_embeddings: np.ndarray
+    products: pa.Table
+    customer_embeddings: np.ndarray
+    customers: pa.Table
+    purchases: pa.Table
+    popularity: pa.Table
+
+    def validate(self) -> None:
+        """Shapes and schemas agree; raises BundleError naming what does not."""
+        dim = self.manifest.embedding_dim
+        checks = [
+            (self.candidate_embeddings.ndim == 2 and self.candidate_embeddings.shape[1] == dim,
+             f"candidate_embeddings must be [n, {dim}], got {self.candidate_embeddings.shape}"),
+            (self.customer_embeddings.ndim == 2 and self.customer_embeddings.shape[1] == dim,
+             f"customer_embeddings must be [n, {dim}], got {self.customer_embeddings.shape}"),
+            (self.candidate_embeddings.shape[0] == self.products.num_rows,
+             f"{self.candidate_embeddings.shape[0]} candidate embeddings for {self.products.num_rows} products"),
+            (self.customer_embeddings.shape[0] == self.customers.num_rows,
+             f"{self.customer_embeddings.shape[0]} customer embeddings for {self.customers.num_rows} customers"),
+            (self.products.schema.equals(PRODUCTS_SCHEMA), f"products schema {self.products.schema}"),
+            (self.customers.schema.equals(CUSTOMERS_SCHEMA), f"customers schema {self.customers.schema}"),
+            (self.purchases.schema.equals(PURCHASES_SCHEMA), f"purchases schema {self.purchases.schema}"),
+            (self.popularity.schema.equals(POPULARITY_SCHEMA), f"popularity schema {self.popularity.schema}"),
+        ]
+        problems = [message for ok, message in checks if not ok]
+        if problems:
+            raise BundleError(f"bundle {self.manifest.version} is inconsistent: " + "; ".join(problems))
+
+
+def _prefix(version: str) -> str:
+    return f"{version}/{BUNDLE_DIR}"
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def write_bundle(store: ObjectStore, bundle: ServingBundle) -> str:
+    """Write ``bundle`` under ``{version}/serving/`` of the models store; the manifest is written
+    last, so a reader never sees a manifest without its files. Returns the bundle URL."""
+    bundle.validate()
+    prefix = _prefix(bundle.manifest.version)
+    store.write_bytes(f"{prefix}/candidate_embeddings.npy", _npy_bytes(bundle.candidate_embeddings))
+    store.write_bytes(f"{prefix}/customer_embeddings.npy", _npy_bytes(bundle.customer_embeddings))
+    for name in ("products", "customers", "purchases", "popularity"):
+        store.write_bytes(f"{prefix}/{name}.parquet", _parquet_bytes(getattr(bundle, name)))
+    store.write_text(f"{prefix}/manifest.json", json.dumps(asdict(bundle.manifest), indent=2, sort_keys=True))
+    return store.url(prefix)
+
+
+def read_manifest(store: ObjectStore, version: str) -> BundleManifest:
+    key = f"{_prefix(version)}/manifest.json"
+    if not store.exists(key):
+        raise BundleError(f"model version {version!r} has no serving bundle at {store.url(key)}")
+    return BundleManifest(**json.loads(store.read_text(key)))
+
+
+def read_bundle(store: ObjectStore, version: str) -> ServingBundle:
+    manifest = read_manifest(store, version)
+    prefix = _prefix(version)
+
+    def npy(name: str) -> np.ndarray:
+        return np.load(io.BytesIO(store.read_bytes(f"{prefix}/{name}.npy")), allow_pickle=False)
+
+    def parquet(name: str) -> pa.Table:
+        return pq.read_table(io.BytesIO(store.read_bytes(f"{prefix}/{name}.parquet")))
+
+    bundle = ServingBundle(
+        manifest=manifest,
+        candidate_embeddings=npy("candidate_embeddings"),
+        products=parquet("products"),
+        customer_embeddings=npy("customer_embeddings"),
+        customers=parquet("customers"),
+        purchases=parquet("purchases"),
+        popularity=parquet("popularity"),
+    )
+    bundle.validate()
+    return bundle
+
+
+def list_versions(store: ObjectStore) -> list[str]:
+    """Model versions that have a complete bundle (a manifest), oldest first by name."""
+    return sorted({key.split("/")[0] for key in store.list() if key.endswith(f"/{BUNDLE_DIR}/manifest.json")})

@@ -1,0 +1,24 @@
+"""Entry point of the ``b2brec`` command: one sub-command group per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from b2brec.cli import client, secrets
+
+app = typer.Typer(
+    name="b2brec",
+    help="b2brec: product recommendations for B2B sales data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(client.app, name="client")
+app.add_typer(secrets.app, name="secrets")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Client projects: the local folder-backed kind (embedded default)."""

@@ -1,0 +1,180 @@
+"""A local client project: one folder under ``B2BREC_HOME/clients/{project-id}/`` holding that
+client's warehouse, buckets, secrets and databases. Nothing is shared between two clients.
+
+Layout::
+
+    {project-id}/
+      project.json          spec, template version, ports and URLs of its services
+      warehouse.duckdb      datasets raw_data, features, ml_datasets, predictions
+      buckets/{project-id}-{purpose}/
+      secrets.enc           Fernet-encrypted secrets (key under B2BREC_HOME/keys/)
+      db/                   SQLite app and MLflow databases
+      etl/                  dlt pipeline state
+      jobs/                 subprocess job runs (logs, exit codes)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from b2brec.backends.jobs import SubprocessJobRunner
+from b2brec.backends.secrets import LocalSecretStore
+from b2brec.backends.storage import ObjectStore
+from b2brec.backends.warehouse import DuckDBWarehouse
+from b2brec.errors import B2BRecError
+from b2brec.naming import BUCKET_PURPOSES
+from b2brec.settings import Settings
+from b2brec.spec import ClientSpec, parse_spec
+
+SERVICES: tuple[str, ...] = ("client_app", "serving", "mlflow")
+_PORT_BASE = 18000
+_PORT_STRIDE = 10
+
+
+class ProjectNotFound(B2BRecError):
+    code = "project_not_found"
+
+
+@dataclass(frozen=True)
+class LocalClientProject:
+    """Paths and backends of one local client project."""
+
+    root: Path
+    spec: ClientSpec
+    home: Path
+    ports: dict[str, int]
+    created_at: str
+
+    @property
+    def project_id(self) -> str:
+        return self.spec.project_id
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def etl_dir(self) -> Path:
+        return self.root / "etl"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.root / "db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def bucket_path(self, purpose: str) -> Path:
+        return self.root / "buckets" / self.spec.bucket(purpose)
+
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+
+    # --- backends ------------------------------------------------------------------------
+    def warehouse(self, *, read_only: bool = False) -> DuckDBWarehouse:
+        return DuckDBWarehouse(self.warehouse_path, read_only=read_only)
+
+    def storage(self, purpose: str) -> ObjectStore:
+        return ObjectStore(self.bucket_path(purpose).as_uri())
+
+    def secrets(self) -> LocalSecretStore:
+        return LocalSecretStore(self.root / "secrets.enc", self.home / "keys" / f"{self.project_id}.key")
+
+    def jobs(self) -> SubprocessJobRunner:
+        return SubprocessJobRunner(self.root / "jobs")
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "project_id": self.project_id,
+            "client_id": self.spec.client_id,
+            "env": self.spec.env,
+            "template_version": self.spec.template_version,
+            "root": str(self.root),
+            "warehouse": str(self.warehouse_path),
+            "buckets": {p: self.storage(p).url() for p in BUCKET_PURPOSES},
+            "urls": self.urls(),
+        }
+
+
+def _project_file(root: Path) -> Path:
+    return root / "project.json"
+
+
+def _next_ports(settings: Settings) -> dict[str, int]:
+    used = {port for project in list_projects(settings) for port in project.ports.values()}
+    slot = 0
+    while True:
+        base = _PORT_BASE + slot * _PORT_STRIDE
+        ports = {name: base + i for i, name in enumerate(SERVICES)}
+        if not used & set(ports.values()):
+            return ports
+        slot += 1
+
+
+def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def create_project(spec: ClientSpec, settings: Settings) -> LocalClientProject:
+    """Create (or update in place) the local client project for ``spec``. Idempotent: data in
+    an existing project is kept, its spec and template version are refreshed."""
+    root = settings.clients_dir / spec.project_id
+    existing = _read(root, settings) if _project_file(root).exists() else None
+    ports = existing.ports if existing else _next_ports(settings)
+    created_at = existing.created_at if existing else datetime.now(UTC).isoformat()
+    project = LocalClientProject(root=root, spec=spec, home=settings.home, ports=ports, created_at=created_at)
+    for folder in (project.etl_dir, project.db_dir, project.logs_dir, root / "jobs"):
+        folder.mkdir(parents=True, exist_ok=True)
+    for purpose in BUCKET_PURPOSES:
+        project.bucket_path(purpose).mkdir(parents=True, exist_ok=True)
+    project.warehouse().ensure_datasets(spec.datasets)
+    _write_json_atomic(
+        _project_file(root),
+        {
+            "spec": spec.model_dump(mode="json"),
+            "ports": ports,
+            "created_at": created_at,
+            "updated_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    return project
+
+
+def _read(root: Path, settings: Settings) -> LocalClientProject:
+    payload = json.loads(_project_file(root).read_text())
+    spec = parse_spec(payload["spec"], origin=str(_project_file(root)))
+    return LocalClientProject(
+        root=root, spec=spec, home=settings.home, ports=payload["ports"], created_at=payload["created_at"]
+    )
+
+
+def list_projects(settings: Settings) -> list[LocalClientProject]:
+    if not settings.clients_dir.is_dir():
+        return []
+    return [_read(p, settings) for p in sorted(settings.clients_dir.iterdir()) if _project_file(p).exists()]
+
+
+def open_project(name: str, settings: Settings) -> LocalClientProject:
+    """Find a project by project id, client id or environment-file name (``acme-dev``)."""
+    projects = list_projects(settings)
+    for project in projects:
+        if name in {project.project_id, project.spec.client_id, f"{project.spec.sanitized_name}-{project.spec.env}"}:
+            return project
+    known = ", ".join(p.project_id for p in projects) or "none yet; run `b2brec client create --env NAME`"
+    raise ProjectNotFound(f"no local client project {name!r} (known: {known})")
+
+
+def delete_project(name: str, settings: Settings) -> None:
+    project = open_project(name, settings)
+    shutil.rmtree(project.root)
+    key = project.secrets().key_path
+    if key.exists():
+        key.unlink()

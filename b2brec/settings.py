@@ -1,0 +1,79 @@
+"""Typed platform settings, read from ``B2BREC_*`` environment variables.
+
+Every supported variable is a field below (type, default, one-line doc). Build a
+``Settings`` object at start-up (``Settings()``) and pass it down; tests construct
+one explicitly instead of patching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Backend(StrEnum):
+    """Which implementation sits behind each backend boundary."""
+
+    LOCAL = "local"
+    GCP = "gcp"
+
+
+def _default_home() -> Path:
+    return Path.home() / ".b2brec"
+
+
+class Settings(BaseSettings):
+    """Platform settings. Each field maps to ``B2BREC_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="B2BREC_", extra="ignore", frozen=True)
+
+    backend: Backend = Field(
+        Backend.LOCAL, description="local = embedded default (DuckDB, folders); gcp = Google Cloud."
+    )
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Folder holding local state: client projects, secrets keys, logs.",
+    )
+    environments_dir: Path = Field(
+        Path("environments"), description="Folder with one ClientSpec YAML per environment."
+    )
+    require_services: bool = Field(
+        False,
+        description="Fail (instead of skip) tests whose PostgreSQL/MariaDB service is missing. CI sets 1.",
+    )
+    log_level: str = Field("INFO", description="Python logging level for CLI and services.")
+
+    # --- Google Cloud (backend=gcp) -------------------------------------------------
+    gcp_project: str | None = Field(None, description="Project id of the client project on GCP.")
+    gcp_region: str = Field("europe-west1", description="Region for Vertex AI jobs and regional resources.")
+    gcp_staging_bucket: str | None = Field(
+        None, description="gs:// bucket Vertex AI uses for job staging (required for backend=gcp jobs)."
+    )
+    vertex_machine_type: str = Field("n1-standard-8", description="Machine type for Vertex AI CustomJobs.")
+    vertex_accelerator_type: str | None = Field(
+        None, description="Accelerator for trainer jobs, e.g. NVIDIA_TESLA_T4; unset = CPU only."
+    )
+    vertex_accelerator_count: int = Field(0, ge=0, le=16, description="Accelerators per trainer replica.")
+    vertex_service_account: str | None = Field(None, description="Service account Vertex AI jobs run as.")
+    trainer_image: str | None = Field(None, description="Container image URI Vertex AI jobs run.")
+
+    @field_validator("home", "environments_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(value).expanduser()
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        allowed = {"DEBUG", "INFO", "WARNING", "ERROR"}
+        if value.upper() not in allowed:
+            raise ValueError(f"B2BREC_LOG_LEVEL={value!r}; use one of {sorted(allowed)}")
+        return value.upper()
+
+    @property
+    def clients_dir(self) -> Path:
+        """Where local client projects live, one folder each."""
+        return self.home / "clients"

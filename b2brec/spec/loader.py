@@ -1,0 +1,75 @@
+"""Load ClientSpec YAML files with errors that name the file, field, value found and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from b2brec.errors import B2BRecError
+from b2brec.spec.clientspec import ClientSpec
+
+
+class SpecError(B2BRecError):
+    """A ClientSpec file is missing, unreadable or invalid."""
+
+    code = "invalid_spec"
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = _format_loc(tuple(error["loc"]))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"field '{field}': required but missing"
+    if error["type"] == "extra_forbidden":
+        return f"field '{field}': not a known field (remove it or check its spelling)"
+    found = error.get("input")
+    shown = repr(found) if not isinstance(found, dict) else "a mapping"
+    return f"field '{field}': {message} (found {shown})"
+
+
+def parse_spec(data: Any, *, origin: str) -> ClientSpec:
+    """Validate already-parsed YAML data; ``origin`` names where it came from in errors."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{origin}: expected a mapping of fields at the top level, found {type(data).__name__}")
+    try:
+        return ClientSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n  - ".join(_describe(e) for e in exc.errors())
+        raise SpecError(f"{origin}: invalid client spec:\n  - {problems}") from None
+
+
+def load_spec(path: Path) -> ClientSpec:
+    """Read and validate one ``environments/*.yaml`` file."""
+    if not path.is_file():
+        raise SpecError(f"{path}: no such file; create it or pass --env with one of the files in {path.parent}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_spec(data, origin=str(path))
+
+
+def environment_path(environments_dir: Path, name: str) -> Path:
+    return environments_dir / f"{name}.yaml"
+
+
+def list_environments(environments_dir: Path) -> list[str]:
+    return sorted(p.stem for p in environments_dir.glob("*.yaml"))
+
+
+def load_environment(environments_dir: Path, name: str) -> ClientSpec:
+    """Load ``{environments_dir}/{name}.yaml``; unknown names list the ones that exist."""
+    path = environment_path(environments_dir, name)
+    if not path.is_file():
+        known = ", ".join(list_environments(environments_dir)) or "none"
+        raise SpecError(f"environment {name!r} not found in {environments_dir} (known: {known})")
+    return load_spec(path)
