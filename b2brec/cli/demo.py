@@ -1,0 +1,91 @@
+"""``b2brec demo``: the product's main job end to end on the embedded default.
+
+generate a client's ERP database → create its local client project → test the connection
+→ ETL into its warehouse → print a summary of what was loaded and where everything lives.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from b2brec.cli.common import console, load_settings, user_errors
+from b2brec.datagen import GeneratorConfig, generate
+from b2brec.etl import run_etl, test_connection
+from b2brec.projects.local import LocalClientProject, create_project
+from b2brec.settings import Settings
+from b2brec.spec import load_environment
+
+DEMO_ENVIRONMENT = "demo-dev"
+
+
+def _step(number: int, title: str) -> None:
+    console.rule(f"[bold cyan]{number}. {title}")
+
+
+def _generate(settings: Settings, transactions: int, seed: int) -> Path:
+    source = settings.home / "sources" / "demo-erp.sqlite"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    config = GeneratorConfig(transactions=transactions, seed=seed, end_date=date(2026, 11, 1), days=365)
+    with Progress(
+        TextColumn("generating sales"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("generate", total=transactions)
+        summary = generate(config, f"sqlite:///{source}", progress=lambda done, total: progress.update(task, completed=done))
+    console.print(
+        f"{summary.customers:,} customers, {summary.products:,} products, {summary.transactions:,} sales lines "
+        f"from {summary.first_sale:%Y-%m-%d} to {summary.last_sale:%Y-%m-%d} → {source}"
+    )
+    return source
+
+
+def _summary(project: LocalClientProject) -> None:
+    warehouse = project.warehouse(read_only=True)
+    table = Table("table", "rows", "first", "last", title=f"warehouse of {project.project_id}")
+    counts = warehouse.query(
+        "SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM raw_data.transactions"
+    ).to_pylist()[0]
+    table.add_row("raw_data.transactions", f"{counts['n']:,}", f"{counts['first']:%Y-%m-%d}", f"{counts['last']:%Y-%m-%d}")
+    for name in ("products", "customers"):
+        n = warehouse.query(f"SELECT COUNT(*) AS n FROM raw_data.{name}").to_pylist()[0]["n"]
+        table.add_row(f"raw_data.{name}", f"{n:,}", "", "")
+    console.print(table)
+    where = project.describe()
+    lines = [
+        f"project   {where['project_id']}  ({where['root']})",
+        f"warehouse {where['warehouse']}",
+        *(f"bucket    {url}" for url in where["buckets"].values()),
+    ]
+    console.print(Panel("\n".join(lines), title="where everything lives"))
+
+
+@user_errors
+def demo(
+    transactions: int = typer.Option(50_000, min=1_000, max=10_000_000, help="Sales lines to generate."),
+    seed: int = typer.Option(42, help="Random seed of the synthetic data."),
+) -> None:
+    """Run the main job end to end on the embedded default."""
+    settings = load_settings()
+    _step(1, "Generate a client's ERP database (synthetic wholesale data)")
+    _generate(settings, transactions, seed)
+
+    _step(2, f"Create the local client project ({DEMO_ENVIRONMENT})")
+    spec = load_environment(settings.environments_dir, DEMO_ENVIRONMENT)
+    project = create_project(spec, settings)
+    console.print(f"{project.project_id} at {project.root}")
+
+    _step(3, "Test the connection to the client's database")
+    report = test_connection(spec, settings)
+    console.print(report.render())
+
+    _step(4, "ETL into the client's warehouse (dlt, incremental, merge on key)")
+    load = run_etl(spec, settings)
+    console.print(load.render())
+
+    _step(5, "Summary")
+    _summary(project)
