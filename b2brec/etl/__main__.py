@@ -1,0 +1,38 @@
+"""``python -m b2brec.etl CLIENT [--full-refresh] [--table T ...]``: one ETL run, no UI.
+
+The entry point a job runner (subprocess locally, Cloud Run job / Vertex on GCP) starts; it
+prints the load summary as JSON and exits 2 on a user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from b2brec.errors import B2BRecError
+from b2brec.etl.run import run_etl
+from b2brec.projects.local import open_project
+from b2brec.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m b2brec.etl", description=__doc__)
+    parser.add_argument("client", help="project id, client id or environment name")
+    parser.add_argument("--full-refresh", action="store_true")
+    parser.add_argument("--table", action="append", dest="tables")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    try:
+        spec = open_project(args.client, settings).spec
+        summary = run_etl(spec, settings, full_refresh=args.full_refresh, tables=args.tables)
+    except B2BRecError as exc:
+        print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(asdict(summary), default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""CSV and Parquet file sources, read as Arrow batches with pyarrow and loaded by dlt.
+
+``sources.X.path`` is a folder; ``mapping.T.table`` names a file in it (``sales.csv``), a file
+stem (``sales`` -> ``sales.csv`` / ``sales.parquet``) or a sub-folder of part files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from b2brec.etl.errors import MISSING_COLUMN, MISSING_FILE, WRONG_COLUMN_TYPE, EtlError
+from b2brec.etl.mapping import derives_revenue, platform_table
+from b2brec.spec import SourceKind, TableMapping
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "float": pa.float64(),
+    "integer": pa.int64(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+BATCH_BYTES = 16 << 20
+
+
+def resolve_files(folder: Path, kind: SourceKind, table_name: str, mapping: TableMapping) -> list[Path]:
+    """The files holding ``mapping.table``; raises ``missing_file`` with what was looked for."""
+    ext = "csv" if kind is SourceKind.CSV else "parquet"
+    if not folder.is_dir():
+        raise EtlError(
+            f"the folder of the file source does not exist: {folder}.",
+            code=MISSING_FILE,
+            fix="correct the source's path in the client spec, or copy the exported files there.",
+        )
+    base = folder / mapping.table
+    if base.is_file():
+        return [base]
+    if base.is_dir():
+        parts = sorted(base.glob(f"*.{ext}"))
+        if parts:
+            return parts
+    with_ext = folder / f"{mapping.table}.{ext}"
+    if with_ext.is_file():
+        return [with_ext]
+    found = ", ".join(sorted(p.name for p in folder.iterdir())[:15]) or "nothing"
+    raise EtlError(
+        f"no {ext.upper()} file '{mapping.table}' (for {table_name}) in {folder}.",
+        code=MISSING_FILE,
+        fix=f"correct mapping.{table_name}.table; the folder holds: {found}.",
+    )
+
+
+def _batches(path: Path, kind: SourceKind, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    if kind is SourceKind.CSV:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+            convert_options=pacsv.ConvertOptions(include_columns=columns),
+        )
+        yield from reader
+    else:
+        yield from pq.ParquetFile(path).iter_batches(columns=columns, batch_size=65_536)
+
+
+def file_columns(path: Path, kind: SourceKind) -> list[str]:
+    if kind is SourceKind.CSV:
+        return list(pacsv.open_csv(path).schema.names)
+    return list(pq.read_schema(path).names)
+
+
+def check_columns(path: Path, kind: SourceKind, table_name: str, mapping: TableMapping) -> None:
+    """Raise ``missing_column`` / ``wrong_column_type`` for the mapped columns of one file."""
+    present = file_columns(path, kind)
+    for platform_column, client_column in mapping.columns.items():
+        if client_column not in present:
+            raise EtlError(
+                f"column '{client_column}' (mapped to {table_name}.{platform_column}) is not in {path.name}.",
+                code=MISSING_COLUMN,
+                fix=f"correct mapping.{table_name}.columns.{platform_column}; the file has: {', '.join(present)}.",
+            )
+    for batch in _batches(path, kind, list(mapping.columns.values())):
+        convert(pa.Table.from_batches([batch]), table_name, mapping)
+        break
+
+
+def convert(table: pa.Table, table_name: str, mapping: TableMapping) -> pa.Table:
+    """Select, rename to platform names and cast to platform types."""
+    platform = platform_table(table_name)
+    arrays: dict[str, pa.Array] = {}
+    for platform_column, client_column in mapping.columns.items():
+        target = _ARROW_TYPES[platform.column(platform_column).type]
+        array = table.column(client_column)
+        try:
+            arrays[platform_column] = pc.cast(array, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise EtlError(
+                f"column '{client_column}' (mapped to {table_name}.{platform_column}) holds {array.type} values "
+                f"that cannot be read as {target}.",
+                code=WRONG_COLUMN_TYPE,
+                fix="map a column of the right kind, or fix the values in the exported file.",
+            ) from None
+    if derives_revenue(table_name, mapping):
+        arrays["revenue"] = pa.nulls(table.num_rows, pa.float64())
+    return pa.table(arrays)
+
+
+def read_file_table(files: list[Path], kind: SourceKind, table_name: str, mapping: TableMapping) -> Iterator[pa.Table]:
+    """Arrow tables in platform shape, one per batch, for a dlt resource to yield."""
+    for path in files:
+        for batch in _batches(path, kind, list(mapping.columns.values())):
+            yield convert(pa.Table.from_batches([batch]), table_name, mapping)

@@ -1,0 +1,139 @@
+"""Map a client table onto a platform table: check columns, build the SELECT, declare types.
+
+The renaming and casting happen in SQL: :func:`mapped_select` returns a subquery that
+selects only the mapped client columns, labelled with platform names and cast to platform
+types (ids to strings, amounts to floats). dlt's ``sql_table`` accepts it in place of the
+table (``table_adapter_callback``), so the incremental cursor and the merge key use platform
+names and the source database does the filtering.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from b2brec.etl.errors import MISSING_COLUMN, MISSING_TABLE, WRONG_COLUMN_TYPE, EtlError
+from b2brec.features import PLATFORM_TABLES, ColumnType, PlatformTable
+from b2brec.spec import TableMapping
+
+DLT_TYPES: dict[ColumnType, str] = {"string": "text", "float": "double", "integer": "bigint", "timestamp": "timestamp"}
+
+_ACCEPTED: dict[ColumnType, tuple[type[sa.types.TypeEngine], ...]] = {
+    "string": (sa.types.TypeEngine,),  # anything can become a string key
+    "float": (sa.types.Numeric, sa.types.Integer),  # Float and Double are Numeric subclasses
+    "integer": (sa.types.Integer,),
+    "timestamp": (sa.types.DateTime, sa.types.Date),
+}
+_EXPECTED_TEXT: dict[ColumnType, str] = {
+    "string": "any type",
+    "float": "a number",
+    "integer": "a whole number",
+    "timestamp": "a date/time",
+}
+
+
+def platform_table(name: str) -> PlatformTable:
+    return PLATFORM_TABLES[name]
+
+
+def derives_revenue(table_name: str, mapping: TableMapping) -> bool:
+    """Transactions without a revenue column get revenue = quantity x products.price after loading."""
+    return table_name == "transactions" and "revenue" not in mapping.columns
+
+
+def column_hints(table_name: str, mapping: TableMapping) -> dict[str, dict[str, object]]:
+    """dlt column schema of the platform table, typed from ``features.py``."""
+    platform = platform_table(table_name)
+    names = list(mapping.columns)
+    if derives_revenue(table_name, mapping):
+        names.append("revenue")
+    hints: dict[str, dict[str, object]] = {}
+    for name in names:
+        column = platform.column(name)
+        hints[name] = {
+            "name": name,
+            "data_type": DLT_TYPES[column.type],
+            "nullable": name != platform.primary_key,
+        }
+    return hints
+
+
+def _available(table: sa.Table, max_names: int = 12) -> str:
+    names = [c.name for c in table.columns]
+    more = f" (and {len(names) - max_names} more)" if len(names) > max_names else ""
+    return ", ".join(names[:max_names]) + more
+
+
+def resolve_columns(table: sa.Table, table_name: str, mapping: TableMapping) -> dict[str, sa.Column]:
+    """Platform column -> reflected client column. Raises for a missing or mistyped column.
+
+    Names match case-insensitively when there is no exact match (MySQL and SQL Server
+    identifiers are case-insensitive; PostgreSQL folds unquoted names to lowercase).
+    """
+    platform = platform_table(table_name)
+    by_lower = {c.name.lower(): c for c in table.columns}
+    resolved: dict[str, sa.Column] = {}
+    for platform_column, client_column in mapping.columns.items():
+        column = table.columns.get(client_column)
+        if column is None:
+            column = by_lower.get(client_column.lower())
+        if column is None:
+            raise EtlError(
+                f"column '{client_column}' (mapped to {table_name}.{platform_column}) was not found in table "
+                f"'{mapping.table}'.",
+                code=MISSING_COLUMN,
+                fix=f"correct mapping.{table_name}.columns.{platform_column}; the table has: {_available(table)}.",
+            )
+        expected = platform.column(platform_column).type
+        if not isinstance(column.type, _ACCEPTED[expected]):
+            raise EtlError(
+                f"column '{client_column}' (mapped to {table_name}.{platform_column}) has type {column.type}, "
+                f"but {_EXPECTED_TEXT[expected]} is needed.",
+                code=WRONG_COLUMN_TYPE,
+                fix=f"map a column holding {_EXPECTED_TEXT[expected]}, or expose a converted column in a database "
+                "view and map that view.",
+            )
+        resolved[platform_column] = column
+    return resolved
+
+
+def _as_float(column: sa.Column, dialect: str) -> sa.ColumnElement[float]:
+    if dialect == "mysql":
+        # MySQL/MariaDB cannot CAST to FLOAT in SQLAlchemy; convert the driver's Decimal in Python instead.
+        return sa.type_coerce(column, sa.Float())
+    return sa.cast(column, sa.Float())
+
+
+def mapped_select(table: sa.Table, table_name: str, mapping: TableMapping, dialect: str) -> sa.Subquery:
+    """``SELECT client_col AS platform_col, ... FROM client_table`` as a subquery named after the platform table."""
+    platform = platform_table(table_name)
+    items: list[sa.ColumnElement[object]] = []
+    for platform_column, column in resolve_columns(table, table_name, mapping).items():
+        kind = platform.column(platform_column).type
+        expr: sa.ColumnElement[object] = column
+        if kind == "string" and not isinstance(column.type, sa.types.String):
+            expr = sa.cast(column, sa.String())
+        elif kind == "float" and not isinstance(column.type, sa.types.Float):
+            expr = _as_float(column, dialect)
+        elif kind == "integer" and not isinstance(column.type, sa.types.Integer):
+            expr = sa.cast(column, sa.BigInteger())
+        items.append(expr.label(platform_column))
+    if derives_revenue(table_name, mapping):
+        items.append(sa.cast(sa.null(), sa.Float()).label("revenue"))
+    return sa.select(*items).subquery(table_name)
+
+
+def reflect_table(engine: sa.Engine, table_name: str, mapping: TableMapping, db_schema: str | None) -> sa.Table:
+    """Reflect the client table, or raise ``missing_table`` listing the tables that exist."""
+    inspector = sa.inspect(engine)
+    if not inspector.has_table(mapping.table, schema=db_schema):
+        existing = sorted(inspector.get_table_names(schema=db_schema)) + sorted(
+            inspector.get_view_names(schema=db_schema)
+        )
+        shown = ", ".join(existing[:15]) or "none"
+        where = f" (schema '{db_schema}')" if db_schema else ""
+        raise EtlError(
+            f"table '{mapping.table}' (for {table_name}) was not found{where}.",
+            code=MISSING_TABLE,
+            fix=f"correct mapping.{table_name}.table; tables and views found: {shown}.",
+        )
+    return sa.Table(mapping.table, sa.MetaData(schema=db_schema), autoload_with=engine)

@@ -1,0 +1,242 @@
+"""Load a client's mapped tables into ``raw_data`` with dlt: full, incremental, crash-safe.
+
+* A table with a cursor loads incrementally: ``dlt.sources.incremental(cursor)`` keeps the
+  high-water mark in dlt's state and the source query filters on it; rows are merged on the
+  platform primary key, so a row loaded twice is stored once.
+* A table without a cursor is replaced in full each run (swapped in from staging).
+* Crash safety comes from dlt: the new state is committed inside the same load package as
+  the data, and a package interrupted part-way is finished first by the next run (see
+  :func:`_finish_interrupted`), before anything new is extracted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import dlt
+import pyarrow as pa
+from dlt.sources.sql_database import sql_table
+
+from b2brec.backends.factory import backends_for
+from b2brec.etl import files
+from b2brec.etl.checks import Prepared, inspect_sources, select_tables
+from b2brec.etl.destination import PIPELINE_NAME, Target, target_for
+from b2brec.etl.errors import LOAD_FAILED, EtlError, scrub
+from b2brec.etl.history import LoadSummary, TableLoad, record_run
+from b2brec.etl.mapping import column_hints, derives_revenue, mapped_select, platform_table
+from b2brec.features import RAW_DATASET
+from b2brec.settings import Settings
+from b2brec.spec import ClientSpec
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 50_000
+"""Rows per Arrow batch read from a database source."""
+
+Phase = Literal["extract", "load", "done"]
+
+
+@dataclass(frozen=True)
+class EtlProgress:
+    """A progress event: ``rows`` read so far (extract), or rows written (done)."""
+
+    table: str
+    phase: Phase
+    rows: int
+
+
+ProgressCallback = Callable[[EtlProgress], None]
+
+_REVENUE_SQL = f"""
+UPDATE {RAW_DATASET}.transactions AS t
+SET revenue = t.quantity * p.price
+FROM {RAW_DATASET}.products AS p
+WHERE p.product_id = t.product_id AND t.revenue IS NULL
+"""
+
+
+class _Counter:
+    """Counts rows leaving the source (before dlt's incremental step) and reports progress."""
+
+    def __init__(self, table: str, progress: ProgressCallback | None) -> None:
+        self.table = table
+        self.rows = 0
+        self.progress = progress
+
+    def __call__(self, item: Any) -> Any:
+        self.rows += item.num_rows if isinstance(item, pa.Table) else len(item) if isinstance(item, list) else 1
+        if self.progress is not None:
+            self.progress(EtlProgress(self.table, "extract", self.rows))
+        return item
+
+
+def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
+    """The dlt resource of one platform table, named after it."""
+    table_name = prepared.table_name
+    mapping = spec.mapping[table_name]
+    platform = platform_table(table_name)
+    disposition = "merge" if mapping.cursor else "replace"
+    hints = column_hints(table_name, mapping)
+    if prepared.sql_table is not None:
+        engine = prepared.handle.engine()
+        subquery = mapped_select(prepared.sql_table, table_name, mapping, engine.dialect.name)
+        resource = sql_table(
+            credentials=engine,
+            table=mapping.table,
+            metadata=prepared.sql_table.metadata,
+            table_adapter_callback=lambda _table: subquery,
+            incremental=dlt.sources.incremental(mapping.cursor) if mapping.cursor else None,
+            backend="pyarrow",
+            chunk_size=CHUNK_ROWS,
+            reflection_level="minimal",
+            write_disposition=disposition,
+            primary_key=platform.primary_key,
+        ).with_name(table_name)
+        resource.apply_hints(table_name=table_name, columns=hints)
+    else:
+        kind = prepared.handle.conn.kind
+        paths = prepared.file_paths
+
+        def rows() -> Iterator[pa.Table]:
+            yield from files.read_file_table(paths, kind, table_name, mapping)
+
+        resource = dlt.resource(
+            rows, name=table_name, write_disposition=disposition, primary_key=platform.primary_key, columns=hints
+        )()
+        if mapping.cursor:
+            resource.apply_hints(incremental=dlt.sources.incremental(mapping.cursor))
+    resource.add_map(counter, insert_at=1)
+    return resource
+
+
+def _finish_interrupted(pipeline: Any) -> None:
+    """Load packages left by a killed run before extracting anything new (dlt keeps them on disk)."""
+    if pipeline.has_pending_data:
+        log.info("finishing an interrupted load of %s", pipeline.pipeline_name)
+        pipeline.normalize()
+        pipeline.load()
+
+
+def _watermark(pipeline: Any, table_name: str, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    for source_state in pipeline.state.get("sources", {}).values():
+        resource_state = source_state.get("resources", {}).get(table_name)
+        if resource_state:
+            value = resource_state.get("incremental", {}).get(cursor, {}).get("last_value")
+            if isinstance(value, datetime | date):
+                return value.isoformat()
+            return None if value is None else str(value)
+    return None
+
+
+def _pipeline(target: Target) -> Any:
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(target.pipelines_dir),
+        destination=target.destination,
+        dataset_name=target.dataset,
+    )
+
+
+def _load(
+    spec: ClientSpec,
+    target: Target,
+    prepared: dict[str, Prepared],
+    tables: list[str],
+    full_refresh: bool,
+    progress: ProgressCallback | None,
+) -> list[TableLoad]:
+    counters = {name: _Counter(name, progress) for name in tables}
+    with dlt.config.values({"runtime.dlthub_telemetry": False}):
+        pipeline = _pipeline(target)
+        _finish_interrupted(pipeline)
+        resources = [_resource(spec, prepared[name], counters[name]) for name in tables]
+        pipeline.extract(resources, refresh="drop_resources" if full_refresh else None)
+        for name in tables:
+            if progress is not None:
+                progress(EtlProgress(name, "load", counters[name].rows))
+        normalized = pipeline.normalize()
+        pipeline.load()
+        row_counts = normalized.row_counts if normalized is not None else {}
+        loads = []
+        for name in tables:
+            mapping = spec.mapping[name]
+            loads.append(
+                TableLoad(
+                    table=name,
+                    source_table=mapping.table,
+                    mode="full-refresh" if full_refresh else ("merge" if mapping.cursor else "replace"),
+                    rows_read=counters[name].rows,
+                    rows_written=int(row_counts.get(name, 0)),
+                    watermark=_watermark(pipeline, name, mapping.cursor),
+                )
+            )
+            if progress is not None:
+                progress(EtlProgress(name, "done", loads[-1].rows_written))
+    return loads
+
+
+def run_etl(
+    spec: ClientSpec,
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    tables: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> LoadSummary:
+    """Check the sources, then load the selected tables; record and return the summary.
+
+    Raises :class:`EtlError` (with a code and a fix) when a check fails — before anything
+    is written to the platform tables — or when the load itself fails.
+    """
+    selected = select_tables(spec, tables)
+    backends = backends_for(spec, settings)
+    run_id = uuid.uuid4().hex[:12]
+    started = datetime.now(UTC)
+    report, prepared, handles = inspect_sources(spec, settings, backends.secrets, selected)
+    secrets = [s for handle in handles for s in handle.secrets]
+    try:
+        report.raise_for_failure()
+        target = target_for(spec, settings)
+        log.info("ETL run %s for %s: tables %s", run_id, spec.project_id, ", ".join(selected))
+        try:
+            loads = _load(spec, target, prepared, selected, full_refresh, progress)
+        except Exception as exc:  # dlt wraps every step failure; show it without secrets
+            detail = scrub(str(exc), secrets).strip().splitlines()
+            raise EtlError(
+                f"the load failed: {detail[0] if detail else type(exc).__name__}",
+                code=LOAD_FAILED,
+                fix="run `b2brec etl test-connection` and retry; an interrupted load is finished on the next run.",
+            ) from None
+        if "transactions" in selected and derives_revenue("transactions", spec.mapping["transactions"]):
+            backends.warehouse.execute(_REVENUE_SQL)
+    except EtlError as exc:
+        failed = LoadSummary(
+            run_id=run_id,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            full_refresh=full_refresh,
+            status="failed",
+            error_code=exc.code,
+            error_message=scrub(exc.message, secrets),
+        )
+        record_run(backends.warehouse, failed)
+        raise
+    finally:
+        for handle in handles:
+            handle.dispose()
+    summary = LoadSummary(
+        run_id=run_id,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        full_refresh=full_refresh,
+        tables=tuple(loads),
+    )
+    record_run(backends.warehouse, summary)
+    return summary
