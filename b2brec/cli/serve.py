@@ -1,0 +1,58 @@
+"""``b2brec serve``: run the recommendation API of one client on its trained model."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import typer
+
+from b2brec.cli.common import console, load_settings, user_errors
+from b2brec.errors import B2BRecError
+from b2brec.settings import Backend
+
+_VERSION = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+@user_errors
+def serve(
+    client: str = typer.Option(..., "--client", help="Project id, client id or environment name, e.g. demo-dev."),
+    version: str = typer.Option(None, "--version", help="Model version to serve; default: the newest bundle."),
+    port: int = typer.Option(None, "--port", help="Port; default: the client project's serving port."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 in a container)."),
+) -> None:
+    """Serve recommendations for CLIENT (FastAPI + uvicorn); docs at /docs, metrics at /metrics."""
+    import uvicorn
+
+    from serving.app import app_for_client, client_spec
+    from serving.config import ServingSettings
+    from serving.logs import configure_logging
+    from serving.model.loader import BundleSource
+
+    settings = load_settings()
+    if version is not None and not _VERSION.match(version):
+        raise B2BRecError(f"--version {version!r} is not a model version (letters, digits, '.', '_', '-')")
+    if port is not None and not 1 <= port <= 65535:
+        raise B2BRecError(f"--port {port} is outside 1-65535")
+    serving = ServingSettings(version=version) if version else ServingSettings()
+    spec = client_spec(client, settings)
+    if port is None and settings.backend is Backend.LOCAL:
+        from b2brec.projects.local import open_project
+
+        port = open_project(client, settings).ports["serving"]
+    elif port is None:
+        port = int(os.environ.get("PORT", "8080"))  # Cloud Run tells the container its port
+    from b2brec.backends.factory import backends_for
+
+    source = BundleSource(backends_for(spec, settings).storage("models"))
+    with console.status("checking model versions…"):
+        available = source.versions()
+    if not available:
+        raise B2BRecError(f"client {client} has no trained model yet (no bundle in {source.store.url()}); train first")
+    chosen = version or available[-1]
+    if chosen not in available:
+        raise B2BRecError(f"model version {chosen!r} not found; available: {', '.join(available[-10:])}")
+    console.print(f"[green]serving[/green] {spec.project_id} model {chosen} at http://{host}:{port} (docs: /docs)")
+    configure_logging(serving.log_level)
+    app = app_for_client(client, settings, serving.model_copy(update={"version": chosen}))
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)

@@ -1,0 +1,149 @@
+"""Application factory of the serving API.
+
+``create_app`` wires the parts it is handed (model source, prediction sink, settings); nothing
+happens at import time. The model is loaded in ``lifespan`` and reached through ``deps.py``,
+so tests hand in a store with a tiny bundle. ``app_for_client`` wires a client's real backends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import faiss
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from threadpoolctl import threadpool_limits
+
+from b2brec.backends.factory import backends_for
+from b2brec.errors import B2BRecError
+from b2brec.projects.local import open_project
+from b2brec.settings import Backend, Settings
+from b2brec.spec import ClientSpec, load_environment
+from serving.api.main import api_router
+from serving.config import ServingSettings
+from serving.errors import register_error_handlers
+from serving.metrics import ServingMetrics
+from serving.model.loader import BundleSource
+from serving.model.registry import ModelRegistry
+from serving.predictions import PredictionLogger, PredictionSink, sink_for
+
+log = logging.getLogger("serving")
+
+
+class MetricsMiddleware:
+    """Latency histogram and request counter by route template and outcome (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            outcome = "success" if status < 400 else "client_error" if status < 500 else "server_error"
+            elapsed = time.perf_counter() - started
+            self.metrics.latency.labels(endpoint).observe(elapsed)
+            self.metrics.requests.labels(endpoint, outcome).inc()
+            if status >= 500 or log.isEnabledFor(logging.DEBUG):
+                log.log(
+                    logging.WARNING if status >= 500 else logging.DEBUG,
+                    "request",
+                    extra={"endpoint": endpoint, "status": status, "latency_ms": round(elapsed * 1000, 3)},
+                )
+
+
+def create_app(
+    settings: Settings | None = None,
+    serving: ServingSettings | None = None,
+    *,
+    source: BundleSource | None = None,
+    prediction_sink: PredictionSink | None = None,
+    registry: ModelRegistry | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    serving = serving or ServingSettings()
+    registry = registry or ModelRegistry(source, serving)
+    metrics = ServingMetrics()
+    registry.listeners.append(metrics.model_changed)
+    predictions = None
+    if prediction_sink is not None and serving.prediction_log:
+        predictions = PredictionLogger(
+            prediction_sink,
+            flush_interval_s=serving.flush_interval_s,
+            flush_rows=serving.flush_rows,
+            max_pending_rows=serving.max_pending_rows,
+            on_written=metrics.predictions_written.inc,
+            on_dropped=metrics.predictions_dropped.inc,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One BLAS thread per computation; batches run ``compute_threads`` chunks side by side,
+        # and single requests run side by side on the threadpool, so BLAS threads would only
+        # oversubscribe the cores.
+        limits = threadpool_limits(limits=1, user_api="blas")
+        faiss.omp_set_num_threads(serving.compute_threads)
+        if registry.loaded:
+            metrics.model_changed(registry.current)
+        elif source is not None:
+            try:
+                registry.deploy(serving.version)
+            except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
+                log.error("no model loaded at start-up", extra={"error": exc.message})
+        if predictions is not None:
+            predictions.start()
+        try:
+            yield
+        finally:
+            if predictions is not None:
+                predictions.close()
+            limits.restore_original_limits()
+
+    app = FastAPI(
+        title="b2brec serving API",
+        version="1.0",
+        description="Product recommendations from the client's trained two-tower model.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.serving_settings = serving
+    app.state.registry = registry
+    app.state.metrics = metrics
+    app.state.predictions = predictions
+    register_error_handlers(app)
+    app.include_router(api_router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def client_spec(client: str, settings: Settings) -> ClientSpec:
+    """The local project's spec (embedded default) or the environment file's (gcp)."""
+    if settings.backend is Backend.LOCAL:
+        return open_project(client, settings).spec
+    return load_environment(settings.environments_dir, client)
+
+
+def app_for_client(client: str, settings: Settings, serving: ServingSettings) -> FastAPI:
+    """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
+    spec = client_spec(client, settings)
+    backends = backends_for(spec, settings)
+    sink = sink_for(backends.warehouse) if serving.prediction_log else None
+    return create_app(settings, serving, source=BundleSource(backends.storage("models")), prediction_sink=sink)

@@ -1,0 +1,44 @@
+"""Settings of the serving API, read from ``B2BREC_SERVING_*`` environment variables.
+
+Every supported variable is a field below. Build one at start-up and pass it to ``create_app``;
+tests construct one explicitly.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_K = 100
+"""Largest ``k`` a request may ask for (the evaluation's largest cut-off, Recall@100)."""
+
+MAX_BATCH = 1000
+"""Most customers in one ``/recommend-batch`` request."""
+
+
+class ServingSettings(BaseSettings):
+    """Serving settings. Each field maps to ``B2BREC_SERVING_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="B2BREC_SERVING_", extra="ignore", frozen=True)
+
+    version: str | None = Field(None, description="Model version to load at start-up; unset = newest bundle.")
+    approx_threshold: int = Field(
+        250_000, ge=1, description="Catalogs with at least this many products use the approximate (faiss) index."
+    )
+    approx_target_recall: float = Field(
+        0.95, gt=0, le=1, description="Recall@100 vs exact the approximate index is tuned to reach at load time."
+    )
+    recall_sample: int = Field(200, ge=10, le=5000, description="Queries used to measure the approximate recall.")
+    compute_threads: int = Field(2, ge=1, le=64, description="Threads scoring a batch (BLAS runs 1 thread each).")
+    prediction_log: bool = Field(True, description="Log every recommendation to predictions.recommendation_history.")
+    flush_interval_s: float = Field(2.0, gt=0, description="Longest a logged prediction waits before it is written.")
+    flush_rows: int = Field(5000, ge=1, description="Write as soon as this many prediction rows are waiting.")
+    max_pending_rows: int = Field(
+        500_000,
+        ge=1,
+        description="Rows kept while the warehouse is unreachable; beyond, dropped and counted.",
+    )
+    admin_token: str | None = Field(
+        None, description="Bearer token for /admin; required on backend=gcp, optional on the local default."
+    )
+    log_level: str = Field("INFO", description="Level of the service's JSON logs.")

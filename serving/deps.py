@@ -1,0 +1,70 @@
+"""Annotated dependencies: routes reach the model, settings and loggers only through these, so
+tests build the app with a tiny bundle and real parts instead of patching globals."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from b2brec.settings import Backend, Settings
+from serving.config import ServingSettings
+from serving.errors import AdminDisabled, Unauthorized
+from serving.metrics import ServingMetrics
+from serving.model.registry import ModelRegistry
+from serving.model.state import ModelState
+from serving.predictions import PredictionLogger
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.registry
+
+
+def get_model(request: Request) -> ModelState:
+    """The live version, read once: the request keeps it even if a deploy swaps it meanwhile."""
+    return request.app.state.registry.current
+
+
+def get_metrics(request: Request) -> ServingMetrics:
+    return request.app.state.metrics
+
+
+def get_predictions(request: Request) -> PredictionLogger | None:
+    return request.app.state.predictions
+
+
+def get_serving_settings(request: Request) -> ServingSettings:
+    return request.app.state.serving_settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+ModelDep = Annotated[ModelState, Depends(get_model)]
+MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]
+PredictionsDep = Annotated[PredictionLogger | None, Depends(get_predictions)]
+ServingSettingsDep = Annotated[ServingSettings, Depends(get_serving_settings)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def require_admin(
+    settings: SettingsDep,
+    serving: ServingSettingsDep,
+    authorization: Annotated[str | None, Header(max_length=1000)] = None,
+) -> None:
+    """Admin calls need ``Authorization: Bearer <B2BREC_SERVING_ADMIN_TOKEN>`` when a token is set;
+    on GCP a token is mandatory (fail closed)."""
+    token = serving.admin_token
+    if token is None:
+        if settings.backend is Backend.GCP:
+            raise AdminDisabled("admin API disabled: set B2BREC_SERVING_ADMIN_TOKEN to enable deploys")
+        return
+    supplied = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(supplied.encode(), token.encode()):
+        raise Unauthorized("admin call needs header 'Authorization: Bearer <admin token>'")
+
+
+AdminDep = Depends(require_admin)

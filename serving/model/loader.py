@@ -1,0 +1,50 @@
+"""Where model versions come from: the client's models bucket (required path) or the MLflow
+registry (a registered model version whose ``bundle_uri`` tag points into that bucket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from b2brec.backends.storage import ObjectStore
+from b2brec.bundle import BundleError, ServingBundle, list_versions, read_bundle
+
+
+@dataclass(frozen=True)
+class BundleSource:
+    """Serving bundles in one models store (``open_project(name).storage("models")``)."""
+
+    store: ObjectStore
+
+    def versions(self) -> list[str]:
+        return list_versions(self.store)
+
+    def latest(self) -> str:
+        versions = self.versions()
+        if not versions:
+            raise BundleError(
+                f"no model version with a serving bundle in {self.store.url()}; train a model first "
+                "(b2brec train ...) or deploy a bundle there"
+            )
+        return versions[-1]
+
+    def load(self, version: str) -> ServingBundle:
+        return read_bundle(self.store, version)
+
+
+def version_from_registry(tracking_uri: str, model_name: str, alias_or_version: str) -> str:
+    """The model version id a registered MLflow model version serves, read from its
+    ``bundle_uri`` tag (``.../{version}/serving``); load it with ``BundleSource.load``."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    if alias_or_version.isdigit():
+        registered = client.get_model_version(model_name, alias_or_version)
+    else:
+        registered = client.get_model_version_by_alias(model_name, alias_or_version)
+    uri = registered.tags.get("bundle_uri")
+    if not uri:
+        raise BundleError(f"registered model {model_name} v{registered.version} has no bundle_uri tag")
+    parts = uri.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-1] != "serving":
+        raise BundleError(f"bundle_uri {uri!r} of {model_name} v{registered.version} does not end in /serving")
+    return parts[-2]

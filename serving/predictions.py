@@ -1,0 +1,229 @@
+"""Prediction logging to ``predictions.recommendation_history``, off the request path.
+
+Requests put one small entry on a queue (no I/O, no formatting); a background thread turns
+entries into rows and writes them in batches every ``flush_interval_s`` or ``flush_rows``,
+and once more on shutdown. Locally the sink opens the DuckDB file only while it writes, so
+other processes (the client app, ETL) can use the warehouse between flushes. If a write fails
+the rows are kept and retried, up to ``max_pending_rows``; beyond that they are dropped and
+counted in ``/metrics`` — the API never slows down or fails because of its log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
+from serving.model.state import ModelState
+from serving.recommend import Recommendation
+
+log = logging.getLogger("serving.predictions")
+
+DATASET, TABLE = "predictions", "recommendation_history"
+CREATE_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {DATASET}.{TABLE} (
+  recommendation_id STRING,
+  request_id STRING,
+  model_version STRING,
+  endpoint STRING,
+  customer_id STRING,
+  k INT64,
+  product_ids ARRAY<STRING>,
+  scores ARRAY<FLOAT64>,
+  fallback BOOL,
+  fallback_reason STRING,
+  filters STRING,
+  created_at TIMESTAMP
+)"""
+SCHEMA = pa.schema(
+    [
+        ("recommendation_id", pa.string()),
+        ("request_id", pa.string()),
+        ("model_version", pa.string()),
+        ("endpoint", pa.string()),
+        ("customer_id", pa.string()),
+        ("k", pa.int64()),
+        ("product_ids", pa.list_(pa.string())),
+        ("scores", pa.list_(pa.float64())),
+        ("fallback", pa.bool_()),
+        ("fallback_reason", pa.string()),
+        ("filters", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PredictionEntry:
+    """What one request logs; expanded into one row per customer by the writer thread."""
+
+    state: ModelState
+    request_id: str
+    recommendation_ids: list[str]
+    endpoint: str
+    k: int
+    results: list[Recommendation]
+    filters: dict[str, Any]
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def rows(self) -> list[dict[str, Any]]:
+        filters = json.dumps(self.filters, sort_keys=True)
+        ids = self.state.product_ids
+        return [
+            {
+                "recommendation_id": rid,
+                "request_id": self.request_id,
+                "model_version": self.state.version,
+                "endpoint": self.endpoint,
+                "customer_id": rec.customer_id,
+                "k": self.k,
+                "product_ids": ids[rec.product_rows].tolist(),
+                "scores": rec.scores,
+                "fallback": rec.fallback,
+                "fallback_reason": rec.fallback_reason,
+                "filters": filters,
+                "created_at": self.created_at,
+            }
+            for rid, rec in zip(self.recommendation_ids, self.results, strict=True)
+        ]
+
+
+class PredictionSink(Protocol):
+    def write(self, table: pa.Table) -> None: ...
+
+
+class DuckDBSink:
+    """Appends to the local warehouse; the connection lives only for one write."""
+
+    def __init__(self, warehouse: DuckDBWarehouse) -> None:
+        self.warehouse = warehouse
+
+    def write(self, table: pa.Table) -> None:
+        from b2brec.backends.warehouse import to_duckdb_sql
+
+        with self.warehouse.connect() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DATASET}")
+            conn.execute(to_duckdb_sql(CREATE_TABLE))
+            conn.register("prediction_batch", table)
+            conn.execute(f"INSERT INTO {DATASET}.{TABLE} BY NAME SELECT * FROM prediction_batch")
+            conn.unregister("prediction_batch")
+
+
+def bigquery_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as the BigQuery streaming API takes them (timestamps as ISO strings)."""
+    rows = table.to_pylist()
+    for row in rows:
+        row["created_at"] = row["created_at"].isoformat()
+    return rows
+
+
+class BigQuerySink:
+    """Streams rows into BigQuery with ``insert_rows_json`` (the table comes from Terraform or
+    is created here from the same DDL)."""
+
+    def __init__(self, warehouse: BigQueryWarehouse) -> None:
+        self.warehouse = warehouse
+        self._table_ready = False
+
+    @property
+    def table_id(self) -> str:
+        return f"{self.warehouse.project}.{DATASET}.{TABLE}"
+
+    def write(self, table: pa.Table) -> None:
+        if not self._table_ready:
+            self.warehouse.execute(CREATE_TABLE)
+            self._table_ready = True
+        errors = self.warehouse.client.insert_rows_json(self.table_id, bigquery_rows(table))
+        if errors:
+            raise RuntimeError(f"BigQuery rejected {len(errors)} prediction rows: {str(errors)[:300]}")
+
+
+def sink_for(warehouse: Warehouse) -> PredictionSink:
+    if isinstance(warehouse, DuckDBWarehouse):
+        return DuckDBSink(warehouse)
+    if isinstance(warehouse, BigQueryWarehouse):
+        return BigQuerySink(warehouse)
+    raise TypeError(f"no prediction sink for {type(warehouse).__name__}")
+
+
+class PredictionLogger:
+    def __init__(
+        self,
+        sink: PredictionSink,
+        *,
+        flush_interval_s: float = 2.0,
+        flush_rows: int = 5000,
+        max_pending_rows: int = 500_000,
+        on_written: Callable[[int], None] = lambda n: None,
+        on_dropped: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.sink = sink
+        self.flush_interval_s = flush_interval_s
+        self.flush_rows = flush_rows
+        self.max_pending_rows = max_pending_rows
+        self.on_written, self.on_dropped = on_written, on_dropped
+        self._queue: queue.SimpleQueue[PredictionEntry] = queue.SimpleQueue()
+        self._queued_rows = 0
+        self._pending: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="b2brec-prediction-log", daemon=True)
+        self._thread.start()
+
+    def log(self, entry: PredictionEntry) -> None:
+        """Called on the request path: a queue put and a counter."""
+        self._queue.put(entry)
+        self._queued_rows += len(entry.results)
+        if self._queued_rows >= self.flush_rows:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Write everything queued so far; returns the rows written (0 on failure)."""
+        with self._write_lock:
+            while True:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                self._queued_rows -= len(entry.results)
+                self._pending.extend(entry.rows())
+            if not self._pending:
+                return 0
+            try:
+                self.sink.write(pa.Table.from_pylist(self._pending, schema=SCHEMA))
+            except Exception as exc:  # warehouse busy or down: keep the rows, retry next time
+                overflow = len(self._pending) - self.max_pending_rows
+                if overflow > 0:
+                    del self._pending[:overflow]
+                    self.on_dropped(overflow)
+                log.warning("prediction log write failed; will retry", extra={"error": str(exc)[:300]})
+                return 0
+            written = len(self._pending)
+            self._pending = []
+            self.on_written(written)
+            return written
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush()

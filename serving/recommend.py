@@ -1,0 +1,81 @@
+"""Answering requests from one ModelState: known customers by the index, others by fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving.model.state import FilterSpec, ModelState
+
+FALLBACK_UNKNOWN_CITY = "unknown_customer_city_popular"
+FALLBACK_UNKNOWN_OVERALL = "unknown_customer_overall_popular"
+FALLBACK_REASONS = {
+    FALLBACK_UNKNOWN_CITY: "customer not in this model; most popular products in their city",
+    FALLBACK_UNKNOWN_OVERALL: "customer not in this model and no known city; most popular products overall",
+}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    customer_id: str
+    product_rows: np.ndarray
+    scores: list[float]
+    fallback: bool
+    fallback_reason: str | None
+
+
+def _fallback(
+    state: ModelState, customer_id: str, city: str | None, k: int, blocked: np.ndarray | None
+) -> Recommendation:
+    if city is not None and city in state.popular:
+        reason, key = FALLBACK_UNKNOWN_CITY, city
+    else:
+        reason, key = FALLBACK_UNKNOWN_OVERALL, None
+    rows = state.popular.get(key, np.empty(0, dtype=np.int64))
+    scores = state.popular_scores.get(key, np.empty(0))
+    if blocked is not None:
+        keep = ~blocked[rows]
+        rows, scores = rows[keep], scores[keep]
+    return Recommendation(customer_id, rows[:k], scores[:k].tolist(), True, reason)
+
+
+def recommend(
+    state: ModelState,
+    customer_ids: list[str],
+    k: int,
+    filters: FilterSpec,
+    cities: dict[str, str] | None = None,
+) -> list[Recommendation]:
+    """Recommendations for each customer, in request order. Known customers are scored in one
+    matrix product; unknown ones get the popularity fallback (city from the request, if any)."""
+    cities = cities or {}
+    blocked = state.blocked_mask(filters)
+    known = [(i, state.customer_rows[c]) for i, c in enumerate(customer_ids) if c in state.customer_rows]
+    results: list[Recommendation | None] = [None] * len(customer_ids)
+    if known:
+        rows = np.fromiter((row for _, row in known), dtype=np.int64, count=len(known))
+        excluded = [state.purchases[row] for row in rows] if filters.exclude_purchased else None
+        found = state.index.search(state.customer_embeddings[rows], k, blocked=blocked, excluded=excluded)
+        for (position, _), products, scores in zip(known, found.indices, found.scores, strict=True):
+            cid = customer_ids[position]
+            results[position] = Recommendation(cid, products, scores.tolist(), False, None)
+    for position, cid in enumerate(customer_ids):
+        if results[position] is None:
+            results[position] = _fallback(state, cid, cities.get(cid), k, blocked)
+    return [r for r in results if r is not None]
+
+
+def items(state: ModelState, rec: Recommendation) -> list[dict[str, object]]:
+    """Response items of one recommendation, best first."""
+    return [
+        {
+            "rank": rank,
+            "product_id": state.product_ids[row],
+            "score": score,
+            "name": state.product_names[row],
+            "category": state.product_categories[row],
+            "subcategory": state.product_subcategories[row],
+        }
+        for rank, (row, score) in enumerate(zip(rec.product_rows.tolist(), rec.scores, strict=True), start=1)
+    ]

@@ -1,0 +1,149 @@
+"""Request and response bodies. Every response is ``{"status", "message", "data"}``."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from serving.config import MAX_BATCH, MAX_K
+from serving.model.state import FilterSpec
+
+T = TypeVar("T")
+CustomerId = Field(min_length=1, max_length=256, description="The client's own customer id.")
+NameList = Field(default_factory=list, max_length=200)
+
+
+class Envelope(BaseModel, Generic[T]):
+    status: Literal["success", "error"]
+    message: str
+    data: T | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    status: Literal["error"]
+    message: str
+    data: dict[str, Any] | None = None
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_categories: list[str] = NameList
+    exclude_categories: list[str] = NameList
+    include_subcategories: list[str] = NameList
+    exclude_subcategories: list[str] = NameList
+    exclude_purchased: bool = Field(False, description="Leave out products the customer bought in the training window.")
+
+    def spec(self) -> FilterSpec:
+        return FilterSpec(
+            include_categories=tuple(sorted(set(self.include_categories))),
+            exclude_categories=tuple(sorted(set(self.exclude_categories))),
+            include_subcategories=tuple(sorted(set(self.include_subcategories))),
+            exclude_subcategories=tuple(sorted(set(self.exclude_subcategories))),
+            exclude_purchased=self.exclude_purchased,
+        )
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = CustomerId
+    k: int = Field(10, ge=1, le=MAX_K, description=f"How many products, 1 to {MAX_K}.")
+    city: str | None = Field(
+        None, max_length=256, description="Used for the fallback when the model lacks the customer."
+    )
+    filters: Filters = Field(default_factory=Filters)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_ids: list[str] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} distinct customer ids."
+    )
+    k: int = Field(10, ge=1, le=MAX_K, description=f"How many products per customer, 1 to {MAX_K}.")
+    cities: dict[str, str] = Field(
+        default_factory=dict, description="Optional customer id -> city, for fallbacks of customers the model lacks."
+    )
+    filters: Filters = Field(default_factory=Filters)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> BatchRequest:
+        for cid in self.customer_ids:
+            if not 1 <= len(cid) <= 256:
+                raise ValueError("each customer id must be 1 to 256 characters")
+        if len(set(self.customer_ids)) != len(self.customer_ids):
+            seen: set[str] = set()
+            dupes = sorted({c for c in self.customer_ids if c in seen or seen.add(c)})
+            raise ValueError(f"customer_ids contains duplicates {dupes[:5]}; send each customer once")
+        return self
+
+
+class Item(BaseModel):
+    rank: int
+    product_id: str
+    score: float
+    name: str | None
+    category: str | None
+    subcategory: str | None
+
+
+class Recommendation(BaseModel):
+    recommendation_id: str
+    customer_id: str
+    fallback: bool
+    fallback_reason: str | None
+    items: list[Item]
+
+
+class RecommendData(Recommendation):
+    model_version: str
+
+
+class BatchData(BaseModel):
+    model_version: str
+    request_id: str
+    compute_ms: float = Field(description="Server time spent scoring (without HTTP and JSON).")
+    results: list[Recommendation]
+
+
+class IndexInfo(BaseModel):
+    kind: str
+    products: int
+    recall_at_100: float | None = Field(description="Measured vs exact at load time; 1.0 for the exact index.")
+    nprobe: int | None = None
+    nlist: int | None = None
+
+
+class ModelInfo(BaseModel):
+    model_version: str
+    previous_version: str | None
+    trained_at: str
+    metrics: dict[str, float]
+    data_window: dict[str, str]
+    features: list[str]
+    embedding_dim: int
+    customers: int
+    index: IndexInfo
+    loaded_at: float
+    load_seconds: float
+
+
+class DeployRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(
+        None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$", description="Omit for the newest version."
+    )
+
+
+class HealthData(BaseModel):
+    ready: bool
+    model_version: str | None = None
+
+
+class VersionsData(BaseModel):
+    current: str | None
+    previous: str | None
+    available: list[str]
