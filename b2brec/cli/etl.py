@@ -4,48 +4,14 @@ from __future__ import annotations
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from b2brec.cli.common import console, load_settings, user_errors
-from b2brec.etl import ConnectionReport, EtlProgress, LoadSummary, run_etl, test_connection
+from b2brec.etl import EtlProgress, run_etl, test_connection
 from b2brec.projects.local import open_project
 
 app = typer.Typer(help="Load client data into the warehouse (dlt).", no_args_is_help=True)
 
 CLIENT = typer.Option(..., "--client", help="Project id, client id or environment name, e.g. demo-wholesale.")
-
-
-def render_report(report: ConnectionReport) -> Table:
-    table = Table("", "source", "check", "result", "how to fix", title="Connection test")
-    for check in report.checks:
-        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-        result = check.detail if check.ok else f"[red]{check.code}[/red]: {check.detail}"
-        table.add_row(mark, check.source, check.target, result, check.fix)
-    return table
-
-
-def render_summary(summary: LoadSummary) -> Table:
-    table = Table(
-        "table",
-        "source table",
-        "mode",
-        "rows read",
-        "rows written",
-        "new watermark",
-        title=f"Load summary (run {summary.run_id}, {summary.duration_seconds:.1f} s)",
-    )
-    for item in summary.tables:
-        table.add_row(
-            item.table,
-            item.source_table,
-            item.mode,
-            f"{item.rows_read:,}",
-            f"{item.rows_written:,}",
-            item.watermark or "-",
-        )
-    table.add_section()
-    table.add_row("total", "", "", f"{summary.rows_read:,}", f"{summary.rows_written:,}", "")
-    return table
 
 
 @app.command("test-connection")
@@ -56,7 +22,7 @@ def test_connection_cmd(client: str = CLIENT) -> None:
     spec = open_project(client, settings).spec
     with console.status("testing connections…"):
         report = test_connection(spec, settings)
-    console.print(render_report(report))
+    console.print(report.render())
     if not report.ok:
         raise typer.Exit(2)
     console.print("[green]all checks passed[/green]")
@@ -94,4 +60,4 @@ def run_cmd(
                 progress.update(task, total=max(event.rows, 1), completed=max(event.rows, 1), status="written")
 
         summary = run_etl(spec, settings, full_refresh=full_refresh, tables=table or None, progress=on_progress)
-    console.print(render_summary(summary))
+    console.print(summary.render())

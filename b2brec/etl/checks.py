@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+from rich.table import Table
 
 from b2brec.backends.factory import backends_for
 from b2brec.backends.secrets import SecretStore
@@ -55,6 +56,12 @@ class ConnectionReport:
     @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(check for check in self.checks if not check.ok)
+
+    def render(self) -> Table:
+        """A rich table of this report (✓/✗ and fixes, or rows and watermarks)."""
+        from b2brec.etl.render import render_report
+
+        return render_report(self)
 
     def raise_for_failure(self) -> None:
         """Raise the first failure as an :class:`EtlError` (its code and fix kept)."""
@@ -101,7 +108,7 @@ def _connect_failure(handle: SourceHandle, code: str) -> EtlError:
     if code == BAD_CREDENTIALS:
         secret = handle.conn.password_secret or "NAME"
         return EtlError(
-            f"{where} refused the user name or password.",
+            f"{where} refused the user name or password (or the user may not open this database).",
             code=code,
             fix=f"check {key}.username and store the right password with "
             f"`b2brec secrets set {secret} --client CLIENT`.",

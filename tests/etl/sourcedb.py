@@ -107,7 +107,7 @@ def insert_sales(
                         "quantity": rng.randint(1, 48),
                         "amount": Decimal(rng.randint(100, 500_000)) / 100,
                         "sold_at": BASE_TIME - timedelta(minutes=line),
-                        "updated_at": updated_at,
+                        "updated_at": updated_at + timedelta(seconds=line - first),
                     }
                     for line in range(start, min(start + batch, first + count))
                 ],
