@@ -1,0 +1,1 @@
+"""Stage 1: Beam extractor. ``python -m trainer.extractor --warehouse URI --output URL [options]``."""

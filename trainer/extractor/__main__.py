@@ -1,0 +1,5 @@
+import sys
+
+from trainer.extractor.run import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""What the extractor reads from ``raw_data``: the window query (BigQuery dialect) and its columns.
+
+The same SQL runs on BigQuery as written and on DuckDB after sqlglot transpiles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from b2brec.backends.warehouse import Warehouse
+from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
+from trainer.errors import DataError
+
+# feature -> (table alias, column) for the optional features of products and customers
+OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {
+    "art_name": ("p", "name"),
+    "category": ("p", "category"),
+    "subcategory": ("p", "subcategory"),
+    "city": ("c", "city"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceColumns:
+    transactions: frozenset[str]
+    products: frozenset[str]
+    customers: frozenset[str]
+
+    def has(self, alias: str, column: str) -> bool:
+        return column in {"t": self.transactions, "p": self.products, "c": self.customers}[alias]
+
+
+def _columns(warehouse: Warehouse, table: str) -> frozenset[str]:
+    return frozenset(warehouse.query(f"SELECT * FROM {RAW_DATASET}.{table} LIMIT 0").schema.names)
+
+
+def discover(warehouse: Warehouse) -> SourceColumns:
+    """Columns of the three platform tables; a missing transactions table or required column stops here."""
+    if not warehouse.table_exists(RAW_DATASET, TRANSACTIONS.name):
+        raise DataError(f"{RAW_DATASET}.{TRANSACTIONS.name} does not exist; load the client's data first (ETL)")
+    found = {
+        table.name: _columns(warehouse, table.name) if warehouse.table_exists(RAW_DATASET, table.name) else frozenset()
+        for table in (TRANSACTIONS, PRODUCTS, CUSTOMERS)
+    }
+    missing = [c for c in ("customer_id", "product_id", "timestamp") if c not in found["transactions"]]
+    if missing:
+        raise DataError(
+            f"{RAW_DATASET}.transactions has no column {', '.join(missing)} (has {sorted(found['transactions'])}); "
+            "map it in the ClientSpec and reload"
+        )
+    columns = SourceColumns(
+        transactions=found["transactions"], products=found["products"], customers=found["customers"]
+    )
+    if "revenue" not in columns.transactions and not (
+        "quantity" in columns.transactions and "price" in columns.products
+    ):
+        raise DataError(
+            f"{RAW_DATASET}.transactions has no revenue column and no quantity x products.price to derive it; "
+            "map revenue (or quantity and price) in the ClientSpec"
+        )
+    return columns
+
+
+def revenue_expression(columns: SourceColumns) -> str:
+    derived = "t.quantity * p.price" if "quantity" in columns.transactions and "price" in columns.products else None
+    if "revenue" in columns.transactions:
+        return f"COALESCE(t.revenue, {derived})" if derived else "t.revenue"
+    return str(derived)
+
+
+def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
+    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city."""
+    select = [
+        "CAST(t.customer_id AS STRING) AS customer_id",
+        "CAST(t.product_id AS STRING) AS product_id",
+        "t.`timestamp` AS `timestamp`",
+        f"CAST({revenue_expression(columns)} AS FLOAT64) AS revenue",
+    ]
+    for feature in features:
+        if feature in OPTIONAL_SOURCES:
+            alias, column = OPTIONAL_SOURCES[feature]
+            select.append(f"CAST({alias}.{column} AS STRING) AS {feature}")
+    joins = []
+    if columns.products:
+        joins.append(
+            f"LEFT JOIN {RAW_DATASET}.products AS p ON CAST(p.product_id AS STRING) = CAST(t.product_id AS STRING)"
+        )
+    if columns.customers:
+        joins.append(
+            f"LEFT JOIN {RAW_DATASET}.customers AS c ON CAST(c.customer_id AS STRING) = CAST(t.customer_id AS STRING)"
+        )
+    return (
+        "SELECT " + ", ".join(select) + f" FROM {RAW_DATASET}.transactions AS t " + " ".join(joins)
+        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff"
+    )
+
+
+def available_features(warehouse: Warehouse, columns: SourceColumns) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(present, missing) optional features: a column that is absent or entirely NULL is missing."""
+    present, missing = [], []
+    for feature, (alias, column) in OPTIONAL_SOURCES.items():
+        table = {"p": "products", "c": "customers"}[alias]
+        ok = columns.has(alias, column) and bool(
+            warehouse.query(f"SELECT COUNT({column}) AS n FROM {RAW_DATASET}.{table}").column("n")[0].as_py()
+        )
+        (present if ok else missing).append(feature)
+    return tuple(present), tuple(missing)
+
+
+def default_cutoff(warehouse: Warehouse) -> datetime:
+    """Midnight after the latest transaction, so the default window ends with the newest data."""
+    latest = warehouse.query(f"SELECT MAX(`timestamp`) AS latest FROM {RAW_DATASET}.transactions").column("latest")
+    value = latest[0].as_py() if len(latest) else None
+    if value is None:
+        raise DataError(f"{RAW_DATASET}.transactions is empty; load the client's data first (ETL)")
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=None)
+    else:
+        value = datetime(value.year, value.month, value.day)
+    return datetime(value.year, value.month, value.day) + timedelta(days=1)

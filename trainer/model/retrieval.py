@@ -1,0 +1,45 @@
+"""The TFRS retrieval model: in-batch softmax with log-popularity correction and accidental-hit removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainer.keras_env import require_keras2
+
+tf = require_keras2()  # before TFRS, which needs Keras 2
+
+import tensorflow_recommenders as tfrs  # noqa: E402
+
+from trainer.model.towers import CandidateTower, ProductEmbedding, QueryTower, TowerConfig  # noqa: E402
+
+QUERY_INPUTS: tuple[str, ...] = (
+    "customer_id", "city", "timestamp", "history", "history_weight", "recency", "frequency", "avg_revenue",
+)
+CANDIDATE_INPUTS: tuple[str, ...] = ("product_id", "art_name", "category", "subcategory", "popularity")
+
+
+class TwoTowerModel(tfrs.Model):
+    """``features`` carry the query inputs, the candidate inputs and ``sampling_probability``.
+
+    In-batch negatives over-sample popular products; subtracting ``logq_weight * log(p)`` from the
+    logits (logQ correction) undoes that, fully at weight 1, partly below (keeps some popularity prior).
+    """
+
+    def __init__(self, query_model: tf.keras.Model, candidate_model: tf.keras.Model, *, temperature: float) -> None:
+        super().__init__()
+        self.query_model = query_model
+        self.candidate_model = candidate_model
+        self.task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=True)
+
+    def compute_loss(self, features: dict[str, Any], training: bool = False) -> tf.Tensor:
+        query = self.query_model({k: features[k] for k in QUERY_INPUTS}, training=training)
+        candidate = self.candidate_model({k: features[k] for k in CANDIDATE_INPUTS}, training=training)
+        return self.task(
+            query, candidate, candidate_sampling_probability=features["sampling_probability"],
+            candidate_ids=features["product_id"], compute_metrics=False, compute_batch_metrics=False,
+        )
+
+
+def build_towers(vocab: dict[str, Any], config: TowerConfig) -> tuple[QueryTower, CandidateTower]:
+    products = ProductEmbedding(vocab["vocabularies"].get("product_id", []), config.embedding_dim)
+    return QueryTower(vocab, config, products), CandidateTower(vocab, config, products)

@@ -1,0 +1,143 @@
+"""Query and candidate towers (Keras 2 via tf-keras).
+
+Both towers share one product-id embedding: the candidate tower embeds the product, the query tower
+averages the embeddings of the customer's purchase history, so "bought before" is directly visible
+to the dot product. Each tower ends in a linear layer over [deep features, raw features] (a skip
+connection), and the score carries a per-product bias: the query gets a constant 1 as its last
+dimension and the candidate its learned bias there (popularity-aware, still a plain dot product).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.keras_env import require_keras2
+
+tf = require_keras2()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TowerConfig:
+    embedding_dim: int = 64
+    layers: tuple[int, ...] = (128,)
+    dropout: float = 0.0
+
+
+def _string_lookup(values: list[str], *, mask: bool = False) -> tf.keras.layers.StringLookup:
+    return tf.keras.layers.StringLookup(
+        vocabulary=values or ["<none>"], mask_token="" if mask else None, num_oov_indices=1
+    )
+
+
+def _normalize_text(text: tf.Tensor) -> tf.Tensor:
+    lowered = tf.strings.lower(text, encoding="utf-8")
+    return tf.strings.strip(tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}]+", " "))
+
+
+class ProductEmbedding(tf.keras.layers.Layer):
+    """product id strings -> embeddings; "" is padding (index 0, a zero mask)."""
+
+    def __init__(self, product_ids: list[str], dim: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lookup = _string_lookup(product_ids, mask=True)
+        self.embedding = tf.keras.layers.Embedding(self.lookup.vocabulary_size(), dim)
+
+    def call(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        index = self.lookup(ids)
+        return self.embedding(index), tf.cast(tf.not_equal(index, 0), tf.float32)
+
+
+def _mlp(config: TowerConfig, name: str) -> list[tf.keras.layers.Layer]:
+    layers: list[tf.keras.layers.Layer] = []
+    for i, units in enumerate(config.layers):
+        layers.append(tf.keras.layers.Dense(units, activation="relu", name=f"{name}_dense_{i}"))
+        if config.dropout:
+            layers.append(tf.keras.layers.Dropout(config.dropout))
+    return layers
+
+
+class QueryTower(tf.keras.Model):
+    """customer id, city, revenue and time buckets, purchase history, recency and frequency."""
+
+    def __init__(self, vocab: dict[str, Any], config: TowerConfig, products: ProductEmbedding) -> None:
+        super().__init__()
+        dim = config.embedding_dim
+        vocabularies = vocab["vocabularies"]
+        self.products = products
+        self.customer_lookup = _string_lookup(vocabularies.get("customer_id", []))
+        self.customer_embedding = tf.keras.layers.Embedding(self.customer_lookup.vocabulary_size(), dim)
+        self.use_city = "city" in vocabularies
+        if self.use_city:
+            self.city_lookup = _string_lookup(vocabularies["city"])
+            self.city_embedding = tf.keras.layers.Embedding(self.city_lookup.vocabulary_size(), max(dim // 4, 4))
+        self.revenue_bucket = tf.keras.layers.Discretization(bin_boundaries=vocab["revenue_boundaries"] or [0.0])
+        self.revenue_embedding = tf.keras.layers.Embedding(len(vocab["revenue_boundaries"]) + 2, max(dim // 8, 4))
+        self.time_bucket = tf.keras.layers.Discretization(bin_boundaries=vocab["timestamp_boundaries"] or [0.0])
+        self.time_embedding = tf.keras.layers.Embedding(len(vocab["timestamp_boundaries"]) + 2, max(dim // 4, 4))
+        self.hidden = _mlp(config, "query")
+        self.output_layer = tf.keras.layers.Dense(dim, name="query_output")
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        history, mask = self.products(inputs["history"])
+        weights = tf.cast(inputs["history_weight"], tf.float32) * mask
+        total = tf.reduce_sum(weights, axis=1, keepdims=True)
+        pooled = tf.reduce_sum(history * weights[..., None], axis=1) / tf.maximum(total, 1e-6)
+        numeric = tf.stack([inputs["recency"], inputs["frequency"], inputs["avg_revenue"]], axis=1)
+        parts = [
+            self.customer_embedding(self.customer_lookup(inputs["customer_id"])),
+            pooled,
+            self.revenue_embedding(self.revenue_bucket(inputs["avg_revenue"])),
+            self.time_embedding(self.time_bucket(inputs["timestamp"])),
+            tf.cast(numeric, tf.float32),
+        ]
+        if self.use_city:
+            parts.append(self.city_embedding(self.city_lookup(inputs["city"])))
+        raw = tf.concat(parts, axis=1)
+        deep = raw
+        for layer in self.hidden:
+            deep = layer(deep, training=training) if isinstance(layer, tf.keras.layers.Dropout) else layer(deep)
+        out = self.output_layer(tf.concat([deep, raw], axis=1))
+        return tf.concat([out, tf.ones_like(out[:, :1])], axis=1)
+
+
+class CandidateTower(tf.keras.Model):
+    """product id (shared embedding), name tokens, category, subcategory, popularity bucket."""
+
+    def __init__(self, vocab: dict[str, Any], config: TowerConfig, products: ProductEmbedding) -> None:
+        super().__init__()
+        dim = config.embedding_dim
+        vocabularies = vocab["vocabularies"]
+        self.products = products
+        self.categorical: dict[str, tuple[tf.keras.layers.Layer, tf.keras.layers.Layer]] = {}
+        for feature in ("category", "subcategory"):
+            if feature in vocabularies:
+                lookup = _string_lookup(vocabularies[feature])
+                self.categorical[feature] = (lookup, tf.keras.layers.Embedding(lookup.vocabulary_size(), dim // 2))
+        self.use_name = "art_name_tokens" in vocabularies
+        if self.use_name:
+            self.token_lookup = _string_lookup(vocabularies["art_name_tokens"], mask=True)
+            self.token_embedding = tf.keras.layers.Embedding(self.token_lookup.vocabulary_size(), dim // 2)
+        boundaries = vocab["popularity_boundaries"] or [0.0]
+        self.popularity_bucket = tf.keras.layers.Discretization(bin_boundaries=boundaries)
+        self.popularity_embedding = tf.keras.layers.Embedding(len(boundaries) + 2, max(dim // 4, 4))
+        self.hidden = _mlp(config, "candidate")
+        self.output_layer = tf.keras.layers.Dense(dim, name="candidate_output")
+        self.bias = tf.keras.layers.Dense(1, name="candidate_bias")
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        product, _ = self.products(inputs["product_id"])
+        parts = [product, self.popularity_embedding(self.popularity_bucket(inputs["popularity"]))]
+        for feature, (lookup, embedding) in self.categorical.items():
+            parts.append(embedding(lookup(inputs[feature])))
+        if self.use_name:
+            tokens = tf.strings.split(_normalize_text(inputs["art_name"]))
+            index = self.token_lookup(tokens.to_tensor(default_value=""))
+            mask = tf.cast(tf.not_equal(index, 0), tf.float32)[..., None]
+            summed = tf.reduce_sum(self.token_embedding(index) * mask, axis=1)
+            parts.append(summed / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0))
+        raw = tf.concat(parts, axis=1)
+        deep = raw
+        for layer in self.hidden:
+            deep = layer(deep, training=training) if isinstance(layer, tf.keras.layers.Dropout) else layer(deep)
+        return tf.concat([self.output_layer(tf.concat([deep, raw], axis=1)), self.bias(raw)], axis=1)

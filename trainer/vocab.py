@@ -1,0 +1,110 @@
+"""Stage 2: vocabularies for the eight features, revenue quantile and timestamp buckets.
+
+``python -m trainer.vocab --dataset URL [--output URL]`` writes ``vocabularies.json`` next to the
+dataset. Values are ordered by frequency (then value), so index 0.. is stable across runs on the
+same data; unseen values map to the model's out-of-vocabulary bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import re
+import sys
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainer.errors import DataError, PipelineError
+
+log = logging.getLogger(__name__)
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+VOCAB_FEATURES: tuple[str, ...] = ("customer_id", "product_id", "city", "category", "subcategory")
+
+
+def tokenize(name: str) -> list[str]:
+    """Lower-cased word tokens of a product name; unicode letters and digits count ("Crème brûlée" ->
+    ["crème", "brûlée"])."""
+    return _TOKEN.findall(name.casefold())
+
+
+def ordered_values(values: Any) -> list[str]:
+    """Distinct non-empty values, most frequent first, ties by value."""
+    counts = Counter(v for v in values if v)
+    return [value for value, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def quantile_boundaries(values: np.ndarray, buckets: int) -> list[float]:
+    """Distinct inner quantile boundaries (``buckets`` - 1 at most); constant data gives none."""
+    if len(values) == 0 or buckets < 2:
+        return []
+    qs = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0, 1, buckets + 1)[1:-1])
+    return sorted({float(q) for q in qs if q > float(np.min(values))})
+
+
+def build_vocabularies(
+    train: pd.DataFrame, features: list[str], *, revenue_buckets: int = 10, time_buckets: int = 12,
+    popularity_buckets: int = 10,
+) -> dict[str, Any]:
+    """Vocabularies and bucket boundaries from the training split (test values are unseen by design)."""
+    if train.empty:
+        raise DataError("the training split is empty: no vocabulary can be built; check the extract stage's window")
+    vocab: dict[str, Any] = {"features": list(features), "vocabularies": {}}
+    for feature in VOCAB_FEATURES:
+        if feature in features:
+            vocab["vocabularies"][feature] = ordered_values(train[feature])
+    if "art_name" in features:
+        tokens = [token for name in train.drop_duplicates("product_id")["art_name"] for token in tokenize(name)]
+        vocab["vocabularies"]["art_name_tokens"] = ordered_values(tokens)
+    vocab["revenue_boundaries"] = quantile_boundaries(np.log1p(train["revenue"].to_numpy()), revenue_buckets)
+    timestamps = train["timestamp"].to_numpy()
+    vocab["timestamp_boundaries"] = (
+        np.linspace(timestamps.min(), timestamps.max(), time_buckets + 1)[1:-1].round().tolist()
+        if timestamps.max() > timestamps.min() else []
+    )
+    counts = train["product_id"].value_counts()
+    vocab["popularity_boundaries"] = quantile_boundaries(np.log1p(counts.to_numpy()), popularity_buckets)
+    vocab["sizes"] = {name: len(values) for name, values in vocab["vocabularies"].items()}
+    vocab["hash"] = vocab_hash(vocab)
+    return vocab
+
+
+def vocab_hash(vocab: dict[str, Any]) -> str:
+    body = {k: v for k, v in vocab.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trainer.data import load_split, read_metadata
+    from trainer.uris import store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m trainer.vocab", description=__doc__)
+    parser.add_argument("--dataset", required=True, help="Dataset folder URL written by the extractor")
+    parser.add_argument("--output", help="vocabularies.json URL (default: DATASET/vocabularies.json)")
+    parser.add_argument("--revenue-buckets", type=int, default=10)
+    parser.add_argument("--time-buckets", type=int, default=12)
+    args = parser.parse_args(argv)
+    try:
+        metadata = read_metadata(args.dataset)
+        train = load_split(args.dataset, "train", metadata)
+        vocab = build_vocabularies(
+            train, metadata["features"], revenue_buckets=args.revenue_buckets, time_buckets=args.time_buckets
+        )
+    except PipelineError as exc:
+        log.error("vocab failed (%s): %s", exc.code, exc.message)
+        print(f"STAGE_ERROR: {exc.message}", flush=True)
+        return 2
+    output = args.output or store(args.dataset).url("vocabularies.json")
+    parent, _, name = output.rpartition("/")
+    store(parent).write_text(name, json.dumps(vocab, indent=1, ensure_ascii=False))
+    log.info("vocabularies %s written to %s", vocab["sizes"], output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
