@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from b2brec.cli import client, etl, secrets, serve
+from b2brec.cli import client, data, etl, secrets, serve
 
 app = typer.Typer(
     name="b2brec",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(client.app, name="client")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(etl.app, name="etl")
+app.add_typer(data.app, name="data")
 app.command("serve")(serve.serve)
 
 
