@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from b2brec.cli import client, data, etl, secrets, serve
+from b2brec.cli import client, data, etl, infra, pipeline, secrets, serve
 
 app = typer.Typer(
     name="b2brec",
@@ -16,7 +16,10 @@ app.add_typer(client.app, name="client")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(etl.app, name="etl")
 app.add_typer(data.app, name="data")
+app.add_typer(pipeline.app, name="pipeline")
 app.command("serve")(serve.serve)
+app.command("synth")(infra.synth)
+app.command("deploy")(infra.deploy)
 
 
 def main() -> None:

@@ -1,0 +1,144 @@
+"""``b2brec pipeline``: run the ML pipeline (extract -> vocab -> train -> register) for a client,
+resume a failed run, run one stage, and start/stop the client's MLflow server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from b2brec.cli.common import console, load_settings, user_errors
+from b2brec.projects.local import open_project
+
+app = typer.Typer(help="ML pipeline: extract, vocab, train, register (and the MLflow server).", no_args_is_help=True)
+mlflow_app = typer.Typer(help="The client's local MLflow tracking server.", no_args_is_help=True)
+app.add_typer(mlflow_app, name="mlflow")
+
+CLIENT = typer.Option(..., "--client", help="Project id, client id or environment name, e.g. demo-dev.")
+
+
+def _run(client: str, *, run_id: str | None, from_stage: str | None, only: str | None, mlflow_uri: str | None,
+         overrides: dict[str, Any]) -> dict[str, Any]:
+    from trainer import STAGES
+    from trainer.pipeline import RunOptions, context_for, run_pipeline
+
+    settings = load_settings()
+    spec = open_project(client, settings).spec if settings.backend.value == "local" else _spec(client, settings)
+    ctx = context_for(spec, settings, mlflow_uri=mlflow_uri)
+    options = RunOptions.from_spec(spec, **overrides)
+    stages = [only] if only else list(STAGES[STAGES.index(from_stage):] if from_stage else STAGES)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total} stages"), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("pipeline", total=len(stages))
+
+        def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
+            progress.update(task, description=f"{stage}: {status} ({record.get('job_id', '')})")
+            if status == "succeeded":
+                progress.advance(task)
+
+        state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only,
+                             on_event=on_event)
+    _print_state(state)
+    return state
+
+
+def _spec(client: str, settings: Any) -> Any:
+    from b2brec.spec import load_environment
+
+    return load_environment(settings.environments_dir, client)
+
+
+def _print_state(state: dict[str, Any]) -> None:
+    table = Table("stage", "status", "job", "reason", title=f"run {state['run_id']}: {state['status']}")
+    for stage, record in state["stages"].items():
+        table.add_row(stage, record["status"], record.get("job_id") or "", (record.get("reason") or "")[:80])
+    console.print(table)
+    metrics = state["stages"].get("train", {}).get("outputs", {})
+    if metrics.get("metrics"):
+        results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")
+        rows = {"two-tower": metrics["metrics"], **metrics.get("baselines", {})}
+        for name, values in rows.items():
+            results.add_row(name, *(f"{values.get(f'all/{k}', 0):.4f}" for k in
+                                    ("recall@10", "recall@50", "recall@100", "ndcg@10")))
+        console.print(results)
+
+
+@app.command("run")
+@user_errors
+def run(
+    client: str = CLIENT,
+    run_id: str | None = typer.Option(None, "--run-id", help="Resume this run (default: a new run)."),
+    from_stage: str | None = typer.Option(None, "--from-stage", help="extract, vocab, train or register."),
+    cutoff: str | None = typer.Option(None, "--cutoff", help="Window end (exclusive), YYYY-MM-DD."),
+    window_days: int | None = typer.Option(None, "--window-days", min=7),
+    test_days: int | None = typer.Option(None, "--test-days", min=1),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=16),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the most-popular and ALS runs."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Default: the client's local server."),
+) -> None:
+    """Run the whole pipeline (or resume a failed run from its failed stage)."""
+    overrides = {"cutoff": cutoff, "window_days": window_days, "test_days": test_days, "epochs": epochs,
+                 "batch_size": batch_size, "baselines": False if no_baselines else None}
+    _run(client, run_id=run_id, from_stage=from_stage, only=None, mlflow_uri=mlflow_uri, overrides=overrides)
+
+
+@app.command("stage")
+@user_errors
+def stage(
+    name: str = typer.Argument(..., help="extract, vocab, train or register."),
+    client: str = CLIENT,
+    run_id: str | None = typer.Option(None, "--run-id", help="The run whose stage to (re)run."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri"),
+) -> None:
+    """Run a single stage of a run (extract starts a new run when --run-id is not given)."""
+    _run(client, run_id=run_id, from_stage=None, only=name, mlflow_uri=mlflow_uri, overrides={})
+
+
+@app.command("status")
+@user_errors
+def status(client: str = CLIENT, run_id: str | None = typer.Option(None, "--run-id")) -> None:
+    """Show one run's state (or list runs)."""
+    from trainer.pipeline import list_runs, load_state
+
+    data = open_project(client, load_settings()).storage("data")
+    if run_id:
+        _print_state(load_state(data, run_id))
+        return
+    table = Table("run id", "status", "created", "reason")
+    for state in sorted(list_runs(data), key=lambda s: s["created_at"]):
+        table.add_row(state["run_id"], state["status"], state["created_at"][:19], (state.get("reason") or "")[:80])
+    console.print(table)
+
+
+@mlflow_app.command("start")
+@user_errors
+def mlflow_start(client: str = CLIENT) -> None:
+    """Start the client's MLflow server (SQLite in db/, artifacts in the mlflow bucket)."""
+    from trainer import mlflow_server
+
+    console.print(f"MLflow at {mlflow_server.start(open_project(client, load_settings()))}")
+
+
+@mlflow_app.command("stop")
+@user_errors
+def mlflow_stop(client: str = CLIENT) -> None:
+    """Stop the client's MLflow server."""
+    from trainer import mlflow_server
+
+    stopped = mlflow_server.stop(open_project(client, load_settings()))
+    console.print("stopped" if stopped else "no MLflow server was started for this client")
+
+
+@mlflow_app.command("status")
+@user_errors
+def mlflow_status(client: str = CLIENT) -> None:
+    """Say whether the client's MLflow server answers."""
+    from trainer import mlflow_server
+
+    project = open_project(client, load_settings())
+    console.print_json(json.dumps({"url": mlflow_server.tracking_uri(project),
+                                   "running": mlflow_server.is_running(project)}))

@@ -1,0 +1,84 @@
+"""A real local MLflow tracking server per client project.
+
+SQLite backend store in the project's ``db/mlflow.db``, artifacts in the client's ``mlflow`` bucket
+folder (proxied by the server), port ``project.ports["mlflow"]``, bound to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from b2brec.projects.local import LocalClientProject
+from trainer.errors import PipelineError
+
+
+def tracking_uri(project: LocalClientProject) -> str:
+    return f"http://127.0.0.1:{project.ports['mlflow']}"
+
+
+def _pid_file(project: LocalClientProject) -> os.PathLike[str]:
+    return project.db_dir / "mlflow.pid"
+
+
+def is_running(project: LocalClientProject) -> bool:
+    try:
+        with urllib.request.urlopen(f"{tracking_uri(project)}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def command(project: LocalClientProject) -> list[str]:
+    return [
+        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(project.ports["mlflow"]),
+        "--backend-store-uri", f"sqlite:///{project.db_dir / 'mlflow.db'}",
+        "--artifacts-destination", project.storage("mlflow").url(), "--workers", "1",
+    ]
+
+
+def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
+    """Start the server unless it already answers; returns the tracking URI."""
+    if is_running(project):
+        return tracking_uri(project)
+    project.db_dir.mkdir(parents=True, exist_ok=True)
+    project.logs_dir.mkdir(parents=True, exist_ok=True)
+    with open(project.logs_dir / "mlflow.log", "ab") as log:
+        process = subprocess.Popen(command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(_pid_file(project), "w") as handle:
+        handle.write(str(process.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PipelineError(
+                f"MLflow server exited with code {process.returncode}; see {project.logs_dir / 'mlflow.log'}"
+            )
+        if is_running(project):
+            return tracking_uri(project)
+        time.sleep(0.5)
+    stop(project)
+    raise PipelineError(f"MLflow server did not answer within {timeout:.0f}s; see {project.logs_dir / 'mlflow.log'}")
+
+
+def stop(project: LocalClientProject, *, timeout: float = 15.0) -> bool:
+    """Stop the server started by :func:`start` (by its recorded process group). True if one was stopped."""
+    pid_file = project.db_dir / "mlflow.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().strip())
+    pid_file.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and is_running(project):
+        time.sleep(0.2)
+    if is_running(project):
+        os.killpg(pid, signal.SIGKILL)
+    return True
