@@ -59,8 +59,8 @@ def build_split(train: pd.DataFrame, test: pd.DataFrame, product_ids: list[str])
 def evaluate(scorer: Scorer, split: EvalSplit, *, exclude_seen: bool, ks: Sequence[int] = KS,
              batch: int = 1024) -> dict[str, float]:
     """Metrics for one scorer; keys like ``recall@10``, ``ndcg@10``, ``coverage@10``, ``customers``."""
-    top = min(max(ks), split.n_products)
-    sums = {f"recall@{k}": 0.0 for k in ks} | {"ndcg@10": 0.0}
+    top = min(max(*ks, 10), split.n_products)
+    sums: dict[str, float] = {f"recall@{k}": 0.0 for k in ks} | {"ndcg@10": 0.0}
     recommended: set[int] = set()
     evaluated = 0
     for start in range(0, len(split.customers), batch):
@@ -76,11 +76,11 @@ def evaluate(scorer: Scorer, split: EvalSplit, *, exclude_seen: bool, ks: Sequen
             truth = split.truth[position] - split.seen[position] if exclude_seen else split.truth[position]
             if not truth:
                 continue
-            ranked = order[row].tolist()
+            ranked = [i for i in order[row].tolist() if scores[row, i] > -np.inf]
             evaluated += 1
             for k in ks:
                 sums[f"recall@{k}"] += recall_at_k(ranked, truth, k)
-            sums["ndcg@10"] += ndcg_at_k(ranked, truth, 10)
+            sums["ndcg@10"] += float(ndcg_at_k(ranked, truth, 10))
             recommended.update(ranked[:10])
     metrics = {name: value / evaluated if evaluated else 0.0 for name, value in sums.items()}
     metrics["coverage@10"] = len(recommended) / split.n_products if split.n_products else 0.0

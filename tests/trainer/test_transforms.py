@@ -1,0 +1,91 @@
+"""Each extractor transform on small in-memory data (TestPipeline + assert_that)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from trainer.extractor.transforms import (
+    MALFORMED,
+    ExtractDataset,
+    KeepProducts,
+    SplitByTime,
+    Summarize,
+    TopRevenueProducts,
+    ValidateRows,
+    select_by_revenue,
+)
+
+DAY = 86400
+
+
+def row(customer: str, product: str, day: int, revenue: float) -> dict:
+    return {"customer_id": customer, "product_id": product, "timestamp": day * DAY, "revenue": revenue}
+
+
+def test_validate_rows_sets_malformed_rows_aside_with_a_reason() -> None:
+    rows = [
+        {"customer_id": "c1", "product_id": "p1", "timestamp": datetime(2026, 1, 2, tzinfo=UTC),
+         "revenue": 10, "city": None},
+        {"customer_id": " ", "product_id": "p1", "timestamp": 0, "revenue": 1.0},
+        {"customer_id": "c1", "product_id": "p1", "timestamp": None, "revenue": 1.0},
+        {"customer_id": "c1", "product_id": "p1", "timestamp": 0, "revenue": -5.0},
+    ]
+    with TestPipeline() as p:
+        out = p | beam.Create(rows) | ValidateRows(("city",))
+        # 2026-01-02 00:00 UTC is 1767312000 s; a NULL city becomes "" (present but unknown).
+        assert_that(out["valid"], equal_to([
+            {"customer_id": "c1", "product_id": "p1", "timestamp": 1767312000, "revenue": 10.0, "city": ""}
+        ]))
+        reasons = out[MALFORMED] | beam.Map(lambda bad: bad["reason"].split(" ")[0])
+        assert_that(reasons, equal_to(["customer_id", "timestamp", "revenue"]), label="reasons")
+
+
+def test_select_by_revenue_keeps_products_until_the_share_is_reached() -> None:
+    # total 100: A alone is 50%, A+B 80% -> coverage 0.8 keeps A and B, 0.81 also needs C.
+    totals = [("C", 15.0), ("A", 50.0), ("D", 5.0), ("B", 30.0)]
+    assert select_by_revenue(totals, 0.8)["kept"] == ["A", "B"]
+    assert select_by_revenue(totals, 0.81)["kept"] == ["A", "B", "C"]
+    assert select_by_revenue(totals, 1.0)["kept"] == ["A", "B", "C", "D"]
+    assert select_by_revenue([], 0.8)["kept"] == []
+
+
+def test_top_revenue_products_and_keep_products() -> None:
+    rows = [row("c1", "A", 1, 30), row("c2", "A", 2, 20), row("c1", "B", 3, 30), row("c1", "C", 4, 15),
+            row("c3", "D", 5, 5)]
+    with TestPipeline() as p:
+        data = p | beam.Create(rows)
+        selection = data | TopRevenueProducts(0.8)
+        assert_that(selection | beam.Map(lambda s: (s["kept"], s["total_products"], s["kept_share"])),
+                    equal_to([(["A", "B"], 4, 0.8)]), label="selection")
+        kept = data | KeepProducts(selection) | beam.Map(lambda r: (r["customer_id"], r["product_id"]))
+        assert_that(kept, equal_to([("c1", "A"), ("c2", "A"), ("c1", "B")]), label="kept")
+
+
+def test_split_by_time_puts_the_test_start_in_test() -> None:
+    rows = [row("c1", "A", 1, 1), row("c1", "B", 10, 1), row("c2", "A", 11, 1)]
+    with TestPipeline() as p:
+        train, test = p | beam.Create(rows) | SplitByTime(10 * DAY)
+        assert_that(train | "t" >> beam.Map(lambda r: r["product_id"]), equal_to(["A"]), label="train")
+        assert_that(test | "s" >> beam.Map(lambda r: r["customer_id"]), equal_to(["c1", "c2"]), label="test")
+
+
+def test_summarize_counts_distinct_customers_products_and_range() -> None:
+    rows = [row("c1", "A", 1, 2.5), row("c1", "B", 3, 1.5), row("c2", "A", 2, 1.0)]
+    with TestPipeline() as p:
+        stats = p | beam.Create(rows) | Summarize()
+        assert_that(stats, equal_to([{"rows": 3, "customers": 2, "products": 2, "min_timestamp": DAY,
+                                      "max_timestamp": 3 * DAY, "revenue": 5.0}]))
+
+
+def test_extract_dataset_chooses_products_on_train_only() -> None:
+    # Train (days < 10): A=60, B=40 -> coverage 0.6 keeps A. Test has a big sale of B: still dropped.
+    rows = [row("c1", "A", 1, 60), row("c2", "B", 2, 40), row("c1", "A", 11, 5), row("c2", "B", 12, 500)]
+    with TestPipeline() as p:
+        out = p | beam.Create(rows) | ExtractDataset(test_start=10 * DAY, coverage=0.6, features=())
+        assert_that(out["train"] | "t" >> beam.Map(lambda r: r["product_id"]), equal_to(["A"]), label="train")
+        assert_that(out["test"] | "s" >> beam.Map(lambda r: r["revenue"]), equal_to([5.0]), label="test")
+        assert_that(out["test_stats"] | beam.Map(lambda s: s["rows"]), equal_to([1]), label="stats")
