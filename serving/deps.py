@@ -17,28 +17,28 @@ from serving.model.state import ModelState
 from serving.predictions import PredictionLogger
 
 
-def get_registry(request: Request) -> ModelRegistry:
+async def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.registry
 
 
-def get_model(request: Request) -> ModelState:
+async def get_model(request: Request) -> ModelState:
     """The live version, read once: the request keeps it even if a deploy swaps it meanwhile."""
     return request.app.state.registry.current
 
 
-def get_metrics(request: Request) -> ServingMetrics:
+async def get_metrics(request: Request) -> ServingMetrics:
     return request.app.state.metrics
 
 
-def get_predictions(request: Request) -> PredictionLogger | None:
+async def get_predictions(request: Request) -> PredictionLogger | None:
     return request.app.state.predictions
 
 
-def get_serving_settings(request: Request) -> ServingSettings:
+async def get_serving_settings(request: Request) -> ServingSettings:
     return request.app.state.serving_settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -50,7 +50,7 @@ ServingSettingsDep = Annotated[ServingSettings, Depends(get_serving_settings)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep,
     serving: ServingSettingsDep,
     authorization: Annotated[str | None, Header(max_length=1000)] = None,

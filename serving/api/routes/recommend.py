@@ -37,7 +37,9 @@ def _count(metrics: MetricsDep, results: list[Recommendation]) -> None:
 
 
 @router.post("/recommend", response_model=Envelope[RecommendData], responses=ERRORS)
-def recommend_one(body: RecommendRequest, state: ModelDep, metrics: MetricsDep, predictions: PredictionsDep) -> object:
+async def recommend_one(
+    body: RecommendRequest, state: ModelDep, metrics: MetricsDep, predictions: PredictionsDep
+) -> object:
     """Top-k products for one customer; customers the model lacks get a marked popularity fallback."""
     cities = {body.customer_id: body.city} if body.city else None
     rec = recommend(state, [body.customer_id], body.k, body.filters.spec(), cities)[0]

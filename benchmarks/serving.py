@@ -1,0 +1,361 @@
+"""Serving benchmark: our path vs the naive path, side by side in one run.
+
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python benchmarks/serving.py --sizes 10000,100000,1000000
+
+For each catalog size (synthetic clustered 64-dim embeddings written as a real serving bundle):
+
+* batch: per-customer time of 1000 known customers — ours = ``recommend()`` (one matrix product,
+  grouped exact top-k or the faiss index), plus the HTTP ``/recommend-batch`` round trip; naive =
+  a tf-keras query model called per customer + numpy brute force (matmul + argpartition) over all
+  products.
+* HTTP: single ``/recommend`` latency p50/p99 under concurrent load from a separate load-generator
+  process (closed loop, ``--concurrency`` threads, bounded by ``--requests`` and ``--duration``)
+  against uvicorn on 127.0.0.1 — our app vs a minimal FastAPI app doing the naive path.
+
+Modes used internally: ``--serve ours|naive`` (a server subprocess) and ``--load`` (the load generator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+K = 10
+N_CUSTOMERS = 20_000
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    ms = np.asarray(latencies) * 1000
+    return {
+        "n": len(ms),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+    }
+
+
+# --- load generator (separate process) --------------------------------------------------------
+def run_load(url: str, customers: list[str], requests: int, concurrency: int, duration: float) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+    per_thread = requests // concurrency
+
+    def worker(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        local: list[float] = []
+        with httpx.Client(base_url=url, timeout=10) as http:
+            for i in range(per_thread + 20):
+                if time.monotonic() > deadline:
+                    break
+                body = {"customer_id": customers[int(rng.integers(len(customers)))], "k": K}
+                started = time.perf_counter()
+                response = http.post("/recommend", json=body)
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200:
+                    with lock:
+                        failures[0] += 1
+                elif i >= 20:  # the first requests of each connection warm up
+                    local.append(elapsed)
+        with lock:
+            latencies.extend(local)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return _percentiles(latencies) | {"failures": failures[0], "throughput_rps": len(latencies) / wall}
+
+
+# --- naive path -------------------------------------------------------------------------------
+def naive_query_model(customer_ids: list[str], dim: int = 64):  # noqa: ANN201 (tf-keras model)
+    import tf_keras as keras
+
+    model = keras.Sequential(
+        [
+            keras.layers.StringLookup(vocabulary=customer_ids, mask_token=None),
+            keras.layers.Embedding(len(customer_ids) + 1, 32),
+            keras.layers.Dense(dim),
+        ]
+    )
+    model(np.array([customer_ids[0]]))
+    return model
+
+
+class Naive:
+    """TF query model per request + brute force over every product (numpy matmul + argpartition)."""
+
+    def __init__(self, candidates: np.ndarray, customer_ids: list[str]) -> None:
+        import tensorflow as tf
+
+        self.tf = tf
+        self.candidates = candidates
+        self.model = naive_query_model(customer_ids, candidates.shape[1])
+
+    def recommend(self, customer_id: str, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+        query = self.model(self.tf.constant([customer_id])).numpy()[0]
+        scores = self.candidates @ query
+        top = np.argpartition(scores, -k)[-k:]
+        top = top[np.argsort(-scores[top])]
+        return top, scores[top]
+
+
+def naive_app(naive: Naive):  # noqa: ANN201
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/recommend")
+    def recommend(body: dict) -> dict:
+        top, scores = naive.recommend(body["customer_id"], int(body.get("k", K)))
+        return {"status": "success", "data": {"items": top.tolist(), "scores": scores.tolist()}}
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "success"}
+
+    return app
+
+
+# --- servers ----------------------------------------------------------------------------------
+def serve(kind: str, store_url: str, port: int) -> None:
+    import uvicorn
+
+    from b2brec.backends.storage import ObjectStore
+    from b2brec.bundle import read_bundle
+    from b2brec.settings import Settings
+    from serving.app import create_app
+    from serving.config import ServingSettings
+    from serving.model.loader import BundleSource
+
+    store = ObjectStore(store_url)
+    if kind == "ours":
+        settings = Settings(home=Path(tempfile.mkdtemp()))
+        app = create_app(settings, ServingSettings(version="bench", log_level="WARNING"), source=BundleSource(store))
+    else:
+        bundle = read_bundle(store, "bench")
+        app = naive_app(Naive(bundle.candidate_embeddings, bundle.customers["customer_id"].to_pylist()))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(kind: str, store_url: str) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--store", store_url, "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{kind} server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"{kind} server did not become ready")
+
+
+def _load(url: str, customers_file: str, args: argparse.Namespace, requests: int) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--load",
+            url,
+            "--customers-file",
+            customers_file,
+            "--requests",
+            str(requests),
+            "--concurrency",
+            str(args.concurrency),
+            "--duration",
+            str(args.duration),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- one catalog size --------------------------------------------------------------------------
+def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
+    import httpx
+
+    from b2brec.backends.storage import ObjectStore
+    from b2brec.bundle import write_bundle
+    from serving.model.state import FilterSpec, build_state
+    from serving.recommend import recommend
+    from serving.synthetic import synthetic_bundle
+
+    print(f"\n== {n:,} products (load average {os.getloadavg()[0]:.2f}) ==", flush=True)
+    bundle = synthetic_bundle("bench", n_products=n, n_customers=N_CUSTOMERS, purchases_per_customer=20, seed=n)
+    store = ObjectStore((workdir / f"models-{n}").as_uri())
+    write_bundle(store, bundle)
+    customers = bundle.customers["customer_id"].to_pylist()
+    customers_file = workdir / "customers.json"
+    customers_file.write_text(json.dumps(customers[:5000]))
+    rng = np.random.default_rng(1)
+    batch = [customers[i] for i in rng.choice(len(customers), size=1000, replace=False)]
+    result: dict = {"products": n, "load_average_1m": os.getloadavg()[0]}
+
+    from threadpoolctl import threadpool_limits
+
+    blas_limit = threadpool_limits(limits=1, user_api="blas")  # as the server does (serving/app.py)
+    started = time.perf_counter()
+    state = build_state(bundle, approx_threshold=args.approx_threshold, threads=2)
+    index = state.index
+    result["ours_index"] = index.kind
+    result["ours_load_s"] = round(time.perf_counter() - started, 2)
+    if state.approximate is not None:
+        result["ours_recall_at_100"] = state.approximate.recall_at_100
+        result["ours_nprobe"] = state.approximate.nprobe
+    recommend(state, batch[:50], K, FilterSpec())
+    times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        recommend(state, batch, K, FilterSpec())
+        times.append(time.perf_counter() - t0)
+    result["ours_batch_ms_per_customer"] = statistics.median(times) * 1000 / len(batch)
+    filtered = FilterSpec(exclude_categories=("paint",), exclude_purchased=True)
+    t0 = time.perf_counter()
+    recommend(state, batch, K, filtered)
+    result["ours_batch_filtered_ms_per_customer"] = (time.perf_counter() - t0) * 1000 / len(batch)
+    if state.approximate is not None:  # the exact path at this size, for reference
+        t0 = time.perf_counter()
+        state.exact.search(state.customer_embeddings[:1000], K)
+        result["exact_batch_ms_per_customer"] = time.perf_counter() - t0
+    del state
+    blas_limit.restore_original_limits()
+
+    naive = Naive(bundle.candidate_embeddings, customers)
+    subset = batch[: args.naive_batch]
+    naive.recommend(subset[0])
+    t0 = time.perf_counter()
+    for cid in subset:
+        naive.recommend(cid)
+    result["naive_batch_ms_per_customer"] = (time.perf_counter() - t0) * 1000 / len(subset)
+    del naive
+    print(json.dumps(result), flush=True)
+
+    proc, url = _start_server("ours", store.url())
+    try:
+        http_times = []
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                response = http.post("/recommend-batch", json={"customer_ids": batch, "k": K})
+                http_times.append(time.perf_counter() - t0)
+                response.raise_for_status()
+            result["ours_http_batch_ms_per_customer"] = statistics.median(http_times) * 1000 / len(batch)
+            result["ours_http_batch_server_compute_ms"] = response.json()["data"]["compute_ms"]
+        result["ours_http"] = _load(url, str(customers_file), args, args.requests)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(json.dumps(result["ours_http"]), flush=True)
+    proc, url = _start_server("naive", store.url())
+    try:
+        result["naive_http"] = _load(url, str(customers_file), args, args.naive_requests)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(json.dumps(result["naive_http"]), flush=True)
+    return result
+
+
+def _table(results: list[dict]) -> str:
+    lines = [
+        "| products | index (recall@100) | batch ms/customer ours (HTTP) | naive "
+        "| HTTP p50 / p99 ms ours | naive | rps ours / naive |",
+        "|---:|---|---|---:|---|---|---|",
+    ]
+    for r in results:
+        recall = f"{r['ours_index']} ({r.get('ours_recall_at_100', 1.0):.3f})"
+        o, nv = r["ours_http"], r["naive_http"]
+        lines.append(
+            f"| {r['products']:,} | {recall} | {r['ours_batch_ms_per_customer']:.3f} "
+            f"({r['ours_http_batch_ms_per_customer']:.3f}) | {r['naive_batch_ms_per_customer']:.3f} | "
+            f"{o['p50_ms']:.2f} / {o['p99_ms']:.2f} | {nv['p50_ms']:.2f} / {nv['p99_ms']:.2f} | "
+            f"{o['throughput_rps']:.0f} / {nv['throughput_rps']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="Comma-separated catalog sizes.")
+    parser.add_argument("--requests", type=int, default=2000, help="HTTP requests per load run (ours).")
+    parser.add_argument("--naive-requests", type=int, default=600, help="HTTP requests per load run (naive).")
+    parser.add_argument("--naive-batch", type=int, default=300, help="Customers timed on the naive batch path.")
+    parser.add_argument("--concurrency", type=int, default=4, help="Concurrent connections of the load generator.")
+    parser.add_argument("--duration", type=float, default=60.0, help="Upper bound (s) of one load run.")
+    parser.add_argument("--repeats", type=int, default=5, help="Timed repeats of the batch of 1000.")
+    parser.add_argument("--approx-threshold", type=int, default=250_000, help="Catalog size using the faiss index.")
+    parser.add_argument("--output", type=Path, help="Write the results as JSON here.")
+    parser.add_argument("--serve", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--customers-file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.store, args.port)
+        return
+    if args.load:
+        customers = json.loads(Path(args.customers_file).read_text())
+        print(json.dumps(run_load(args.load, customers, args.requests, args.concurrency, args.duration)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if not sizes or min(sizes) < 100:
+        parser.error("--sizes needs catalog sizes of at least 100, e.g. 10000,100000")
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        {k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    ]
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    print(json.dumps({"cores": os.cpu_count(), "blas": blas, "env": env}, indent=1), flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            results.append(bench_size(n, args, Path(tmp)))
+    print("\n" + _table(results))
+    if args.output:
+        args.output.write_text(json.dumps({"blas": blas, "env": env, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
