@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from b2brec.cli import client, data, etl, infra, pipeline, secrets, serve
+from b2brec.cli import client, data, demo, etl, infra, pipeline, secrets, serve
 
 app = typer.Typer(
     name="b2brec",
@@ -12,6 +12,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("demo")(demo.demo)
 app.add_typer(client.app, name="client")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(etl.app, name="etl")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from b2brec import naming
 from b2brec.features import PLATFORM_TABLES
+from b2brec.spec.infra import InfraSettings
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -149,6 +150,9 @@ class ClientSpec(_Strict):
     mapping: dict[str, TableMapping] = Field(default_factory=dict)
     etl: EtlSettings = Field(default_factory=EtlSettings)
     pipeline: PipelineDefaults = Field(default_factory=PipelineDefaults)
+    infra: InfraSettings = Field(
+        default_factory=InfraSettings, description="Cloud infrastructure choices (budget, alerts, scaling, SQL)."
+    )
 
     @field_validator("client_id")
     @classmethod

@@ -1,0 +1,1 @@
+"""Runtime side of the infrastructure: synthesizing stacks to Terraform JSON and running Terraform."""

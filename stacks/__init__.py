@@ -1,0 +1,1 @@
+"""cdktn stacks: the org folders, the control plane, and one stack per client environment."""

@@ -1,0 +1,58 @@
+"""Who may do what inside a client project: one service account per component, least privilege.
+
+Project-level roles are only those with no narrower resource; everything else is granted on
+the dataset, bucket, secret or service itself (by the module that owns it). No basic roles.
+"""
+
+from __future__ import annotations
+
+COMPONENTS: dict[str, str] = {
+    "etl-runner": "Runs the scheduled ETL job: reads client databases, writes raw_data.",
+    "client-app": "The business users' web app: connections, schedules, training launcher, deployments.",
+    "trainer": "Vertex AI pipeline jobs: extractor, vocabulary builder, two-tower trainer.",
+    "serving": "The recommendation API: reads exported models.",
+    "mlflow": "The MLflow tracking server and model registry.",
+}
+
+_RUNTIME = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent")
+
+PROJECT_ROLES: dict[str, tuple[str, ...]] = {
+    "etl-runner": (*_RUNTIME, "roles/bigquery.jobUser"),
+    "client-app": (
+        *_RUNTIME,
+        "roles/aiplatform.user",  # submits and polls Vertex AI CustomJobs
+        "roles/bigquery.jobUser",
+        "roles/cloudsql.client",
+        "roles/cloudsql.instanceUser",  # IAM database login
+        "roles/secretmanager.admin",  # stores the credentials of connections users add
+    ),
+    "trainer": (*_RUNTIME, "roles/aiplatform.user", "roles/bigquery.jobUser", "roles/bigquery.readSessionUser"),
+    "serving": _RUNTIME,
+    "mlflow": (*_RUNTIME, "roles/cloudsql.client", "roles/cloudsql.instanceUser"),
+}
+
+DATASET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "raw_data": {"roles/bigquery.dataEditor": ("etl-runner",), "roles/bigquery.dataViewer": ("client-app", "trainer")},
+    "features": {"roles/bigquery.dataEditor": ("client-app", "trainer")},
+    "ml_datasets": {"roles/bigquery.dataEditor": ("trainer",), "roles/bigquery.dataViewer": ("client-app",)},
+    "predictions": {"roles/bigquery.dataEditor": ("trainer",), "roles/bigquery.dataViewer": ("client-app", "serving")},
+}
+
+BUCKET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "data": {"roles/storage.objectAdmin": ("etl-runner", "trainer"), "roles/storage.objectViewer": ("client-app",)},
+    "models": {"roles/storage.objectAdmin": ("trainer",), "roles/storage.objectViewer": ("client-app", "serving")},
+    "mlflow": {"roles/storage.objectAdmin": ("mlflow", "trainer"), "roles/storage.objectViewer": ("client-app",)},
+    "staging": {"roles/storage.objectAdmin": ("client-app", "trainer")},
+}
+
+SERVICE_INVOKERS: dict[str, tuple[str, ...]] = {
+    "client-app": ("allUsers",),  # public; the app signs users in
+    "serving": ("allUsers",),  # public; requests carry the client's API key
+    "mlflow": ("client-app", "trainer", "serving"),  # internal ingress and IAM only
+}
+PUBLIC_SERVICES: frozenset[str] = frozenset(s for s, members in SERVICE_INVOKERS.items() if "allUsers" in members)
+
+
+def grants(table: dict[str, tuple[str, ...]], members: dict[str, str]) -> dict[str, list[str]]:
+    """``role -> components`` resolved to IAM members (``allUsers`` passes through)."""
+    return {role: sorted(members.get(c, c) for c in components) for role, components in table.items()}

@@ -1,0 +1,320 @@
+"""The client project stack: everything one client runs on, built from its ClientSpec alone."""
+
+from __future__ import annotations
+
+from cdktn import TerraformOutput
+from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFolder
+from constructs import Construct
+
+from b2brec import naming
+from b2brec.spec import ClientSpec
+from b2brec.spec.infra import ServiceScaling
+from modules.artifact_registry import ArtifactRegistry, RegistryProps
+from modules.base import PropsError
+from modules.bigquery import RAW_TABLES, BigQueryDataset, DatasetProps
+from modules.bucket import Bucket, BucketProps, TierRule
+from modules.budget import Budget, BudgetProps
+from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
+from modules.cloud_run_job import ScheduledJob, ScheduledJobProps
+from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps
+from modules.monitoring import Monitoring, MonitoringProps, UptimeTarget
+from modules.network import Network, NetworkProps
+from modules.project import Project, ProjectProps
+from modules.secrets import Secrets, SecretSpec, SecretsProps
+from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
+from stacks.base import PlatformStack
+from stacks.client_iam import (
+    BUCKET_ROLES,
+    COMPONENTS,
+    DATASET_ROLES,
+    PROJECT_ROLES,
+    PUBLIC_SERVICES,
+    SERVICE_INVOKERS,
+    grants,
+)
+from stacks.platform import CLIENTS_FOLDER, PlatformConfig
+
+APIS: tuple[str, ...] = (
+    "aiplatform.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "bigquerystorage.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "compute.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "sqladmin.googleapis.com",
+    "storage.googleapis.com",
+)
+
+LIVENESS_PATHS = {"client-app": "/healthz", "mlflow": "/health", "serving": "/health/live"}
+MODEL_TIERS = {
+    "models-nearline": TierRule(storage_class="NEARLINE", age_days=30, prefixes=("models/",)),
+    "models-coldline": TierRule(storage_class="COLDLINE", age_days=180, prefixes=("models/",)),
+    "old-versions-coldline": TierRule(storage_class="COLDLINE", age_days=30, noncurrent_only=True),
+}
+"""Model versions older than 30 days move to Nearline, after 180 days to Coldline (rollbacks are rare)."""
+
+
+class ClientProjectStack(PlatformStack):
+    def __init__(self, scope: Construct, id_: str, *, spec: ClientSpec, platform: PlatformConfig) -> None:
+        project_id, region = spec.project_id, spec.region
+        super().__init__(scope, id_, platform=platform, project=project_id, region=region)
+        labels = spec.all_labels
+        billing = spec.billing_account or platform.billing_account
+        folder_id = spec.infra.folder_id or self._clients_folder(platform)
+
+        self.project = Project(
+            self,
+            "project",
+            ProjectProps(
+                project_id=project_id,
+                name=spec.name,
+                billing_account=billing,
+                folder_id=folder_id,
+                labels=labels,
+                services=APIS,
+            ),
+        )
+        emails = {name: service_account_email(project_id, name) for name in COMPONENTS}
+        members = {name: f"serviceAccount:{email}" for name, email in emails.items()}
+        ServiceAccounts(
+            self,
+            "service_accounts",
+            ServiceAccountsProps(
+                project_id=project_id,
+                accounts={
+                    name: ServiceAccountSpec(
+                        description=COMPONENTS[name],
+                        project_roles=PROJECT_ROLES[name],
+                        # The client app launches Vertex AI jobs that run as the trainer.
+                        iam={"roles/iam.serviceAccountUser": [members["client-app"]]} if name == "trainer" else {},
+                    )
+                    for name in COMPONENTS
+                },
+            ),
+        )
+
+        network = Network(
+            self, "network", NetworkProps(project_id=project_id, region=region, name="b2brec", labels=labels)
+        )
+        egress = Egress(network=network.vpc.id, subnetwork=network.subnet.id)
+
+        for purpose in naming.BUCKET_PURPOSES:
+            Bucket(
+                self,
+                f"bucket_{purpose}",
+                BucketProps(
+                    project_id=project_id,
+                    region=region,
+                    name=spec.bucket(purpose),
+                    labels=labels,
+                    iam=grants(BUCKET_ROLES[purpose], members),
+                    **({"tiers": MODEL_TIERS} if purpose == "models" else {}),
+                ),
+            )
+        for dataset in naming.DATASETS:
+            BigQueryDataset(
+                self,
+                f"dataset_{dataset}",
+                DatasetProps(
+                    project_id=project_id,
+                    region=region,
+                    dataset_id=dataset,
+                    labels=labels,
+                    description=f"{dataset} of {spec.name} ({spec.env}).",
+                    tables=RAW_TABLES if dataset == "raw_data" else {},
+                    iam=grants(DATASET_ROLES[dataset], members),
+                ),
+            )
+        secrets = self._secrets(spec, members, labels)
+        registry = ArtifactRegistry(
+            self,
+            "registry",
+            RegistryProps(
+                project_id=project_id,
+                region=region,
+                name="b2brec",
+                labels=labels,
+                iam={"roles/artifactregistry.reader": sorted(members.values())},
+            ),
+        )
+        sql = CloudSqlPostgres(
+            self,
+            "sql",
+            CloudSqlProps(
+                project_id=project_id,
+                region=region,
+                name="b2brec-pg",
+                labels=labels,
+                private_network=network.vpc.id,
+                databases=("app", "mlflow"),
+                iam_users={"client-app": emails["client-app"], "mlflow": emails["mlflow"]},
+                tier=spec.infra.sql.tier,
+                availability=spec.infra.sql.availability,
+                disk_gb=spec.infra.sql.disk_gb,
+                backup_start=spec.infra.sql.backup_start,
+            ),
+        )
+        sql.instance.depends_on = [network.private_services.fqn]
+
+        base_env = {"B2BREC_BACKEND": "gcp", "B2BREC_GCP_PROJECT": project_id, "B2BREC_GCP_REGION": region}
+        db_env = {"B2BREC_SQL_HOST": sql.private_ip, "B2BREC_SQL_CONNECTION": sql.connection_name}
+        scaling = spec.infra.scaling
+        mlflow = self._service(
+            spec, "mlflow", emails, labels, egress, scaling.mlflow,
+            env={**base_env, **db_env, "B2BREC_SQL_DATABASE": "mlflow",
+                 "B2BREC_SQL_USER": emails["mlflow"].removesuffix(".gserviceaccount.com"),
+                 "MLFLOW_ARTIFACTS_DESTINATION": f"gs://{spec.bucket('mlflow')}"},
+        )  # fmt: skip
+        client_app = self._service(
+            spec, "client-app", emails, labels, egress, scaling.client_app,
+            env={**base_env, **db_env, "B2BREC_SQL_DATABASE": "app",
+                 "B2BREC_SQL_USER": emails["client-app"].removesuffix(".gserviceaccount.com"),
+                 "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
+                 "B2BREC_VERTEX_SERVICE_ACCOUNT": emails["trainer"],
+                 "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{spec.template_version}",
+                 "MLFLOW_TRACKING_URI": mlflow.uri},
+            secret_env={"B2BREC_SECRET_KEY": "client-app-secret-key"},
+        )  # fmt: skip
+        serving = self._service(
+            spec, "serving", emails, labels, egress, scaling.serving,
+            env={**base_env, "B2BREC_MODELS_URI": f"gs://{spec.bucket('models')}/models",
+                 "MLFLOW_TRACKING_URI": mlflow.uri},
+            secret_env={"B2BREC_API_KEYS": "serving-api-keys"},
+        )  # fmt: skip
+        for service in (mlflow, client_app, serving):
+            service.service.depends_on = [secret.fqn for secret in secrets.secrets.values()]
+
+        etl_secrets = {
+            f"B2BREC_SOURCE_{n.upper().replace('-', '_')}_PASSWORD": s for n, s in self._source_secrets(spec)
+        }
+        ScheduledJob(
+            self,
+            "etl",
+            ScheduledJobProps(
+                project_id=project_id,
+                region=region,
+                name="etl",
+                service_account=emails["etl-runner"],
+                scheduler_service_account=emails["etl-runner"],
+                labels=labels,
+                egress=egress,
+                schedule=spec.etl.schedule,
+                time_zone=spec.etl.timezone,
+                args=("etl", "run", "--all"),
+                env={**base_env, "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}"},
+                secret_env=etl_secrets,
+                iam={"roles/run.invoker": [members["client-app"]]},
+            ),
+        )
+        monitoring = Monitoring(
+            self,
+            "monitoring",
+            MonitoringProps(
+                project_id=project_id,
+                labels=labels,
+                emails=dict(spec.infra.alert_emails),
+                uptime={
+                    "client-app": UptimeTarget(url=client_app.uri, path=LIVENESS_PATHS["client-app"]),
+                    "serving": UptimeTarget(url=serving.uri, path=LIVENESS_PATHS["serving"]),
+                },
+                error_rate_services=("client-app", "mlflow", "serving"),
+            ),
+        )
+        Budget(
+            self,
+            "budget",
+            BudgetProps(
+                billing_account=billing,
+                display_name=f"{project_id} monthly",
+                project_number=self.project.number,
+                amount=spec.infra.budget.amount,
+                currency=spec.infra.budget.currency,
+                thresholds=spec.infra.budget.thresholds,
+                notification_channels=tuple(monitoring.channel_ids),
+            ),
+        )
+        self.depend_on_apis(self.project.services, skip=self.project)
+        TerraformOutput(self, "project_id", value=project_id)
+        TerraformOutput(
+            self, "egress_ip", value=network.egress_ip, description="Static IP every outbound connection uses."
+        )
+        TerraformOutput(self, "client_app_url", value=client_app.uri)
+        TerraformOutput(self, "serving_url", value=serving.uri)
+        TerraformOutput(self, "registry_url", value=registry.url)
+
+    def _clients_folder(self, platform: PlatformConfig) -> str:
+        folder = DataGoogleActiveFolder(self, "clients_folder", display_name=CLIENTS_FOLDER, parent=platform.org)
+        return folder.name
+
+    @staticmethod
+    def _source_secrets(spec: ClientSpec) -> list[tuple[str, str]]:
+        return sorted((name, src.password_secret) for name, src in spec.sources.items() if src.password_secret)
+
+    def _secrets(self, spec: ClientSpec, members: dict[str, str], labels: dict[str, str]) -> Secrets:
+        accessor = "roles/secretmanager.secretAccessor"
+        secrets = {
+            "client-app-secret-key": SecretSpec(
+                description="Flask SECRET_KEY of the client app.", iam={accessor: [members["client-app"]]}
+            ),
+            "serving-api-keys": SecretSpec(
+                description="API keys the serving API accepts (managed in the client app).",
+                iam={
+                    accessor: [members["serving"]],
+                    "roles/secretmanager.secretVersionManager": [members["client-app"]],
+                },
+            ),
+        }
+        for source, secret_id in self._source_secrets(spec):
+            if secret_id in secrets:
+                raise PropsError(f"sources.{source}.password_secret {secret_id!r} clashes with a platform secret")
+            secrets[secret_id] = SecretSpec(
+                description=f"Password of source {source!r}.",
+                iam={accessor: sorted([members["etl-runner"], members["client-app"]])},
+            )
+        return Secrets(
+            self,
+            "secrets",
+            SecretsProps(project_id=spec.project_id, region=spec.region, labels=labels, secrets=secrets),
+        )
+
+    def _service(
+        self,
+        spec: ClientSpec,
+        name: str,
+        emails: dict[str, str],
+        labels: dict[str, str],
+        egress: Egress,
+        scaling: ServiceScaling,
+        *,
+        env: dict[str, str],
+        secret_env: dict[str, str] | None = None,
+    ) -> CloudRunService:
+        invokers = [m if m == "allUsers" else f"serviceAccount:{emails[m]}" for m in SERVICE_INVOKERS[name]]
+        return CloudRunService(
+            self,
+            f"run_{name.replace('-', '_')}",
+            CloudRunServiceProps(
+                project_id=spec.project_id,
+                region=spec.region,
+                name=name,
+                service_account=emails[name],
+                labels=labels,
+                egress=egress,
+                min_instances=scaling.min_instances,
+                max_instances=scaling.max_instances,
+                cpu=scaling.cpu,
+                memory=scaling.memory,
+                liveness_path=LIVENESS_PATHS[name],
+                ingress="all" if name in PUBLIC_SERVICES else "internal",
+                env=env,
+                secret_env=secret_env or {},
+                iam={"roles/run.invoker": sorted(invokers)},
+                allow_public=name in PUBLIC_SERVICES,
+            ),
+        )

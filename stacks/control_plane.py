@@ -1,0 +1,152 @@
+"""The control plane stack: project control-plane-prod, the billing-export dataset, the Terraform
+state bucket every stack uses, and the control plane service."""
+
+from __future__ import annotations
+
+from cdktn import TerraformOutput
+from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFolder
+from constructs import Construct
+
+from modules.artifact_registry import ArtifactRegistry, RegistryProps
+from modules.bigquery import BigQueryDataset, DatasetProps
+from modules.bucket import Bucket, BucketProps
+from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
+from modules.monitoring import Monitoring, MonitoringProps
+from modules.network import Network, NetworkProps
+from modules.project import Project, ProjectProps
+from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
+from stacks.base import PlatformStack
+from stacks.platform import MANAGEMENT_FOLDER, PlatformConfig
+
+APIS: tuple[str, ...] = (
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "billingbudgets.googleapis.com",
+    "cloudbilling.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "compute.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "run.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "serviceusage.googleapis.com",
+    "storage.googleapis.com",
+)
+BILLING_DATASET = "billing_export"
+
+
+class ControlPlaneStack(PlatformStack):
+    def __init__(self, scope: Construct, id_: str, *, platform: PlatformConfig) -> None:
+        project_id, region = platform.control_plane_project, platform.region
+        super().__init__(scope, id_, platform=platform, project=project_id, region=region)
+        labels = self.platform_labels()
+        folder = DataGoogleActiveFolder(self, "management_folder", display_name=MANAGEMENT_FOLDER, parent=platform.org)
+        self.project = Project(
+            self,
+            "project",
+            ProjectProps(
+                project_id=project_id,
+                name="b2brec control plane",
+                billing_account=platform.billing_account,
+                folder_id=folder.name,
+                labels=labels,
+                services=APIS,
+            ),
+        )
+        email = service_account_email(project_id, "control-plane")
+        member = f"serviceAccount:{email}"
+        ServiceAccounts(
+            self,
+            "service_accounts",
+            ServiceAccountsProps(
+                project_id=project_id,
+                accounts={
+                    "control-plane": ServiceAccountSpec(
+                        description="The control plane app: client registry, provisioning, billing, rollouts.",
+                        project_roles=(
+                            "roles/bigquery.jobUser",
+                            "roles/logging.logWriter",
+                            "roles/monitoring.metricWriter",
+                        ),
+                    )
+                },
+            ),
+        )
+        BigQueryDataset(
+            self,
+            "billing_export",
+            DatasetProps(
+                project_id=project_id,
+                region=region,
+                dataset_id=BILLING_DATASET,
+                labels=labels,
+                description="Cloud Billing export (configured by hand: the export has no API). Read per client.",
+                iam={"roles/bigquery.dataViewer": [member]},
+            ),
+        )
+        self.state_bucket = Bucket(
+            self,
+            "state_bucket",
+            BucketProps(
+                project_id=project_id,
+                region=region,
+                name=platform.state_bucket,
+                labels=labels,
+                iam={"roles/storage.objectAdmin": [f"serviceAccount:{platform.terraform_sa}"]},
+            ),
+        )
+        # The bootstrap script creates the bucket (state must live somewhere before the first apply).
+        self.state_bucket.bucket.import_from(platform.state_bucket)
+        network = Network(
+            self, "network", NetworkProps(project_id=project_id, region=region, name="control-plane", labels=labels)
+        )
+        registry = ArtifactRegistry(
+            self,
+            "registry",
+            RegistryProps(
+                project_id=project_id,
+                region=region,
+                name="images",
+                labels=labels,
+                iam={"roles/artifactregistry.reader": [member]},
+            ),
+        )
+        service = CloudRunService(
+            self,
+            "run_control_plane",
+            CloudRunServiceProps(
+                project_id=project_id,
+                region=region,
+                name="control-plane",
+                service_account=email,
+                labels=labels,
+                egress=Egress(network=network.vpc.id, subnetwork=network.subnet.id),
+                min_instances=1,
+                max_instances=3,
+                memory="1Gi",
+                env={
+                    "B2BREC_BACKEND": "gcp",
+                    "B2BREC_GCP_PROJECT": project_id,
+                    "B2BREC_GCP_REGION": region,
+                    "B2BREC_BILLING_DATASET": f"{project_id}.{BILLING_DATASET}",
+                    "B2BREC_STATE_BUCKET": platform.state_bucket,
+                    "B2BREC_DEPLOYER_SA": platform.terraform_sa,
+                },
+                iam={"roles/run.invoker": sorted(platform.operators)} if platform.operators else {},
+            ),
+        )
+        Monitoring(
+            self,
+            "monitoring",
+            MonitoringProps(
+                project_id=project_id,
+                labels=labels,
+                emails=dict(platform.alert_emails),
+                error_rate_services=("control-plane",),
+            ),
+        )
+        self.depend_on_apis(self.project.services, skip=self.project)
+        TerraformOutput(self, "control_plane_url", value=service.uri)
+        TerraformOutput(self, "registry_url", value=registry.url)
+        TerraformOutput(self, "egress_ip", value=network.egress_ip)

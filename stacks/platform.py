@@ -1,0 +1,80 @@
+"""The platform's own settings (organisation, billing, state bucket): what the org and control
+plane stacks need and no ClientSpec holds. One YAML file, validated like a ClientSpec."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from b2brec.spec.loader import SpecError
+
+DEFAULT_PLATFORM_FILE = Path(__file__).with_name("platform.yaml")
+
+CONTROL_PLANE_PROJECT = "control-plane-prod"
+FOLDERS: tuple[str, ...] = ("Management", "Clients", "Development")
+CLIENTS_FOLDER = "Clients"
+MANAGEMENT_FOLDER = "Management"
+
+
+class PlatformConfig(BaseModel):
+    """Organisation-wide settings; the bootstrap script creates what ``terraform_sa`` and ``state_bucket`` name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    org_id: str = Field(description="Numeric organisation id (gcloud organizations list).")
+    billing_account: str = Field(description="Default billing account, XXXXXX-XXXXXX-XXXXXX.")
+    region: str = Field("europe-west1", description="Region of the control plane's regional resources.")
+    control_plane_project: str = Field(CONTROL_PLANE_PROJECT, description="Project id of the control plane.")
+    state_bucket: str = Field(
+        f"{CONTROL_PLANE_PROJECT}-tfstate", description="GCS bucket holding every stack's Terraform state."
+    )
+    operators: tuple[str, ...] = Field(
+        (), description="IAM members (group:…) who operate the platform; they get folder viewer roles."
+    )
+    alert_emails: dict[str, str] = Field(default_factory=dict, description="Control plane alert recipients.")
+    cost_center: str = Field("platform", description="cost_center label of the platform's own resources.")
+    template_version: str = Field("v1", description="template_version label of the platform's own resources.")
+    created: str = Field("2026-01-01", description="created_date label of the platform's own resources.")
+
+    @field_validator("org_id")
+    @classmethod
+    def _org(cls, value: str) -> str:
+        if not re.match(r"^\d{6,20}$", value):
+            raise ValueError("use the numeric organisation id from `gcloud organizations list`")
+        return value
+
+    @field_validator("billing_account")
+    @classmethod
+    def _billing(cls, value: str) -> str:
+        if not re.match(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", value):
+            raise ValueError("use the billing account id form 012345-6789AB-CDEF01")
+        return value
+
+    @property
+    def terraform_sa(self) -> str:
+        """The deployer identity the bootstrap script creates (Terraform runs as it)."""
+        return f"terraform@{self.control_plane_project}.iam.gserviceaccount.com"
+
+    @property
+    def org(self) -> str:
+        return f"organizations/{self.org_id}"
+
+
+def load_platform(path: Path = DEFAULT_PLATFORM_FILE) -> PlatformConfig:
+    """Read and validate the platform file; errors name the file, the field and the fix."""
+    if not path.is_file():
+        raise SpecError(f"{path}: no such platform file; copy stacks/platform.yaml and fill in your organisation")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return PlatformConfig.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise SpecError(f"{path}: invalid platform settings: {problems}") from None
