@@ -54,7 +54,7 @@ class DuckDBWarehouse:
 
     def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:
         with self.connect() as conn:
-            return conn.execute(to_duckdb_sql(sql), dict(params or {})).to_arrow_table()
+            return conn.sql(to_duckdb_sql(sql), params=dict(params or {})).to_arrow_table()
 
     def execute(self, sql: str, params: SqlParams | None = None) -> None:
         with self.connect() as conn:

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -36,7 +35,9 @@ def _generate(settings: Settings, transactions: int, seed: int) -> Path:
         TextColumn("generating sales"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
         task = progress.add_task("generate", total=transactions)
-        summary = generate(config, f"sqlite:///{source}", progress=lambda done, total: progress.update(task, completed=done))
+        summary = generate(
+            config, f"sqlite:///{source}", progress=lambda done, total: progress.update(task, completed=done)
+        )
     console.print(
         f"{summary.customers:,} customers, {summary.products:,} products, {summary.transactions:,} sales lines "
         f"from {summary.first_sale:%Y-%m-%d} to {summary.last_sale:%Y-%m-%d} → {source}"
@@ -50,18 +51,20 @@ def _summary(project: LocalClientProject) -> None:
     counts = warehouse.query(
         "SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM raw_data.transactions"
     ).to_pylist()[0]
-    table.add_row("raw_data.transactions", f"{counts['n']:,}", f"{counts['first']:%Y-%m-%d}", f"{counts['last']:%Y-%m-%d}")
+    table.add_row(
+        "raw_data.transactions", f"{counts['n']:,}", f"{counts['first']:%Y-%m-%d}", f"{counts['last']:%Y-%m-%d}"
+    )
     for name in ("products", "customers"):
         n = warehouse.query(f"SELECT COUNT(*) AS n FROM raw_data.{name}").to_pylist()[0]["n"]
         table.add_row(f"raw_data.{name}", f"{n:,}", "", "")
     console.print(table)
     where = project.describe()
-    lines = [
-        f"project   {where['project_id']}  ({where['root']})",
-        f"warehouse {where['warehouse']}",
-        *(f"bucket    {url}" for url in where["buckets"].values()),
-    ]
-    console.print(Panel("\n".join(lines), title="where everything lives"))
+    places = Table("what", "where", title="where everything lives", show_lines=False)
+    places.add_row("project", f"{where['project_id']} ({where['root']})")
+    places.add_row("warehouse", str(where["warehouse"]))
+    for purpose, url in where["buckets"].items():
+        places.add_row(f"{purpose} bucket", url)
+    console.print(places)
 
 
 @user_errors

@@ -19,7 +19,7 @@ DLT_TYPES: dict[ColumnType, str] = {"string": "text", "float": "double", "intege
 
 _ACCEPTED: dict[ColumnType, tuple[type[sa.types.TypeEngine], ...]] = {
     "string": (sa.types.TypeEngine,),  # anything can become a string key
-    "float": (sa.types.Numeric, sa.types.Integer),  # Float and Double are Numeric subclasses
+    "float": (sa.types.NumericCommon, sa.types.Integer),  # Numeric, Float and Double (SQLAlchemy 2.1)
     "integer": (sa.types.Integer,),
     "timestamp": (sa.types.DateTime, sa.types.Date),
 }
