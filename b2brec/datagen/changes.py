@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from b2brec.datagen.config import ChangeSummary, DatagenError, GeneratorConfig
 from b2brec.datagen.generate import database_errors, to_datetime
-from b2brec.datagen.sales import DAY, SalesChunk, _amounts, _quantities
+from b2brec.datagen.sales import DAY, SalesChunk, amounts, quantities
 from b2brec.datagen.schema import build_metadata, customer_ids, product_ids, sales_table
 from b2brec.datagen.targets import FileTarget, parse_target
 from b2brec.datagen.world import World, build_world
@@ -115,8 +115,8 @@ def _new_lines(world: World, rng: np.random.Generator, n: int, state: dict, stam
     product = np.concatenate([world.staple_product[picked], e_prod]).astype(np.int64)
     units = np.concatenate([world.staple_units[picked], cat.base_units[e_prod] * cust.size[e_cust]])
     shape = np.concatenate([np.full(n_staple, 10.0), np.full(n - n_staple, 3.0)])
-    quantity = _quantities(rng, units, shape, cat.case_size[product])
-    amount = _amounts(quantity, cat.price[product], cust.discount[customer])
+    quantity = quantities(rng, units, shape, cat.case_size[product])
+    amount = amounts(quantity, cat.price[product], cust.discount[customer])
     sold_at = np.sort(last_sold + rng.integers(60, DAY, size=n))
     updated_at = np.maximum(stamp, sold_at + rng.integers(30, 3600, size=n))
     line_id = np.arange(state["max_id"] + 1, state["max_id"] + 1 + n, dtype=np.int64)

@@ -90,8 +90,8 @@ def simulate_days(world: World, seed_offset: int = 2) -> Iterator[dict[str, np.n
         product = np.concatenate([s_prod, e_prod])
         units = np.concatenate([world.staple_units[due], cat.base_units[e_prod] * cust.size[e_cust]])
         shape = np.concatenate([np.full(len(due), 10.0), np.full(n_explore, 3.0)])
-        quantity = _quantities(rng, units, shape, cat.case_size[product])
-        amount = _amounts(quantity, cat.price[product], cust.discount[customer])
+        quantity = quantities(rng, units, shape, cat.case_size[product])
+        amount = amounts(quantity, cat.price[product], cust.discount[customer])
         # one order time per customer and day: lines of the same order share sold_at
         jitter = rng.integers(-90 * 60, 90 * 60, size=len(cust.names))
         sold_at = world.start_epoch + d * DAY + np.clip(cust.hour[customer] + jitter[customer], 0, DAY - 1)
@@ -104,13 +104,13 @@ def simulate_days(world: World, seed_offset: int = 2) -> Iterator[dict[str, np.n
                "amount": amount[order], "sold_at": sold_at[order], "updated_at": updated_at[order]}
 
 
-def _quantities(rng: np.random.Generator, units: np.ndarray, shape: np.ndarray, case: np.ndarray) -> np.ndarray:
+def quantities(rng: np.random.Generator, units: np.ndarray, shape: np.ndarray, case: np.ndarray) -> np.ndarray:
     """Bulk quantities in whole cases: gamma noise around the typical order, at least one case."""
     cases = np.maximum(1, np.round(units / case * rng.gamma(shape, 1.0 / shape)))
     return (cases * case).astype(np.int64)
 
 
-def _amounts(quantity: np.ndarray, price: np.ndarray, discount: np.ndarray) -> np.ndarray:
+def amounts(quantity: np.ndarray, price: np.ndarray, discount: np.ndarray) -> np.ndarray:
     """Revenue: list price minus the customer's discount and a volume discount on big lines."""
     gross = quantity * price
     volume = np.select([gross >= 2000, gross >= 500], [0.06, 0.03], 0.0)

@@ -122,14 +122,17 @@ class FileWriter:
             raise DatagenError(f"cannot create folder {self.target.folder}: {exc.strerror}") from None
 
     def write(self, name: str, table: pa.Table) -> None:
-        writer = self.writers.get(name)
-        if writer is None:
-            if self.target.file_format == "csv":
-                writer = pacsv.CSVWriter(str(self.path(name)), table.schema)
-            else:
-                writer = pq.ParquetWriter(str(self.path(name)), table.schema, compression="zstd")
-            self.writers[name] = writer
-        writer.write_table(table)
+        try:
+            writer = self.writers.get(name)
+            if writer is None:
+                if self.target.file_format == "csv":
+                    writer = pacsv.CSVWriter(str(self.path(name)), table.schema)
+                else:
+                    writer = pq.ParquetWriter(str(self.path(name)), table.schema, compression="zstd")
+                self.writers[name] = writer
+            writer.write_table(table)
+        except OSError as exc:  # full disk, no permission: say which file
+            raise DatagenError(f"cannot write {self.path(name)}: {exc}") from None
 
     def finish(self) -> None:
         self.close()

@@ -127,3 +127,10 @@ def test_drivers_are_normalised() -> None:
     mysql = parse_target("mysql://root@h/db").url
     assert mysql.drivername == "mysql+pymysql" and mysql.query["charset"] == "utf8mb4"
     assert parse_target("mariadb://root@h/db").url.drivername == "mariadb+pymysql"
+
+
+def test_unwritable_folder_is_explained(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DatagenError, match="cannot create folder"):
+        generate(CFG, f"file://{blocker / 'out'}", file_format="csv")
