@@ -30,8 +30,8 @@ class AdminDisabled(B2BRecError):
     code = "admin_disabled"
 
 
-def error(status: int, message: str, data: dict | None = None) -> JSONResponse:
-    return JSONResponse({"status": "error", "message": message, "data": data}, status_code=status)
+def error(status: int, message: str, data: dict | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"status": "error", "message": message, "data": data}, status_code=status, headers=headers)
 
 
 def _where(loc: tuple) -> str:
@@ -52,7 +52,7 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail))
+        return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -27,7 +27,7 @@ class ErrorEnvelope(BaseModel):
 
 
 class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     include_categories: list[str] = NameList
     exclude_categories: list[str] = NameList
@@ -46,7 +46,7 @@ class Filters(BaseModel):
 
 
 class RecommendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     customer_id: str = CustomerId
     k: int = Field(10, ge=1, le=MAX_K, description=f"How many products, 1 to {MAX_K}.")
@@ -57,7 +57,7 @@ class RecommendRequest(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     customer_ids: list[str] = Field(
         min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} distinct customer ids."
@@ -131,7 +131,7 @@ class ModelInfo(BaseModel):
 
 
 class DeployRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     version: str | None = Field(
         None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$", description="Omit for the newest version."

@@ -11,7 +11,7 @@ from serving.deps import AdminDep, RegistryDep
 from serving.schemas import DeployRequest, Envelope, ErrorEnvelope, ModelInfo, VersionsData
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
-ERRORS = {code: {"model": ErrorEnvelope} for code in (401, 403, 404, 409, 422)}
+ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 422)}
 
 
 @router.post("/deploy", response_model=Envelope[ModelInfo], responses=ERRORS)

@@ -15,7 +15,7 @@ from serving.recommend import FALLBACK_REASONS, Recommendation, items, recommend
 from serving.schemas import BatchData, BatchRequest, Envelope, ErrorEnvelope, RecommendData, RecommendRequest
 
 router = APIRouter(tags=["recommendations"])
-ERRORS = {422: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}}
+ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 422, 503)}
 
 
 def _payload(state: ModelState, rec: Recommendation, recommendation_id: str) -> dict[str, object]:

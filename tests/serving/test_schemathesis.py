@@ -1,0 +1,43 @@
+"""Property-based checks from the OpenAPI schema (schemathesis): no 5xx, responses match the
+schema, malformed and out-of-range inputs get 4xx.
+
+``positive_data_acceptance`` is left out: schema-valid requests may rightly get 404/409 here
+(deploying a version that does not exist, rolling back with nothing to roll back to).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from b2brec.backends.storage import ObjectStore
+from b2brec.bundle import write_bundle
+from b2brec.settings import Settings
+from serving.app import create_app
+from serving.config import ServingSettings
+from serving.model.loader import BundleSource
+from serving.model.registry import ModelRegistry
+from serving.synthetic import synthetic_bundle
+
+
+def _app():  # noqa: ANN202
+    root = Path(tempfile.mkdtemp(prefix="b2brec-schemathesis-"))
+    store = ObjectStore((root / "models").as_uri())
+    write_bundle(store, synthetic_bundle("v1", n_products=300, n_customers=50))
+    serving = ServingSettings(version="v1")
+    registry = ModelRegistry(BundleSource(store), serving)
+    registry.deploy("v1")  # loaded up front: the ASGI test transport does not run the lifespan
+    return create_app(Settings(home=root / "home"), serving, registry=registry)
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
+    case.call_and_validate(excluded_checks=[positive_data_acceptance])
