@@ -115,11 +115,23 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
 
 
 def _finish_interrupted(pipeline: Any) -> None:
-    """Load packages left by a killed run before extracting anything new (dlt keeps them on disk)."""
-    if pipeline.has_pending_data:
-        log.info("finishing an interrupted load of %s", pipeline.pipeline_name)
+    """Finish load packages a killed run left on disk, before extracting anything new.
+
+    If a left-over package cannot be finished (a process killed while writing it can leave a
+    truncated file), dlt aborts it and restores the pipeline state to the point where that
+    package started; the next extraction then re-reads those rows from the source and the
+    merge on the primary key stores each row once.
+    """
+    if not pipeline.has_pending_data:
+        return
+    log.info("finishing an interrupted load of %s", pipeline.pipeline_name)
+    try:
         pipeline.normalize()
         pipeline.load()
+    except Exception as exc:  # dlt wraps the cause in PipelineStepFailed
+        cause = exc.__cause__ or exc
+        log.warning("an interrupted load could not be finished (%s); re-extracting it", type(cause).__name__)
+        pipeline.abort_packages()
 
 
 def _watermark(pipeline: Any, table_name: str, cursor: str | None) -> str | None:
@@ -208,9 +220,11 @@ def run_etl(
         try:
             loads = _load(spec, target, prepared, selected, full_refresh, progress)
         except Exception as exc:  # dlt wraps every step failure; show it without secrets
-            detail = scrub(str(exc), secrets).strip().splitlines()
+            cause = exc.__cause__ or exc
+            detail = scrub(f"{type(cause).__name__}: {cause}", secrets).strip().splitlines()
+            log.debug("load failure: %s", scrub(repr(cause), secrets))
             raise EtlError(
-                f"the load failed: {detail[0] if detail else type(exc).__name__}",
+                f"the load failed: {detail[0]}",
                 code=LOAD_FAILED,
                 fix="run `b2brec etl test-connection` and retry; an interrupted load is finished on the next run.",
             ) from None

@@ -19,16 +19,17 @@ from b2brec.settings import Settings
 from tests.etl.conftest import Client, make_client
 from tests.etl.sourcedb import BASE_TIME, insert_sales, source_sales, update_sales, warehouse_sales
 
-ROWS = 40_000
-# Seconds after start at which the run is killed: during imports, reflection, extraction,
-# normalisation and loading (a full uninterrupted run takes ~3-5 s here).
-KILL_AFTER = (0.7, 1.6, 2.2, 2.7, 3.1, 3.6, 4.2)
+ROWS = 30_000
+# Kill points as fractions of a measured uninterrupted run, so they land in imports,
+# reflection, extraction, normalisation and loading whatever the machine's load.
+KILL_AT = (0.3, 0.5, 0.62, 0.74, 0.83, 0.91, 0.97)
+EXTRA_LATE_KILLS = (0.88, 0.93, 0.96, 0.99)
 
 
-def _etl(client: Client) -> subprocess.Popen[bytes]:
+def _etl(client: Client, *, full_refresh: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "B2BREC_HOME": str(client.settings.home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "b2brec.etl", client.spec.client_id],
+        [sys.executable, "-m", "b2brec.etl", client.spec.client_id, *(["--full-refresh"] if full_refresh else [])],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -49,33 +50,49 @@ def big_client(settings: Settings, postgres_url: str) -> Client:
     return make_client(settings, postgres_url, "etl-crash", sales=ROWS)
 
 
+def _kill_after(client: Client, delay: float, *, full_refresh: bool) -> str:
+    process = _etl(client, full_refresh=full_refresh)
+    time.sleep(delay)
+    if process.poll() is not None:
+        _, stderr = process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        return "finished"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    return "killed, package pending" if _pending(client) else "killed"
+
+
 def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
     client = big_client
+    started = time.monotonic()
+    baseline = _etl(client, full_refresh=True)
+    assert baseline.wait(timeout=300) == 0
+    full_run = time.monotonic() - started
+
     outcomes: list[str] = []
     next_line = ROWS + 1
-    for round_, delay in enumerate(KILL_AFTER):
-        process = _etl(client)
-        time.sleep(delay)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-            outcomes.append("killed, package pending" if _pending(client) else "killed")
-        else:
-            assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
-            outcomes.append("finished")
+    kill_points = list(KILL_AT)
+    round_ = 0
+    while kill_points:
+        fraction = kill_points.pop(0)
+        # Alternate full refreshes (drop and reload everything) and incremental runs.
+        outcomes.append(_kill_after(client, fraction * full_run, full_refresh=round_ % 2 == 0))
+        if not kill_points and "killed, package pending" not in outcomes and round_ < len(KILL_AT) + 3:
+            kill_points.append(EXTRA_LATE_KILLS[round_ - len(KILL_AT) + 1])  # aim later until a load is hit
         # The source keeps changing between attempts: new lines and corrected old ones.
         when = BASE_TIME + timedelta(days=10 + round_)
         insert_sales(client.url, next_line, 500, updated_at=when)
         update_sales(client.url, list(range(1 + round_ * 100, 51 + round_ * 100)), updated_at=when + timedelta(hours=1))
         next_line += 500
+        round_ += 1
 
     final = _etl(client)
-    _, stderr = final.communicate(timeout=180)
+    _, stderr = final.communicate(timeout=300)
     assert final.returncode == 0, stderr.decode()
 
     print("kill outcomes:", outcomes)
-    # Evidence that the kills really interrupted work, some of them inside a load package.
-    assert outcomes.count("killed") + outcomes.count("killed, package pending") >= 4, outcomes
+    # Evidence that the kills really interrupted work, at least one inside a load package.
+    assert sum(o.startswith("killed") for o in outcomes) >= 4, outcomes
     assert "killed, package pending" in outcomes, outcomes
 
     source = source_sales(client.url)
