@@ -1,0 +1,112 @@
+"""Prediction logging into a real DuckDB warehouse: batched off the request path, flushed on
+shutdown, the file left free between flushes, rows kept and retried while it is locked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from serving.model.state import build_state
+from serving.predictions import SCHEMA, BigQuerySink, DuckDBSink, PredictionEntry, PredictionLogger, bigquery_rows
+from serving.recommend import Recommendation
+from serving.synthetic import synthetic_bundle
+
+HOLD_LOCK = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+conn.execute("CREATE TABLE IF NOT EXISTS lock_probe (x INT)")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.close()
+"""
+
+
+def _history(warehouse: DuckDBWarehouse) -> list[dict]:
+    return warehouse.query(
+        "SELECT recommendation_id, model_version, endpoint, customer_id, product_ids, fallback "
+        "FROM predictions.recommendation_history ORDER BY created_at, recommendation_id"
+    ).to_pylist()
+
+
+def test_requests_are_logged_and_flushed_on_shutdown(app: FastAPI, warehouse: DuckDBWarehouse) -> None:
+    with TestClient(app) as client:
+        single = client.post("/recommend", json={"customer_id": "c1", "k": 3}).json()["data"]
+        batch = client.post("/recommend-batch", json={"customer_ids": ["c2", "nobody"], "k": 2}).json()["data"]
+    rows = {row["recommendation_id"]: row for row in _history(warehouse)}
+    assert len(rows) == 3
+    logged = rows[single["recommendation_id"]]
+    assert logged["model_version"] == "v1" and logged["endpoint"] == "recommend" and logged["customer_id"] == "c1"
+    assert logged["product_ids"] == [item["product_id"] for item in single["items"]]
+    stranger = rows[batch["results"][1]["recommendation_id"]]
+    assert stranger["fallback"] is True and stranger["endpoint"] == "recommend-batch"
+
+
+def test_warehouse_file_is_free_between_flushes(app: FastAPI, warehouse: DuckDBWarehouse) -> None:
+    with TestClient(app) as client:
+        client.post("/recommend", json={"customer_id": "c1"})
+        deadline = time.monotonic() + 10
+        while not warehouse.path.exists() or not warehouse.table_exists("predictions", "recommendation_history"):
+            assert time.monotonic() < deadline, "the background flush never wrote"
+            time.sleep(0.1)
+        # Another process takes the file read-write while the service runs: DuckDB would refuse
+        # if the service still held it.
+        other = subprocess.run([sys.executable, "-c", HOLD_LOCK, str(warehouse.path), "0"], capture_output=True)
+        assert other.returncode == 0, other.stderr.decode()[-500:]
+
+
+def _entry(state_version: str = "v1") -> PredictionEntry:
+
+    state = build_state(synthetic_bundle(state_version, n_products=50, n_customers=5), approx_threshold=10**9)
+
+    recs = [Recommendation("c1", np.array([3, 1]), [2.5, 1.0], False, None)]
+    return PredictionEntry(state, "req-1", ["rec-1"], "recommend", 2, recs, {"exclude_purchased": False})
+
+
+def test_rows_survive_a_locked_warehouse(warehouse: DuckDBWarehouse) -> None:
+    logger = PredictionLogger(DuckDBSink(warehouse), flush_interval_s=60)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(warehouse.path), "3"], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
+        logger.log(_entry())
+        assert logger.flush() == 0  # locked by the other process: kept for the next try
+    finally:
+        holder.wait(timeout=30)
+    logger.log(_entry())
+    assert logger.flush() == 2
+    rows = _history(warehouse)
+    assert [r["product_ids"] for r in rows] == [["p3", "p1"], ["p3", "p1"]]
+
+
+def test_bigquery_sink_builds_streaming_rows() -> None:
+    created = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    table = pa.Table.from_pylist(
+        [
+            {
+                "recommendation_id": "r",
+                "request_id": "q",
+                "model_version": "v1",
+                "endpoint": "recommend",
+                "customer_id": "c",
+                "k": 2,
+                "product_ids": ["p1", "p2"],
+                "scores": [1.0, 0.5],
+                "fallback": False,
+                "fallback_reason": None,
+                "filters": "{}",
+                "created_at": created,
+            }
+        ],
+        schema=SCHEMA,
+    )
+    rows = bigquery_rows(table)
+    assert rows[0]["created_at"] == "2026-03-01T12:00:00+00:00" and rows[0]["product_ids"] == ["p1", "p2"]
+    sink = BigQuerySink(BigQueryWarehouse("client-acme-prod", "europe-west1"))
+    assert sink.table_id == "client-acme-prod.predictions.recommendation_history"
