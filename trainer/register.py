@@ -46,9 +46,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "code_version": trained["code_version"], "saved_model_uri": trained["outputs"]["saved_model"],
         **{f"metric.{metric_key(k)}": f"{v:.4f}" for k, v in trained["metrics"].items() if "recall" in k},
     }
-    registered = mlflow.register_model(f"runs:/{trained['mlflow_run_id']}/model", name, tags=tags)
-    MlflowClient().update_model_version(
-        name, registered.version,
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(name, description="b2brec two-tower retrieval models")
+    run_id = trained["mlflow_run_id"]
+    registered = client.create_model_version(
+        name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
         description=f"b2brec two-tower {trained['version']}, window {window['start']} .. {window['cutoff']}",
     )
     record = {"name": name, "registry_version": registered.version, "tags": tags}

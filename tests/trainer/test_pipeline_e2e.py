@@ -1,0 +1,70 @@
+"""The whole pipeline on a tiny warehouse, as subprocess jobs: a stage fails, the run resumes there."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from mlflow import MlflowClient
+
+from b2brec.bundle import read_bundle
+from b2brec.projects.local import LocalClientProject
+from b2brec.settings import Settings
+from trainer.errors import PipelineError
+from trainer.pipeline import RunOptions, context_for, load_state, run_pipeline
+
+pytestmark = pytest.mark.slow
+OPTIONS = RunOptions(window_days=30, test_days=7, epochs=2, batch_size=64, embedding_dim=16, model_name="tiny")
+
+
+def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
+    settings: Settings, project: LocalClientProject, mlflow_project: LocalClientProject
+) -> None:
+    # First attempt: the tracking server is down, so the train stage fails after extract and vocab.
+    down = context_for(project.spec, settings, mlflow_uri="http://127.0.0.1:9")
+    broken = dataclasses.replace(down, env={**down.env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    events: list[tuple[str, str]] = []
+    with pytest.raises(PipelineError, match="stage train of run .* failed") as failure:
+        run_pipeline(broken, options=OPTIONS, on_event=lambda stage, status, _: events.append((stage, status)))
+    run_id = failure.value.message.split(" of run ")[1].split(" ")[0]
+    state = load_state(broken.data, run_id)
+    assert state["status"] == "failed" and state["failed_stage"] == "train"
+    assert state["stages"]["train"]["reason"]
+    assert [state["stages"][s]["status"] for s in ("extract", "vocab", "register")] == ["succeeded"] * 2 + ["pending"]
+    assert broken.data.exists(f"datasets/{run_id}/vocabularies.json")
+    assert ("train", "failed") in events
+    extract_job = state["stages"]["extract"]["job_id"]
+
+    # Resume with a real MLflow server: extract and vocab are kept, train and register run.
+    uri = f"http://127.0.0.1:{mlflow_project.ports['mlflow']}"
+    fixed = dataclasses.replace(broken, mlflow_uri=uri)
+    state = run_pipeline(fixed, run_id=run_id)
+    assert state["status"] == "succeeded"
+    assert state["stages"]["extract"]["job_id"] == extract_job
+    metrics = state["stages"]["train"]["outputs"]["metrics"]
+    assert 0.0 < metrics["all/recall@100"] <= 1.0
+    assert set(state["stages"]["train"]["outputs"]["baselines"]) == {"most_popular", "als"}
+
+    bundle = read_bundle(fixed.models, run_id)
+    assert bundle.manifest.version == run_id
+    assert bundle.customer_embeddings.shape[0] == bundle.customers.num_rows > 0
+    for name in ("saved_model", "query_model", "candidate_model"):
+        assert fixed.models.exists(f"{run_id}/{name}/saved_model.pb")
+
+    client = MlflowClient(tracking_uri=uri)
+    version = client.get_model_version("tiny", state["stages"]["register"]["outputs"]["registry_version"])
+    assert version.tags["bundle_uri"] == fixed.models.url(f"{run_id}/serving")
+    assert version.tags["model_version"] == run_id
+    runs = client.search_runs([client.get_experiment_by_name("b2brec").experiment_id])
+    assert {r.data.tags["role"] for r in runs} == {"model", "baseline"}
+
+    with pytest.raises(PipelineError, match="already succeeded"):
+        run_pipeline(fixed, run_id=run_id)
+
+
+def test_empty_window_stops_before_training_with_a_clear_message(
+    settings: Settings, project: LocalClientProject
+) -> None:
+    ctx = context_for(project.spec, settings, mlflow_uri="http://127.0.0.1:9")
+    with pytest.raises(PipelineError, match="no usable transactions between 2020"):
+        run_pipeline(ctx, options=dataclasses.replace(OPTIONS, cutoff="2020-06-01"))
