@@ -7,8 +7,13 @@ export B2BREC_HOME ?= $(CURDIR)/.b2brec
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
+# checkov lives in its own virtualenv (its pins clash with the app's); bump the version here.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test lint bench-etl clean
+.PHONY: install demo test lint bench-etl checkov clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +28,7 @@ demo: install
 	$(BIN)/b2brec demo
 
 ## The whole test suite (real PostgreSQL/MariaDB where present; CI requires them).
-test: install
+test: install checkov
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -34,5 +39,19 @@ lint: install
 bench-etl: install
 	$(BIN)/python benchmarks/etl.py
 
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+## checkov over every synthesized stack: 0 failed checks (each skip has its reason in .checkov.yaml).
+checkov: install $(CHECKOV_STAMP)
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	$(BIN)/b2brec synth --all --out "$$out" && \
+	for stack in "$$out"/*/; do \
+	  echo "checkov: $$stack"; \
+	  $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d "$$stack" || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) .b2brec .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .b2brec .pytest_cache

@@ -183,6 +183,9 @@ def test_cloud_sql_has_no_public_ip_and_enforces_ssl(stack: Synthesized) -> None
         assert "authorized_networks" not in ip, name
         assert ip["private_network"], name
         assert ip["ssl_mode"] in {"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"}, name
+        # The CIS logging flags whose checkov checks (CKV_GCP_54, CKV_GCP_57) crash on Terraform JSON.
+        flags = {f["name"]: f["value"] for f in instance["settings"]["database_flags"]}
+        assert flags["log_lock_waits"] == "on" and flags["log_min_duration_statement"] == "-1", name
 
 
 def test_no_secret_value_password_or_key_appears_in_the_json(stack: Synthesized) -> None:
