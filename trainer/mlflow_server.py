@@ -42,10 +42,29 @@ def command(project: LocalClientProject) -> list[str]:
     ]
 
 
+def _owned_pid(project: LocalClientProject) -> int | None:
+    """The pid of this project's server if it is alive (ports repeat across B2BREC_HOMEs, so an answer
+    on the port alone does not prove the server is this project's)."""
+    pid_file = _pid_file(project)
+    if not os.path.exists(pid_file):
+        return None
+    pid = int(open(pid_file).read().strip())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
 def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
-    """Start the server unless it already answers; returns the tracking URI."""
+    """Start the server unless this project's own server already answers; returns the tracking URI."""
     if is_running(project):
-        return tracking_uri(project)
+        if _owned_pid(project) is not None:
+            return tracking_uri(project)
+        raise PipelineError(
+            f"port {project.ports['mlflow']} already serves another MLflow (not {project.project_id}'s); stop it, "
+            f"or give this project another port in {project.root / 'project.json'}"
+        )
     project.db_dir.mkdir(parents=True, exist_ok=True)
     project.logs_dir.mkdir(parents=True, exist_ok=True)
     with open(project.logs_dir / "mlflow.log", "ab") as log:
