@@ -50,31 +50,45 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
 
 
 # --- load generator (separate process) --------------------------------------------------------
-def run_load(url: str, customers: list[str], requests: int, concurrency: int, duration: float) -> dict:
-    import httpx
+def run_load(url: str, customers: list[str], requests: int, concurrency: int, duration: float, rate: float) -> dict:
+    """Paced load: ``concurrency`` keep-alive connections together offering ``rate`` requests/s
+    (a connection that falls behind sends at once). Uses ``http.client`` so the generator's own
+    CPU cost stays small next to the server's on this 2-core machine."""
+    import http.client
+    from urllib.parse import urlparse
 
+    parsed = urlparse(url)
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
     deadline = time.monotonic() + duration
     per_thread = requests // concurrency
+    interval = concurrency / rate
 
     def worker(seed: int) -> None:
         rng = np.random.default_rng(seed)
         local: list[float] = []
-        with httpx.Client(base_url=url, timeout=10) as http:
-            for i in range(per_thread + 20):
-                if time.monotonic() > deadline:
-                    break
-                body = {"customer_id": customers[int(rng.integers(len(customers)))], "k": K}
-                started = time.perf_counter()
-                response = http.post("/recommend", json=body)
-                elapsed = time.perf_counter() - started
-                if response.status_code != 200:
-                    with lock:
-                        failures[0] += 1
-                elif i >= 20:  # the first requests of each connection warm up
-                    local.append(elapsed)
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+        next_at = time.monotonic() + rng.uniform(0, interval)
+        for i in range(per_thread + 20):
+            now = time.monotonic()
+            if now > deadline:
+                break
+            if next_at > now:
+                time.sleep(next_at - now)
+            next_at += rng.exponential(interval)
+            body = json.dumps({"customer_id": customers[int(rng.integers(len(customers)))], "k": K})
+            started = time.perf_counter()
+            conn.request("POST", "/recommend", body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - started
+            if response.status != 200:
+                with lock:
+                    failures[0] += 1
+            elif i >= 20:  # the first requests of each connection warm up
+                local.append(elapsed)
+        conn.close()
         with lock:
             latencies.extend(local)
 
@@ -111,10 +125,12 @@ class Naive:
 
         self.tf = tf
         self.candidates = candidates
-        self.model = naive_query_model(customer_ids, candidates.shape[1])
+        model = naive_query_model(customer_ids, candidates.shape[1])
+        # A compiled graph, as a served SavedModel signature is (eager calls would be slower still).
+        self.query = tf.function(lambda ids: model(ids, training=False))
 
     def recommend(self, customer_id: str, k: int = K) -> tuple[np.ndarray, np.ndarray]:
-        query = self.model(self.tf.constant([customer_id])).numpy()[0]
+        query = self.query(self.tf.constant([customer_id])).numpy()[0]
         scores = self.candidates @ query
         top = np.argpartition(scores, -k)[-k:]
         top = top[np.argsort(-scores[top])]
@@ -185,7 +201,7 @@ def _start_server(kind: str, store_url: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"{kind} server did not become ready")
 
 
-def _load(url: str, customers_file: str, args: argparse.Namespace, requests: int) -> dict:
+def _load(url: str, customers_file: str, args: argparse.Namespace, requests: int, rate: float) -> dict:
     out = subprocess.run(
         [
             sys.executable,
@@ -279,19 +295,74 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
                 response.raise_for_status()
             result["ours_http_batch_ms_per_customer"] = statistics.median(http_times) * 1000 / len(batch)
             result["ours_http_batch_server_compute_ms"] = response.json()["data"]["compute_ms"]
-        result["ours_http"] = _load(url, str(customers_file), args, args.requests)
+        result["ours_http"] = _load(url, str(customers_file), args, args.requests, args.rate)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     print(json.dumps(result["ours_http"]), flush=True)
     proc, url = _start_server("naive", store.url())
     try:
-        result["naive_http"] = _load(url, str(customers_file), args, args.naive_requests)
+        result["naive_http"] = _load(url, str(customers_file), args, args.naive_requests, args.rate)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     print(json.dumps(result["naive_http"]), flush=True)
     return result
+
+
+def compare_indexes(n: int, queries: int = 200) -> dict:
+    """IVF-Flat (what serving uses) vs HNSW at ``n`` products: build time, one-query latency and
+    recall@100 against exact, each at the smallest search effort reaching 95% recall."""
+    import faiss
+
+    from serving.model.index import ApproximateIndex, ExactIndex
+    from serving.synthetic import synthetic_bundle
+
+    bundle = synthetic_bundle("cmp", n_products=n, n_customers=queries, seed=n)
+    data, q = bundle.candidate_embeddings, bundle.customer_embeddings
+    exact = ExactIndex(data, threads=2)
+    truth = exact.search(q, 100).indices
+    faiss.omp_set_num_threads(1)  # one query per request, as in serving
+
+    def recall(ids: np.ndarray) -> float:
+        return float(np.mean([len(np.intersect1d(t, f)) / 100 for t, f in zip(truth, ids, strict=True)]))
+
+    def latency(search) -> float:  # noqa: ANN001
+        started = time.perf_counter()
+        for row in q[:100]:
+            search(row[None, :])
+        return (time.perf_counter() - started) * 1000 / 100
+
+    out: dict = {"products": n}
+    t0 = time.perf_counter()
+    ivf = ApproximateIndex(data, threads=2)
+    ivf.tune(q, exact, 0.95)
+    out["ivf_flat"] = {
+        "build_s": time.perf_counter() - t0,
+        "nlist": ivf.nlist,
+        "nprobe": ivf.nprobe,
+        "recall_at_100": ivf.recall_at_100,
+        "query_ms": latency(lambda x: ivf.search(x, 10)),
+    }
+    faiss.omp_set_num_threads(2)
+    t0 = time.perf_counter()
+    hnsw = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    hnsw.add(data)
+    build = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+    for ef in (64, 128, 256, 512, 1024):
+        hnsw.hnsw.efSearch = ef
+        r = recall(hnsw.search(q, 100)[1])
+        if r >= 0.95:
+            break
+    out["hnsw_flat"] = {
+        "build_s": build,
+        "efSearch": ef,
+        "recall_at_100": r,
+        "query_ms": latency(lambda x: hnsw.search(x, 10)),
+    }
+    return out
 
 
 def _table(results: list[dict]) -> str:
@@ -320,9 +391,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--naive-batch", type=int, default=300, help="Customers timed on the naive batch path.")
     parser.add_argument("--concurrency", type=int, default=4, help="Concurrent connections of the load generator.")
     parser.add_argument("--duration", type=float, default=60.0, help="Upper bound (s) of one load run.")
+    parser.add_argument("--rate", type=float, default=200.0, help="Requests/s the load generator offers.")
     parser.add_argument("--repeats", type=int, default=5, help="Timed repeats of the batch of 1000.")
     parser.add_argument("--approx-threshold", type=int, default=250_000, help="Catalog size using the faiss index.")
     parser.add_argument("--output", type=Path, help="Write the results as JSON here.")
+    parser.add_argument("--compare-indexes", type=int, metavar="N", help="Only compare IVF-Flat vs HNSW at N products.")
     parser.add_argument("--serve", choices=["ours", "naive"], help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -334,7 +407,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.load:
         customers = json.loads(Path(args.customers_file).read_text())
-        print(json.dumps(run_load(args.load, customers, args.requests, args.concurrency, args.duration)))
+        print(json.dumps(run_load(args.load, customers, args.requests, args.concurrency, args.duration, args.rate)))
+        return
+    if args.compare_indexes:
+        print(json.dumps(compare_indexes(args.compare_indexes), indent=1))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not sizes or min(sizes) < 100:
