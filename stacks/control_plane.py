@@ -54,6 +54,9 @@ class ControlPlaneStack(PlatformStack):
                 services=APIS,
             ),
         )
+        # scripts/bootstrap-org.sh created the project (it holds the state bucket and the deployer):
+        # the first apply adopts it and moves it under Management.
+        self.project.project.import_from(project_id)
         email = service_account_email(project_id, "control-plane")
         member = f"serviceAccount:{email}"
         ServiceAccounts(

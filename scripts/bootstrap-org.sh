@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One-time gcloud prerequisites before the first `b2brec deploy` (docs/runbook.md, step 1):
+# the control plane project, its APIs, the Terraform deployer service account and its roles,
+# and the GCS bucket holding every stack's Terraform state. Safe to re-run (existing things
+# are left as they are). DRY_RUN=1 prints the gcloud commands instead of running them.
+#
+#   ORG_ID=123456789012 BILLING_ACCOUNT=01ABCD-23EF45-6789AB scripts/bootstrap-org.sh
+#   ... after `b2brec deploy --env control-plane`:  scripts/bootstrap-org.sh --grant-control-plane
+set -euo pipefail
+
+: "${ORG_ID:?set ORG_ID to the numeric organisation id (gcloud organizations list)}"
+: "${BILLING_ACCOUNT:?set BILLING_ACCOUNT to XXXXXX-XXXXXX-XXXXXX (gcloud billing accounts list)}"
+PROJECT="${CONTROL_PLANE_PROJECT:-control-plane-prod}"
+REGION="${REGION:-europe-west1}"
+STATE_BUCKET="${STATE_BUCKET:-${PROJECT}-tfstate}"
+DEPLOYER="terraform@${PROJECT}.iam.gserviceaccount.com"
+APIS=(cloudresourcemanager.googleapis.com cloudbilling.googleapis.com billingbudgets.googleapis.com
+      iam.googleapis.com serviceusage.googleapis.com storage.googleapis.com compute.googleapis.com
+      run.googleapis.com bigquery.googleapis.com logging.googleapis.com monitoring.googleapis.com
+      servicenetworking.googleapis.com artifactregistry.googleapis.com)
+# Organisation roles of the deployer: folders, projects, IAM and billing links; never owner/editor.
+ORG_ROLES=(roles/resourcemanager.folderAdmin roles/resourcemanager.projectCreator
+           roles/resourcemanager.organizationViewer roles/billing.projectManager
+           roles/iam.securityAdmin roles/serviceusage.serviceUsageAdmin)
+
+run() {
+  if [[ "${DRY_RUN:-0}" == "1" ]]; then echo "+ $*"; else "$@"; fi
+}
+exists() {  # exists CMD...: true when the describe command succeeds (never in a dry run)
+  [[ "${DRY_RUN:-0}" != "1" ]] && "$@" >/dev/null 2>&1
+}
+
+if [[ "${1:-}" == "--grant-control-plane" ]]; then
+  # The control plane provisions clients by impersonating the deployer.
+  run gcloud iam service-accounts add-iam-policy-binding "$DEPLOYER" --project "$PROJECT" \
+    --member "serviceAccount:control-plane@${PROJECT}.iam.gserviceaccount.com" \
+    --role roles/iam.serviceAccountTokenCreator
+  exit 0
+fi
+
+exists gcloud projects describe "$PROJECT" \
+  || run gcloud projects create "$PROJECT" --organization "$ORG_ID" --name "b2brec control plane"
+run gcloud billing projects link "$PROJECT" --billing-account "$BILLING_ACCOUNT"
+run gcloud services enable "${APIS[@]}" --project "$PROJECT"
+
+exists gcloud iam service-accounts describe "$DEPLOYER" --project "$PROJECT" \
+  || run gcloud iam service-accounts create terraform --project "$PROJECT" \
+       --display-name "Terraform deployer" --description "Runs b2brec deploy (CI and the control plane)"
+for role in "${ORG_ROLES[@]}"; do
+  run gcloud organizations add-iam-policy-binding "$ORG_ID" --member "serviceAccount:${DEPLOYER}" \
+    --role "$role" --condition None --quiet
+done
+run gcloud billing accounts add-iam-policy-binding "$BILLING_ACCOUNT" \
+  --member "serviceAccount:${DEPLOYER}" --role roles/billing.user
+
+exists gcloud storage buckets describe "gs://${STATE_BUCKET}" \
+  || run gcloud storage buckets create "gs://${STATE_BUCKET}" --project "$PROJECT" --location "$REGION" \
+       --uniform-bucket-level-access --public-access-prevention
+run gcloud storage buckets update "gs://${STATE_BUCKET}" --versioning
+run gcloud storage buckets add-iam-policy-binding "gs://${STATE_BUCKET}" \
+  --member "serviceAccount:${DEPLOYER}" --role roles/storage.objectAdmin
+
+echo "bootstrap done: deploy as ${DEPLOYER} (gcloud config set auth/impersonate_service_account ${DEPLOYER}),"
+echo "then: b2brec deploy --env org && b2brec deploy --env control-plane (docs/runbook.md)"
