@@ -50,8 +50,11 @@ for role in "${ORG_ROLES[@]}"; do
   run gcloud organizations add-iam-policy-binding "$ORG_ID" --member "serviceAccount:${DEPLOYER}" \
     --role "$role" --condition None --quiet
 done
-run gcloud billing accounts add-iam-policy-binding "$BILLING_ACCOUNT" \
-  --member "serviceAccount:${DEPLOYER}" --role roles/billing.user
+# billing.user links projects; billing.costsManager creates the per-client budgets.
+for role in roles/billing.user roles/billing.costsManager; do
+  run gcloud billing accounts add-iam-policy-binding "$BILLING_ACCOUNT" \
+    --member "serviceAccount:${DEPLOYER}" --role "$role"
+done
 
 exists gcloud storage buckets describe "gs://${STATE_BUCKET}" \
   || run gcloud storage buckets create "gs://${STATE_BUCKET}" --project "$PROJECT" --location "$REGION" \
