@@ -1,7 +1,7 @@
 """``b2brec demo``: the product's main job end to end on the embedded default.
 
 generate a client's ERP database → create its local client project → test the connection
-→ ETL into its warehouse → print a summary of what was loaded and where everything lives.
+→ ETL into its warehouse → summary → train and register a model → serve it and send requests.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from b2brec.cli.common import console, load_settings, user_errors
+from b2brec.cli.demo_serving import show_requests, start_server
+from b2brec.cli.pipeline import run_with_progress
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl, test_connection
 from b2brec.projects.local import LocalClientProject, create_project
@@ -71,6 +73,10 @@ def _summary(project: LocalClientProject) -> None:
 def demo(
     transactions: int = typer.Option(50_000, min=1_000, max=10_000_000, help="Sales lines to generate."),
     seed: int = typer.Option(42, help="Random seed of the synthetic data."),
+    epochs: int = typer.Option(5, min=1, max=100, help="Training epochs of the two-tower model."),
+    keep_serving: bool = typer.Option(
+        True, "--keep-serving/--stop-serving", help="Leave the serving API running after the demo requests."
+    ),
 ) -> None:
     """Run the main job end to end on the embedded default."""
     settings = load_settings()
@@ -90,5 +96,24 @@ def demo(
     load = run_etl(spec, settings)
     console.print(load.render())
 
-    _step(5, "Summary")
+    _step(5, "Summary of the load")
     _summary(project)
+
+    _step(6, "Train and register a model (extract → vocabulary → two-tower → register)")
+    state = run_with_progress(
+        project.project_id, run_id=None, from_stage=None, only=None, mlflow_uri=None, overrides={"epochs": epochs}
+    )
+    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state['run_id']})")
+
+    _step(7, "Serve recommendations from the fresh model")
+    server, url = start_server(project)
+    try:
+        show_requests(url, project)
+    finally:
+        if not keep_serving:
+            server.terminate()
+            server.wait(timeout=30)
+    if keep_serving:
+        console.print(
+            f"[green]serving at {url}[/green] (docs {url}/docs, metrics {url}/metrics); stop with: kill {server.pid}"
+        )

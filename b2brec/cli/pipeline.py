@@ -20,8 +20,15 @@ app.add_typer(mlflow_app, name="mlflow")
 CLIENT = typer.Option(..., "--client", help="Project id, client id or environment name, e.g. demo-dev.")
 
 
-def _run(client: str, *, run_id: str | None, from_stage: str | None, only: str | None, mlflow_uri: str | None,
-         overrides: dict[str, Any]) -> dict[str, Any]:
+def run_with_progress(
+    client: str,
+    *,
+    run_id: str | None,
+    from_stage: str | None,
+    only: str | None,
+    mlflow_uri: str | None,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
     from trainer import STAGES
     from trainer.pipeline import RunOptions, context_for, run_pipeline
 
@@ -29,9 +36,15 @@ def _run(client: str, *, run_id: str | None, from_stage: str | None, only: str |
     spec = open_project(client, settings).spec if settings.backend.value == "local" else _spec(client, settings)
     ctx = context_for(spec, settings, mlflow_uri=mlflow_uri)
     options = RunOptions.from_spec(spec, **overrides)
-    stages = [only] if only else list(STAGES[STAGES.index(from_stage):] if from_stage else STAGES)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total} stages"), TimeElapsedColumn(), console=console) as progress:
+    stages = [only] if only else list(STAGES[STAGES.index(from_stage) :] if from_stage else STAGES)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} stages"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("pipeline", total=len(stages))
 
         def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
@@ -39,8 +52,7 @@ def _run(client: str, *, run_id: str | None, from_stage: str | None, only: str |
             if status == "succeeded":
                 progress.advance(task)
 
-        state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only,
-                             on_event=on_event)
+        state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only, on_event=on_event)
     _print_state(state)
     return state
 
@@ -61,8 +73,9 @@ def _print_state(state: dict[str, Any]) -> None:
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")
         rows = {"two-tower": metrics["metrics"], **metrics.get("baselines", {})}
         for name, values in rows.items():
-            results.add_row(name, *(f"{values.get(f'all/{k}', 0):.4f}" for k in
-                                    ("recall@10", "recall@50", "recall@100", "ndcg@10")))
+            results.add_row(
+                name, *(f"{values.get(f'all/{k}', 0):.4f}" for k in ("recall@10", "recall@50", "recall@100", "ndcg@10"))
+            )
         console.print(results)
 
 
@@ -81,9 +94,17 @@ def run(
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Default: the client's local server."),
 ) -> None:
     """Run the whole pipeline (or resume a failed run from its failed stage)."""
-    overrides = {"cutoff": cutoff, "window_days": window_days, "test_days": test_days, "epochs": epochs,
-                 "batch_size": batch_size, "baselines": False if no_baselines else None}
-    _run(client, run_id=run_id, from_stage=from_stage, only=None, mlflow_uri=mlflow_uri, overrides=overrides)
+    overrides = {
+        "cutoff": cutoff,
+        "window_days": window_days,
+        "test_days": test_days,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "baselines": False if no_baselines else None,
+    }
+    run_with_progress(
+        client, run_id=run_id, from_stage=from_stage, only=None, mlflow_uri=mlflow_uri, overrides=overrides
+    )
 
 
 @app.command("stage")
@@ -95,7 +116,7 @@ def stage(
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri"),
 ) -> None:
     """Run a single stage of a run (extract starts a new run when --run-id is not given)."""
-    _run(client, run_id=run_id, from_stage=None, only=name, mlflow_uri=mlflow_uri, overrides={})
+    run_with_progress(client, run_id=run_id, from_stage=None, only=name, mlflow_uri=mlflow_uri, overrides={})
 
 
 @app.command("status")
@@ -140,5 +161,6 @@ def mlflow_status(client: str = CLIENT) -> None:
     from trainer import mlflow_server
 
     project = open_project(client, load_settings())
-    console.print_json(json.dumps({"url": mlflow_server.tracking_uri(project),
-                                   "running": mlflow_server.is_running(project)}))
+    console.print_json(
+        json.dumps({"url": mlflow_server.tracking_uri(project), "running": mlflow_server.is_running(project)})
+    )
