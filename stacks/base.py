@@ -13,6 +13,15 @@ from b2brec import naming
 from stacks.platform import PlatformConfig
 
 
+def address(resource: TerraformResource) -> str:
+    """``type.name`` as Terraform wants it in ``depends_on`` (``fqn`` would render as ``${...}``)."""
+    return f"{resource.terraform_resource_type}.{resource.friendly_unique_id}"
+
+
+def add_dependencies(resource: TerraformResource, on: list[TerraformResource]) -> None:
+    resource.depends_on = [*(resource.depends_on or []), *(address(r) for r in on)]
+
+
 class PlatformStack(TerraformStack):
     """A stack with the Google provider pinned to one project/region and its own state prefix."""
 
@@ -34,8 +43,8 @@ class PlatformStack(TerraformStack):
 
     def depend_on_apis(self, services: dict[str, ProjectService], *, skip: Construct) -> None:
         """Make every resource outside ``skip`` wait for the project's APIs (created in the same apply)."""
-        apis = [services[name] for name in sorted(services)]
-        skipped = {id(node) for node in skip.node.find_all()}
+        apis: list[TerraformResource] = [services[name] for name in sorted(services)]
+        skipped = {node.node.path for node in skip.node.find_all()}
         for node in self.node.find_all():
-            if isinstance(node, TerraformResource) and id(node) not in skipped:
-                node.depends_on = [*(node.depends_on or []), *(api.fqn for api in apis)]
+            if isinstance(node, TerraformResource) and node.node.path not in skipped:
+                add_dependencies(node, apis)

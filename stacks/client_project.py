@@ -22,7 +22,7 @@ from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
 from modules.secrets import Secrets, SecretSpec, SecretsProps
 from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
-from stacks.base import PlatformStack
+from stacks.base import PlatformStack, add_dependencies
 from stacks.client_iam import (
     BUCKET_ROLES,
     COMPONENTS,
@@ -160,7 +160,7 @@ class ClientProjectStack(PlatformStack):
                 backup_start=spec.infra.sql.backup_start,
             ),
         )
-        sql.instance.depends_on = [network.private_services.fqn]
+        add_dependencies(sql.instance, [network.private_services])
 
         base_env = {"B2BREC_BACKEND": "gcp", "B2BREC_GCP_PROJECT": project_id, "B2BREC_GCP_REGION": region}
         db_env = {"B2BREC_SQL_HOST": sql.private_ip, "B2BREC_SQL_CONNECTION": sql.connection_name}
@@ -188,7 +188,7 @@ class ClientProjectStack(PlatformStack):
             secret_env={"B2BREC_API_KEYS": "serving-api-keys"},
         )  # fmt: skip
         for service in (mlflow, client_app, serving):
-            service.service.depends_on = [secret.fqn for secret in secrets.secrets.values()]
+            add_dependencies(service.service, list(secrets.secrets.values()))
 
         etl_secrets = {
             f"B2BREC_SOURCE_{n.upper().replace('-', '_')}_PASSWORD": s for n, s in self._source_secrets(spec)

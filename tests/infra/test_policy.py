@@ -254,3 +254,12 @@ def test_client_stack_has_every_dataset_bucket_and_component_account(name: str, 
     project = next(iter(stack.resources("google_project").values()))
     assert project["project_id"] == spec.project_id
     assert stack.data["terraform"]["backend"]["gcs"]["prefix"] == f"stacks/{stack.name}"
+
+
+def test_every_dependency_is_a_plain_address_of_a_resource_in_the_stack(stack: Synthesized) -> None:
+    """Terraform wants ``type.name`` in depends_on; an interpolation ``${...}`` there is an error."""
+    addresses = {f"{rtype}.{name}" for rtype, name, _body in stack.all_resources()}
+    addresses |= {f"data.{rtype}.{name}" for rtype, items in stack.data.get("data", {}).items() for name in items}
+    for rtype, name, body in stack.all_resources():
+        for dependency in body.get("depends_on", []):
+            assert dependency in addresses, f"{rtype}.{name} depends on {dependency!r}"
