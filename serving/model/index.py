@@ -21,7 +21,8 @@ import faiss
 import numpy as np
 
 NEG_INF = np.float32(-np.inf)
-_SCORE_BUFFER_FLOATS = 4_000_000  # per worker: 16 MB of scores per chunk of queries
+_SCORE_BUFFER_FLOATS = 4_000_000  # per worker: 16 MB of scores per chunk of queries ...
+_MIN_CHUNK_ROWS = 64  # ... but at least 64 queries per chunk on large catalogs
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
@@ -87,7 +88,10 @@ class ExactIndex:
 
     @property
     def chunk_rows(self) -> int:
-        return int(max(1, min(128, _SCORE_BUFFER_FLOATS // self._padded)))
+        """Queries per matrix product: enough that the candidate matrix is read from memory a few
+        times per batch, not once per handful of queries (at 1M products a 4-row chunk made the
+        batch memory-bound: 27 ms/customer instead of ~3)."""
+        return int(max(_MIN_CHUNK_ROWS, min(128, _SCORE_BUFFER_FLOATS // self._padded)))
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """Full score matrix [queries, n] (for tests and recall measurement)."""
@@ -148,42 +152,68 @@ class ExactIndex:
 
 
 class ApproximateIndex:
-    """faiss IVF-Flat over inner product; ``nprobe`` is tuned at load time to a recall target."""
+    """faiss IVF with 4-bit PQ fast-scan codes, re-ranked exactly (``IVF{nlist},PQ{m}x4fsr,RFlat``).
 
-    kind = "ivf_flat"
+    The fast-scan codes make scanning a probed list ~7x cheaper than IVF-Flat's float vectors;
+    the ``k_factor * k`` best candidates are then re-scored with the exact float32 dot product,
+    so returned scores are exact. ``nprobe`` is tuned at load time to a recall target."""
 
-    def __init__(self, embeddings: np.ndarray, *, threads: int = 2, seed: int = 0) -> None:
+    kind = "ivf_pq_fastscan_refine"
+
+    def __init__(self, embeddings: np.ndarray, *, threads: int = 2, seed: int = 0, k_factor: int = 8) -> None:
         self.n, self.dim = embeddings.shape
         data = np.ascontiguousarray(embeddings, dtype=np.float32)
         self.nlist = int(min(8192, max(16, 4 * round(math.sqrt(self.n)))))
-        quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFFlat(quantizer, self.dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        subquantizers = self.dim // 2 if self.dim % 2 == 0 else self.dim
+        index = faiss.index_factory(
+            self.dim, f"IVF{self.nlist},PQ{subquantizers}x4fsr,RFlat", faiss.METRIC_INNER_PRODUCT
+        )
         rng = np.random.default_rng(seed)
         sample = data[rng.choice(self.n, size=min(self.n, self.nlist * 40), replace=False)]
-        index.cp.seed = seed
-        index.cp.niter = 12
+        ivf = faiss.extract_index_ivf(index)
+        ivf.cp.seed = seed
+        ivf.cp.niter = 12
         faiss.omp_set_num_threads(threads)
         index.train(sample)
         index.add(data)
         self.index = index
+        self.k_factor = k_factor
         self.nprobe = 16
         self.recall_at_100: float | None = None
 
     def tune(self, queries: np.ndarray, exact: ExactIndex, target: float, k: int = 100) -> float:
-        """Raise ``nprobe`` until recall@k against ``exact`` on ``queries`` reaches ``target``."""
+        """Smallest ``nprobe`` (within 1/8) whose recall@k against ``exact`` on ``queries`` reaches
+        ``target``: double until it does, then bisect. Sets and returns the measured recall."""
         truth = exact.search(queries, k).indices
-        while True:
+
+        def measure(nprobe: int) -> float:
+            self.nprobe = nprobe
             found = self._raw_search(queries, k)[1]
             hits = [len(np.intersect1d(t, f[f >= 0])) / max(1, len(t)) for t, f in zip(truth, found, strict=True)]
-            self.recall_at_100 = float(np.mean(hits))
-            if self.recall_at_100 >= target or self.nprobe >= self.nlist:
-                return self.recall_at_100
-            self.nprobe = min(self.nlist, self.nprobe * 2)
+            return float(np.mean(hits))
+
+        low, high = 0, 8
+        recall = measure(high)
+        while recall < target and high < self.nlist:
+            low, high = high, min(self.nlist, high * 2)
+            recall = measure(high)
+        best = (high, recall)
+        while high - low > max(1, high // 8):
+            middle = (low + high) // 2
+            recall = measure(middle)
+            if recall >= target:
+                high, best = middle, (middle, recall)
+            else:
+                low = middle
+        self.nprobe, self.recall_at_100 = best
+        return self.recall_at_100
 
     def _raw_search(
         self, queries: np.ndarray, k: int, selector: faiss.IDSelector | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        params = faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector)
+        params = faiss.IndexRefineSearchParameters(
+            k_factor=self.k_factor, base_index_params=faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector)
+        )
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
     def search(

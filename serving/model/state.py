@@ -132,23 +132,20 @@ def _purchases_by_customer(bundle: ServingBundle, customer_rows: dict[str, int],
 
 
 def _popularity(bundle: ServingBundle) -> tuple[dict[str | None, np.ndarray], dict[str | None, np.ndarray]]:
+    """Product rows per city (None = overall), most popular first, with their scores."""
     table = bundle.popularity
     rows = pc.index_in(table.column("product_id"), value_set=bundle.products.column("product_id"))
     table = table.append_column("row", rows).filter(pc.is_valid(rows))
-    cities = table.column("city").to_pylist()
     product_rows = table.column("row").to_numpy(zero_copy_only=False).astype(np.int64)
     scores = table.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+    codes, lookup = _codes(table.column("city"))
+    order = np.lexsort((-scores, codes))  # by city code, then score descending
+    names: dict[int, str | None] = {code: city for city, code in lookup.items()} | {-1: None}
     ranked: dict[str | None, np.ndarray] = {}
     ranked_scores: dict[str | None, np.ndarray] = {}
-    city_array = np.asarray(cities, dtype=object)
-    for city in dict.fromkeys(cities):
-        selected = (
-            np.flatnonzero(city_array == city)
-            if city is not None
-            else np.flatnonzero(np.array([c is None for c in cities], dtype=bool))
-        )
-        order = selected[np.argsort(-scores[selected], kind="stable")]
-        ranked[city], ranked_scores[city] = product_rows[order], scores[order]
+    for code in np.unique(codes).tolist():
+        selected = order[codes[order] == code]
+        ranked[names[code]], ranked_scores[names[code]] = product_rows[selected], scores[selected]
     return ranked, ranked_scores
 
 

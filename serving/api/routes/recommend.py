@@ -6,6 +6,7 @@ import time
 import uuid
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 
 from serving.api.responses import ok
 from serving.deps import MetricsDep, ModelDep, PredictionsDep
@@ -15,6 +16,8 @@ from serving.recommend import FALLBACK_REASONS, Recommendation, items, recommend
 from serving.schemas import BatchData, BatchRequest, Envelope, ErrorEnvelope, RecommendData, RecommendRequest
 
 router = APIRouter(tags=["recommendations"])
+INLINE_MAX_PRODUCTS = 50_000
+"""Single requests over smaller catalogs are scored on the event loop; larger ones in a thread."""
 ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 422, 503)}
 
 
@@ -42,7 +45,11 @@ async def recommend_one(
 ) -> object:
     """Top-k products for one customer; customers the model lacks get a marked popularity fallback."""
     cities = {body.customer_id: body.city} if body.city else None
-    rec = recommend(state, [body.customer_id], body.k, body.filters.spec(), cities)[0]
+    args = (state, [body.customer_id], body.k, body.filters.spec(), cities)
+    if state.n_products >= INLINE_MAX_PRODUCTS:  # long enough to be worth a thread: use both cores
+        rec = (await run_in_threadpool(recommend, *args))[0]
+    else:  # sub-millisecond: a thread hop would cost more than it saves
+        rec = recommend(*args)[0]
     recommendation_id = uuid.uuid4().hex
     _count(metrics, [rec])
     if predictions is not None:
