@@ -15,15 +15,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from b2brec.etl.errors import MISSING_COLUMN, MISSING_FILE, WRONG_COLUMN_TYPE, EtlError
-from b2brec.etl.mapping import derives_revenue, platform_table
+from b2brec.etl.mapping import ARROW_TYPES, derives_revenue, platform_table
 from b2brec.spec import SourceKind, TableMapping
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "float": pa.float64(),
-    "integer": pa.int64(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
 BATCH_BYTES = 16 << 20
 
 
@@ -92,7 +86,7 @@ def convert(table: pa.Table, table_name: str, mapping: TableMapping) -> pa.Table
     platform = platform_table(table_name)
     arrays: dict[str, pa.Array] = {}
     for platform_column, client_column in mapping.columns.items():
-        target = _ARROW_TYPES[platform.column(platform_column).type]
+        target = ARROW_TYPES[platform.column(platform_column).type]
         array = table.column(client_column)
         try:
             arrays[platform_column] = pc.cast(array, target)

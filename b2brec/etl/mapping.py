@@ -9,6 +9,7 @@ names and the source database does the filtering.
 
 from __future__ import annotations
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from b2brec.etl.errors import MISSING_COLUMN, MISSING_TABLE, WRONG_COLUMN_TYPE, EtlError
@@ -16,6 +17,12 @@ from b2brec.features import PLATFORM_TABLES, ColumnType, PlatformTable
 from b2brec.spec import TableMapping
 
 DLT_TYPES: dict[ColumnType, str] = {"string": "text", "float": "double", "integer": "bigint", "timestamp": "timestamp"}
+ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    "string": pa.string(),
+    "float": pa.float64(),
+    "integer": pa.int64(),
+    "timestamp": pa.timestamp("us", tz="UTC"),  # a zone-less source timestamp is read as UTC
+}
 
 _ACCEPTED: dict[ColumnType, tuple[type[sa.types.TypeEngine], ...]] = {
     "string": (sa.types.TypeEngine,),  # anything can become a string key
@@ -55,6 +62,24 @@ def column_hints(table_name: str, mapping: TableMapping) -> dict[str, dict[str, 
             "nullable": name != platform.primary_key,
         }
     return hints
+
+
+def arrow_schema(table_name: str, mapping: TableMapping) -> pa.Schema:
+    """Arrow schema of the platform table as loaded: platform names and types, the key not null."""
+    platform = platform_table(table_name)
+    return pa.schema(
+        pa.field(name, ARROW_TYPES[platform.column(name).type], nullable=name != platform.primary_key)
+        for name in column_hints(table_name, mapping)
+    )
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast an Arrow batch read from a source to the platform schema (column order, types, key not null).
+
+    Readers differ in what they return for the same SQL (zone-less or UTC timestamps, decimals,
+    nullable keys); after this every batch has the same schema whatever read it.
+    """
+    return table.select(schema.names).cast(schema)
 
 
 def _available(table: sa.Table, max_names: int = 12) -> str:

@@ -28,7 +28,8 @@ from b2brec.etl.checks import Prepared, inspect_sources, select_tables
 from b2brec.etl.destination import PIPELINE_NAME, Target, target_for
 from b2brec.etl.errors import LOAD_FAILED, EtlError, scrub
 from b2brec.etl.history import LoadSummary, TableLoad, record_run
-from b2brec.etl.mapping import column_hints, derives_revenue, mapped_select, platform_table
+from b2brec.etl.mapping import arrow_schema, column_hints, conform, derives_revenue, mapped_select, platform_table
+from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 """Rows per Arrow batch read from a database source."""
+
+DLT_CONFIG: dict[str, Any] = {
+    "runtime.dlthub_telemetry": False,
+    # Loaded packages keep only their metadata: without this every run leaves a copy of the data it
+    # loaded in the project's etl/ folder (a full 1M-row reload is ~25 MB of Parquet).
+    "load.delete_completed_jobs": True,
+}
 
 Phase = Literal["extract", "load", "done"]
 
@@ -85,19 +93,24 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
     if prepared.sql_table is not None:
         engine = prepared.handle.engine()
         subquery = mapped_select(prepared.sql_table, table_name, mapping, engine.dialect.name)
+        backend = table_backend(prepared.handle.conn.kind)
         resource = sql_table(
             credentials=engine,
             table=mapping.table,
             metadata=prepared.sql_table.metadata,
             table_adapter_callback=lambda _table: subquery,
             incremental=dlt.sources.incremental(mapping.cursor) if mapping.cursor else None,
-            backend="pyarrow",
+            backend=backend,
+            # ConnectorX streams Arrow batches of chunk_size rows (memory stays bounded).
+            backend_kwargs={"return_type": "arrow_stream"} if backend == "connectorx" else None,
             chunk_size=CHUNK_ROWS,
             reflection_level="minimal",
             write_disposition=disposition,
             primary_key=platform.primary_key,
         ).with_name(table_name)
         resource.apply_hints(table_name=table_name, columns=hints)
+        schema = arrow_schema(table_name, mapping)
+        resource.add_map(lambda batch: conform(batch, schema), insert_at=1)
     else:
         kind = prepared.handle.conn.kind
         paths = prepared.file_paths
@@ -110,7 +123,7 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
         )()
         if mapping.cursor:
             resource.apply_hints(incremental=dlt.sources.incremental(mapping.cursor))
-    resource.add_map(counter, insert_at=1)
+    resource.add_map(counter, insert_at=2 if prepared.sql_table is not None else 1)  # before incremental
     return resource
 
 
@@ -165,7 +178,7 @@ def _load(
     progress: ProgressCallback | None,
 ) -> list[TableLoad]:
     counters = {name: _Counter(name, progress) for name in tables}
-    with dlt.config.values({"runtime.dlthub_telemetry": False}):
+    with dlt.config.values(DLT_CONFIG):
         pipeline = _pipeline(target)
         _finish_interrupted(pipeline)
         resources = [_resource(spec, prepared[name], counters[name]) for name in tables]

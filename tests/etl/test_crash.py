@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from typing import Literal
 
 import dlt
 import pytest
@@ -20,10 +21,22 @@ from tests.etl.conftest import Client, make_client
 from tests.etl.sourcedb import BASE_TIME, insert_sales, source_sales, update_sales, warehouse_sales
 
 ROWS = 30_000
-# Kill points as fractions of a measured uninterrupted run, so they land in imports,
-# reflection, extraction, normalisation and loading whatever the machine's load.
-KILL_AT = (0.3, 0.5, 0.62, 0.74, 0.83, 0.91, 0.97)
-EXTRA_LATE_KILLS = (0.8, 0.86, 0.92, 0.98)
+# Kill points: fractions of a measured uninterrupted run (they land in imports, reflection and
+# extraction whatever the machine's load), and moments read from dlt's folders: a package
+# committed by extract (normalisation next), or normalized (loading), plus a delay in seconds.
+# Extraction is fast (ConnectorX), so the package phases are too short to hit by timing alone.
+Stage = Literal["extracted", "normalized"]
+KILL_POINTS: tuple[float | tuple[Stage, float], ...] = (
+    0.3,
+    ("normalized", 0.0),
+    0.5,
+    ("extracted", 0.0),
+    0.7,
+    ("normalized", 0.15),
+    0.85,
+    ("normalized", 0.4),
+)
+STAGE_FOLDERS: dict[Stage, str] = {"extracted": "normalize/extracted", "normalized": "load/normalized"}
 
 
 def _etl(client: Client, *, full_refresh: bool = False) -> subprocess.Popen[bytes]:
@@ -50,9 +63,29 @@ def big_client(settings: Settings, postgres_url: str) -> Client:
     return make_client(settings, postgres_url, "etl-crash", sales=ROWS)
 
 
-def _kill_after(client: Client, delay: float, *, full_refresh: bool) -> str:
+def _packages(client: Client, stage: Stage) -> set[str]:
+    folder = client.project.etl_dir / PIPELINE_NAME / STAGE_FOLDERS[stage]
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def _wait_for_stage(client: Client, process: subprocess.Popen[bytes], stage: Stage) -> None:
+    """Return as soon as a new package reaches ``stage`` (or the process ends)."""
+    before = _packages(client, stage)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        if _packages(client, stage) - before:
+            return
+        time.sleep(0.005)
+
+
+def _kill_at(client: Client, point: float | tuple[Stage, float], full_run: float, *, full_refresh: bool) -> str:
     process = _etl(client, full_refresh=full_refresh)
-    time.sleep(delay)
+    if isinstance(point, tuple):
+        stage, delay = point
+        _wait_for_stage(client, process, stage)
+        time.sleep(delay)
+    else:
+        time.sleep(point * full_run)
     if process.poll() is not None:
         _, stderr = process.communicate()
         assert process.returncode == 0, stderr.decode()
@@ -71,21 +104,16 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
 
     outcomes: list[str] = []
     next_line = ROWS + 1
-    kill_points = list(KILL_AT)
-    round_ = 0
-    while kill_points:
-        fraction = kill_points.pop(0)
-        # Full refreshes (drop and reload everything: the most work to interrupt) until the last
-        # planned round, which is an incremental run over the rows changed since.
-        outcomes.append(_kill_after(client, fraction * full_run, full_refresh=bool(kill_points)))
-        if not kill_points and "killed, package pending" not in outcomes and round_ < len(KILL_AT) + 3:
-            kill_points.append(EXTRA_LATE_KILLS[round_ - len(KILL_AT) + 1])  # aim later until a load is hit
+    for round_, point in enumerate(KILL_POINTS):
+        # Full refreshes (drop and reload everything: the most work to interrupt), and in the last
+        # round an incremental run over the rows changed since.
+        last = round_ == len(KILL_POINTS) - 1
+        outcomes.append(_kill_at(client, point, full_run, full_refresh=not last))
         # The source keeps changing between attempts: new lines and corrected old ones.
         when = BASE_TIME + timedelta(days=10 + round_)
         insert_sales(client.url, next_line, 500, updated_at=when)
         update_sales(client.url, list(range(1 + round_ * 100, 51 + round_ * 100)), updated_at=when + timedelta(hours=1))
         next_line += 500
-        round_ += 1
 
     final = _etl(client)
     _, stderr = final.communicate(timeout=300)
@@ -93,8 +121,8 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
 
     print("kill outcomes:", outcomes)
     # Evidence that the kills really interrupted work, at least one inside a load package.
-    assert sum(o.startswith("killed") for o in outcomes) >= 4, outcomes
-    assert "killed, package pending" in outcomes, outcomes
+    assert sum(o.startswith("killed") for o in outcomes) >= 5, outcomes
+    assert outcomes.count("killed, package pending") >= 2, outcomes
 
     source = source_sales(client.url)
     loaded, rows = warehouse_sales(client.project.warehouse_path)

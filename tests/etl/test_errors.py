@@ -15,10 +15,11 @@ from b2brec.backends.factory import backends_for
 from b2brec.backends.warehouse import DuckDBWarehouse
 from b2brec.errors import B2BRecError
 from b2brec.etl import EtlError, list_runs, run_etl, test_connection
+from b2brec.etl.sources import table_backend
 from b2brec.projects.local import create_project
 from b2brec.settings import Settings
-from b2brec.spec import ClientSpec, parse_spec
-from tests.etl.conftest import Client
+from b2brec.spec import ClientSpec, SourceKind, parse_spec
+from tests.etl.conftest import Client, make_client
 from tests.etl.sourcedb import warehouse_count
 
 PLATFORM_TABLES = ("transactions", "products", "customers")
@@ -136,3 +137,33 @@ def test_unknown_client_project(settings: Settings, client: Client) -> None:
     with pytest.raises(B2BRecError) as raised:
         run_etl(spec, settings)
     assert raised.value.code == "project_not_found"
+
+
+def test_password_with_url_characters_reaches_the_reader_and_never_leaks(
+    settings: Settings, mysql_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real MariaDB login whose password needs URL-encoding loads through ConnectorX (which gets
+    the password inside a URL), and the password is nowhere in logs, the etl folder or the history."""
+    assert table_backend(SourceKind.MYSQL) == "connectorx"
+    client = make_client(settings, mysql_url, "etl-url-password")
+    user = f"etl_{uuid.uuid4().hex[:8]}"
+    password = f"R1ght-{uuid.uuid4().hex}-p@ss:w/rd%?#"
+    database = sa.make_url(mysql_url).database
+    admin = sa.create_engine(mysql_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"))
+        conn.execute(sa.text(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'"))
+    try:
+        spec = with_changes(client.spec, sources__erp__username=user, sources__erp__password_secret="erp-password")
+        backends_for(spec, settings).secrets.put("erp-password", password)
+        caplog.set_level(logging.DEBUG)
+        summary = run_etl(spec, settings)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+        admin.dispose()
+    assert {t.table: t.rows_written for t in summary.tables} == {"customers": 50, "products": 40, "transactions": 1000}
+    assert password not in caplog.text
+    assert folder_contains(client.project.etl_dir, password) == []
+    assert folder_contains(client.project.logs_dir, password) == []
+    assert password not in str(list_runs(DuckDBWarehouse(client.project.warehouse_path)))
