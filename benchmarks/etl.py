@@ -1,22 +1,28 @@
 """ETL throughput: our dlt load PostgreSQL -> local warehouse vs. a COPY + read_csv baseline.
 
-    .venv/bin/python benchmarks/etl.py [--transactions 1000000] [--keep]
+    .venv/bin/python benchmarks/etl.py [--transactions 100000 1000000] [--keep]
 
-Generates N transactions into a fresh PostgreSQL database (the synthetic generator), then in
-the same invocation measures
-  (a) ours: `run_etl` full load of the demo mapping into a local client project's DuckDB,
-  (b) baseline: `COPY (SELECT <mapped columns>) TO STDOUT` as CSV to a file, then DuckDB
+For each size N (default 100k and 1M, to separate fixed per-run cost from per-row throughput):
+generate N transactions into a fresh PostgreSQL database (the synthetic generator), then measure
+  (a) ours: `run_etl` full load of the demo mapping into a fresh local client project's DuckDB
+      (a first load: incremental cursor, merge on the key, crash-safe packages),
+  (b) ours again with no source change (0 rows): the fixed cost every run pays,
+  (c) baseline: `COPY (SELECT <mapped columns>) TO STDOUT` as CSV to a file, then DuckDB
       `read_csv` into the same table shape,
-and prints rows/s side by side with the ratio. Needs PostgreSQL on 127.0.0.1 (trust auth).
+and print one table: rows, seconds, rows/s and ours / baseline throughput per size, with the
+load average (the machine is shared). Needs PostgreSQL on 127.0.0.1 (trust auth).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,13 +33,14 @@ from rich.table import Table
 
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl
+from b2brec.etl.sources import table_backend
 from b2brec.projects.local import create_project
 from b2brec.settings import Settings
-from b2brec.spec import load_environment, parse_spec
+from b2brec.spec import ClientSpec, SourceKind, load_environment, parse_spec
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parents[1]
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # a full-width table in logs too
 
 BASELINE_SELECT = """
 SELECT line_id::text AS transaction_id, customer_id, sku AS product_id, quantity::float8 AS quantity,
@@ -42,7 +49,20 @@ FROM sales
 """
 
 
-def _spec(settings: Settings, database: str):  # noqa: ANN202 - ClientSpec
+@dataclass(frozen=True)
+class Result:
+    size: int
+    method: str
+    rows: int
+    seconds: float
+    ratio: float | None = None  # ours / baseline throughput
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def _spec(settings: Settings, database: str) -> ClientSpec:
     data = load_environment(settings.environments_dir, "demo-dev").model_dump(mode="json")
     data["client_id"] = "bench-etl"
     data["name"] = "Bench ETL"
@@ -73,23 +93,16 @@ def _baseline(database: str, work: Path) -> tuple[int, float]:
     return int(rows), time.perf_counter() - started
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--transactions", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--keep", action="store_true", help="keep the database and the work folder")
-    args = parser.parse_args(argv)
-
+def _measure(size: int, seed: int, admin: sa.Engine, keep: bool) -> list[Result]:
     database = f"b2brec_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
     work = Path(tempfile.mkdtemp(prefix="b2brec-bench-etl-"))
     try:
         url = sa.make_url(ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-        console.print(f"generating {args.transactions:,} transactions into PostgreSQL database {database} …")
+        console.print(f"generating {size:,} transactions into PostgreSQL database {database} …")
         started = time.perf_counter()
-        generate(GeneratorConfig(transactions=args.transactions, seed=args.seed), url)
+        generate(GeneratorConfig(transactions=size, seed=seed), url)
         console.print(f"generated in {time.perf_counter() - started:.1f} s")
 
         settings = Settings(home=work / "home", environments_dir=REPO / "environments")
@@ -99,24 +112,53 @@ def main(argv: list[str] | None = None) -> None:
         summary = run_etl(spec, settings, tables=["transactions"])
         ours_s = time.perf_counter() - started
         ours_rows = summary.table("transactions").rows_written
+        started = time.perf_counter()
+        again = run_etl(spec, settings, tables=["transactions"])
+        again_s = time.perf_counter() - started
 
         base_rows, base_s = _baseline(database, work)
-
-        table = Table("method", "rows", "seconds", "rows/s", title="ETL PostgreSQL -> DuckDB warehouse")
-        table.add_row(
-            "b2brec etl (dlt, pyarrow backend)", f"{ours_rows:,}", f"{ours_s:.1f}", f"{ours_rows / ours_s:,.0f}"
-        )
-        table.add_row("COPY to CSV + DuckDB read_csv", f"{base_rows:,}", f"{base_s:.1f}", f"{base_rows / base_s:,.0f}")
-        console.print(table)
-        console.print(f"ours / baseline throughput: {(ours_rows / ours_s) / (base_rows / base_s):.2f}")
+        ratio = (ours_rows / ours_s) / (base_rows / base_s)
+        backend = table_backend(SourceKind.POSTGRESQL)
+        return [
+            Result(size, f"ours: first load (dlt, {backend})", ours_rows, ours_s, ratio),
+            Result(size, "ours: next run, 0 new rows (fixed cost)", again.rows_written, again_s),
+            Result(size, "baseline: COPY to CSV + DuckDB read_csv", base_rows, base_s),
+        ]
     finally:
-        if args.keep:
+        if keep:
             console.print(f"kept database {database} and folder {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+def render(results: list[Result], load_before: float, load_after: float) -> Table:
+    title = f"ETL PostgreSQL -> DuckDB warehouse (load average {load_before:.1f} before, {load_after:.1f} after)"
+    table = Table("transactions", "method", "rows", "seconds", "rows/s", "ours / baseline", title=title)
+    for result in results:
+        rate = f"{result.rows_per_second:,.0f}" if result.rows else "-"
+        ratio = f"{result.ratio:.2f}" if result.ratio is not None else ""
+        table.add_row(f"{result.size:,}", result.method, f"{result.rows:,}", f"{result.seconds:.2f}", rate, ratio)
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transactions", type=int, nargs="+", default=[100_000, 1_000_000], metavar="N")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="keep the databases and the work folders")
+    args = parser.parse_args(argv)
+    if any(n < 1 for n in args.transactions):
+        parser.error("--transactions takes positive numbers of rows, e.g. --transactions 100000 1000000")
+
+    load_before = os.getloadavg()[0]
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        results = [r for size in args.transactions for r in _measure(size, args.seed, admin, args.keep)]
+    finally:
         admin.dispose()
+    console.print(render(results, load_before, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,22 @@ def resolve_columns(table: sa.Table, table_name: str, mapping: TableMapping) -> 
     return resolved
 
 
+def key_is_unique(table: sa.Table, table_name: str, mapping: TableMapping) -> bool:
+    """Is the column mapped to the platform key unique in the source (its primary key, or a unique
+    index or constraint on that column alone)?
+
+    Then one extraction cannot hold a key twice, and the merge may skip its deduplication pass
+    (a window over the whole staged load: ~1.5 s per 1M rows in DuckDB). A view, or a key
+    column without such a constraint, keeps it, so the warehouse never stores a key twice.
+    """
+    column = resolve_columns(table, table_name, mapping)[platform_table(table_name).primary_key]
+    if [c.name for c in table.primary_key.columns] == [column.name]:
+        return True
+    singles = [list(index.columns) for index in table.indexes if index.unique]
+    singles += [list(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    return any([c.name for c in columns] == [column.name] for columns in singles)
+
+
 def _as_float(column: sa.Column, dialect: str) -> sa.ColumnElement[float]:
     if dialect == "mysql":
         # MySQL/MariaDB cannot CAST to FLOAT in SQLAlchemy; convert the driver's Decimal in Python instead.

@@ -28,7 +28,15 @@ from b2brec.etl.checks import Prepared, inspect_sources, select_tables
 from b2brec.etl.destination import PIPELINE_NAME, Target, target_for
 from b2brec.etl.errors import LOAD_FAILED, EtlError, scrub
 from b2brec.etl.history import LoadSummary, TableLoad, record_run
-from b2brec.etl.mapping import arrow_schema, column_hints, conform, derives_revenue, mapped_select, platform_table
+from b2brec.etl.mapping import (
+    arrow_schema,
+    column_hints,
+    conform,
+    derives_revenue,
+    key_is_unique,
+    mapped_select,
+    platform_table,
+)
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
 from b2brec.settings import Settings
@@ -88,9 +96,13 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
     table_name = prepared.table_name
     mapping = spec.mapping[table_name]
     platform = platform_table(table_name)
-    disposition = "merge" if mapping.cursor else "replace"
+    disposition: Any = "merge" if mapping.cursor else "replace"
     hints = column_hints(table_name, mapping)
     if prepared.sql_table is not None:
+        if mapping.cursor:
+            # Set every run (True or False), so a stored hint never outlives a mapping change.
+            unique = key_is_unique(prepared.sql_table, table_name, mapping)
+            disposition = {"disposition": "merge", "strategy": "delete-insert", "deduplicated": unique}
         engine = prepared.handle.engine()
         subquery = mapped_select(prepared.sql_table, table_name, mapping, engine.dialect.name)
         backend = table_backend(prepared.handle.conn.kind)
@@ -178,7 +190,7 @@ def _load(
     progress: ProgressCallback | None,
 ) -> list[TableLoad]:
     counters = {name: _Counter(name, progress) for name in tables}
-    with dlt.config.values(DLT_CONFIG):
+    with dlt.config.values({**DLT_CONFIG, **target.dlt_config}):
         pipeline = _pipeline(target)
         _finish_interrupted(pipeline)
         resources = [_resource(spec, prepared[name], counters[name]) for name in tables]

@@ -145,6 +145,18 @@ def client_spec(settings: Settings, url: str, *, client_id: str, password_secret
     return parse_spec(data, origin="test")
 
 
+def with_changes(spec: ClientSpec, **changes: object) -> ClientSpec:
+    """A copy of ``spec`` with nested fields changed, e.g. ``with_changes(spec, sources__erp__port=1)``."""
+    data = spec.model_dump(mode="json")
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return parse_spec(data, origin="test")
+
+
 def source_sales(url: str) -> dict[str, tuple[Any, ...]]:
     """line_id (as string) -> (amount as float, sold_at in UTC) from the source."""
     engine = sa.create_engine(url)

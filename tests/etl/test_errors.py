@@ -18,23 +18,11 @@ from b2brec.etl import EtlError, list_runs, run_etl, test_connection
 from b2brec.etl.sources import table_backend
 from b2brec.projects.local import create_project
 from b2brec.settings import Settings
-from b2brec.spec import ClientSpec, SourceKind, parse_spec
+from b2brec.spec import SourceKind
 from tests.etl.conftest import Client, make_client
-from tests.etl.sourcedb import warehouse_count
+from tests.etl.sourcedb import warehouse_count, with_changes
 
 PLATFORM_TABLES = ("transactions", "products", "customers")
-
-
-def with_changes(spec: ClientSpec, **changes: object) -> ClientSpec:
-    """A copy of ``spec`` with dotted-path changes, e.g. ``{"sources.erp.port": 1}``."""
-    data = spec.model_dump(mode="json")
-    for path, value in changes.items():
-        *parents, leaf = path.split("__")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return parse_spec(data, origin="test")
 
 
 def counts(client: Client) -> dict[str, int]:

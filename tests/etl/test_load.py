@@ -6,10 +6,21 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from b2brec.backends.warehouse import DuckDBWarehouse
 from b2brec.etl import EtlProgress, list_runs, run_etl
+from b2brec.etl.mapping import key_is_unique
 from tests.etl.conftest import Client
-from tests.etl.sourcedb import BASE_TIME, insert_sales, source_sales, update_sales, warehouse_count, warehouse_sales
+from tests.etl.sourcedb import (
+    BASE_TIME,
+    insert_sales,
+    source_sales,
+    update_sales,
+    warehouse_count,
+    warehouse_sales,
+    with_changes,
+)
 
 
 def assert_warehouse_equals_source(client: Client) -> None:
@@ -60,3 +71,24 @@ def test_full_refresh_and_single_table(client: Client) -> None:
     assert refreshed.table("transactions").rows_written == 1000
     assert warehouse_count(client.project.warehouse_path, "products") == 40
     assert_warehouse_equals_source(client)
+
+
+def test_a_key_repeated_by_the_source_is_stored_once(client: Client) -> None:
+    """Reading a table keyed on the mapped column, the merge skips its deduplication pass; reading
+    a view that repeats lines (the key is not unique there), it deduplicates again."""
+    run_etl(client.spec, client.settings)
+    engine = sa.create_engine(client.url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("CREATE VIEW sales_export AS SELECT * FROM sales UNION ALL SELECT * FROM sales WHERE line_id <= 10")
+        )
+        sales = sa.Table("sales", sa.MetaData(), autoload_with=conn)
+        export = sa.Table("sales_export", sa.MetaData(), autoload_with=conn)
+    engine.dispose()
+    spec = with_changes(client.spec, mapping__transactions__table="sales_export")
+    assert key_is_unique(sales, "transactions", client.spec.mapping["transactions"])
+    assert not key_is_unique(export, "transactions", spec.mapping["transactions"])
+
+    reloaded = run_etl(spec, client.settings, tables=["transactions"], full_refresh=True)
+    assert reloaded.table("transactions").rows_read == 1010
+    assert_warehouse_equals_source(client)  # 1,000 keys, each once
