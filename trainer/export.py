@@ -126,7 +126,8 @@ def build_bundle(
         data_window={k: str(v) for k, v in metadata["window"].items()},
         metrics={k: float(v) for k, v in metrics.items()}, run_id=run_id, model_name=model_name,
         extra={"missing_features": metadata.get("missing_features", []), "dataset_digest": metadata.get("digest"),
-               "score": "dot product; last dimension is a per-product bias (query side is 1)"},
+               "score": "dot product; dimension [embedding_dim] is a per-product bias (query side 1), the "
+                        "dimensions after it a bought-before affinity (history vs. product embeddings)"},
     )
     return ServingBundle(
         manifest=manifest, candidate_embeddings=candidates, products=products, customer_embeddings=queries,

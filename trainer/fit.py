@@ -32,8 +32,8 @@ class TrainConfig:
     epochs: int = 8
     learning_rate: float = 0.01
     history_length: int = 50
-    temperature: float = 0.1
-    logq_weight: float = 0.5
+    temperature: float = 0.3
+    logq_weight: float = 1.0
     validation_share: float = 0.1
     patience: int = 2
     seed: int = 42

@@ -39,7 +39,7 @@ def test_fit_under_mirrored_strategy_with_two_logical_devices() -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["strategy"] == "MirroredStrategy" and result["replicas"] == 2
     assert all(loss == loss and loss > 0 for loss in result["losses"])  # finite, positive softmax loss
-    assert result["shape"] == [30, 9]  # every product embedded: 8 dimensions + the bias dimension
+    assert result["shape"] == [30, 17]  # every product embedded: 8 dimensions, the bias, 8 affinity dimensions
 
 
 def test_keras3_is_refused_with_the_fix() -> None:
