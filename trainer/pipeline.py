@@ -45,7 +45,8 @@ class RunOptions:
     def from_spec(cls, spec: ClientSpec, **overrides: Any) -> RunOptions:
         p = spec.pipeline
         defaults = {"window_days": p.window_days, "test_days": p.test_days, "revenue_coverage": p.revenue_coverage,
-                    "embedding_dim": p.embedding_dim}
+                    "embedding_dim": p.embedding_dim, "epochs": p.epochs, "batch_size": p.batch_size,
+                    "learning_rate": p.learning_rate}
         return cls(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
 
 

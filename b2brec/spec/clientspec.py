@@ -123,9 +123,9 @@ class PipelineDefaults(_Strict):
     test_days: int = Field(14, ge=1, le=365)
     revenue_coverage: float = Field(0.8, gt=0.0, le=1.0)
     embedding_dim: int = Field(64, ge=8, le=1024)
-    epochs: int = Field(10, ge=1, le=1000)
-    batch_size: int = Field(4096, ge=16, le=1_000_000)
-    learning_rate: float = Field(0.05, gt=0.0, le=10.0)
+    epochs: int = Field(10, ge=1, le=1000)  # an upper bound: early stopping on a validation tail ends sooner
+    batch_size: int = Field(512, ge=16, le=1_000_000)  # measured on the demo data (docs/pipeline.md)
+    learning_rate: float = Field(0.01, gt=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _split(self) -> PipelineDefaults:
