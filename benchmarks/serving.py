@@ -155,7 +155,7 @@ def naive_app(naive: Naive):  # noqa: ANN201
 
 
 # --- servers ----------------------------------------------------------------------------------
-def serve(kind: str, store_url: str, port: int) -> None:
+def serve(kind: str, store_url: str, port: int, thresholds: tuple[int, int]) -> None:
     import uvicorn
 
     from b2brec.backends.storage import ObjectStore
@@ -168,7 +168,16 @@ def serve(kind: str, store_url: str, port: int) -> None:
     store = ObjectStore(store_url)
     if kind == "ours":
         settings = Settings(home=Path(tempfile.mkdtemp()))
-        app = create_app(settings, ServingSettings(version="bench", log_level="WARNING"), source=BundleSource(store))
+        app = create_app(
+            settings,
+            ServingSettings(
+                version="bench",
+                log_level="WARNING",
+                approx_threshold=thresholds[0],
+                batch_approx_threshold=thresholds[1],
+            ),
+            source=BundleSource(store),
+        )
     else:
         bundle = read_bundle(store, "bench")
         app = naive_app(Naive(bundle.candidate_embeddings, bundle.customers["customer_id"].to_pylist()))
@@ -181,11 +190,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(kind: str, store_url: str) -> tuple[subprocess.Popen, str]:
+def _start_server(kind: str, store_url: str, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--store", store_url, "--port", str(port)])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            kind,
+            "--store",
+            store_url,
+            "--port",
+            str(port),
+            "--approx-threshold",
+            str(args.approx_threshold),
+            "--batch-approx-threshold",
+            str(args.batch_approx_threshold),
+        ]
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -249,9 +273,11 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
 
     blas_limit = threadpool_limits(limits=1, user_api="blas")  # as the server does (serving/app.py)
     started = time.perf_counter()
-    state = build_state(bundle, approx_threshold=args.approx_threshold, threads=2)
-    index = state.index
-    result["ours_index"] = index.kind
+    state = build_state(
+        bundle, approx_threshold=args.approx_threshold, batch_approx_threshold=args.batch_approx_threshold, threads=2
+    )
+    result["ours_index"] = state.index_for(1).kind
+    result["ours_batch_index"] = state.index_for(2).kind
     result["ours_load_s"] = round(time.perf_counter() - started, 2)
     if state.approximate is not None:
         result["ours_recall_at_100"] = state.approximate.recall_at_100
@@ -267,7 +293,7 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
     t0 = time.perf_counter()
     recommend(state, batch, K, filtered)
     result["ours_batch_filtered_ms_per_customer"] = (time.perf_counter() - t0) * 1000 / len(batch)
-    if state.approximate is not None:  # the exact path at this size, for reference
+    if state.batch_uses_approximate:  # the exact batch path at this size, for reference
         t0 = time.perf_counter()
         state.exact.search(state.customer_embeddings[:1000], K)
         result["exact_batch_ms_per_customer"] = time.perf_counter() - t0
@@ -284,7 +310,7 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
     del naive
     print(json.dumps(result), flush=True)
 
-    proc, url = _start_server("ours", store.url())
+    proc, url = _start_server("ours", store.url(), args)
     try:
         http_times = []
         with httpx.Client(base_url=url, timeout=60) as http:
@@ -300,7 +326,7 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
         proc.terminate()
         proc.wait(timeout=30)
     print(json.dumps(result["ours_http"]), flush=True)
-    proc, url = _start_server("naive", store.url())
+    proc, url = _start_server("naive", store.url(), args)
     try:
         result["naive_http"] = _load(url, str(customers_file), args, args.naive_requests, args.rate)
     finally:
@@ -386,12 +412,12 @@ def compare_indexes(n: int, queries: int = 200) -> dict:
 
 def _table(results: list[dict]) -> str:
     lines = [
-        "| products | index (recall@100) | batch ms/customer ours (HTTP) | naive "
+        "| products | index single / batch (recall@100) | batch ms/customer ours (HTTP) | naive "
         "| HTTP p50 / p99 ms ours | naive | rps ours / naive |",
         "|---:|---|---|---:|---|---|---|",
     ]
     for r in results:
-        recall = f"{r['ours_index']} ({r.get('ours_recall_at_100', 1.0):.3f})"
+        recall = f"{r['ours_index']} / {r['ours_batch_index']} ({r.get('ours_recall_at_100', 1.0):.3f})"
         o, nv = r["ours_http"], r["naive_http"]
         lines.append(
             f"| {r['products']:,} | {recall} | {r['ours_batch_ms_per_customer']:.3f} "
@@ -412,7 +438,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="Upper bound (s) of one load run.")
     parser.add_argument("--rate", type=float, default=200.0, help="Requests/s the load generator offers.")
     parser.add_argument("--repeats", type=int, default=5, help="Timed repeats of the batch of 1000.")
-    parser.add_argument("--approx-threshold", type=int, default=250_000, help="Catalog size using the faiss index.")
+    from serving.config import ServingSettings
+
+    defaults = ServingSettings()
+    parser.add_argument(
+        "--approx-threshold",
+        type=int,
+        default=defaults.approx_threshold,
+        help="Catalog size from which single requests use the faiss index.",
+    )
+    parser.add_argument(
+        "--batch-approx-threshold",
+        type=int,
+        default=defaults.batch_approx_threshold,
+        help="Catalog size from which batches use the faiss index.",
+    )
     parser.add_argument("--output", type=Path, help="Write the results as JSON here.")
     parser.add_argument("--compare-indexes", type=int, metavar="N", help="Only compare IVF-Flat vs HNSW at N products.")
     parser.add_argument("--serve", choices=["ours", "naive"], help=argparse.SUPPRESS)
@@ -422,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.store, args.port)
+        serve(args.serve, args.store, args.port, (args.approx_threshold, args.batch_approx_threshold))
         return
     if args.load:
         customers = json.loads(Path(args.customers_file).read_text())

@@ -23,7 +23,16 @@ class ServingSettings(BaseSettings):
 
     version: str | None = Field(None, description="Model version to load at start-up; unset = newest bundle.")
     approx_threshold: int = Field(
-        250_000, ge=1, description="Catalogs with at least this many products use the approximate (faiss) index."
+        50_000,
+        ge=1,
+        description="Single requests over catalogs of at least this many products use the approximate index "
+        "(one query reads the whole candidate matrix, so exact scoring is memory-bound early).",
+    )
+    batch_approx_threshold: int = Field(
+        250_000,
+        ge=1,
+        description="Batches over catalogs of at least this many products use the approximate index "
+        "(a batch shares each read of the matrix, so exact BLAS scoring pays off much longer).",
     )
     approx_target_recall: float = Field(
         0.95, gt=0, le=1, description="Recall@100 vs exact the approximate index is tuned to reach at load time."

@@ -56,7 +56,9 @@ def recommend(
     if known:
         rows = np.fromiter((row for _, row in known), dtype=np.int64, count=len(known))
         excluded = [state.purchases[row] for row in rows] if filters.exclude_purchased else None
-        found = state.index.search(state.customer_embeddings[rows], k, blocked=blocked, excluded=excluded)
+        found = state.index_for(len(rows)).search(
+            state.customer_embeddings[rows], k, blocked=blocked, excluded=excluded
+        )
         for (position, _), products, scores in zip(known, found.indices, found.scores, strict=True):
             cid = customer_ids[position]
             results[position] = Recommendation(cid, products, scores.tolist(), False, None)

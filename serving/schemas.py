@@ -109,7 +109,9 @@ class BatchData(BaseModel):
 
 
 class IndexInfo(BaseModel):
-    kind: str
+    kind: str = Field(description="The approximate index when one is built, else exact.")
+    single_requests: str = Field(description="Index answering single requests.")
+    batches: str = Field(description="Index answering batches.")
     products: int
     recall_at_100: float | None = Field(description="Measured vs exact at load time; 1.0 for the exact index.")
     nprobe: int | None = None

@@ -71,6 +71,7 @@ class ModelRegistry:
         state = build_state(
             bundle,
             approx_threshold=self.settings.approx_threshold,
+            batch_approx_threshold=self.settings.batch_approx_threshold,
             target_recall=self.settings.approx_target_recall,
             recall_sample=self.settings.recall_sample,
             threads=self.settings.compute_threads,

@@ -87,9 +87,18 @@ class ModelState:
     def n_products(self) -> int:
         return len(self.product_ids)
 
+    single_uses_approximate: bool = False
+    batch_uses_approximate: bool = False
+
+    def index_for(self, queries: int) -> ExactIndex | ApproximateIndex:
+        """The approximate index where the thresholds say so for a single query or a batch."""
+        use = self.single_uses_approximate if queries == 1 else self.batch_uses_approximate
+        return self.approximate if use and self.approximate is not None else self.exact
+
     @property
     def index(self) -> ExactIndex | ApproximateIndex:
-        return self.approximate if self.approximate is not None else self.exact
+        """The index single requests use."""
+        return self.index_for(1)
 
     def blocked_mask(self, spec: FilterSpec) -> np.ndarray | None:
         """bool [n]: True where the shared filters forbid a product; None when nothing is filtered.
@@ -153,12 +162,15 @@ def build_state(
     bundle: ServingBundle,
     *,
     approx_threshold: int,
+    batch_approx_threshold: int | None = None,
     target_recall: float = 0.95,
     recall_sample: int = 200,
     threads: int = 2,
 ) -> ModelState:
     """Precompute everything for ``bundle``; builds (and tunes) the approximate index when the
-    catalog has at least ``approx_threshold`` products."""
+    catalog has at least ``approx_threshold`` products (single requests) or
+    ``batch_approx_threshold`` (batches; default: the same)."""
+    batch_approx_threshold = approx_threshold if batch_approx_threshold is None else batch_approx_threshold
     started = time.perf_counter()
     bundle.validate()
     products = bundle.products
@@ -170,7 +182,7 @@ def build_state(
     candidates = np.ascontiguousarray(bundle.candidate_embeddings, dtype=np.float32)
     exact = ExactIndex(candidates, threads=threads)
     approximate = None
-    if len(candidates) >= approx_threshold:
+    if len(candidates) >= min(approx_threshold, batch_approx_threshold):
         approximate = ApproximateIndex(candidates, threads=threads)
         rng = np.random.default_rng(0)
         pool = bundle.customer_embeddings if len(bundle.customer_embeddings) else candidates
@@ -195,6 +207,8 @@ def build_state(
         popular_scores=popular_scores,
         exact=exact,
         approximate=approximate,
+        single_uses_approximate=len(candidates) >= approx_threshold,
+        batch_uses_approximate=len(candidates) >= batch_approx_threshold,
         loaded_at=time.time(),
         load_seconds=time.perf_counter() - started,
     )

@@ -67,3 +67,13 @@ def test_approximate_index_is_tuned_to_the_recall_target(data: tuple[np.ndarray,
     found = approx.search(queries[:5], 10, blocked=blocked, excluded=[np.array([4000])] * 5)
     for ids in found.indices:
         assert len(ids) == 10 and (ids >= len(products) // 2).all() and 4000 not in ids
+
+
+def test_single_requests_and_batches_pick_their_index_by_threshold() -> None:
+    from serving.model.state import build_state
+    from serving.synthetic import synthetic_bundle
+
+    bundle = synthetic_bundle("v1", n_products=3000, n_customers=300)
+    state = build_state(bundle, approx_threshold=1000, batch_approx_threshold=10**9, threads=1)
+    assert state.index_for(1).kind == "ivf_pq_fastscan_refine" and state.index_for(2).kind == "exact"
+    assert state.approximate is not None and state.approximate.recall_at_100 >= 0.95

@@ -17,7 +17,8 @@ router = APIRouter(tags=["model"])
 def model_info(state: ModelState, previous: str | None) -> dict[str, object]:
     manifest = asdict(state.manifest)
     approx = state.approximate
-    index = (
+    paths = {"single_requests": state.index_for(1).kind, "batches": state.index_for(2).kind}
+    index = paths | (
         {
             "kind": approx.kind,
             "products": state.n_products,
