@@ -364,6 +364,7 @@ def compare_indexes(n: int, queries: int = 200) -> dict:
     t0 = time.perf_counter()
     ours = ApproximateIndex(data, threads=2)
     ours.tune(q, exact, 0.95)
+    faiss.omp_set_num_threads(1)
     out[ours.kind] = {
         "build_s": time.perf_counter() - t0,
         "nlist": ours.nlist,
