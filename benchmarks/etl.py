@@ -16,13 +16,15 @@ load average (the machine is shared). Needs PostgreSQL on 127.0.0.1 (trust auth)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -40,7 +42,8 @@ from b2brec.spec import ClientSpec, SourceKind, load_environment, parse_spec
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parents[1]
-console = Console(width=None if sys.stdout.isatty() else 120)  # a full-width table in logs too
+console = Console(width=None if sys.stdout.isatty() else 120)  # the table; full width in logs too
+progress = Console(stderr=True)  # progress lines (a child measuring one size prints JSON on stdout)
 
 BASELINE_SELECT = """
 SELECT line_id::text AS transaction_id, customer_id, sku AS product_id, quantity::float8 AS quantity,
@@ -100,10 +103,10 @@ def _measure(size: int, seed: int, admin: sa.Engine, keep: bool) -> list[Result]
     work = Path(tempfile.mkdtemp(prefix="b2brec-bench-etl-"))
     try:
         url = sa.make_url(ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-        console.print(f"generating {size:,} transactions into PostgreSQL database {database} …")
+        progress.print(f"generating {size:,} transactions into PostgreSQL database {database} …")
         started = time.perf_counter()
         generate(GeneratorConfig(transactions=size, seed=seed), url)
-        console.print(f"generated in {time.perf_counter() - started:.1f} s")
+        progress.print(f"generated in {time.perf_counter() - started:.1f} s")
 
         settings = Settings(home=work / "home", environments_dir=REPO / "environments")
         spec = _spec(settings, database)
@@ -126,7 +129,7 @@ def _measure(size: int, seed: int, admin: sa.Engine, keep: bool) -> list[Result]
         ]
     finally:
         if keep:
-            console.print(f"kept database {database} and folder {work}")
+            progress.print(f"kept database {database} and folder {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
             with admin.connect() as conn:
@@ -143,21 +146,33 @@ def render(results: list[Result], load_before: float, load_after: float) -> Tabl
     return table
 
 
+def _measure_in_child(size: int, seed: int, keep: bool) -> list[Result]:
+    """Each size in a fresh interpreter, so each pays the same lazy imports, as a real ETL job does."""
+    argv = [sys.executable, __file__, "--one", str(size), "--seed", str(seed), *(["--keep"] if keep else [])]
+    child = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
+    return [Result(**item) for item in json.loads(child.stdout.strip().splitlines()[-1])]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transactions", type=int, nargs="+", default=[100_000, 1_000_000], metavar="N")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep the databases and the work folders")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     args = parser.parse_args(argv)
-    if any(n < 1 for n in args.transactions):
+    if any(n < 1 for n in args.transactions) or (args.one is not None and args.one < 1):
         parser.error("--transactions takes positive numbers of rows, e.g. --transactions 100000 1000000")
 
+    if args.one is not None:
+        admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            results = _measure(args.one, args.seed, admin, args.keep)
+        finally:
+            admin.dispose()
+        print(json.dumps([asdict(r) for r in results]))
+        return
     load_before = os.getloadavg()[0]
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        results = [r for size in args.transactions for r in _measure(size, args.seed, admin, args.keep)]
-    finally:
-        admin.dispose()
+    results = [r for size in args.transactions for r in _measure_in_child(size, args.seed, args.keep)]
     console.print(render(results, load_before, os.getloadavg()[0]))
 
 
