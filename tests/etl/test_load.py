@@ -5,15 +5,21 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from b2brec.backends.warehouse import DuckDBWarehouse
 from b2brec.etl import EtlProgress, list_runs, run_etl
 from b2brec.etl.mapping import key_is_unique
+from b2brec.etl.sources import table_backend
+from b2brec.projects.local import create_project
+from b2brec.settings import Settings
+from b2brec.spec import SourceKind, load_environment, parse_spec
 from tests.etl.conftest import Client
 from tests.etl.sourcedb import (
     BASE_TIME,
+    create_erp,
     insert_sales,
     source_sales,
     update_sales,
@@ -92,3 +98,21 @@ def test_a_key_repeated_by_the_source_is_stored_once(client: Client) -> None:
     reloaded = run_etl(spec, client.settings, tables=["transactions"], full_refresh=True)
     assert reloaded.table("transactions").rows_read == 1010
     assert_warehouse_equals_source(client)  # 1,000 keys, each once
+
+
+def test_sqlite_source_loads_through_the_pyarrow_backend(settings: Settings, tmp_path: Path) -> None:
+    """SQLite (the demo's source) and SQL Server are read by dlt's ``pyarrow`` backend, not ConnectorX:
+    the same platform types, incremental cursor and merge."""
+    assert table_backend(SourceKind.SQLITE) == "pyarrow"
+    path = tmp_path / "erp.sqlite"
+    url = f"sqlite:///{path}"
+    create_erp(url, sales=300)
+    data = load_environment(settings.environments_dir, "demo-dev").model_dump(mode="json")
+    data |= {"client_id": "etl-sqlite", "name": "ETL sqlite", "sources": {"erp": {"kind": "sqlite", "path": str(path)}}}
+    spec = parse_spec(data, origin="test")
+    client = Client(spec=spec, project=create_project(spec, settings), url=url, settings=settings)
+    assert run_etl(spec, settings).table("transactions").rows_written == 300
+    insert_sales(url, 301, 20, updated_at=BASE_TIME + timedelta(days=3))
+    update_sales(url, [1, 2], updated_at=BASE_TIME + timedelta(days=4))
+    assert run_etl(spec, settings).table("transactions").rows_written == 22
+    assert_warehouse_equals_source(client)
