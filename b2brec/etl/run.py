@@ -106,6 +106,7 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
         engine = prepared.handle.engine()
         subquery = mapped_select(prepared.sql_table, table_name, mapping, engine.dialect.name)
         backend = table_backend(prepared.handle.conn.kind)
+        log.info("reading %s from %s with dlt's %s backend", table_name, mapping.table, backend)
         resource = sql_table(
             credentials=engine,
             table=mapping.table,
