@@ -206,8 +206,12 @@ class ClientProjectStack(PlatformStack):
                 egress=egress,
                 schedule=spec.etl.schedule,
                 time_zone=spec.etl.timezone,
-                args=("etl", "run", "--all"),
-                env={**base_env, "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}"},
+                env={
+                    **base_env,
+                    "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
+                    # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
+                    "B2BREC_CLIENT_SPEC": spec.model_dump_json(),
+                },
                 secret_env=etl_secrets,
                 iam={"roles/run.invoker": [members["client-app"]]},
             ),

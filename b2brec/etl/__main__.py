@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 
@@ -15,17 +16,33 @@ from b2brec.errors import B2BRecError
 from b2brec.etl.run import run_etl
 from b2brec.projects.local import open_project
 from b2brec.settings import Settings
+from b2brec.spec import ClientSpec, parse_spec
+
+SPEC_ENV = "B2BREC_CLIENT_SPEC"
+"""On GCP the Cloud Run job receives its ClientSpec as JSON in this variable (it holds no secrets)."""
+
+
+def _spec(client: str | None, settings: Settings) -> ClientSpec:
+    if client:
+        return open_project(client, settings).spec
+    if SPEC_ENV in os.environ:
+        return parse_spec(json.loads(os.environ[SPEC_ENV]), origin=f"${SPEC_ENV}")
+    raise B2BRecError(f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m b2brec.etl", description=__doc__)
-    parser.add_argument("client", help="project id, client id or environment name")
+    parser.add_argument(
+        "client",
+        nargs="?",
+        help=f"project id, client id or environment name of a local project; default: the spec in ${SPEC_ENV}",
+    )
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--table", action="append", dest="tables")
     args = parser.parse_args(argv)
     settings = Settings()
     try:
-        spec = open_project(args.client, settings).spec
+        spec = _spec(args.client, settings)
         summary = run_etl(spec, settings, full_refresh=args.full_refresh, tables=args.tables)
     except B2BRecError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)

@@ -55,10 +55,12 @@ def test_every_copied_path_exists_and_entrypoint_is_exec_form(dockerfile: Path) 
 
 def test_etl_image_runs_its_entrypoint(tmp_path: Path) -> None:
     command = _command(IMAGES / "etl.Dockerfile")
-    help_run = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=120)
+    help_run = subprocess.run([*command, "--help"], env=_env(), capture_output=True, text=True, timeout=120)
     assert help_run.returncode == 0 and "usage: python -m b2brec.etl" in help_run.stdout
+    no_spec = subprocess.run(command, env=_env(B2BREC_HOME=str(tmp_path)), capture_output=True, text=True, timeout=120)
+    assert no_spec.returncode == 2 and "set $B2BREC_CLIENT_SPEC" in no_spec.stderr
     missing = subprocess.run(
-        [*command[:-1], "no-such-client"],
+        [*command, "no-such-client"],
         env=_env(B2BREC_HOME=str(tmp_path), B2BREC_BACKEND="local"),
         capture_output=True,
         text=True,

@@ -1,0 +1,21 @@
+"""The scheduled ETL job and the ETL image agree: the job passes no arguments and hands the
+entrypoint (``python -m b2brec.etl``) the client's spec as JSON, which round-trips exactly."""
+
+from __future__ import annotations
+
+import json
+
+from b2brec.etl.__main__ import SPEC_ENV
+from b2brec.spec import list_environments, parse_spec
+from tests.infra.conftest import ENVIRONMENTS, Synthesized
+
+
+def test_every_client_etl_job_carries_its_spec_and_no_arguments(stacks: dict[str, Synthesized]) -> None:
+    for name in list_environments(ENVIRONMENTS):
+        stack = stacks[name]
+        (job,) = stack.resources("google_cloud_run_v2_job").values()
+        (container,) = job["template"]["template"]["containers"]
+        assert not container.get("args"), f"{name}: the ETL image takes no arguments on GCP"
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        spec = parse_spec(json.loads(env[SPEC_ENV]), origin=name)
+        assert spec == stack.spec
