@@ -1,11 +1,13 @@
 """Quality benchmark: two-tower vs most-popular vs ALS on the same time split.
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python benchmarks/quality.py [--transactions 40000]
-        [--movielens ../shared/data/movielens-100k] [--epochs 8] [--skip-synthetic] [--skip-movielens]
+        [--movielens ../shared/data/movielens-100k] [--epochs 8] [--skip-demo] [--skip-synthetic] [--skip-movielens]
 
 Synthetic: the project's generator (b2brec.datagen) -> a DuckDB raw_data warehouse mapped as in
 environments/demo-dev.yaml -> the real Beam extractor (90-day window, last 14 days test, top 80% of
-revenue) -> vocab -> trainer. Headline: Recall with repeat purchases counted ("all").
+revenue) -> vocab -> trainer. Headline: Recall with repeat purchases counted ("all"). Two data sets:
+the ``b2brec demo`` configuration (50,000 transactions over 365 days, seed 42, 5 epochs) and a denser
+one (``--transactions`` over 120 days, ``--epochs``).
 
 MovieLens 100K (read in place, never copied): user -> customer_id, movie -> product_id, rating ->
 revenue, rating time -> timestamp, title -> art_name, first genre -> category, second genre (or the
@@ -43,7 +45,7 @@ from trainer.evaluation import EvalSplit, build_split, embedding_scorer, evaluat
 from trainer.fit import TrainConfig, embed_customers, embed_products, fit  # noqa: E402
 from trainer.vocab import build_vocabularies  # noqa: E402
 
-console = Console()
+console = Console(width=110)
 GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
           "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
 
@@ -64,7 +66,7 @@ def compare(train: pd.DataFrame, test: pd.DataFrame, features: list[str], config
     return rows
 
 
-def synthetic(transactions: int, config: TrainConfig, seed: int) -> dict[str, dict[str, float]]:
+def synthetic(transactions: int, days: int, config: TrainConfig, seed: int) -> dict[str, dict[str, float]]:
     from b2brec.datagen import GeneratorConfig, generate
     from b2brec.spec import load_environment
     from trainer.data import load_split, read_metadata
@@ -73,7 +75,7 @@ def synthetic(transactions: int, config: TrainConfig, seed: int) -> dict[str, di
     spec = load_environment(REPO / "environments", "demo-dev")
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "erp.sqlite"
-        generate(GeneratorConfig(transactions=transactions, seed=seed, days=120), f"sqlite:///{source}")
+        generate(GeneratorConfig(transactions=transactions, seed=seed, days=days), f"sqlite:///{source}")
         warehouse = DuckDBWarehouse(Path(tmp) / "warehouse.duckdb")
         with sqlite3.connect(source) as conn, warehouse.connect() as duck:
             duck.execute("CREATE SCHEMA IF NOT EXISTS raw_data")
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--movielens", type=Path, default=REPO.parent / "shared/data/movielens-100k")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--skip-demo", action="store_true", help="Skip the b2brec demo configuration")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-movielens", action="store_true")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/quality.json")
@@ -143,8 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     config = replace(TrainConfig(), epochs=args.epochs, seed=args.seed)
     results: dict[str, Any] = {"config": config.params()}
     started = time.perf_counter()
+    if not args.skip_demo:
+        results["demo"] = synthetic(50_000, 365, replace(config, epochs=5), 42)
+        show("b2brec demo configuration", results["demo"], "all")
+        show("b2brec demo configuration", results["demo"], "new")
     if not args.skip_synthetic:
-        results["synthetic"] = synthetic(args.transactions, config, args.seed)
+        results["synthetic"] = synthetic(args.transactions, 120, config, args.seed)
         show("Synthetic wholesale", results["synthetic"], "all")
         show("Synthetic wholesale", results["synthetic"], "new")
     if not args.skip_movielens:
