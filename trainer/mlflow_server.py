@@ -68,7 +68,12 @@ def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
     project.db_dir.mkdir(parents=True, exist_ok=True)
     project.logs_dir.mkdir(parents=True, exist_ok=True)
     with open(project.logs_dir / "mlflow.log", "ab") as log:
-        process = subprocess.Popen(command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # MLflow 3's background job runner (GenAI jobs, ~7 worker processes) is not used here; on a
+        # 2-core machine it only competes with training.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        process = subprocess.Popen(
+            command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
     with open(_pid_file(project), "w") as handle:
         handle.write(str(process.pid))
     deadline = time.monotonic() + timeout

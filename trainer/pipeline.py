@@ -18,6 +18,7 @@ from b2brec.settings import Backend, Settings
 from b2brec.spec import ClientSpec
 from trainer import STAGE_MODULES, STAGES
 from trainer.errors import PipelineError
+from trainer.stage import stage_reason
 from trainer.uris import warehouse_uri_for_duckdb
 
 Event = Callable[[str, str, dict[str, Any]], None]
@@ -158,10 +159,6 @@ def stage_outputs(stage: str, ctx: PipelineContext, run_id: str) -> dict[str, An
     return result
 
 
-def _reason(message: str) -> str:
-    """The stage's own one-line error when it printed one, else the tail of its log."""
-    lines = [line for line in message.splitlines() if line.startswith("STAGE_ERROR:")]
-    return lines[-1].removeprefix("STAGE_ERROR:").strip() if lines else (message.strip()[-2000:] or "job failed")
 
 
 def run_pipeline(
@@ -198,7 +195,7 @@ def run_pipeline(
         status = wait(ctx.jobs, job_id, timeout=ctx.timeout, poll=ctx.poll)
         record["finished_at"] = _now()
         if status.state is not JobState.SUCCEEDED:
-            record.update(status="failed", reason=_reason(status.message))
+            record.update(status="failed", reason=stage_reason(status.message))
             state.update(status="failed", failed_stage=stage, reason=f"{stage}: {record['reason']}")
             _save(ctx.data, state)
             _emit(on_event, stage, "failed", record)

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from trainer.errors import PipelineError
+from trainer.stage import stage_main
 from trainer.uris import store
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(argv)
-    except PipelineError as exc:
-        log.error("register failed (%s): %s", exc.code, exc.message)
-        print(f"STAGE_ERROR: {exc.message}", flush=True)
-        return 2
-    return 0
+    return stage_main("register", run, argv)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from trainer.errors import PipelineError
+from trainer.stage import stage_main
 from trainer.uris import store
 
 log = logging.getLogger(__name__)
@@ -163,14 +164,7 @@ def _baselines(train: pd.DataFrame, split: Any, tags: dict[str, str], args: argp
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(argv)
-    except PipelineError as exc:
-        log.error("train failed (%s): %s", exc.code, exc.message)
-        print(f"STAGE_ERROR: {exc.message}", flush=True)
-        return 2
-    return 0
+    return stage_main("train", run, argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer.errors import DataError, PipelineError
+from trainer.errors import DataError
+from trainer.stage import stage_main
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -78,32 +79,30 @@ def vocab_hash(vocab: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None) -> dict[str, Any]:
     from trainer.data import load_split, read_metadata
     from trainer.uris import store
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m trainer.vocab", description=__doc__)
     parser.add_argument("--dataset", required=True, help="Dataset folder URL written by the extractor")
     parser.add_argument("--output", help="vocabularies.json URL (default: DATASET/vocabularies.json)")
     parser.add_argument("--revenue-buckets", type=int, default=10)
     parser.add_argument("--time-buckets", type=int, default=12)
     args = parser.parse_args(argv)
-    try:
-        metadata = read_metadata(args.dataset)
-        train = load_split(args.dataset, "train", metadata)
-        vocab = build_vocabularies(
-            train, metadata["features"], revenue_buckets=args.revenue_buckets, time_buckets=args.time_buckets
-        )
-    except PipelineError as exc:
-        log.error("vocab failed (%s): %s", exc.code, exc.message)
-        print(f"STAGE_ERROR: {exc.message}", flush=True)
-        return 2
+    metadata = read_metadata(args.dataset)
+    train = load_split(args.dataset, "train", metadata)
+    vocab = build_vocabularies(
+        train, metadata["features"], revenue_buckets=args.revenue_buckets, time_buckets=args.time_buckets
+    )
     output = args.output or store(args.dataset).url("vocabularies.json")
     parent, _, name = output.rpartition("/")
     store(parent).write_text(name, json.dumps(vocab, indent=1, ensure_ascii=False))
     log.info("vocabularies %s written to %s", vocab["sizes"], output)
-    return 0
+    return vocab
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("vocab", run, argv)
 
 
 if __name__ == "__main__":

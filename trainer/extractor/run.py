@@ -22,6 +22,7 @@ from b2brec.backends.warehouse import BigQueryWarehouse
 from trainer.errors import DataError, PipelineError
 from trainer.extractor import source
 from trainer.extractor.transforms import MALFORMED, ExtractDataset, to_epoch_seconds, to_example
+from trainer.stage import stage_main
 from trainer.uris import local_path, store, warehouse_from_uri
 
 log = logging.getLogger(__name__)
@@ -205,11 +206,4 @@ def _check(metadata: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(argv)
-    except PipelineError as exc:
-        log.error("extract failed (%s): %s", exc.code, exc.message)
-        print(f"STAGE_ERROR: {exc.message}", flush=True)
-        return 2
-    return 0
+    return stage_main("extract", run, argv)
