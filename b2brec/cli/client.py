@@ -22,7 +22,7 @@ def create(
     """Create (or refresh) the local client project of an environment."""
     settings = load_settings()
     spec = load_environment(settings.environments_dir, env)
-    project = create_project(spec, settings)
+    project = create_project(spec, settings, environment=env)
     console.print(f"[green]client project ready:[/green] {project.project_id}")
     console.print_json(json.dumps(project.describe()))
 

@@ -6,6 +6,7 @@ generate a client's ERP database → create its local client project → test th
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -80,12 +81,13 @@ def demo(
 ) -> None:
     """Run the main job end to end on the embedded default."""
     settings = load_settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per demo request is noise here
     _step(1, "Generate a client's ERP database (synthetic wholesale data)")
     _generate(settings, transactions, seed)
 
     _step(2, f"Create the local client project ({DEMO_ENVIRONMENT})")
     spec = load_environment(settings.environments_dir, DEMO_ENVIRONMENT)
-    project = create_project(spec, settings)
+    project = create_project(spec, settings, environment=DEMO_ENVIRONMENT)
     console.print(f"{project.project_id} at {project.root}")
 
     _step(3, "Test the connection to the client's database")

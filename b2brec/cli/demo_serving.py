@@ -44,7 +44,10 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
 
 
 def _items(result: dict[str, Any], shown: int = 3) -> str:
-    return "; ".join(f"{item['name'] or item['product_id']}" for item in result["items"][:shown])
+    """The first products, one per line (a fallback says why in front)."""
+    names = [item["name"] or item["product_id"] for item in result["items"][:shown]]
+    reason = [f"[dim]({result['fallback_reason']})[/dim]"] if result["fallback"] else []
+    return "\n".join(reason + names)
 
 
 def show_requests(url: str, project: LocalClientProject) -> None:
@@ -66,28 +69,23 @@ def show_requests(url: str, project: LocalClientProject) -> None:
             {"customer_id": customers[0], "k": 5, "filters": {"exclude_purchased": True}},
         ),
         (
-            "unknown customer in a known city",
+            "unknown customer",
             "/recommend",
             {"customer_id": "NEW-CUSTOMER", "k": 5, "city": city.as_py()},
         ),
     ]
-    table = Table("request", "customer", "fallback", "top 3 of 5", title=f"serving API at {url}")
+    table = Table(
+        "request", "customer", "fallback", "top 3 of 5 products", title=f"serving API at {url}", show_lines=True
+    )
     with httpx.Client(base_url=url, timeout=30) as client:
         for label, path, body in requests:
             response = client.post(path, json=body)
             response.raise_for_status()
             data = response.json()["data"]
-            fallback = data["fallback_reason"] if data["fallback"] else "no"
-            table.add_row(label, data["customer_id"], fallback, _items(data))
+            table.add_row(label, data["customer_id"], "yes" if data["fallback"] else "no", _items(data))
         batch = client.post("/recommend-batch", json={"customer_ids": customers, "k": 5}).json()["data"]
         for result in batch["results"]:
-            table.add_row(
-                "batch",
-                result["customer_id"],
-                "no" if not result["fallback"] else "yes",
-                batch["model_version"],
-                _items(result),
-            )
+            table.add_row("batch of 3", result["customer_id"], "yes" if result["fallback"] else "no", _items(result))
         info = client.get("/model-info").json()["data"]
     console.print(table)
     console.print(

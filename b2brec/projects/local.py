@@ -49,6 +49,8 @@ class LocalClientProject:
     home: Path
     ports: dict[str, int]
     created_at: str
+    environment: str | None = None
+    """Name of the environments/*.yaml file it was created from (``demo-dev``), if any."""
 
     @property
     def project_id(self) -> str:
@@ -94,6 +96,7 @@ class LocalClientProject:
             "project_id": self.project_id,
             "client_id": self.spec.client_id,
             "env": self.spec.env,
+            "environment": self.environment,
             "template_version": self.spec.template_version,
             "root": str(self.root),
             "warehouse": str(self.warehouse_path),
@@ -123,14 +126,18 @@ def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def create_project(spec: ClientSpec, settings: Settings) -> LocalClientProject:
+def create_project(spec: ClientSpec, settings: Settings, *, environment: str | None = None) -> LocalClientProject:
     """Create (or update in place) the local client project for ``spec``. Idempotent: data in
-    an existing project is kept, its spec and template version are refreshed."""
+    an existing project is kept, its spec and template version are refreshed. ``environment`` names
+    the environments/*.yaml file, so commands can find the project by that name too."""
     root = settings.clients_dir / spec.project_id
     existing = _read(root, settings) if _project_file(root).exists() else None
     ports = existing.ports if existing else _next_ports(settings)
     created_at = existing.created_at if existing else datetime.now(UTC).isoformat()
-    project = LocalClientProject(root=root, spec=spec, home=settings.home, ports=ports, created_at=created_at)
+    environment = environment or (existing.environment if existing else None)
+    project = LocalClientProject(
+        root=root, spec=spec, home=settings.home, ports=ports, created_at=created_at, environment=environment
+    )
     for folder in (project.etl_dir, project.db_dir, project.logs_dir, root / "jobs"):
         folder.mkdir(parents=True, exist_ok=True)
     for purpose in BUCKET_PURPOSES:
@@ -142,6 +149,7 @@ def create_project(spec: ClientSpec, settings: Settings) -> LocalClientProject:
             "spec": spec.model_dump(mode="json"),
             "ports": ports,
             "created_at": created_at,
+            "environment": environment,
             "updated_at": datetime.now(UTC).isoformat(),
         },
     )
@@ -152,7 +160,12 @@ def _read(root: Path, settings: Settings) -> LocalClientProject:
     payload = json.loads(_project_file(root).read_text())
     spec = parse_spec(payload["spec"], origin=str(_project_file(root)))
     return LocalClientProject(
-        root=root, spec=spec, home=settings.home, ports=payload["ports"], created_at=payload["created_at"]
+        root=root,
+        spec=spec,
+        home=settings.home,
+        ports=payload["ports"],
+        created_at=payload["created_at"],
+        environment=payload.get("environment"),
     )
 
 
@@ -163,10 +176,11 @@ def list_projects(settings: Settings) -> list[LocalClientProject]:
 
 
 def open_project(name: str, settings: Settings) -> LocalClientProject:
-    """Find a project by project id, client id or environment-file name (``acme-dev``)."""
+    """Find a project by project id, client id or the environment file it came from (``demo-dev``)."""
     projects = list_projects(settings)
     for project in projects:
-        if name in {project.project_id, project.spec.client_id, f"{project.spec.sanitized_name}-{project.spec.env}"}:
+        names = {project.project_id, project.spec.client_id, f"{project.spec.sanitized_name}-{project.spec.env}"}
+        if name in names or (project.environment is not None and name == project.environment):
             return project
     known = ", ".join(p.project_id for p in projects) or "none yet; run `b2brec client create --env NAME`"
     raise ProjectNotFound(f"no local client project {name!r} (known: {known})")

@@ -58,6 +58,9 @@ def test_cli_create_show_and_clear_errors(settings: Settings, tmp_path: Path) ->
     assert "client-demo-wholesale-dev" in result.output
     result = runner.invoke(app, ["client", "list"], env=env)
     assert "demo-wholesale" in result.output
+    result = runner.invoke(app, ["client", "show", "demo-dev"], env=env)  # the environment file's name
+    assert result.exit_code == 0 and '"environment": "demo-dev"' in result.output
+    assert open_project("demo-dev", settings).project_id == "client-demo-wholesale-dev"
     result = runner.invoke(app, ["client", "create", "--env", "missing"], env=env)
     assert result.exit_code == 2
     assert "environment 'missing' not found" in result.output
