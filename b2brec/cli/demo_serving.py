@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,10 +18,40 @@ from b2brec.errors import B2BRecError
 from b2brec.projects.local import LocalClientProject
 
 
+def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None:
+    """Stop the API an earlier demo left running (its pid is in logs/serving.pid), so the new
+    server can take the port and the requests below reach the fresh model."""
+    pid_file = project.logs_dir / "serving.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().strip())
+    pid_file.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(pid, signal.SIGKILL)
+
+
 def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``b2brec serve`` detached (logs in the project's logs/) and wait until /health is ready."""
+    stop_previous(project)
     url = project.urls()["serving"]
     log_path = project.logs_dir / "serving.log"
+    port = project.ports["serving"]
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise B2BRecError(
+                f"port {port} is taken by another process; stop it, or give {project.project_id} another "
+                f"serving port in {project.root / 'project.json'}"
+            )
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "b2brec.cli.main", "serve", "--client", project.project_id],
