@@ -163,7 +163,9 @@ class ApproximateIndex:
     def __init__(self, embeddings: np.ndarray, *, threads: int = 2, seed: int = 0, k_factor: int = 8) -> None:
         self.n, self.dim = embeddings.shape
         data = np.ascontiguousarray(embeddings, dtype=np.float32)
-        self.nlist = int(min(8192, max(16, 4 * round(math.sqrt(self.n)))))
+        # 2·√n lists: a probe has a fixed cost besides its codes, so fewer, longer lists won at 1M
+        # (0.76 vs 0.94 ms CPU per query at recall 0.95 against 4·√n, and half the build time).
+        self.nlist = int(min(8192, max(16, 2 * round(math.sqrt(self.n)))))
         subquantizers = self.dim // 2 if self.dim % 2 == 0 else self.dim
         index = faiss.index_factory(
             self.dim, f"IVF{self.nlist},PQ{subquantizers}x4fsr,RFlat", faiss.METRIC_INNER_PRODUCT
