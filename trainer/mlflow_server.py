@@ -7,13 +7,13 @@ folder (proxied by the server), port ``project.ports["mlflow"]``, bound to 127.0
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
+from b2brec.processes import alive, stop_group
 from b2brec.projects.local import LocalClientProject
 from trainer.errors import PipelineError
 
@@ -49,11 +49,7 @@ def _owned_pid(project: LocalClientProject) -> int | None:
     if not os.path.exists(pid_file):
         return None
     pid = int(open(pid_file).read().strip())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+    return pid if alive(pid) else None
 
 
 def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
@@ -96,13 +92,4 @@ def stop(project: LocalClientProject, *, timeout: float = 15.0) -> bool:
         return False
     pid = int(pid_file.read_text().strip())
     pid_file.unlink()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and is_running(project):
-        time.sleep(0.2)
-    if is_running(project):
-        os.killpg(pid, signal.SIGKILL)
-    return True
+    return stop_group(pid, timeout=timeout)

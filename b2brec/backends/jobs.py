@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from b2brec.errors import B2BRecError
+from b2brec.processes import alive
 
 
 class JobState(StrEnum):
@@ -118,7 +119,7 @@ class SubprocessJobRunner:
             state = JobState.CANCELLED if (job_dir / "cancelled").exists() else JobState.FAILED
             return JobStatus(job_id=job_id, state=state, message=self._tail(job_id))
         pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
-        if pid is not None and not _alive(pid):
+        if pid is not None and not alive(pid):
             return JobStatus(job_id=job_id, state=JobState.FAILED, message="process died without an exit code")
         return JobStatus(job_id=job_id, state=JobState.RUNNING)
 
@@ -137,21 +138,6 @@ class SubprocessJobRunner:
                 os.killpg(int(pid_file.read_text()), 15)
             except ProcessLookupError:
                 pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) still answers kill(0).
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 _VERTEX_STATES = {

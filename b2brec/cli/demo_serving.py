@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from b2brec.cli.common import console
 from b2brec.errors import B2BRecError
+from b2brec.processes import stop_group
 from b2brec.projects.local import LocalClientProject
 
 
@@ -26,18 +26,7 @@ def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None
         return
     pid = int(pid_file.read_text().strip())
     pid_file.unlink()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    os.killpg(pid, signal.SIGKILL)
+    stop_group(pid, timeout=timeout)
 
 
 def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tuple[subprocess.Popen[bytes], str]:
