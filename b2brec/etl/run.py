@@ -5,8 +5,8 @@
   platform primary key, so a row loaded twice is stored once.
 * A table without a cursor is replaced in full each run (swapped in from staging).
 * Crash safety comes from dlt: the new state is committed inside the same load package as
-  the data, and a package interrupted part-way is finished first by the next run (see
-  :func:`_finish_interrupted`), before anything new is extracted.
+  the data, and what a killed run left behind is finished or aborted by the next run before
+  anything new is extracted (:mod:`b2brec.etl.recovery` says which, and why).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from b2brec.etl.mapping import (
     mapped_select,
     platform_table,
 )
+from b2brec.etl.recovery import recover_interrupted, refreshed, tables_needing_refresh
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
 from b2brec.settings import Settings
@@ -140,26 +141,6 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
     return resource
 
 
-def _finish_interrupted(pipeline: Any) -> None:
-    """Finish load packages a killed run left on disk, before extracting anything new.
-
-    If a left-over package cannot be finished (a process killed while writing it can leave a
-    truncated file), dlt aborts it and restores the pipeline state to the point where that
-    package started; the next extraction then re-reads those rows from the source and the
-    merge on the primary key stores each row once.
-    """
-    if not pipeline.has_pending_data:
-        return
-    log.info("finishing an interrupted load of %s", pipeline.pipeline_name)
-    try:
-        pipeline.normalize()
-        pipeline.load()
-    except Exception as exc:  # dlt wraps the cause in PipelineStepFailed
-        cause = exc.__cause__ or exc
-        log.warning("an interrupted load could not be finished (%s); re-extracting it", type(cause).__name__)
-        pipeline.abort_packages()
-
-
 def _watermark(pipeline: Any, table_name: str, cursor: str | None) -> str | None:
     if cursor is None:
         return None
@@ -189,11 +170,17 @@ def _load(
     tables: list[str],
     full_refresh: bool,
     progress: ProgressCallback | None,
-) -> list[TableLoad]:
+) -> tuple[list[TableLoad], bool]:
+    """Load ``tables``; returns the per-table results and whether this was a full refresh (asked
+    for, or required because a killed full refresh was aborted)."""
     counters = {name: _Counter(name, progress) for name in tables}
     with dlt.config.values({**DLT_CONFIG, **target.dlt_config}):
         pipeline = _pipeline(target)
-        _finish_interrupted(pipeline)
+        recover_interrupted(pipeline, target.pipelines_dir)
+        owed = tables_needing_refresh(target.pipelines_dir) & set(tables)
+        if owed and not full_refresh:
+            log.warning("reloading in full: %s (an interrupted full refresh had dropped them)", ", ".join(sorted(owed)))
+            full_refresh = True
         resources = [_resource(spec, prepared[name], counters[name]) for name in tables]
         pipeline.extract(resources, refresh="drop_resources" if full_refresh else None)
         for name in tables:
@@ -217,7 +204,9 @@ def _load(
             )
             if progress is not None:
                 progress(EtlProgress(name, "done", loads[-1].rows_written))
-    return loads
+    if full_refresh:
+        refreshed(target.pipelines_dir, set(tables))
+    return loads, full_refresh
 
 
 def run_etl(
@@ -244,7 +233,7 @@ def run_etl(
         target = target_for(spec, settings)
         log.info("ETL run %s for %s: tables %s", run_id, spec.project_id, ", ".join(selected))
         try:
-            loads = _load(spec, target, prepared, selected, full_refresh, progress)
+            loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, progress)
         except Exception as exc:  # dlt wraps every step failure; show it without secrets
             cause = exc.__cause__ or exc
             detail = scrub(f"{type(cause).__name__}: {cause}", secrets).strip().splitlines()

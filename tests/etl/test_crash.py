@@ -15,7 +15,9 @@ import dlt
 import pytest
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
+from b2brec.etl import run_etl
 from b2brec.etl.destination import PIPELINE_NAME
+from b2brec.etl.recovery import REFRESH_MARKER
 from b2brec.settings import Settings
 from tests.etl.conftest import Client, make_client
 from tests.etl.sourcedb import BASE_TIME, insert_sales, source_sales, update_sales, warehouse_sales
@@ -23,20 +25,29 @@ from tests.etl.sourcedb import BASE_TIME, insert_sales, source_sales, update_sal
 ROWS = 30_000
 # Kill points: fractions of a measured uninterrupted run (they land in imports, reflection and
 # extraction whatever the machine's load), and moments read from dlt's folders: a package
-# committed by extract (normalisation next), or normalized (loading), plus a delay in seconds.
-# Extraction is fast (ConnectorX), so the package phases are too short to hit by timing alone.
-Stage = Literal["extracted", "normalized"]
+# committed by extract (normalisation next), normalized (loading next), a load job started or
+# completed (loading under way: the package must be aborted, not resumed, see
+# b2brec.etl.recovery), plus a delay in seconds. Extraction is fast (ConnectorX), so the
+# package phases are too short to hit by timing alone.
+Stage = Literal["extracted", "normalized", "job started", "job completed"]
 KILL_POINTS: tuple[float | tuple[Stage, float], ...] = (
     0.3,
     ("normalized", 0.0),
+    ("job started", 0.0),
     0.5,
     ("extracted", 0.0),
+    ("job completed", 0.0),
     0.7,
     ("normalized", 0.15),
     0.85,
-    ("normalized", 0.4),
+    ("job started", 0.0),
 )
-STAGE_FOLDERS: dict[Stage, str] = {"extracted": "normalize/extracted", "normalized": "load/normalized"}
+STAGE_GLOBS: dict[Stage, str] = {
+    "extracted": "normalize/extracted/*",
+    "normalized": "load/normalized/*",
+    "job started": "load/normalized/*/started_jobs/*",
+    "job completed": "load/normalized/*/completed_jobs/*",
+}
 
 
 def _etl(client: Client, *, full_refresh: bool = False) -> subprocess.Popen[bytes]:
@@ -47,6 +58,13 @@ def _etl(client: Client, *, full_refresh: bool = False) -> subprocess.Popen[byte
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def _aborted_packages(client: Client) -> int:
+    """Packages the recovery aborted rather than resumed (their loading had started)."""
+    pipeline = dlt.attach(PIPELINE_NAME, pipelines_dir=str(client.project.etl_dir))
+    completed = pipeline.list_completed_load_packages()
+    return sum(pipeline.get_load_package_info(load_id).state == "aborted" for load_id in completed)
 
 
 def _pending(client: Client) -> bool:
@@ -64,12 +82,16 @@ def big_client(settings: Settings, postgres_url: str) -> Client:
 
 
 def _packages(client: Client, stage: Stage) -> set[str]:
-    folder = client.project.etl_dir / PIPELINE_NAME / STAGE_FOLDERS[stage]
-    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    """The packages (or their job files) at ``stage`` right now."""
+    while True:
+        try:
+            return {str(p) for p in (client.project.etl_dir / PIPELINE_NAME).glob(STAGE_GLOBS[stage])}
+        except FileNotFoundError:  # dlt moved a package folder while we listed it: look again
+            continue
 
 
 def _wait_for_stage(client: Client, process: subprocess.Popen[bytes], stage: Stage) -> None:
-    """Return as soon as a new package reaches ``stage`` (or the process ends)."""
+    """Return as soon as a new package (or job) reaches ``stage`` (or the process ends)."""
     before = _packages(client, stage)
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
@@ -123,6 +145,9 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
     # Evidence that the kills really interrupted work, at least one inside a load package.
     assert sum(o.startswith("killed") for o in outcomes) >= 5, outcomes
     assert outcomes.count("killed, package pending") >= 2, outcomes
+    aborted = _aborted_packages(client)
+    print("packages aborted by recovery:", aborted)
+    assert aborted >= 1, "no kill landed while loading: the abort path was not exercised"
 
     source = source_sales(client.url)
     loaded, rows = warehouse_sales(client.project.warehouse_path)
@@ -130,3 +155,22 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
     assert set(source) - set(loaded) == set(), "missing keys"
     assert set(loaded) - set(source) == set(), "extra keys"
     assert loaded == source
+
+
+def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Client) -> None:
+    """Its tables may already be dropped, so rewinding the watermarks is not enough: the next
+    run (asked for incremental) must reload them in full, and say so in the run history."""
+    client = big_client
+    assert _etl(client).wait(timeout=300) == 0
+    assert _kill_at(client, ("job started", 0.0), 0.0, full_refresh=True) == "killed, package pending"
+    marker = client.project.etl_dir / REFRESH_MARKER
+    insert_sales(client.url, ROWS + 1, 300, updated_at=BASE_TIME + timedelta(days=30))
+
+    summary = run_etl(client.spec, client.settings)
+
+    loaded, rows = warehouse_sales(client.project.warehouse_path)
+    assert rows == len(loaded) == ROWS + 300, f"{rows} rows, {len(loaded)} keys"
+    assert loaded == source_sales(client.url)
+    assert summary.full_refresh, "the run after an aborted full refresh must say it reloaded in full"
+    assert not marker.exists(), "the marker is cleared once the reload succeeded"
+    assert _aborted_packages(client) == 1
