@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -91,8 +92,22 @@ class ServingBundle:
             raise BundleError(f"bundle {self.manifest.version} is inconsistent: " + "; ".join(problems))
 
 
+VERSION_PATTERN = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+"""A model version id: letters, digits, ``_``, ``-`` and single dots between them (no ``..``,
+no leading dot), so a version always names one folder under the models bucket."""
+
+
+def check_version(version: str) -> str:
+    if not re.fullmatch(VERSION_PATTERN, version):
+        raise BundleError(
+            f"model version {version!r} is not a version id: use letters, digits, '_', '-' and single dots "
+            "(e.g. 20261126-130455-ab12)"
+        )
+    return version
+
+
 def _prefix(version: str) -> str:
-    return f"{version}/{BUNDLE_DIR}"
+    return f"{check_version(version)}/{BUNDLE_DIR}"
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

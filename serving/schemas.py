@@ -6,6 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from b2brec.bundle import VERSION_PATTERN
 from serving.config import MAX_BATCH, MAX_K
 from serving.model.state import FilterSpec
 
@@ -136,7 +137,8 @@ class DeployRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     version: str | None = Field(
-        None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$", description="Omit for the newest version."
+        None, min_length=1, max_length=200, pattern=VERSION_PATTERN,
+        description="A version id (letters, digits, '_', '-', single dots); omit for the newest version."
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from b2brec.backends.storage import ObjectStore
-from b2brec.bundle import read_bundle
+from b2brec.bundle import BundleError, read_bundle
 from b2brec.settings import Backend, Settings
 from serving.app import create_app
 from serving.config import ServingSettings
@@ -133,6 +133,14 @@ def test_deploy_and_rollback(client: TestClient) -> None:
     assert versions == {"current": "v1", "previous": "v2", "available": ["v1", "v2"]}
 
 
+@pytest.mark.parametrize("version", ["..", ".", "v1/../v2", "a..b", ".hidden", "v1/"])
+def test_deploy_rejects_path_like_versions(client: TestClient, version: str) -> None:
+    response = client.post("/admin/deploy", json={"version": version})
+    assert response.status_code == 422, response.text
+    assert "version" in response.json()["message"]
+    assert client.get("/admin/versions").json()["data"]["current"] == "v1"
+
+
 def test_admin_token(settings: Settings, models_store: ObjectStore) -> None:
     serving = ServingSettings(version="v1", admin_token="s3cret")
     with TestClient(create_app(settings, serving, source=BundleSource(models_store))) as client:
@@ -143,3 +151,9 @@ def test_admin_token(settings: Settings, models_store: ObjectStore) -> None:
     with TestClient(create_app(gcp, ServingSettings(version="v1"), source=BundleSource(models_store))) as client:
         response = client.post("/admin/rollback")
         assert response.status_code == 403 and "B2BREC_SERVING_ADMIN_TOKEN" in response.json()["message"]
+
+
+def test_bundle_reader_refuses_version_ids_that_escape_the_bucket(models_store: ObjectStore) -> None:
+    with pytest.raises(BundleError, match="not a version id"):
+        read_bundle(models_store, "..")
+    assert read_bundle(models_store, "v1").manifest.version == "v1"
