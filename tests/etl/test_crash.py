@@ -76,9 +76,10 @@ def _pending(client: Client) -> bool:
     return bool(pipeline.has_pending_data)
 
 
-@pytest.fixture
-def big_client(settings: Settings, postgres_url: str) -> Client:
-    return make_client(settings, postgres_url, "etl-crash", sales=ROWS)
+@pytest.fixture(params=["postgresql", "mariadb"])
+def big_client(request: pytest.FixtureRequest, settings: Settings) -> Client:
+    url = request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
+    return make_client(settings, url, f"crash-{request.param}", sales=ROWS)
 
 
 def _packages(client: Client, stage: Stage) -> set[str]:
