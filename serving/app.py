@@ -105,7 +105,7 @@ def create_app(
             metrics.model_changed(registry.current)
         elif source is not None:
             try:
-                registry.deploy(serving.version)
+                registry.deploy(serving.version, registered=serving.registered)
             except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
                 log.error("no model loaded at start-up", extra={"error": exc.message})
         if predictions is not None:

@@ -6,7 +6,7 @@ tests construct one explicitly.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_K = 100
@@ -22,6 +22,19 @@ class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="B2BREC_SERVING_", extra="ignore", frozen=True)
 
     version: str | None = Field(None, description="Model version to load at start-up; unset = newest bundle.")
+    registered: str | None = Field(
+        None,
+        description="Instead of `version`: an MLflow registry version number or alias (e.g. champion) of "
+        "`registered_model` to load at start-up.",
+    )
+    registered_model: str = Field("two-tower", description="Registered MLflow model that `registered` refers to.")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "B2BREC_SERVING_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"
+        ),
+        description="MLflow tracking server holding the registry (also read from MLFLOW_TRACKING_URI).",
+    )
     approx_threshold: int = Field(
         50_000,
         ge=1,
@@ -51,3 +64,12 @@ class ServingSettings(BaseSettings):
         None, description="Bearer token for /admin; required on backend=gcp, optional on the local default."
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
+
+    @model_validator(mode="after")
+    def _one_start_version(self) -> ServingSettings:
+        if self.version is not None and self.registered is not None:
+            raise ValueError(
+                "set B2BREC_SERVING_VERSION (a bundle version id) or B2BREC_SERVING_REGISTERED "
+                "(a registry version or alias), not both"
+            )
+        return self

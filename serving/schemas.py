@@ -140,6 +140,20 @@ class DeployRequest(BaseModel):
         None, min_length=1, max_length=200, pattern=VERSION_PATTERN,
         description="A version id (letters, digits, '_', '-', single dots); omit for the newest version."
     )
+    registered: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Instead of `version`: an MLflow registry version number (\"3\") or alias (\"champion\") "
+        "of the served model; the server loads the bundle that registry version names.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DeployRequest:
+        if self.version is not None and self.registered is not None:
+            raise ValueError("give `version` or `registered`, not both")
+        return self
 
 
 class HealthData(BaseModel):

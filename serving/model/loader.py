@@ -33,14 +33,24 @@ class BundleSource:
 
 def version_from_registry(tracking_uri: str, model_name: str, alias_or_version: str) -> str:
     """The model version id a registered MLflow model version serves, read from its
-    ``bundle_uri`` tag (``.../{version}/serving``); load it with ``BundleSource.load``."""
+    ``bundle_uri`` tag (``.../{version}/serving``); load it with ``BundleSource.load``.
+
+    ``alias_or_version`` is a registry version number ("3") or an alias ("champion")."""
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    if alias_or_version.isdigit():
-        registered = client.get_model_version(model_name, alias_or_version)
-    else:
-        registered = client.get_model_version_by_alias(model_name, alias_or_version)
+    try:
+        if alias_or_version.isdigit():
+            registered = client.get_model_version(model_name, alias_or_version)
+        else:
+            registered = client.get_model_version_by_alias(model_name, alias_or_version)
+    except MlflowException as exc:
+        kind = "version" if alias_or_version.isdigit() else "alias"
+        raise BundleError(
+            f"the MLflow registry has no {kind} {alias_or_version!r} of model {model_name!r} "
+            f"({exc.error_code}); list versions in the MLflow UI or deploy a bundle version id instead"
+        ) from None
     uri = registered.tags.get("bundle_uri")
     if not uri:
         raise BundleError(f"registered model {model_name} v{registered.version} has no bundle_uri tag")

@@ -15,7 +15,7 @@ import numpy as np
 
 from b2brec.errors import B2BRecError
 from serving.config import ServingSettings
-from serving.model.loader import BundleSource
+from serving.model.loader import BundleSource, version_from_registry
 from serving.model.state import FilterSpec, ModelState, build_state
 from serving.recommend import recommend
 
@@ -91,9 +91,24 @@ class ModelRegistry:
         for listener in self.listeners:
             listener(state)
 
-    def deploy(self, version: str | None = None) -> ModelState:
-        """Load ``version`` (newest when None), check it, then swap it in."""
+    def resolve_registered(self, registered: str) -> str:
+        """The bundle version an MLflow registry version number or alias points at."""
+        uri = self.settings.mlflow_tracking_uri
+        if not uri:
+            raise DeployError(
+                "this server has no MLflow registry configured; set MLFLOW_TRACKING_URI "
+                "(or B2BREC_SERVING_MLFLOW_TRACKING_URI), or deploy a bundle version id"
+            )
+        return version_from_registry(uri, self.settings.registered_model, registered)
+
+    def deploy(self, version: str | None = None, *, registered: str | None = None) -> ModelState:
+        """Load ``version``, or the one registry version/alias ``registered`` points at (newest
+        bundle when neither is given), check it, then swap it in."""
+        if version is not None and registered is not None:
+            raise DeployError("give a bundle version or a registry version/alias, not both")
         with self._deploy_lock:
+            if registered is not None:
+                version = self.resolve_registered(registered)
             if version is None:
                 if self.source is None:
                     raise DeployError("no version given and no model store to find the newest one")

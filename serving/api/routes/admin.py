@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
@@ -16,9 +18,10 @@ ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 4
 
 @router.post("/deploy", response_model=Envelope[ModelInfo], responses=ERRORS)
 async def deploy(body: DeployRequest, registry: RegistryDep) -> object:
-    """Load a version (newest when omitted), check it with a probe query, then swap it in.
-    Requests already running finish on the version they started with."""
-    state = await run_in_threadpool(registry.deploy, body.version)
+    """Load a version (by bundle id, or by MLflow registry version/alias; newest bundle when both
+    are omitted), check it with a probe query, then swap it in. Requests already running finish
+    on the version they started with."""
+    state = await run_in_threadpool(partial(registry.deploy, body.version, registered=body.registered))
     return ok(f"serving model {state.version}", model_info(state, registry.previous_version))
 
 
