@@ -190,9 +190,6 @@ class ClientProjectStack(PlatformStack):
         for service in (mlflow, client_app, serving):
             add_dependencies(service.service, list(secrets.secrets.values()))
 
-        etl_secrets = {
-            f"B2BREC_SOURCE_{n.upper().replace('-', '_')}_PASSWORD": s for n, s in self._source_secrets(spec)
-        }
         ScheduledJob(
             self,
             "etl",
@@ -212,7 +209,8 @@ class ClientProjectStack(PlatformStack):
                     # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
                     "B2BREC_CLIENT_SPEC": spec.model_dump_json(),
                 },
-                secret_env=etl_secrets,
+                # No secret env: the job reads source passwords from Secret Manager at run time
+                # (etl-runner holds secretAccessor on each), so none sits in its environment.
                 iam={"roles/run.invoker": [members["client-app"]]},
             ),
         )

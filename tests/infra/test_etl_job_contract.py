@@ -1,5 +1,6 @@
 """The scheduled ETL job and the ETL image agree: the job passes no arguments and hands the
-entrypoint (``python -m b2brec.etl``) the client's spec as JSON, which round-trips exactly."""
+entrypoint (``python -m b2brec.etl``) the client's spec as JSON, which round-trips exactly, and
+no secret in its environment (the entrypoint reads source passwords from Secret Manager)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,5 @@ def test_every_client_etl_job_carries_its_spec_and_no_arguments(stacks: dict[str
         env = {item["name"]: item.get("value") for item in container["env"]}
         spec = parse_spec(json.loads(env[SPEC_ENV]), origin=name)
         assert spec == stack.spec
+        # Source passwords are read from Secret Manager at run time, never injected as env vars.
+        assert not [item for item in container["env"] if "value_source" in item], f"{name}: secret in job env"
