@@ -74,14 +74,22 @@ class ServingBundle:
         """Shapes and schemas agree; raises BundleError naming what does not."""
         dim = self.manifest.embedding_dim
         checks = [
-            (self.candidate_embeddings.ndim == 2 and self.candidate_embeddings.shape[1] == dim,
-             f"candidate_embeddings must be [n, {dim}], got {self.candidate_embeddings.shape}"),
-            (self.customer_embeddings.ndim == 2 and self.customer_embeddings.shape[1] == dim,
-             f"customer_embeddings must be [n, {dim}], got {self.customer_embeddings.shape}"),
-            (self.candidate_embeddings.shape[0] == self.products.num_rows,
-             f"{self.candidate_embeddings.shape[0]} candidate embeddings for {self.products.num_rows} products"),
-            (self.customer_embeddings.shape[0] == self.customers.num_rows,
-             f"{self.customer_embeddings.shape[0]} customer embeddings for {self.customers.num_rows} customers"),
+            (
+                self.candidate_embeddings.ndim == 2 and self.candidate_embeddings.shape[1] == dim,
+                f"candidate_embeddings must be [n, {dim}], got {self.candidate_embeddings.shape}",
+            ),
+            (
+                self.customer_embeddings.ndim == 2 and self.customer_embeddings.shape[1] == dim,
+                f"customer_embeddings must be [n, {dim}], got {self.customer_embeddings.shape}",
+            ),
+            (
+                self.candidate_embeddings.shape[0] == self.products.num_rows,
+                f"{self.candidate_embeddings.shape[0]} candidate embeddings for {self.products.num_rows} products",
+            ),
+            (
+                self.customer_embeddings.shape[0] == self.customers.num_rows,
+                f"{self.customer_embeddings.shape[0]} customer embeddings for {self.customers.num_rows} customers",
+            ),
             (self.products.schema.equals(PRODUCTS_SCHEMA), f"products schema {self.products.schema}"),
             (self.customers.schema.equals(CUSTOMERS_SCHEMA), f"customers schema {self.customers.schema}"),
             (self.purchases.schema.equals(PURCHASES_SCHEMA), f"purchases schema {self.purchases.schema}"),

@@ -37,9 +37,7 @@ class Settings(BaseSettings):
         default_factory=_default_home,
         description="Folder holding local state: client projects, secrets keys, logs.",
     )
-    environments_dir: Path = Field(
-        Path("environments"), description="Folder with one ClientSpec YAML per environment."
-    )
+    environments_dir: Path = Field(Path("environments"), description="Folder with one ClientSpec YAML per environment.")
     require_services: bool = Field(
         False,
         description="Fail (instead of skip) tests whose PostgreSQL/MariaDB service is missing. CI sets 1.",

@@ -46,23 +46,47 @@ from trainer.fit import TrainConfig, embed_customers, embed_products, fit  # noq
 from trainer.vocab import build_vocabularies  # noqa: E402
 
 console = Console(width=110)
-GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
+GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 
 
-def compare(train: pd.DataFrame, test: pd.DataFrame, features: list[str], config: TrainConfig,
-            moment: float) -> dict[str, dict[str, float]]:
+def compare(
+    train: pd.DataFrame, test: pd.DataFrame, features: list[str], config: TrainConfig, moment: float
+) -> dict[str, dict[str, float]]:
     """Fit the model and both baselines on ``train``; evaluate all on ``test`` with one evaluator."""
     vocab = build_vocabularies(train, features)
     result = fit(train, vocab, config)
     split: EvalSplit = build_split(train, test, result.product_ids)
     queries = embed_customers(result, train, split.customers, moment, config.history_length)
-    rows = {"two-tower": evaluate_both(embedding_scorer(queries, embed_products(result)), split)
-            | {"seconds": result.seconds, "examples_per_s": result.examples_per_second}}
+    rows = {
+        "two-tower": evaluate_both(embedding_scorer(queries, embed_products(result)), split)
+        | {"seconds": result.seconds, "examples_per_s": result.examples_per_second}
+    }
     for fitter in (baselines.most_popular, baselines.als):
         fitted = fitter(train, split)
         rows[fitted.name] = evaluate_both(fitted.scorer, split) | {
-            "seconds": fitted.seconds, "examples_per_s": fitted.examples / max(fitted.seconds, 1e-9)}
+            "seconds": fitted.seconds,
+            "examples_per_s": fitted.examples / max(fitted.seconds, 1e-9),
+        }
     return rows
 
 
@@ -104,16 +128,32 @@ def movielens(folder: Path, config: TrainConfig) -> dict[str, dict[str, float]]:
     users = pd.read_csv(folder / "u.user", sep="|", names=["user", "age", "gender", "occupation", "zip"])
     genres = items.iloc[:, 5:24].to_numpy()
     names = [[GENRES[j] for j in range(19) if row[j]] or ["unknown"] for row in genres]
-    meta = pd.DataFrame({"item": items[0], "art_name": items[1].astype(str), "category": [n[0] for n in names],
-                         "subcategory": [n[1] if len(n) > 1 else n[0] for n in names]})
+    meta = pd.DataFrame(
+        {
+            "item": items[0],
+            "art_name": items[1].astype(str),
+            "category": [n[0] for n in names],
+            "subcategory": [n[1] if len(n) > 1 else n[0] for n in names],
+        }
+    )
     users["city"] = users["zip"].astype(str).str[:2]
     frame = ratings.merge(meta, on="item").merge(users[["user", "city"]], on="user")
-    frame = pd.DataFrame({
-        "customer_id": "u" + frame["user"].astype(str), "product_id": "m" + frame["item"].astype(str),
-        "revenue": frame["rating"].astype(float), "timestamp": frame["timestamp"].astype("int64"),
-        "art_name": frame["art_name"], "category": frame["category"], "subcategory": frame["subcategory"],
-        "city": frame["city"],
-    }).sort_values(["timestamp", "customer_id", "product_id"], kind="stable").reset_index(drop=True)
+    frame = (
+        pd.DataFrame(
+            {
+                "customer_id": "u" + frame["user"].astype(str),
+                "product_id": "m" + frame["item"].astype(str),
+                "revenue": frame["rating"].astype(float),
+                "timestamp": frame["timestamp"].astype("int64"),
+                "art_name": frame["art_name"],
+                "category": frame["category"],
+                "subcategory": frame["subcategory"],
+                "city": frame["city"],
+            }
+        )
+        .sort_values(["timestamp", "customer_id", "product_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     cut = int(len(frame) * 0.8)
     train, test = frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
     console.print(f"movielens: {len(train):,} train / {len(test):,} test ratings")
@@ -122,13 +162,19 @@ def movielens(folder: Path, config: TrainConfig) -> dict[str, dict[str, float]]:
 
 
 def show(title: str, rows: dict[str, dict[str, float]], view: str) -> None:
-    table = Table(title=f"{title} ({view}: {'already-bought excluded' if view == 'new' else 'repeats count'}, "
-                        f"{int(rows['two-tower'][f'{view}/customers'])} customers)")
+    table = Table(
+        title=f"{title} ({view}: {'already-bought excluded' if view == 'new' else 'repeats count'}, "
+        f"{int(rows['two-tower'][f'{view}/customers'])} customers)"
+    )
     for column in ("method", "Recall@10", "Recall@50", "Recall@100", "NDCG@10", "train s", "examples/s"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for name, m in rows.items():
-        table.add_row(name, *(f"{m[f'{view}/{k}']:.4f}" for k in ("recall@10", "recall@50", "recall@100", "ndcg@10")),
-                      f"{m['seconds']:.1f}", f"{m['examples_per_s']:,.0f}")
+        table.add_row(
+            name,
+            *(f"{m[f'{view}/{k}']:.4f}" for k in ("recall@10", "recall@50", "recall@100", "ndcg@10")),
+            f"{m['seconds']:.1f}",
+            f"{m['examples_per_s']:,.0f}",
+        )
     console.print(table)
 
 

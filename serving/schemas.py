@@ -137,15 +137,18 @@ class DeployRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     version: str | None = Field(
-        None, min_length=1, max_length=200, pattern=VERSION_PATTERN,
-        description="A version id (letters, digits, '_', '-', single dots); omit for the newest version."
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=VERSION_PATTERN,
+        description="A version id (letters, digits, '_', '-', single dots); omit for the newest version.",
     )
     registered: str | None = Field(
         None,
         min_length=1,
         max_length=100,
         pattern=r"^[A-Za-z0-9_-]+$",
-        description="Instead of `version`: an MLflow registry version number (\"3\") or alias (\"champion\") "
+        description='Instead of `version`: an MLflow registry version number ("3") or alias ("champion") '
         "of the served model; the server loads the bundle that registry version names.",
     )
 

@@ -31,8 +31,16 @@ def most_popular(train: pd.DataFrame, split: EvalSplit) -> Fitted:
     return Fitted("most_popular", lambda rows: np.tile(counts, (len(rows), 1)), seconds, len(train), {})
 
 
-def als(train: pd.DataFrame, split: EvalSplit, *, factors: int = 64, iterations: int = 20,
-        regularization: float = 0.05, alpha: float = 2.0, seed: int = 42) -> Fitted:
+def als(
+    train: pd.DataFrame,
+    split: EvalSplit,
+    *,
+    factors: int = 64,
+    iterations: int = 20,
+    regularization: float = 0.05,
+    alpha: float = 2.0,
+    seed: int = 42,
+) -> Fitted:
     """Implicit ALS on log-scaled purchase counts (confidence 1 + alpha * log1p(count))."""
     from implicit.cpu.als import AlternatingLeastSquares
 
@@ -48,8 +56,12 @@ def als(train: pd.DataFrame, split: EvalSplit, *, factors: int = 64, iterations:
     confidence = counts.copy()
     confidence.data = alpha * np.log1p(confidence.data)
     model = AlternatingLeastSquares(
-        factors=factors, iterations=iterations, regularization=regularization, random_state=seed,
-        num_threads=2, calculate_training_loss=False,
+        factors=factors,
+        iterations=iterations,
+        regularization=regularization,
+        random_state=seed,
+        num_threads=2,
+        calculate_training_loss=False,
     )
     from threadpoolctl import threadpool_limits
 

@@ -51,13 +51,16 @@ def build_split(train: pd.DataFrame, test: pd.DataFrame, product_ids: list[str])
     truth_by = test.groupby("customer_id")["product_id"].agg(lambda s: {position[p] for p in s if p in position})
     customers = sorted(c for c in truth_by.index if c in seen_by.index and truth_by[c])
     return EvalSplit(
-        customers=customers, product_ids=list(product_ids),
-        truth=[truth_by[c] for c in customers], seen=[seen_by[c] for c in customers],
+        customers=customers,
+        product_ids=list(product_ids),
+        truth=[truth_by[c] for c in customers],
+        seen=[seen_by[c] for c in customers],
     )
 
 
-def evaluate(scorer: Scorer, split: EvalSplit, *, exclude_seen: bool, ks: Sequence[int] = KS,
-             batch: int = 1024) -> dict[str, float]:
+def evaluate(
+    scorer: Scorer, split: EvalSplit, *, exclude_seen: bool, ks: Sequence[int] = KS, batch: int = 1024
+) -> dict[str, float]:
     """Metrics for one scorer; keys like ``recall@10``, ``ndcg@10``, ``coverage@10``, ``customers``."""
     top = min(max(*ks, 10), split.n_products)
     sums: dict[str, float] = {f"recall@{k}": 0.0 for k in ks} | {"ndcg@10": 0.0}
@@ -69,8 +72,11 @@ def evaluate(scorer: Scorer, split: EvalSplit, *, exclude_seen: bool, ks: Sequen
         if exclude_seen:
             for row, position in enumerate(rows):
                 scores[row, list(split.seen[position])] = -np.inf
-        part = np.argpartition(-scores, top - 1, axis=1)[:, :top] if top < split.n_products else (
-            np.tile(np.arange(split.n_products), (len(rows), 1)))
+        part = (
+            np.argpartition(-scores, top - 1, axis=1)[:, :top]
+            if top < split.n_products
+            else (np.tile(np.arange(split.n_products), (len(rows), 1)))
+        )
         order = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, 1), axis=1, kind="stable"), 1)
         for row, position in enumerate(rows):
             truth = split.truth[position] - split.seen[position] if exclude_seen else split.truth[position]

@@ -32,9 +32,14 @@ class History:
 
     def as_inputs(self) -> dict[str, np.ndarray]:
         return {
-            "customer_id": self.customer_id, "city": self.city, "timestamp": self.timestamp.astype(np.float32),
-            "history": self.history, "history_weight": self.history_weight, "recency": self.recency,
-            "frequency": self.frequency, "avg_revenue": self.avg_revenue,
+            "customer_id": self.customer_id,
+            "city": self.city,
+            "timestamp": self.timestamp.astype(np.float32),
+            "history": self.history,
+            "history_weight": self.history_weight,
+            "recency": self.recency,
+            "frequency": self.frequency,
+            "avg_revenue": self.avg_revenue,
         }
 
 
@@ -62,8 +67,13 @@ def _row(state: _State | None, now: float, length: int) -> tuple[list[str], list
     weights = [1.0 + math.log(state.counts[p]) for p in recent]
     pad = length - len(recent)
     recency = math.log1p(max(now - state.last, 0.0) / DAY)
-    return (recent + [""] * pad, weights + [0.0] * pad, recency, math.log1p(state.n),
-            math.log1p(state.revenue / state.n))
+    return (
+        recent + [""] * pad,
+        weights + [0.0] * pad,
+        recency,
+        math.log1p(state.n),
+        math.log1p(state.revenue / state.n),
+    )
 
 
 def _city_of(frame: pd.DataFrame) -> dict[str, str]:
@@ -90,8 +100,9 @@ def training_queries(train: pd.DataFrame, length: int) -> History:
     return _pack(train["customer_id"].to_numpy(), _city_of(train), train["timestamp"].to_numpy(), rows)
 
 
-def queries_at(frame: pd.DataFrame, customers: list[str], moment: float, length: int,
-               cities: dict[str, str] | None = None) -> History:
+def queries_at(
+    frame: pd.DataFrame, customers: list[str], moment: float, length: int, cities: dict[str, str] | None = None
+) -> History:
     """Query features of ``customers`` at ``moment`` from all of their purchases in ``frame``."""
     states: dict[str, _State] = {}
     for customer, product, ts, revenue in zip(

@@ -29,18 +29,23 @@ tf = require_keras2()
 
 def _query_spec(history_length: int) -> dict[str, Any]:
     strings = {name: tf.TensorSpec([None], tf.string, name=name) for name in ("customer_id", "city")}
-    floats = {name: tf.TensorSpec([None], tf.float32, name=name)
-              for name in ("timestamp", "recency", "frequency", "avg_revenue")}
+    floats = {
+        name: tf.TensorSpec([None], tf.float32, name=name)
+        for name in ("timestamp", "recency", "frequency", "avg_revenue")
+    }
     return {
-        **strings, **floats,
+        **strings,
+        **floats,
         "history": tf.TensorSpec([None, history_length], tf.string, name="history"),
         "history_weight": tf.TensorSpec([None, history_length], tf.float32, name="history_weight"),
     }
 
 
 def _candidate_spec() -> dict[str, Any]:
-    specs = {name: tf.TensorSpec([None], tf.string, name=name)
-             for name in ("product_id", "art_name", "category", "subcategory")}
+    specs = {
+        name: tf.TensorSpec([None], tf.string, name=name)
+        for name in ("product_id", "art_name", "category", "subcategory")
+    }
     return {**specs, "popularity": tf.TensorSpec([None], tf.float32, name="popularity")}
 
 
@@ -54,8 +59,9 @@ def _save(module: Any, call: Any, spec: dict[str, Any], path: Path) -> None:
     tf.saved_model.save(module, str(path), signatures={"serving_default": function.get_concrete_function()})
 
 
-def save_models(result: TrainResult, candidates: np.ndarray, history_length: int, store: ObjectStore,
-                version: str, k: int = 100) -> dict[str, str]:
+def save_models(
+    result: TrainResult, candidates: np.ndarray, history_length: int, store: ObjectStore, version: str, k: int = 100
+) -> dict[str, str]:
     """SavedModels under ``{version}/{saved_model,query_model,candidate_model}/`` of ``store``."""
     import tensorflow_recommenders as tfrs
 
@@ -70,8 +76,11 @@ def save_models(result: TrainResult, candidates: np.ndarray, history_length: int
     exports = {
         "saved_model": (index, retrieve, query_spec),
         "query_model": (result.query_model, lambda x: {"embedding": result.query_model(x)}, query_spec),
-        "candidate_model": (result.candidate_model, lambda x: {"embedding": result.candidate_model(x)},
-                            _candidate_spec()),
+        "candidate_model": (
+            result.candidate_model,
+            lambda x: {"embedding": result.candidate_model(x)},
+            _candidate_spec(),
+        ),
     }
     urls: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,8 +107,16 @@ def popularity_table(frame: pd.DataFrame) -> pa.Table:
 
 
 def build_bundle(
-    result: TrainResult, window_frame: pd.DataFrame, *, version: str, cutoff: datetime, history_length: int,
-    metadata: dict[str, Any], metrics: dict[str, float], run_id: str | None, model_name: str | None,
+    result: TrainResult,
+    window_frame: pd.DataFrame,
+    *,
+    version: str,
+    cutoff: datetime,
+    history_length: int,
+    metadata: dict[str, Any],
+    metrics: dict[str, float],
+    run_id: str | None,
+    model_name: str | None,
 ) -> ServingBundle:
     """Everything serving needs: product embeddings, customer embeddings as of the cutoff (from all
     purchases in the window), purchases, popularity, and the manifest."""
@@ -113,26 +130,41 @@ def build_bundle(
         return [value or None for value in table[name]] if name in table else [None] * len(result.product_ids)
 
     products = pa.table(
-        {"product_id": result.product_ids, "name": column("art_name"), "category": column("category"),
-         "subcategory": column("subcategory")}, schema=PRODUCTS_SCHEMA,
+        {
+            "product_id": result.product_ids,
+            "name": column("art_name"),
+            "category": column("category"),
+            "subcategory": column("subcategory"),
+        },
+        schema=PRODUCTS_SCHEMA,
     )
     customer_table = pa.table(
         {"customer_id": customers, "city": [cities.get(c) or None for c in customers]}, schema=CUSTOMERS_SCHEMA
     )
     purchases = window_frame[["customer_id", "product_id"]].drop_duplicates().sort_values(["customer_id", "product_id"])
     manifest = BundleManifest(
-        version=version, trained_at=datetime.now(UTC).isoformat(), embedding_dim=int(candidates.shape[1]),
+        version=version,
+        trained_at=datetime.now(UTC).isoformat(),
+        embedding_dim=int(candidates.shape[1]),
         features=list(metadata["features"]),
         data_window={k: str(v) for k, v in metadata["window"].items()},
-        metrics={k: float(v) for k, v in metrics.items()}, run_id=run_id, model_name=model_name,
-        extra={"missing_features": metadata.get("missing_features", []), "dataset_digest": metadata.get("digest"),
-               "score": "dot product; dimension [embedding_dim] is a per-product bias (query side 1), the "
-                        "dimensions after it a bought-before affinity (history vs. product embeddings)"},
+        metrics={k: float(v) for k, v in metrics.items()},
+        run_id=run_id,
+        model_name=model_name,
+        extra={
+            "missing_features": metadata.get("missing_features", []),
+            "dataset_digest": metadata.get("digest"),
+            "score": "dot product; dimension [embedding_dim] is a per-product bias (query side 1), the "
+            "dimensions after it a bought-before affinity (history vs. product embeddings)",
+        },
     )
     return ServingBundle(
-        manifest=manifest, candidate_embeddings=candidates, products=products, customer_embeddings=queries,
-        customers=customer_table, purchases=pa.Table.from_pandas(purchases, schema=PURCHASES_SCHEMA,
-                                                                 preserve_index=False),
+        manifest=manifest,
+        candidate_embeddings=candidates,
+        products=products,
+        customer_embeddings=queries,
+        customers=customer_table,
+        purchases=pa.Table.from_pandas(purchases, schema=PURCHASES_SCHEMA, preserve_index=False),
         popularity=popularity_table(window_frame),
     )
 

@@ -97,8 +97,7 @@ def fit(train: pd.DataFrame, vocab: dict[str, Any], config: TrainConfig, callbac
     product_index = train["product_id"].map(position).to_numpy()
     counts = np.bincount(product_index, minlength=len(product_ids)).astype(np.float64)
     probability = (counts / counts.sum()) ** config.logq_weight
-    features = {**training_queries(train, config.history_length).as_inputs(),
-                **_candidate_inputs(table, product_index)}
+    features = {**training_queries(train, config.history_length).as_inputs(), **_candidate_inputs(table, product_index)}
     features["sampling_probability"] = probability[product_index].astype(np.float32)
     n_val = int(len(train) * config.validation_share) if len(train) >= 50 else 0
     n_train = len(train) - n_val
@@ -125,14 +124,22 @@ def fit(train: pd.DataFrame, vocab: dict[str, Any], config: TrainConfig, callbac
     ]
     started = time.perf_counter()
     history = model.fit(
-        dataset(0, n_train, shuffle=True), validation_data=dataset(n_train, len(train), False) if n_val else None,
-        epochs=config.epochs, callbacks=all_callbacks, verbose=0,
+        dataset(0, n_train, shuffle=True),
+        validation_data=dataset(n_train, len(train), False) if n_val else None,
+        epochs=config.epochs,
+        callbacks=all_callbacks,
+        verbose=0,
     )
     seconds = time.perf_counter() - started
     return TrainResult(
-        query_model=query_model, candidate_model=candidate_model, product_ids=list(product_ids),
-        history={k: [float(x) for x in v] for k, v in history.history.items()}, examples=n_train, seconds=seconds,
-        strategy=type(strategy).__name__, replicas=strategy.num_replicas_in_sync,
+        query_model=query_model,
+        candidate_model=candidate_model,
+        product_ids=list(product_ids),
+        history={k: [float(x) for x in v] for k, v in history.history.items()},
+        examples=n_train,
+        seconds=seconds,
+        strategy=type(strategy).__name__,
+        replicas=strategy.num_replicas_in_sync,
         extra={"product_table": table},
     )
 
@@ -143,8 +150,14 @@ def embed_products(result: TrainResult) -> np.ndarray:
     return _predict(result.candidate_model, inputs)
 
 
-def embed_customers(result: TrainResult, frame: pd.DataFrame, customers: list[str], moment: float,
-                    history_length: int, cities: dict[str, str] | None = None) -> np.ndarray:
+def embed_customers(
+    result: TrainResult,
+    frame: pd.DataFrame,
+    customers: list[str],
+    moment: float,
+    history_length: int,
+    cities: dict[str, str] | None = None,
+) -> np.ndarray:
     """Customer embeddings as of ``moment`` from their purchases in ``frame``."""
     return _predict(result.query_model, queries_at(frame, customers, moment, history_length, cities).as_inputs())
 
@@ -152,7 +165,7 @@ def embed_customers(result: TrainResult, frame: pd.DataFrame, customers: list[st
 def _predict(model: Any, inputs: dict[str, np.ndarray], batch: int = 2048) -> np.ndarray:
     n = len(next(iter(inputs.values())))
     chunks = [
-        model({k: tf.constant(v[i:i + batch]) for k, v in inputs.items()}, training=False).numpy()
+        model({k: tf.constant(v[i : i + batch]) for k, v in inputs.items()}, training=False).numpy()
         for i in range(0, n, batch)
     ]
     return np.concatenate(chunks, axis=0).astype(np.float32) if chunks else np.zeros((0, 1), np.float32)

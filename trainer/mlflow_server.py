@@ -36,9 +36,20 @@ def is_running(project: LocalClientProject) -> bool:
 
 def command(project: LocalClientProject) -> list[str]:
     return [
-        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(project.ports["mlflow"]),
-        "--backend-store-uri", f"sqlite:///{project.db_dir / 'mlflow.db'}",
-        "--artifacts-destination", project.storage("mlflow").url(), "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(project.ports["mlflow"]),
+        "--backend-store-uri",
+        f"sqlite:///{project.db_dir / 'mlflow.db'}",
+        "--artifacts-destination",
+        project.storage("mlflow").url(),
+        "--workers",
+        "1",
     ]
 
 

@@ -45,9 +45,15 @@ class RunOptions:
     @classmethod
     def from_spec(cls, spec: ClientSpec, **overrides: Any) -> RunOptions:
         p = spec.pipeline
-        defaults = {"window_days": p.window_days, "test_days": p.test_days, "revenue_coverage": p.revenue_coverage,
-                    "embedding_dim": p.embedding_dim, "epochs": p.epochs, "batch_size": p.batch_size,
-                    "learning_rate": p.learning_rate}
+        defaults = {
+            "window_days": p.window_days,
+            "test_days": p.test_days,
+            "revenue_coverage": p.revenue_coverage,
+            "embedding_dim": p.embedding_dim,
+            "epochs": p.epochs,
+            "batch_size": p.batch_size,
+            "learning_rate": p.learning_rate,
+        }
         return cls(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
 
 
@@ -87,12 +93,19 @@ def context_for(spec: ClientSpec, settings: Settings, *, mlflow_uri: str | None 
             raise PipelineError("backend=gcp needs --mlflow-uri (the client's MLflow server URL)")
         warehouse_uri = f"bigquery://{spec.project_id}/{spec.region}"
         machine = MachineSpec(
-            machine_type=settings.vertex_machine_type, accelerator_type=settings.vertex_accelerator_type,
+            machine_type=settings.vertex_machine_type,
+            accelerator_type=settings.vertex_accelerator_type,
             accelerator_count=settings.vertex_accelerator_count,
         )
     return PipelineContext(
-        client=spec.project_id, warehouse_uri=warehouse_uri, data=backends.storage("data"),
-        models=backends.storage("models"), jobs=backends.jobs, mlflow_uri=mlflow_uri, env=env, machine=machine,
+        client=spec.project_id,
+        warehouse_uri=warehouse_uri,
+        data=backends.storage("data"),
+        models=backends.storage("models"),
+        jobs=backends.jobs,
+        mlflow_uri=mlflow_uri,
+        env=env,
+        machine=machine,
     )
 
 
@@ -127,21 +140,60 @@ def _save(data: ObjectStore, state: dict[str, Any]) -> None:
 def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOptions) -> tuple[str, ...]:
     dataset = ctx.data.url(f"datasets/{run_id}")
     if stage == "extract":
-        args = ["--warehouse", ctx.warehouse_uri, "--output", dataset, "--window-days", str(options.window_days),
-                "--test-days", str(options.test_days), "--revenue-coverage", str(options.revenue_coverage),
-                "--min-customers", str(options.min_customers), "--min-products", str(options.min_products)]
+        args = [
+            "--warehouse",
+            ctx.warehouse_uri,
+            "--output",
+            dataset,
+            "--window-days",
+            str(options.window_days),
+            "--test-days",
+            str(options.test_days),
+            "--revenue-coverage",
+            str(options.revenue_coverage),
+            "--min-customers",
+            str(options.min_customers),
+            "--min-products",
+            str(options.min_products),
+        ]
         return tuple(args + (["--cutoff", options.cutoff] if options.cutoff else []))
     if stage == "vocab":
         return ("--dataset", dataset)
     if stage == "train":
-        args = ["--dataset", dataset, "--models", ctx.models.url(), "--version", run_id, "--mlflow-uri",
-                ctx.mlflow_uri, "--experiment", options.experiment, "--model-name", options.model_name,
-                "--epochs", str(options.epochs), "--batch-size", str(options.batch_size),
-                "--embedding-dim", str(options.embedding_dim), "--learning-rate", str(options.learning_rate)]
+        args = [
+            "--dataset",
+            dataset,
+            "--models",
+            ctx.models.url(),
+            "--version",
+            run_id,
+            "--mlflow-uri",
+            ctx.mlflow_uri,
+            "--experiment",
+            options.experiment,
+            "--model-name",
+            options.model_name,
+            "--epochs",
+            str(options.epochs),
+            "--batch-size",
+            str(options.batch_size),
+            "--embedding-dim",
+            str(options.embedding_dim),
+            "--learning-rate",
+            str(options.learning_rate),
+        ]
         return tuple(args + ([] if options.baselines else ["--no-baselines"]))
     if stage == "register":
-        return ("--models", ctx.models.url(), "--version", run_id, "--mlflow-uri", ctx.mlflow_uri,
-                "--model-name", options.model_name)
+        return (
+            "--models",
+            ctx.models.url(),
+            "--version",
+            run_id,
+            "--mlflow-uri",
+            ctx.mlflow_uri,
+            "--model-name",
+            options.model_name,
+        )
     raise PipelineError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
 
 
@@ -154,16 +206,23 @@ def stage_outputs(stage: str, ctx: PipelineContext, run_id: str) -> dict[str, An
     key = f"{run_id}/{'train_result' if stage == 'train' else 'registered'}.json"
     result = json.loads(ctx.models.read_text(key)) if ctx.models.exists(key) else {}
     if stage == "train":
-        return {"version": run_id, **result.get("outputs", {}), "metrics": result.get("metrics", {}),
-                "baselines": result.get("baselines", {})}
+        return {
+            "version": run_id,
+            **result.get("outputs", {}),
+            "metrics": result.get("metrics", {}),
+            "baselines": result.get("baselines", {}),
+        }
     return result
 
 
-
-
 def run_pipeline(
-    ctx: PipelineContext, *, options: RunOptions | None = None, run_id: str | None = None,
-    from_stage: str | None = None, only: str | None = None, on_event: Event | None = None,
+    ctx: PipelineContext,
+    *,
+    options: RunOptions | None = None,
+    run_id: str | None = None,
+    from_stage: str | None = None,
+    only: str | None = None,
+    on_event: Event | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a pipeline run; returns its final state. Raises PipelineError when a stage fails
     (the state then says which stage, why, and keeps the earlier stages' outputs)."""
@@ -178,16 +237,27 @@ def run_pipeline(
             raise PipelineError("a new run starts at the extract stage; pass --run-id of an earlier run to resume")
         run_id = run_id or new_run_id()
         options = options or RunOptions()
-        state = {"run_id": run_id, "client": ctx.client, "status": "pending", "created_at": _now(),
-                 "options": asdict(options), "stages": {s: {"status": "pending"} for s in STAGES}}
+        state = {
+            "run_id": run_id,
+            "client": ctx.client,
+            "status": "pending",
+            "created_at": _now(),
+            "options": asdict(options),
+            "stages": {s: {"status": "pending"} for s in STAGES},
+        }
     stages = _stages_to_run(state, from_stage, only)
     state["status"] = "running"
     state.pop("reason", None)
     _save(ctx.data, state)
     for stage in stages:
         record = state["stages"][stage]
-        spec = JobSpec(name=f"{stage}-{run_id}", module=STAGE_MODULES[stage],
-                       args=stage_args(stage, ctx, run_id, options), env=ctx.env, machine=ctx.machine)
+        spec = JobSpec(
+            name=f"{stage}-{run_id}",
+            module=STAGE_MODULES[stage],
+            args=stage_args(stage, ctx, run_id, options),
+            env=ctx.env,
+            machine=ctx.machine,
+        )
         job_id = ctx.jobs.submit(spec)
         record.update(status="running", job_id=job_id, started_at=_now(), reason=None, args=list(spec.args))
         _save(ctx.data, state)

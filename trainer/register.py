@@ -41,10 +41,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     mlflow.set_tracking_uri(args.mlflow_uri)
     window = trained["window"]
     tags = {
-        "bundle_uri": trained["outputs"]["bundle"], "model_version": trained["version"],
-        "mlflow_run_id": trained["mlflow_run_id"], "window_start": window["start"], "cutoff": window["cutoff"],
-        "dataset_digest": trained["dataset_digest"], "vocab_hash": trained["vocab_hash"],
-        "code_version": trained["code_version"], "saved_model_uri": trained["outputs"]["saved_model"],
+        "bundle_uri": trained["outputs"]["bundle"],
+        "model_version": trained["version"],
+        "mlflow_run_id": trained["mlflow_run_id"],
+        "window_start": window["start"],
+        "cutoff": window["cutoff"],
+        "dataset_digest": trained["dataset_digest"],
+        "vocab_hash": trained["vocab_hash"],
+        "code_version": trained["code_version"],
+        "saved_model_uri": trained["outputs"]["saved_model"],
         **{f"metric.{metric_key(k)}": f"{v:.4f}" for k, v in trained["metrics"].items() if "recall" in k},
     }
     client = MlflowClient()
@@ -54,7 +59,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         client.create_registered_model(name, description="b2brec two-tower retrieval models")
     run_id = trained["mlflow_run_id"]
     registered = client.create_model_version(
-        name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
+        name,
+        source=f"{client.get_run(run_id).info.artifact_uri}/model",
+        run_id=run_id,
+        tags=tags,
         description=f"b2brec two-tower {trained['version']}, window {window['start']} .. {window['cutoff']}",
     )
     record = {"name": name, "registry_version": registered.version, "tags": tags}

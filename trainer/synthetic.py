@@ -41,13 +41,15 @@ def generate(config: WholesaleConfig) -> dict[str, pd.DataFrame]:
     popularity = 1.0 / np.arange(1, n_p + 1) ** 0.8
     rng.shuffle(popularity)
     price = np.round(rng.lognormal(2.0, 0.7, n_p), 2)
-    products = pd.DataFrame({
-        "product_id": [f"P{i:05d}" for i in range(n_p)],
-        "name": [f"{_WORDS[i % len(_WORDS)]} item {c} {i}" for i, c in enumerate(category)],
-        "category": [f"cat-{c}" for c in category],
-        "subcategory": [f"sub-{s}" for s in subcategory],
-        "price": price,
-    })
+    products = pd.DataFrame(
+        {
+            "product_id": [f"P{i:05d}" for i in range(n_p)],
+            "name": [f"{_WORDS[i % len(_WORDS)]} item {c} {i}" for i, c in enumerate(category)],
+            "category": [f"cat-{c}" for c in category],
+            "subcategory": [f"sub-{s}" for s in subcategory],
+            "price": price,
+        }
+    )
     city = rng.integers(0, config.cities, n_c)
     city_taste = rng.dirichlet(np.ones(config.categories) * 0.5, config.cities)
     transactions: list[tuple[str, str, datetime, float, float]] = []
@@ -71,11 +73,13 @@ def generate(config: WholesaleConfig) -> dict[str, pd.DataFrame]:
                 transactions.append((f"C{c:05d}", f"P{p:05d}", when, quantity, round(quantity * price[p], 2)))
     frame = pd.DataFrame(transactions, columns=["customer_id", "product_id", "timestamp", "quantity", "revenue"])
     frame.insert(0, "transaction_id", [f"T{i:07d}" for i in range(len(frame))])
-    customers = pd.DataFrame({
-        "customer_id": [f"C{i:05d}" for i in range(n_c)],
-        "name": [f"Customer {i}" for i in range(n_c)],
-        "city": [f"City {k}" for k in city],
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n_c)],
+            "name": [f"Customer {i}" for i in range(n_c)],
+            "city": [f"City {k}" for k in city],
+        }
+    )
     return {"customers": customers, "products": products, "transactions": frame}
 
 

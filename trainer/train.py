@@ -46,9 +46,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--distribute", choices=("auto", "mirrored", "none"), default="auto")
     parser.add_argument("--no-baselines", action="store_true", help="Skip the most-popular and ALS runs")
     args = parser.parse_args(argv)
-    problems = [f"--{name.replace('_', '-')} must be positive" for name in
-                ("embedding_dim", "batch_size", "epochs", "learning_rate", "history_length", "temperature")
-                if getattr(args, name) <= 0]
+    problems = [
+        f"--{name.replace('_', '-')} must be positive"
+        for name in ("embedding_dim", "batch_size", "epochs", "learning_rate", "history_length", "temperature")
+        if getattr(args, name) <= 0
+    ]
     try:
         args.layers = tuple(int(x) for x in args.layers.split(",") if x.strip())
     except ValueError:
@@ -62,9 +64,16 @@ def _config(args: argparse.Namespace) -> Any:
     from trainer.fit import TrainConfig
 
     return TrainConfig(
-        embedding_dim=args.embedding_dim, layers=args.layers, batch_size=args.batch_size, epochs=args.epochs,
-        learning_rate=args.learning_rate, history_length=args.history_length, temperature=args.temperature,
-        logq_weight=args.logq_weight, seed=args.seed, distribute=args.distribute,
+        embedding_dim=args.embedding_dim,
+        layers=args.layers,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        history_length=args.history_length,
+        temperature=args.temperature,
+        logq_weight=args.logq_weight,
+        seed=args.seed,
+        distribute=args.distribute,
     )
 
 
@@ -73,9 +82,14 @@ def _dataset_tags(metadata: dict[str, Any], vocab: dict[str, Any], version: str)
 
     window = metadata["window"]
     return {
-        "model_version": version, "dataset_digest": metadata["digest"], "vocab_hash": vocab["hash"],
-        "window_start": window["start"], "test_start": window["test_start"], "cutoff": window["cutoff"],
-        "code_version": code_version(), "features": ",".join(metadata["features"]),
+        "model_version": version,
+        "dataset_digest": metadata["digest"],
+        "vocab_hash": vocab["hash"],
+        "window_start": window["start"],
+        "test_start": window["test_start"],
+        "cutoff": window["cutoff"],
+        "code_version": code_version(),
+        "features": ",".join(metadata["features"]),
     }
 
 
@@ -117,8 +131,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         urls = save_models(result, candidates, config.history_length, models, args.version)
         full = pd.concat([train, test], ignore_index=True)
         bundle = build_bundle(
-            result, full, version=args.version, cutoff=datetime.fromisoformat(metadata["window"]["cutoff"]),
-            history_length=config.history_length, metadata=metadata, metrics=metrics, run_id=active.info.run_id,
+            result,
+            full,
+            version=args.version,
+            cutoff=datetime.fromisoformat(metadata["window"]["cutoff"]),
+            history_length=config.history_length,
+            metadata=metadata,
+            metrics=metrics,
+            run_id=active.info.run_id,
             model_name=args.model_name,
         )
         urls["bundle"] = export_bundle(models, bundle)
@@ -134,10 +154,19 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         model_run_id = active.info.run_id
     baseline_metrics = {} if args.no_baselines else _baselines(train, split, tags, args)
     summary = {
-        "version": args.version, "mlflow_run_id": model_run_id, "metrics": metrics, "baselines": baseline_metrics,
-        "outputs": urls, "dataset_digest": metadata["digest"], "vocab_hash": vocab["hash"],
-        "window": metadata["window"], "model_name": args.model_name, "code_version": tags["code_version"],
-        "strategy": result.strategy, "replicas": result.replicas, "epochs_run": len(result.history.get("loss", [])),
+        "version": args.version,
+        "mlflow_run_id": model_run_id,
+        "metrics": metrics,
+        "baselines": baseline_metrics,
+        "outputs": urls,
+        "dataset_digest": metadata["digest"],
+        "vocab_hash": vocab["hash"],
+        "window": metadata["window"],
+        "model_name": args.model_name,
+        "code_version": tags["code_version"],
+        "strategy": result.strategy,
+        "replicas": result.replicas,
+        "epochs_run": len(result.history.get("loss", [])),
     }
     models.write_text(f"{args.version}/train_result.json", json.dumps(summary, indent=2, sort_keys=True))
     log.info("model %s: %s", args.version, {k: round(v, 4) for k, v in metrics.items() if "recall@100" in k})

@@ -48,7 +48,11 @@ def quantile_boundaries(values: np.ndarray, buckets: int) -> list[float]:
 
 
 def build_vocabularies(
-    train: pd.DataFrame, features: list[str], *, revenue_buckets: int = 10, time_buckets: int = 12,
+    train: pd.DataFrame,
+    features: list[str],
+    *,
+    revenue_buckets: int = 10,
+    time_buckets: int = 12,
     popularity_buckets: int = 10,
 ) -> dict[str, Any]:
     """Vocabularies and bucket boundaries from the training split (test values are unseen by design)."""
@@ -65,7 +69,8 @@ def build_vocabularies(
     timestamps = train["timestamp"].to_numpy()
     vocab["timestamp_boundaries"] = (
         np.linspace(timestamps.min(), timestamps.max(), time_buckets + 1)[1:-1].round().tolist()
-        if timestamps.max() > timestamps.min() else []
+        if timestamps.max() > timestamps.min()
+        else []
     )
     counts = train["product_id"].value_counts()
     vocab["popularity_boundaries"] = quantile_boundaries(np.log1p(counts.to_numpy()), popularity_buckets)

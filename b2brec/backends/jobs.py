@@ -101,9 +101,7 @@ class SubprocessJobRunner:
         env = {**os.environ, **spec.env}
         command = [sys.executable, "-m", "b2brec.backends.job_wrapper", str(job_dir), spec.module, *spec.args]
         with open(job_dir / "output.log", "wb") as log:
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         (job_dir / "pid").write_text(str(process.pid))
         return job_id
 

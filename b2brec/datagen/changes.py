@@ -43,8 +43,10 @@ def append_changes(
     ``cfg`` must be the config the database was generated with (its world decides who buys
     what); ``seed`` varies the day; ``now`` (naive UTC, default: the clock) stamps updated_at.
     """
-    for name, value, high in (("new_transactions", new_transactions, MAX_NEW),
-                              ("updated_transactions", updated_transactions, MAX_NEW)):
+    for name, value, high in (
+        ("new_transactions", new_transactions, MAX_NEW),
+        ("updated_transactions", updated_transactions, MAX_NEW),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
             raise DatagenError(f"{name} must be a whole number between 0 and {high:,}, got {value!r}")
     target = parse_target(url)
@@ -58,7 +60,8 @@ def append_changes(
             state = _current_state(writer.engine, sales, cfg)
             if updated_transactions > state["rows"]:
                 raise DatagenError(
-                    f"cannot update {updated_transactions:,} lines: the sales table has {state['rows']:,}")
+                    f"cannot update {updated_transactions:,} lines: the sales table has {state['rows']:,}"
+                )
             rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3, seed]))
             clock = _epoch(now if now is not None else datetime.now(UTC))
             stamp = max(clock, _epoch(state["max_updated_at"]) + 1)
@@ -72,7 +75,9 @@ def append_changes(
     written = ([int(new.updated_at.max())] if len(new) else []) + ([stamp] if updated_ids else [])
     high = max(written) if written else _epoch(state["max_updated_at"])
     return ChangeSummary(
-        new_ids=new.line_id.tolist(), updated_ids=updated_ids, max_updated_at=to_datetime(high),
+        new_ids=new.line_id.tolist(),
+        updated_ids=updated_ids,
+        max_updated_at=to_datetime(high),
         seconds=time.perf_counter() - started,
     )
 
@@ -82,10 +87,17 @@ def _current_state(engine: sa.Engine, sales: sa.Table, cfg: GeneratorConfig) -> 
     missing = [t for t in ("customers", "products", "sales") if t not in names]
     if missing:
         raise DatagenError(
-            f"table(s) {', '.join(missing)} not found; run `b2brec data generate` on this database first")
+            f"table(s) {', '.join(missing)} not found; run `b2brec data generate` on this database first"
+        )
     with engine.connect() as conn:
-        row = conn.execute(sa.select(sa.func.count(), sa.func.max(sales.c.line_id), sa.func.max(sales.c.sold_at),
-                                     sa.func.max(sales.c.updated_at))).one()
+        row = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.max(sales.c.line_id),
+                sa.func.max(sales.c.sold_at),
+                sa.func.max(sales.c.updated_at),
+            )
+        ).one()
         n_customers = conn.execute(sa.text("SELECT COUNT(*) FROM customers")).scalar_one()
         n_products = conn.execute(sa.text("SELECT COUNT(*) FROM products")).scalar_one()
     if (n_customers, n_products) != (cfg.n_customers, cfg.n_products):
@@ -108,8 +120,9 @@ def _new_lines(world: World, rng: np.random.Generator, n: int, state: dict, stam
     n_staple = min(int(rng.binomial(n, 0.55)), len(staples))
     picked = staples[rng.integers(0, len(staples), size=n_staple)] if n_staple else np.empty(0, np.int64)
     weights = np.cumsum(cust.activity * alive)
-    e_cust = np.minimum(np.searchsorted(weights, rng.random(n - n_staple) * weights[-1], side="right"),
-                        len(weights) - 1)
+    e_cust = np.minimum(
+        np.searchsorted(weights, rng.random(n - n_staple) * weights[-1], side="right"), len(weights) - 1
+    )
     e_prod = world.sample_products(rng, world.group[e_cust], world.season(int(day)))
     customer = np.concatenate([world.staple_customer[picked], e_cust]).astype(np.int64)
     product = np.concatenate([world.staple_product[picked], e_prod]).astype(np.int64)
@@ -123,8 +136,9 @@ def _new_lines(world: World, rng: np.random.Generator, n: int, state: dict, stam
     return SalesChunk(line_id, customer, product, quantity, amount, sold_at, updated_at)
 
 
-def _update_lines(engine: sa.Engine, sales: sa.Table, rng: np.random.Generator, n: int, max_id: int,
-                  stamp: int) -> list[int]:
+def _update_lines(
+    engine: sa.Engine, sales: sa.Table, rng: np.random.Generator, n: int, max_id: int, stamp: int
+) -> list[int]:
     """Correct the quantity (and amount, at the line's own unit price) of ``n`` existing lines."""
     if n == 0:
         return []
@@ -133,26 +147,39 @@ def _update_lines(engine: sa.Engine, sales: sa.Table, rng: np.random.Generator, 
     stamp_dt = to_datetime(stamp)
     with engine.begin() as conn:
         for start in range(0, n, 1000):
-            ids = [int(i) for i in wanted[start:start + 1000]]
-            rows = conn.execute(sa.select(sales.c.line_id, sales.c.quantity, sales.c.amount)
-                                .where(sales.c.line_id.in_(ids)).order_by(sales.c.line_id)).all()
+            ids = [int(i) for i in wanted[start : start + 1000]]
+            rows = conn.execute(
+                sa.select(sales.c.line_id, sales.c.quantity, sales.c.amount)
+                .where(sales.c.line_id.in_(ids))
+                .order_by(sales.c.line_id)
+            ).all()
             factor = rng.uniform(0.5, 1.5, size=len(rows))
             params = []
             for (line_id, qty, amount), f in zip(rows, factor, strict=True):
                 new_qty = max(1, round(qty * f))
                 new_qty = new_qty + 1 if new_qty == qty else new_qty
-                params.append({"b_id": line_id, "b_qty": new_qty, "b_amount": round(float(amount) / qty * new_qty, 2),
-                               "b_updated": stamp_dt})
+                params.append(
+                    {
+                        "b_id": line_id,
+                        "b_qty": new_qty,
+                        "b_amount": round(float(amount) / qty * new_qty, 2),
+                        "b_updated": stamp_dt,
+                    }
+                )
             if params:
                 conn.execute(
-                    sales.update().where(sales.c.line_id == sa.bindparam("b_id"))
-                    .values(quantity=sa.bindparam("b_qty"), amount=sa.bindparam("b_amount"),
-                            updated_at=sa.bindparam("b_updated")),
+                    sales.update()
+                    .where(sales.c.line_id == sa.bindparam("b_id"))
+                    .values(
+                        quantity=sa.bindparam("b_qty"),
+                        amount=sa.bindparam("b_amount"),
+                        updated_at=sa.bindparam("b_updated"),
+                    ),
                     params,
                 )
             updated.extend(p["b_id"] for p in params)
         if len(updated) < n:  # raised inside the transaction, so nothing is updated
             raise DatagenError(
-                f"only {len(updated):,} of the {n:,} sampled line ids exist; the sales table has gaps in line_id")
+                f"only {len(updated):,} of the {n:,} sampled line ids exist; the sales table has gaps in line_id"
+            )
     return sorted(updated)
-

@@ -77,6 +77,11 @@ def generate(
     finally:
         writer.close()
     return GenerationSummary(
-        customers=cfg.n_customers, products=cfg.n_products, transactions=done, first_sale=to_datetime(first or 0),
-        last_sale=to_datetime(last or 0), seconds=time.perf_counter() - started, target=parsed.safe,
+        customers=cfg.n_customers,
+        products=cfg.n_products,
+        transactions=done,
+        first_sale=to_datetime(first or 0),
+        last_sale=to_datetime(last or 0),
+        seconds=time.perf_counter() - started,
+        target=parsed.safe,
     )

@@ -56,8 +56,10 @@ def simulate_days(world: World, seed_offset: int = 2) -> Iterator[dict[str, np.n
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, seed_offset]))
     counts = day_counts(world, rng)
     groups = world.group
-    next_due = np.clip(cust.created_day[world.staple_customer], 0, None) + rng.random(
-        len(world.staple_customer)) * world.staple_interval
+    next_due = (
+        np.clip(cust.created_day[world.staple_customer], 0, None)
+        + rng.random(len(world.staple_customer)) * world.staple_interval
+    )
     staple_end = cust.end_day[world.staple_customer]
     end_epoch = world.start_epoch + cfg.days * DAY
     for d in range(cfg.days):
@@ -100,8 +102,14 @@ def simulate_days(world: World, seed_offset: int = 2) -> Iterator[dict[str, np.n
         fix = (rng.random(total) < 0.03) & (corrected < end_epoch)
         updated_at = np.where(fix, corrected, updated_at)
         order = np.lexsort((product, customer, sold_at))
-        yield {"customer": customer[order], "product": product[order], "quantity": quantity[order],
-               "amount": amount[order], "sold_at": sold_at[order], "updated_at": updated_at[order]}
+        yield {
+            "customer": customer[order],
+            "product": product[order],
+            "quantity": quantity[order],
+            "amount": amount[order],
+            "sold_at": sold_at[order],
+            "updated_at": updated_at[order],
+        }
 
 
 def quantities(rng: np.random.Generator, units: np.ndarray, shape: np.ndarray, case: np.ndarray) -> np.ndarray:

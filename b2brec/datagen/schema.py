@@ -19,28 +19,40 @@ def build_metadata(dialect: str) -> sa.MetaData:
     money: sa.types.TypeEngine = sa.Float() if dialect == "sqlite" else sa.Numeric(12, 2, asdecimal=False)
     opts = {"mysql_charset": "utf8mb4", "mariadb_charset": "utf8mb4"}
     md = sa.MetaData()
-    sa.Table("customers", md,
-             sa.Column("customer_id", sa.String(16), primary_key=True),
-             sa.Column("company_name", sa.String(200), nullable=False),
-             sa.Column("city", sa.String(100), nullable=False),
-             sa.Column("segment", sa.String(50), nullable=False),
-             sa.Column("created_at", sa.DateTime(), nullable=False),
-             sa.Column("updated_at", sa.DateTime(), nullable=False), **opts)
-    sa.Table("products", md,
-             sa.Column("sku", sa.String(16), primary_key=True),
-             sa.Column("product_name", sa.String(200), nullable=False),
-             sa.Column("category", sa.String(100), nullable=False),
-             sa.Column("subcategory", sa.String(100), nullable=False),
-             sa.Column("unit_price", money, nullable=False),
-             sa.Column("updated_at", sa.DateTime(), nullable=False), **opts)
-    sa.Table("sales", md,
-             sa.Column("line_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-             sa.Column("customer_id", sa.String(16), nullable=False),
-             sa.Column("sku", sa.String(16), nullable=False),
-             sa.Column("quantity", sa.Integer(), nullable=False),
-             sa.Column("amount", money, nullable=False),
-             sa.Column("sold_at", sa.DateTime(), nullable=False),
-             sa.Column("updated_at", sa.DateTime(), nullable=False), **opts)
+    sa.Table(
+        "customers",
+        md,
+        sa.Column("customer_id", sa.String(16), primary_key=True),
+        sa.Column("company_name", sa.String(200), nullable=False),
+        sa.Column("city", sa.String(100), nullable=False),
+        sa.Column("segment", sa.String(50), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        **opts,
+    )
+    sa.Table(
+        "products",
+        md,
+        sa.Column("sku", sa.String(16), primary_key=True),
+        sa.Column("product_name", sa.String(200), nullable=False),
+        sa.Column("category", sa.String(100), nullable=False),
+        sa.Column("subcategory", sa.String(100), nullable=False),
+        sa.Column("unit_price", money, nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        **opts,
+    )
+    sa.Table(
+        "sales",
+        md,
+        sa.Column("line_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("customer_id", sa.String(16), nullable=False),
+        sa.Column("sku", sa.String(16), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("amount", money, nullable=False),
+        sa.Column("sold_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        **opts,
+    )
     return md
 
 
@@ -63,35 +75,41 @@ def _ts(epoch: np.ndarray) -> pa.Array:
 
 def customers_table(world: World) -> pa.Table:
     c = world.customers
-    return pa.table({
-        "customer_id": customer_ids(len(c.names)),
-        "company_name": pa.array(c.names, pa.string()),
-        "city": pa.array([c.cities[i] for i in c.city], pa.string()),
-        "segment": pa.array([c.segments[i] for i in c.segment], pa.string()),
-        "created_at": _ts(c.created_at),
-        "updated_at": _ts(c.updated_at),
-    })
+    return pa.table(
+        {
+            "customer_id": customer_ids(len(c.names)),
+            "company_name": pa.array(c.names, pa.string()),
+            "city": pa.array([c.cities[i] for i in c.city], pa.string()),
+            "segment": pa.array([c.segments[i] for i in c.segment], pa.string()),
+            "created_at": _ts(c.created_at),
+            "updated_at": _ts(c.updated_at),
+        }
+    )
 
 
 def products_table(world: World) -> pa.Table:
     p = world.catalog
-    return pa.table({
-        "sku": product_ids(len(p.names)),
-        "product_name": pa.array(p.names, pa.string()),
-        "category": pa.array([p.categories[i] for i in p.category], pa.string()),
-        "subcategory": pa.array([p.subcategories[i] for i in p.subcategory], pa.string()),
-        "unit_price": pa.array(p.price, pa.float64()),
-        "updated_at": _ts(p.updated_at),
-    })
+    return pa.table(
+        {
+            "sku": product_ids(len(p.names)),
+            "product_name": pa.array(p.names, pa.string()),
+            "category": pa.array([p.categories[i] for i in p.category], pa.string()),
+            "subcategory": pa.array([p.subcategories[i] for i in p.subcategory], pa.string()),
+            "unit_price": pa.array(p.price, pa.float64()),
+            "updated_at": _ts(p.updated_at),
+        }
+    )
 
 
 def sales_table(chunk: SalesChunk, cust_ids: pa.Array, prod_ids: pa.Array) -> pa.Table:
-    return pa.table({
-        "line_id": pa.array(chunk.line_id, pa.int64()),
-        "customer_id": cust_ids.take(pa.array(chunk.customer)),
-        "sku": prod_ids.take(pa.array(chunk.product)),
-        "quantity": pa.array(chunk.quantity, pa.int32()),
-        "amount": pa.array(chunk.amount, pa.float64()),
-        "sold_at": _ts(chunk.sold_at),
-        "updated_at": _ts(chunk.updated_at),
-    })
+    return pa.table(
+        {
+            "line_id": pa.array(chunk.line_id, pa.int64()),
+            "customer_id": cust_ids.take(pa.array(chunk.customer)),
+            "sku": prod_ids.take(pa.array(chunk.product)),
+            "quantity": pa.array(chunk.quantity, pa.int32()),
+            "amount": pa.array(chunk.amount, pa.float64()),
+            "sold_at": _ts(chunk.sold_at),
+            "updated_at": _ts(chunk.updated_at),
+        }
+    )

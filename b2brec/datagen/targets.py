@@ -20,10 +20,18 @@ SUPPORTED = (
     "sqlite:///path/to/erp.sqlite, postgresql+psycopg://user:pass@host:5432/db, "
     "mysql+pymysql://user:pass@host:3306/db (MariaDB too), file:///path/to/folder"
 )
-_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql",
-            "mariadb": "mariadb+pymysql"}
-_ALLOWED_DRIVERS = {"sqlite": {None, "pysqlite"}, "postgresql": {None, "psycopg"},
-                    "mysql": {None, "pymysql"}, "mariadb": {None, "pymysql"}}
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+_ALLOWED_DRIVERS = {
+    "sqlite": {None, "pysqlite"},
+    "postgresql": {None, "psycopg"},
+    "mysql": {None, "pymysql"},
+    "mariadb": {None, "pymysql"},
+}
 
 
 @dataclass(frozen=True)

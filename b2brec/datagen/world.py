@@ -146,8 +146,19 @@ def build_catalog(cfg: GeneratorConfig, rng: np.random.Generator) -> Catalog:
     base_units = np.clip(60.0 / price**0.75, 1.0, 60.0)
     start = _epoch(cfg)
     updated = start - rng.integers(0, 400 * 86400, size=cfg.n_products) + cfg.days * 86400 // 2
-    return Catalog(names, category, subcategory, categories, subcategories, np.array(sub_category), price,
-                   popularity, case_size.astype(np.int64), base_units, updated)
+    return Catalog(
+        names,
+        category,
+        subcategory,
+        categories,
+        subcategories,
+        np.array(sub_category),
+        price,
+        popularity,
+        case_size.astype(np.int64),
+        base_units,
+        updated,
+    )
 
 
 def build_customers(cfg: GeneratorConfig, rng: np.random.Generator) -> Customers:
@@ -171,8 +182,9 @@ def build_customers(cfg: GeneratorConfig, rng: np.random.Generator) -> Customers
     end_day = np.where((rng.random(n) < 0.08) & (churn_day < cfg.days), np.maximum(churn_day, 1), cfg.days)
     start = _epoch(cfg)
     created_at = start + created_day * 86400 + rng.integers(8 * 3600, 18 * 3600, size=n)
-    updated_at = np.maximum(created_at, start + np.minimum(end_day, cfg.days - 1) * 86400 - rng.integers(0, 86400 * 60,
-                                                                                                     size=n))
+    updated_at = np.maximum(
+        created_at, start + np.minimum(end_day, cfg.days - 1) * 86400 - rng.integers(0, 86400 * 60, size=n)
+    )
     used: set[str] = set()
     names: list[str] = []
     prefix = rng.integers(0, len(cd.NAME_PREFIXES), size=n)
@@ -186,8 +198,21 @@ def build_customers(cfg: GeneratorConfig, rng: np.random.Generator) -> Customers
             name = f"{name} {len(used) + 1}"
         used.add(name)
         names.append(name)
-    return Customers(names, segment, city, segments, cities, activity, size, np.minimum(discount, 0.2), hour,
-                     created_day, end_day, created_at, updated_at)
+    return Customers(
+        names,
+        segment,
+        city,
+        segments,
+        cities,
+        activity,
+        size,
+        np.minimum(discount, 0.2),
+        hour,
+        created_day,
+        end_day,
+        created_at,
+        updated_at,
+    )
 
 
 def _taste(catalog: Catalog, customers: Customers, rng: np.random.Generator) -> np.ndarray:
@@ -197,8 +222,13 @@ def _taste(catalog: Catalog, customers: Customers, rng: np.random.Generator) -> 
     for seg in customers.segments:
         cat_taste = cd.SEGMENT_TASTES.get(seg, {})
         sub_taste = cd.SUBCATEGORY_TASTES.get(seg, {})
-        base = np.array([cat_taste.get(catalog.categories[catalog.sub_category[s]], 1.0)
-                         * sub_taste.get(catalog.subcategories[s], 1.0) for s in range(n_sub)])
+        base = np.array(
+            [
+                cat_taste.get(catalog.categories[catalog.sub_category[s]], 1.0)
+                * sub_taste.get(catalog.subcategories[s], 1.0)
+                for s in range(n_sub)
+            ]
+        )
         for city in customers.cities:
             coastal = cd.CITIES[city][1]
             city_effect = rng.lognormal(0.0, 0.3, size=n_sub)  # local habits
@@ -244,8 +274,19 @@ def _with_staples(world: World, rng: np.random.Generator) -> World:
     interval = active_days[owner] * k_unique[owner] / np.maximum(staple_lines[owner], 1e-9)
     interval = np.clip(interval * rng.lognormal(0.0, 0.35, size=len(owner)), 2.0, active_days[owner])
     units = world.catalog.base_units[product] * cust.size[owner] * rng.lognormal(0.0, 0.3, size=len(owner))
-    return World(world.config, world.catalog, cust, world.taste, world.order, world.order_key, owner, product,
-                 interval, units, world.start_epoch)
+    return World(
+        world.config,
+        world.catalog,
+        cust,
+        world.taste,
+        world.order,
+        world.order_key,
+        owner,
+        product,
+        interval,
+        units,
+        world.start_epoch,
+    )
 
 
 def _epoch(cfg: GeneratorConfig) -> int:

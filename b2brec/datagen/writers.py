@@ -114,8 +114,10 @@ class FileWriter:
     def prepare(self, replace: bool) -> None:
         existing = [p.name for p in map(self.path, TABLES) if p.exists()]
         if existing and not replace:
-            raise DatagenError(f"files {', '.join(existing)} already exist in {self.target.folder}; "
-                               "drop --no-replace (replace=False) to overwrite them")
+            raise DatagenError(
+                f"files {', '.join(existing)} already exist in {self.target.folder}; "
+                "drop --no-replace (replace=False) to overwrite them"
+            )
         try:
             self.target.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -54,7 +54,10 @@ def test_bigquery_query_parameters_are_typed() -> None:
     params = {p.name: p for p in config.query_parameters}
     assert isinstance(params["cutoff"], bigquery.ScalarQueryParameter)
     assert (params["cutoff"].type_, params["days"].type_, params["coverage"].type_, params["city"].type_) == (
-        "DATE", "INT64", "FLOAT64", "STRING",
+        "DATE",
+        "INT64",
+        "FLOAT64",
+        "STRING",
     )
     assert config.labels == {"component": "b2brec"}
 

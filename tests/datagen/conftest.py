@@ -27,8 +27,10 @@ class Generated:
 def simulate(cfg: GeneratorConfig, chunk_size: int | None = None) -> Generated:
     world = build_world(cfg)
     chunks = list(iter_sales_chunks(world, chunk_size))
-    cols = {name: np.concatenate([getattr(c, name) for c in chunks])
-            for name in ("customer", "product", "quantity", "amount", "sold_at", "updated_at", "line_id")}
+    cols = {
+        name: np.concatenate([getattr(c, name) for c in chunks])
+        for name in ("customer", "product", "quantity", "amount", "sold_at", "updated_at", "line_id")
+    }
     return Generated(world, **cols)
 
 

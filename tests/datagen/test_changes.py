@@ -17,8 +17,9 @@ def _sales(url: str) -> dict[int, tuple]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT line_id, customer_id, sku, quantity, amount, sold_at, updated_at "
-                                        "FROM sales").all()
+            rows = conn.exec_driver_sql(
+                "SELECT line_id, customer_id, sku, quantity, amount, sold_at, updated_at FROM sales"
+            ).all()
     finally:
         engine.dispose()
     return {r[0]: tuple(r[1:]) for r in rows}

@@ -36,8 +36,11 @@ def test_generate_prints_a_summary(tmp_path: Path) -> None:
 
 
 def test_default_target_is_under_b2brec_home(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["data", "generate", "-n", "1000", "--days", "30", "--end-date", "2026-02-01"],
-                           env={"B2BREC_HOME": str(tmp_path / "home")})
+    result = runner.invoke(
+        app,
+        ["data", "generate", "-n", "1000", "--days", "30", "--end-date", "2026-02-01"],
+        env={"B2BREC_HOME": str(tmp_path / "home")},
+    )
     assert result.exit_code == 0, result.output
     source = tmp_path / "home" / "sources" / "demo-erp.sqlite"
     assert _count(f"sqlite:///{source}") == 1_000
@@ -58,8 +61,9 @@ def test_bad_url_names_the_supported_ones_and_hides_the_password() -> None:
 
 
 def test_bad_end_date_and_no_replace(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["data", "generate", "-n", "1000", "--end-date", "1.11.2026", "--to",
-                                 f"sqlite:///{tmp_path / 'x.sqlite'}"])
+    result = runner.invoke(
+        app, ["data", "generate", "-n", "1000", "--end-date", "1.11.2026", "--to", f"sqlite:///{tmp_path / 'x.sqlite'}"]
+    )
     assert result.exit_code == 2 and "use YYYY-MM-DD" in _flat(result.output)
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     assert runner.invoke(app, ["data", "generate", "-n", "1000", "--to", url]).exit_code == 0
@@ -68,11 +72,15 @@ def test_bad_end_date_and_no_replace(tmp_path: Path) -> None:
 
 
 def test_files_and_append_changes(tmp_path: Path) -> None:
-    files = runner.invoke(app, ["data", "generate", "-n", "1000", "--to", f"file://{tmp_path / 'out'}",
-                                "--format", "parquet"])
+    files = runner.invoke(
+        app, ["data", "generate", "-n", "1000", "--to", f"file://{tmp_path / 'out'}", "--format", "parquet"]
+    )
     assert files.exit_code == 0, files.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["customers.parquet", "products.parquet",
-                                                                    "sales.parquet"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "customers.parquet",
+        "products.parquet",
+        "sales.parquet",
+    ]
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     assert runner.invoke(app, ["data", "generate", "-n", "1500", "--to", url]).exit_code == 0
     changed = runner.invoke(app, ["data", "append-changes", "-n", "1500", "--to", url, "--new", "30", "--updated", "5"])

@@ -24,8 +24,10 @@ def _normalised(url: str) -> dict[str, list[tuple]]:
     try:
         with engine.connect() as conn:
             return {
-                name: [tuple(round(float(v), 2) if isinstance(v, float | Decimal) else v for v in row)
-                       for row in conn.execute(sa.select(md.tables[name]).order_by(*md.tables[name].primary_key))]
+                name: [
+                    tuple(round(float(v), 2) if isinstance(v, float | Decimal) else v for v in row)
+                    for row in conn.execute(sa.select(md.tables[name]).order_by(*md.tables[name].primary_key))
+                ]
                 for name in TABLES
             }
     finally:

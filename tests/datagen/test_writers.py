@@ -36,19 +36,41 @@ def test_sqlite_gets_the_fixed_erp_schema(tmp_path: Path) -> None:
     assert datetime(2025, 11, 1) <= summary.first_sale < summary.last_sale < datetime(2026, 11, 1)
     inspector = sa.inspect(sa.create_engine(url))
     assert [c["name"] for c in inspector.get_columns("sales")] == [
-        "line_id", "customer_id", "sku", "quantity", "amount", "sold_at", "updated_at"]
+        "line_id",
+        "customer_id",
+        "sku",
+        "quantity",
+        "amount",
+        "sold_at",
+        "updated_at",
+    ]
     assert [c["name"] for c in inspector.get_columns("customers")] == [
-        "customer_id", "company_name", "city", "segment", "created_at", "updated_at"]
+        "customer_id",
+        "company_name",
+        "city",
+        "segment",
+        "created_at",
+        "updated_at",
+    ]
     assert [c["name"] for c in inspector.get_columns("products")] == [
-        "sku", "product_name", "category", "subcategory", "unit_price", "updated_at"]
+        "sku",
+        "product_name",
+        "category",
+        "subcategory",
+        "unit_price",
+        "updated_at",
+    ]
     assert inspector.get_pk_constraint("sales")["constrained_columns"] == ["line_id"]
     assert [ix["column_names"] for ix in inspector.get_indexes("sales")] == [["updated_at"]]
     assert _rows(url, "SELECT COUNT(*), MIN(line_id), MAX(line_id) FROM sales") == [(3_000, 1, 3_000)]
     first = _rows(url, "SELECT customer_id, sku FROM sales WHERE line_id = 1")[0]
     assert first[0].startswith("C0") and first[1].startswith("P0") and len(first[0]) == 7
     # every sales line points at a generated customer and product
-    assert _rows(url, "SELECT COUNT(*) FROM sales s LEFT JOIN customers c USING (customer_id) "
-                      "LEFT JOIN products p USING (sku) WHERE c.customer_id IS NULL OR p.sku IS NULL") == [(0,)]
+    assert _rows(
+        url,
+        "SELECT COUNT(*) FROM sales s LEFT JOIN customers c USING (customer_id) "
+        "LEFT JOIN products p USING (sku) WHERE c.customer_id IS NULL OR p.sku IS NULL",
+    ) == [(0,)]
 
 
 def test_same_seed_same_database_rows(tmp_path: Path) -> None:

@@ -28,7 +28,9 @@ def tracking_uri(tmp_path: Path, models_store: ObjectStore) -> str:
     client.create_registered_model(MODEL)
     for bundle in ("v1", "v2"):
         client.create_model_version(
-            MODEL, source=f"{models_store.url(bundle)}/model", tags={"bundle_uri": models_store.url(f"{bundle}/serving")}
+            MODEL,
+            source=f"{models_store.url(bundle)}/model",
+            tags={"bundle_uri": models_store.url(f"{bundle}/serving")},
         )
     client.set_registered_model_alias(MODEL, "champion", "2")
     client.create_model_version(MODEL, source="file:///nowhere/model")

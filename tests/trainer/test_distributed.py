@@ -44,7 +44,8 @@ def test_fit_under_mirrored_strategy_with_two_logical_devices() -> None:
 
 def test_keras3_is_refused_with_the_fix() -> None:
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    done = subprocess.run([sys.executable, "-c", "import trainer.fit"], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import trainer.fit"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode != 0
     assert "TF_USE_LEGACY_KERAS=1" in done.stderr

@@ -28,11 +28,23 @@ def test_ndcg_at_10_by_hand() -> None:
 
 
 def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    train = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"], "product_id": ["p0", "p1", "p1", "p2", "p1"],
-                          "timestamp": [1, 2, 3, 4, 5], "revenue": 1.0})
+    train = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c"],
+            "product_id": ["p0", "p1", "p1", "p2", "p1"],
+            "timestamp": [1, 2, 3, 4, 5],
+            "revenue": 1.0,
+        }
+    )
     # "d" is new (not in train) and "c" buys an unknown product only: neither is evaluated.
-    test = pd.DataFrame({"customer_id": ["a", "a", "b", "c", "d"], "product_id": ["p1", "p3", "p0", "px", "p0"],
-                         "timestamp": [9, 9, 9, 9, 9], "revenue": 1.0})
+    test = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "d"],
+            "product_id": ["p1", "p3", "p0", "px", "p0"],
+            "timestamp": [9, 9, 9, 9, 9],
+            "revenue": 1.0,
+        }
+    )
     return train, test
 
 

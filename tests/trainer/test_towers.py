@@ -21,8 +21,12 @@ FEATURES = ["customer_id", "product_id", "revenue", "timestamp", "art_name", "ci
 @pytest.fixture(scope="module")
 def towers() -> tuple[tf.keras.Model, tf.keras.Model]:
     train = pd.DataFrame(
-        [("c1", "p1", 10.0, 100, "Café noir", "Köln"), ("c1", "p2", 20.0, 200, "Thé vert", "Köln"),
-         ("c2", "p3", 30.0, 300, "Lait entier", "Bonn"), ("c2", "p1", 5.0, 400, "Café noir", "Bonn")],
+        [
+            ("c1", "p1", 10.0, 100, "Café noir", "Köln"),
+            ("c1", "p2", 20.0, 200, "Thé vert", "Köln"),
+            ("c2", "p3", 30.0, 300, "Lait entier", "Bonn"),
+            ("c2", "p1", 5.0, 400, "Café noir", "Bonn"),
+        ],
         columns=FEATURES,
     )
     vocab = build_vocabularies(train, FEATURES, revenue_buckets=2, time_buckets=2)
@@ -33,18 +37,26 @@ def towers() -> tuple[tf.keras.Model, tf.keras.Model]:
 def _queries(history: list[list[str]], weights: list[list[float]]) -> dict[str, tf.Tensor]:
     n = len(history)
     return {
-        "customer_id": tf.constant(["c1"] * n), "city": tf.constant(["Köln"] * n),
-        "timestamp": tf.constant([500.0] * n), "history": tf.constant(history),
-        "history_weight": tf.constant(weights, tf.float32), "recency": tf.zeros([n]),
-        "frequency": tf.ones([n]), "avg_revenue": tf.ones([n]),
+        "customer_id": tf.constant(["c1"] * n),
+        "city": tf.constant(["Köln"] * n),
+        "timestamp": tf.constant([500.0] * n),
+        "history": tf.constant(history),
+        "history_weight": tf.constant(weights, tf.float32),
+        "recency": tf.zeros([n]),
+        "frequency": tf.ones([n]),
+        "avg_revenue": tf.ones([n]),
     }
 
 
 def _candidates(products: list[str]) -> dict[str, tf.Tensor]:
     n = len(products)
-    return {"product_id": tf.constant(products), "art_name": tf.constant(["Café noir"] * n),
-            "category": tf.constant([""] * n), "subcategory": tf.constant([""] * n),
-            "popularity": tf.ones([n])}
+    return {
+        "product_id": tf.constant(products),
+        "art_name": tf.constant(["Café noir"] * n),
+        "category": tf.constant([""] * n),
+        "subcategory": tf.constant([""] * n),
+        "popularity": tf.ones([n]),
+    }
 
 
 def test_query_appends_a_one_and_its_weighted_history_embeddings(towers: tuple) -> None:
@@ -56,8 +68,8 @@ def test_query_appends_a_one_and_its_weighted_history_embeddings(towers: tuple) 
     lookup = query_model.products.lookup
     p1, p2 = (int(lookup(tf.constant(p)).numpy()) for p in ("p1", "p2"))
     # the learned power starts at 0: a plain weighted sum; padding ("") adds nothing
-    np.testing.assert_allclose(out[0, DIM + 1:], 2.0 * table[p1] + table[p2], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out[1, DIM + 1:], 0.0)
+    np.testing.assert_allclose(out[0, DIM + 1 :], 2.0 * table[p1] + table[p2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[1, DIM + 1 :], 0.0)
 
 
 def test_candidate_appends_its_bias_and_its_own_product_embedding(towers: tuple) -> None:
@@ -67,7 +79,7 @@ def test_candidate_appends_its_bias_and_its_own_product_embedding(towers: tuple)
     table = query_model.products.embedding.embeddings.numpy()  # the one table both towers share
     for row, product in enumerate(["p1", "p3"]):
         index = int(query_model.products.lookup(tf.constant(product)).numpy())
-        np.testing.assert_allclose(out[row, DIM + 1:], table[index], rtol=1e-6)
+        np.testing.assert_allclose(out[row, DIM + 1 :], table[index], rtol=1e-6)
 
 
 def test_the_history_power_is_trained(towers: tuple) -> None:

@@ -28,8 +28,13 @@ def row(customer: str, product: str, day: int, revenue: float) -> dict:
 
 def test_validate_rows_sets_malformed_rows_aside_with_a_reason() -> None:
     rows = [
-        {"customer_id": "c1", "product_id": "p1", "timestamp": datetime(2026, 1, 2, tzinfo=UTC),
-         "revenue": 10, "city": None},
+        {
+            "customer_id": "c1",
+            "product_id": "p1",
+            "timestamp": datetime(2026, 1, 2, tzinfo=UTC),
+            "revenue": 10,
+            "city": None,
+        },
         {"customer_id": " ", "product_id": "p1", "timestamp": 0, "revenue": 1.0},
         {"customer_id": "c1", "product_id": "p1", "timestamp": None, "revenue": 1.0},
         {"customer_id": "c1", "product_id": "p1", "timestamp": 0, "revenue": -5.0},
@@ -37,9 +42,10 @@ def test_validate_rows_sets_malformed_rows_aside_with_a_reason() -> None:
     with TestPipeline() as p:
         out = p | beam.Create(rows) | ValidateRows(("city",))
         # 2026-01-02 00:00 UTC is 1767312000 s; a NULL city becomes "" (present but unknown).
-        assert_that(out["valid"], equal_to([
-            {"customer_id": "c1", "product_id": "p1", "timestamp": 1767312000, "revenue": 10.0, "city": ""}
-        ]))
+        assert_that(
+            out["valid"],
+            equal_to([{"customer_id": "c1", "product_id": "p1", "timestamp": 1767312000, "revenue": 10.0, "city": ""}]),
+        )
         reasons = out[MALFORMED] | beam.Map(lambda bad: bad["reason"].split(" ")[0])
         assert_that(reasons, equal_to(["customer_id", "timestamp", "revenue"]), label="reasons")
 
@@ -54,13 +60,21 @@ def test_select_by_revenue_keeps_products_until_the_share_is_reached() -> None:
 
 
 def test_top_revenue_products_and_keep_products() -> None:
-    rows = [row("c1", "A", 1, 30), row("c2", "A", 2, 20), row("c1", "B", 3, 30), row("c1", "C", 4, 15),
-            row("c3", "D", 5, 5)]
+    rows = [
+        row("c1", "A", 1, 30),
+        row("c2", "A", 2, 20),
+        row("c1", "B", 3, 30),
+        row("c1", "C", 4, 15),
+        row("c3", "D", 5, 5),
+    ]
     with TestPipeline() as p:
         data = p | beam.Create(rows)
         selection = data | TopRevenueProducts(0.8)
-        assert_that(selection | beam.Map(lambda s: (s["kept"], s["total_products"], s["kept_share"])),
-                    equal_to([(["A", "B"], 4, 0.8)]), label="selection")
+        assert_that(
+            selection | beam.Map(lambda s: (s["kept"], s["total_products"], s["kept_share"])),
+            equal_to([(["A", "B"], 4, 0.8)]),
+            label="selection",
+        )
         kept = data | KeepProducts(selection) | beam.Map(lambda r: (r["customer_id"], r["product_id"]))
         assert_that(kept, equal_to([("c1", "A"), ("c2", "A"), ("c1", "B")]), label="kept")
 
@@ -77,8 +91,21 @@ def test_summarize_counts_distinct_customers_products_and_range() -> None:
     rows = [row("c1", "A", 1, 2.5), row("c1", "B", 3, 1.5), row("c2", "A", 2, 1.0)]
     with TestPipeline() as p:
         stats = p | beam.Create(rows) | Summarize()
-        assert_that(stats, equal_to([{"rows": 3, "customers": 2, "products": 2, "min_timestamp": DAY,
-                                      "max_timestamp": 3 * DAY, "revenue": 5.0}]))
+        assert_that(
+            stats,
+            equal_to(
+                [
+                    {
+                        "rows": 3,
+                        "customers": 2,
+                        "products": 2,
+                        "min_timestamp": DAY,
+                        "max_timestamp": 3 * DAY,
+                        "revenue": 5.0,
+                    }
+                ]
+            ),
+        )
 
 
 def test_extract_dataset_chooses_products_on_train_only() -> None:

@@ -30,11 +30,13 @@ def test_values_are_ordered_by_frequency_then_value_and_empty_is_dropped() -> No
 
 
 def test_vocabularies_from_a_small_frame() -> None:
-    train = frame([
-        ("c1", "p1", 10.0, 100, "Café noir", "Köln"),
-        ("c1", "p2", 20.0, 200, "Thé vert", "Köln"),
-        ("c2", "p1", 30.0, 300, "Café noir", ""),
-    ])
+    train = frame(
+        [
+            ("c1", "p1", 10.0, 100, "Café noir", "Köln"),
+            ("c1", "p2", 20.0, 200, "Thé vert", "Köln"),
+            ("c2", "p1", 30.0, 300, "Café noir", ""),
+        ]
+    )
     vocab = build_vocabularies(train, FEATURES, revenue_buckets=2, time_buckets=2)
     assert vocab["vocabularies"]["product_id"] == ["p1", "p2"]
     assert vocab["vocabularies"]["city"] == ["Köln"]  # "" (unknown city) is not a value

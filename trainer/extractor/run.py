@@ -77,8 +77,10 @@ def read_rows(pipeline: beam.Pipeline, warehouse_uri: str, sql: str, params: dic
 
 def _collect(pcoll: Any, url: str, name: str) -> None:
     """Write a small PCollection as JSON lines (read back after the pipeline for metadata.json)."""
-    _ = pcoll | f"Json{name}" >> beam.Map(json.dumps, default=str) | f"Write{name}" >> beam.io.WriteToText(
-        local_path(url) + f"/_work/{name}", file_name_suffix=".jsonl"
+    _ = (
+        pcoll
+        | f"Json{name}" >> beam.Map(json.dumps, default=str)
+        | f"Write{name}" >> beam.io.WriteToText(local_path(url) + f"/_work/{name}", file_name_suffix=".jsonl")
     )
 
 
@@ -120,13 +122,17 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             _ = (
                 result[split]
                 | f"Encode{split}" >> beam.Map(to_example, features)
-                | f"Write{split}" >> beam.io.WriteToTFRecord(
-                    local_path(output) + f"/{split}/part", file_name_suffix=SHARD_SUFFIX,
+                | f"Write{split}"
+                >> beam.io.WriteToTFRecord(
+                    local_path(output) + f"/{split}/part",
+                    file_name_suffix=SHARD_SUFFIX,
                     compression_type=CompressionTypes.GZIP,
                 )
             )
-        _ = result[MALFORMED] | "JsonMalformed" >> beam.Map(json.dumps) | "WriteMalformed" >> beam.io.WriteToText(
-            local_path(output) + "/malformed/part", file_name_suffix=".jsonl"
+        _ = (
+            result[MALFORMED]
+            | "JsonMalformed" >> beam.Map(json.dumps)
+            | "WriteMalformed" >> beam.io.WriteToText(local_path(output) + "/malformed/part", file_name_suffix=".jsonl")
         )
         for name in ("selection", "train_stats", "test_stats"):
             _collect(result[name], output, name)
@@ -139,8 +145,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _metadata(
-    args: argparse.Namespace, output: str, features: tuple[str, ...], missing: tuple[str, ...],
-    window_start: datetime, test_start: datetime, cutoff: datetime, sql: str,
+    args: argparse.Namespace,
+    output: str,
+    features: tuple[str, ...],
+    missing: tuple[str, ...],
+    window_start: datetime,
+    test_start: datetime,
+    cutoff: datetime,
+    sql: str,
 ) -> dict[str, Any]:
     out = store(output)
     selection = _read_jsonl(output, "selection")[0]
@@ -155,20 +167,27 @@ def _metadata(
         "rows": {"train": stats["train"]["rows"], "test": stats["test"]["rows"], "malformed": malformed},
         "customers": {"train": stats["train"]["customers"], "test": stats["test"]["customers"]},
         "products": {
-            "train": stats["train"]["products"], "test": stats["test"]["products"],
-            "kept": len(selection["kept"]), "in_window": selection["total_products"],
+            "train": stats["train"]["products"],
+            "test": stats["test"]["products"],
+            "kept": len(selection["kept"]),
+            "in_window": selection["total_products"],
         },
         "window": {
-            "start": window_start.isoformat(), "test_start": test_start.isoformat(), "cutoff": cutoff.isoformat(),
-            "window_days": args.window_days, "test_days": args.test_days,
+            "start": window_start.isoformat(),
+            "test_start": test_start.isoformat(),
+            "cutoff": cutoff.isoformat(),
+            "window_days": args.window_days,
+            "test_days": args.test_days,
         },
         "date_ranges": {
             split: {"first": _iso(stats[split]["min_timestamp"]), "last": _iso(stats[split]["max_timestamp"])}
             for split in ("train", "test")
         },
         "revenue_coverage": {
-            "target": args.revenue_coverage, "kept_share": selection["kept_share"],
-            "kept_revenue": selection["kept_revenue"], "total_revenue": selection["total_revenue"],
+            "target": args.revenue_coverage,
+            "kept_share": selection["kept_share"],
+            "kept_revenue": selection["kept_revenue"],
+            "total_revenue": selection["total_revenue"],
         },
         "features": list(all_features),
         "missing_features": list(missing),

@@ -91,7 +91,10 @@ def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
             f"LEFT JOIN {RAW_DATASET}.customers AS c ON CAST(c.customer_id AS STRING) = CAST(t.customer_id AS STRING)"
         )
     return (
-        "SELECT " + ", ".join(select) + f" FROM {RAW_DATASET}.transactions AS t " + " ".join(joins)
+        "SELECT "
+        + ", ".join(select)
+        + f" FROM {RAW_DATASET}.transactions AS t "
+        + " ".join(joins)
         + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff"
     )
 

@@ -13,7 +13,14 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 from trainer.model.towers import CandidateTower, ProductEmbedding, QueryTower, TowerConfig  # noqa: E402
 
 QUERY_INPUTS: tuple[str, ...] = (
-    "customer_id", "city", "timestamp", "history", "history_weight", "recency", "frequency", "avg_revenue",
+    "customer_id",
+    "city",
+    "timestamp",
+    "history",
+    "history_weight",
+    "recency",
+    "frequency",
+    "avg_revenue",
 )
 CANDIDATE_INPUTS: tuple[str, ...] = ("product_id", "art_name", "category", "subcategory", "popularity")
 
@@ -35,8 +42,12 @@ class TwoTowerModel(tfrs.Model):
         query = self.query_model({k: features[k] for k in QUERY_INPUTS}, training=training)
         candidate = self.candidate_model({k: features[k] for k in CANDIDATE_INPUTS}, training=training)
         return self.task(
-            query, candidate, candidate_sampling_probability=features["sampling_probability"],
-            candidate_ids=features["product_id"], compute_metrics=False, compute_batch_metrics=False,
+            query,
+            candidate,
+            candidate_sampling_probability=features["sampling_probability"],
+            candidate_ids=features["product_id"],
+            compute_metrics=False,
+            compute_batch_metrics=False,
         )
 
 
