@@ -6,7 +6,9 @@ tests construct one explicitly.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, model_validator
+import re
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_K = 100
@@ -60,10 +62,22 @@ class ServingSettings(BaseSettings):
         ge=1,
         description="Rows kept while the warehouse is unreachable; beyond, dropped and counted.",
     )
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Keys callers send as header X-API-Key on /recommend, /recommend-batch and /model-info, "
+        "separated by commas or newlines (several, so a key can be rotated without downtime). Required on "
+        "backend=gcp (the service is public); unset on the local default = no key needed.",
+    )
     admin_token: str | None = Field(
         None, description="Bearer token for /admin; required on backend=gcp, optional on the local default."
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
+
+    def accepted_api_keys(self) -> tuple[bytes, ...]:
+        """The configured API keys (empty when none are set)."""
+        if self.api_keys is None:
+            return ()
+        return tuple(key.encode() for key in re.split(r"[,\s]+", self.api_keys.get_secret_value()) if key)
 
     @model_validator(mode="after")
     def _one_start_version(self) -> ServingSettings:

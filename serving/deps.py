@@ -6,11 +6,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyHeader
 
 from b2brec.settings import Backend, Settings
 from serving.config import ServingSettings
-from serving.errors import AdminDisabled, Unauthorized
+from serving.errors import AdminDisabled, ApiDisabled, Unauthorized
 from serving.metrics import ServingMetrics
 from serving.model.registry import ModelRegistry
 from serving.model.state import ModelState
@@ -68,3 +69,34 @@ async def require_admin(
 
 
 AdminDep = Depends(require_admin)
+
+
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="One of the keys in B2BREC_SERVING_API_KEYS (managed in the client app).",
+)
+
+
+async def require_api_key(
+    settings: SettingsDep,
+    serving: ServingSettingsDep,
+    supplied: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+) -> None:
+    """Recommendation calls need ``X-API-Key`` when keys are configured; on GCP keys are mandatory
+    (the service is public, so it fails closed)."""
+    keys = serving.accepted_api_keys()
+    if not keys:
+        if settings.backend is Backend.GCP:
+            raise ApiDisabled("recommendations are disabled: no API keys are configured (B2BREC_SERVING_API_KEYS)")
+        return
+    candidate = (supplied or "").strip().encode()
+    # Compare with every key (no early exit), so the time taken does not tell which key nearly matched.
+    matches = [hmac.compare_digest(candidate, key) for key in keys]
+    if not candidate or not any(matches):
+        raise Unauthorized(
+            "missing or unknown API key: send header 'X-API-Key: <key>' (keys are managed in the client app)"
+        )
+
+
+ApiKeyDep = Depends(require_api_key)

@@ -19,6 +19,7 @@ STATUS_BY_CODE = {
     "invalid_bundle": 404,
     "unauthorized": 401,
     "admin_disabled": 403,
+    "api_disabled": 403,
 }
 
 
@@ -28,6 +29,10 @@ class Unauthorized(B2BRecError):
 
 class AdminDisabled(B2BRecError):
     code = "admin_disabled"
+
+
+class ApiDisabled(B2BRecError):
+    code = "api_disabled"
 
 
 def error(status: int, message: str, data: dict | None = None, headers: dict[str, str] | None = None) -> JSONResponse:

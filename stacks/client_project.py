@@ -185,7 +185,8 @@ class ClientProjectStack(PlatformStack):
             spec, "serving", emails, labels, egress, scaling.serving,
             env={**base_env, "B2BREC_MODELS_URI": f"gs://{spec.bucket('models')}/models",
                  "MLFLOW_TRACKING_URI": mlflow.uri},
-            secret_env={"B2BREC_API_KEYS": "serving-api-keys"},
+            secret_env={"B2BREC_SERVING_API_KEYS": "serving-api-keys",
+                        "B2BREC_SERVING_ADMIN_TOKEN": "serving-admin-token"},
         )  # fmt: skip
         for service in (mlflow, client_app, serving):
             add_dependencies(service.service, list(secrets.secrets.values()))
@@ -270,6 +271,10 @@ class ClientProjectStack(PlatformStack):
                     accessor: [members["serving"]],
                     "roles/secretmanager.secretVersionManager": [members["client-app"]],
                 },
+            ),
+            "serving-admin-token": SecretSpec(
+                description="Bearer token of the serving API's /admin (deploy, rollback), used by the deploy tool.",
+                iam={accessor: [members["serving"]]},
             ),
         }
         for source, secret_id in self._source_secrets(spec):

@@ -133,7 +133,7 @@ def _service(**overrides: object) -> CloudRunServiceProps:
         "min_instances": 1,
         "max_instances": 10,
         "liveness_path": "/health/live",
-        "secret_env": {"B2BREC_API_KEYS": "serving-api-keys"},
+        "secret_env": {"B2BREC_SERVING_API_KEYS": "serving-api-keys"},
     }
     return CloudRunServiceProps(**(props | overrides))
 
@@ -155,7 +155,7 @@ def test_cloud_run_service_scaling_probes_egress_and_deploy_tool_owned_fields() 
     assert container["startup_probe"]["tcp_socket"]["port"] == 8080
     assert container["env"] == [
         {
-            "name": "B2BREC_API_KEYS",
+            "name": "B2BREC_SERVING_API_KEYS",
             "value_source": {"secret_key_ref": {"secret": "serving-api-keys", "version": "latest"}},
         }
     ]

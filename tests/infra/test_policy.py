@@ -168,6 +168,22 @@ def test_only_listed_cloud_run_services_have_public_invokers(stack: Synthesized)
             assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY" or stack.spec is None, name
 
 
+def test_the_public_serving_api_gets_its_keys_and_admin_token_from_secret_manager(stack: Synthesized) -> None:
+    """serving is public because every recommendation call must carry an API key; that holds only
+    if the keys (and the admin token) reach the container, from Secret Manager, under the names the
+    service reads (``serving.config.ServingSettings``)."""
+    services = {s["name"]: s for s in stack.resources("google_cloud_run_v2_service").values()}
+    if "serving" not in services:
+        return
+    (container,) = services["serving"]["template"]["containers"]
+    refs = [e for e in container["env"] if "value_source" in e]
+    secrets = {e["name"]: e["value_source"]["secret_key_ref"]["secret"] for e in refs}
+    assert secrets["B2BREC_SERVING_API_KEYS"] == "serving-api-keys"
+    assert secrets["B2BREC_SERVING_ADMIN_TOKEN"] == "serving-admin-token"
+    declared = {s["secret_id"] for s in stack.resources("google_secret_manager_secret").values()}
+    assert {"serving-api-keys", "serving-admin-token"} <= declared
+
+
 def test_no_principal_holds_a_basic_role_and_no_keys_exist(stack: Synthesized) -> None:
     for rtype, name, body in stack.all_resources():
         if "_iam_" in rtype and "role" in body:

@@ -1,5 +1,6 @@
 """Property-based checks from the OpenAPI schema (schemathesis): no 5xx, responses match the
-schema, malformed and out-of-range inputs get 4xx.
+schema, malformed and out-of-range inputs get 4xx, operations that declare the API key refuse calls
+without it.
 
 ``positive_data_acceptance`` is left out: schema-valid requests may rightly get 404/409 here
 (deploying a version that does not exist, rolling back with nothing to roll back to).
@@ -23,12 +24,14 @@ from serving.model.loader import BundleSource
 from serving.model.registry import ModelRegistry
 from serving.synthetic import synthetic_bundle
 
+API_KEY = "schemathesis-key-0123456789"
+
 
 def _app():  # noqa: ANN202
     root = Path(tempfile.mkdtemp(prefix="b2brec-schemathesis-"))
     store = ObjectStore((root / "models").as_uri())
     write_bundle(store, synthetic_bundle("v1", n_products=300, n_customers=50))
-    serving = ServingSettings(version="v1")
+    serving = ServingSettings(version="v1", api_keys=API_KEY)
     registry = ModelRegistry(BundleSource(store), serving)
     registry.deploy("v1")  # loaded up front: the ASGI test transport does not run the lifespan
     return create_app(Settings(home=root / "home"), serving, registry=registry)
@@ -40,4 +43,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    # With the key; schemathesis's ignored_auth check also replays each call without it (and with a
+    # wrong one) and fails if a protected operation answers anything but 401/403.
+    case.call_and_validate(headers={"X-API-Key": API_KEY}, excluded_checks=[positive_data_acceptance])

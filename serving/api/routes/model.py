@@ -7,11 +7,11 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from serving.api.responses import ok
-from serving.deps import ModelDep, RegistryDep
+from serving.deps import ApiKeyDep, ModelDep, RegistryDep
 from serving.model.state import ModelState
 from serving.schemas import Envelope, ErrorEnvelope, ModelInfo
 
-router = APIRouter(tags=["model"])
+router = APIRouter(tags=["model"], dependencies=[ApiKeyDep])
 
 
 def model_info(state: ModelState, previous: str | None) -> dict[str, object]:
@@ -44,6 +44,9 @@ def model_info(state: ModelState, previous: str | None) -> dict[str, object]:
     }
 
 
-@router.get("/model-info", response_model=Envelope[ModelInfo], responses={503: {"model": ErrorEnvelope}})
+ERRORS = {code: {"model": ErrorEnvelope} for code in (401, 403, 503)}
+
+
+@router.get("/model-info", response_model=Envelope[ModelInfo], responses=ERRORS)
 def get_model_info(state: ModelDep, registry: RegistryDep) -> object:
     return ok(f"serving model {state.version}", model_info(state, registry.previous_version))

@@ -9,19 +9,19 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from serving.api.responses import ok
-from serving.deps import MetricsDep, ModelDep, PredictionsDep
+from serving.deps import ApiKeyDep, MetricsDep, ModelDep, PredictionsDep
 from serving.model.state import ModelState
 from serving.predictions import PredictionEntry
 from serving.recommend import FALLBACK_REASONS, Recommendation, items, recommend
 from serving.schemas import BatchData, BatchRequest, Envelope, ErrorEnvelope, RecommendData, RecommendRequest
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], dependencies=[ApiKeyDep])
 INLINE_MAX_PRODUCTS = 50_000
 """Single requests over smaller catalogs, or through the approximate index (≈ 1 ms at 1M products,
 faiss releases the GIL), are scored on the event loop; exact scoring of larger catalogs in a thread.
 At 1M products the thread hop cost more than it spared: sequential /recommend 1.5–1.7 ms on the
 loop vs 2.0–2.5 ms through the threadpool."""
-ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 422, 503)}
+ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 422, 503)}
 
 
 def _payload(state: ModelState, rec: Recommendation, recommendation_id: str) -> dict[str, object]:
