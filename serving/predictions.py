@@ -22,43 +22,11 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
+from b2brec.prediction_log import COLUMNS, CREATE_TABLE, DATASET, PARTITION_FIELD, SCHEMA, TABLE
 from serving.model.state import ModelState
 from serving.recommend import Recommendation
 
 log = logging.getLogger("serving.predictions")
-
-DATASET, TABLE = "predictions", "recommendation_history"
-CREATE_TABLE = f"""
-CREATE TABLE IF NOT EXISTS {DATASET}.{TABLE} (
-  recommendation_id STRING,
-  request_id STRING,
-  model_version STRING,
-  endpoint STRING,
-  customer_id STRING,
-  k INT64,
-  product_ids ARRAY<STRING>,
-  scores ARRAY<FLOAT64>,
-  fallback BOOL,
-  fallback_reason STRING,
-  filters STRING,
-  created_at TIMESTAMP
-)"""
-SCHEMA = pa.schema(
-    [
-        ("recommendation_id", pa.string()),
-        ("request_id", pa.string()),
-        ("model_version", pa.string()),
-        ("endpoint", pa.string()),
-        ("customer_id", pa.string()),
-        ("k", pa.int64()),
-        ("product_ids", pa.list_(pa.string())),
-        ("scores", pa.list_(pa.float64())),
-        ("fallback", pa.bool_()),
-        ("fallback_reason", pa.string()),
-        ("filters", pa.string()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -126,8 +94,9 @@ def bigquery_rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 class BigQuerySink:
-    """Streams rows into BigQuery with ``insert_rows_json`` (the table comes from Terraform or
-    is created here from the same DDL)."""
+    """Streams rows into BigQuery with ``insert_rows_json``. The table comes from Terraform
+    (``predictions`` dataset); if it is missing it is created through the tables API (same
+    schema, partitioning), which needs no query-job permission."""
 
     def __init__(self, warehouse: BigQueryWarehouse) -> None:
         self.warehouse = warehouse
@@ -137,10 +106,25 @@ class BigQuerySink:
     def table_id(self) -> str:
         return f"{self.warehouse.project}.{DATASET}.{TABLE}"
 
+    def _ensure_table(self) -> None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        client = self.warehouse.client
+        try:
+            client.get_table(self.table_id)
+        except NotFound:
+            schema = [
+                bigquery.SchemaField(c.name, c.bq_type, mode="REPEATED" if c.repeated else "NULLABLE") for c in COLUMNS
+            ]
+            table = bigquery.Table(self.table_id, schema=schema)
+            table.time_partitioning = bigquery.TimePartitioning(field=PARTITION_FIELD)
+            client.create_table(table, exists_ok=True)
+        self._table_ready = True
+
     def write(self, table: pa.Table) -> None:
         if not self._table_ready:
-            self.warehouse.execute(CREATE_TABLE)
-            self._table_ready = True
+            self._ensure_table()
         errors = self.warehouse.client.insert_rows_json(self.table_id, bigquery_rows(table))
         if errors:
             raise RuntimeError(f"BigQuery rejected {len(errors)} prediction rows: {str(errors)[:300]}")

@@ -3,13 +3,16 @@ shutdown, the file left free between flushes, rows kept and retried while it is 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+import requests
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -110,3 +113,61 @@ def test_bigquery_sink_builds_streaming_rows() -> None:
     assert rows[0]["created_at"] == "2026-03-01T12:00:00+00:00" and rows[0]["product_ids"] == ["p1", "p2"]
     sink = BigQuerySink(BigQueryWarehouse("client-acme-prod", "europe-west1"))
     assert sink.table_id == "client-acme-prod.predictions.recommendation_history"
+
+
+class RecordingSession(requests.Session):
+    """Records what the BigQuery client sends; answers like the API does for a project whose
+    prediction table does not exist yet (GET table -> 404)."""
+
+    is_mtls = False  # what google-cloud's AuthorizedSession would say without client certificates
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, object]] = []
+
+    def request(self, method: str, url: str, **kwargs: object) -> requests.Response:  # type: ignore[override]
+        body = kwargs.get("data")
+        payload = json.loads(body) if isinstance(body, str | bytes) and body else None
+        path = urlsplit(url).path
+        self.sent.append((method, path, payload))
+        response = requests.Response()
+        response.headers["Content-Type"] = "application/json"
+        if method == "GET" and "/tables/" in path:
+            response.status_code, answer = 404, {"error": {"code": 404, "message": "Not found: Table"}}
+        elif method == "POST" and path.endswith("/tables"):
+            response.status_code, answer = 200, payload
+        else:
+            response.status_code, answer = 200, {}
+        response._content = json.dumps(answer).encode()
+        response.url = url
+        response.request = requests.Request(method, url).prepare()
+        return response
+
+
+def test_bigquery_sink_creates_the_missing_table_then_streams_rows() -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    session = RecordingSession()
+    client = bigquery.Client(project="client-acme-prod", credentials=AnonymousCredentials(), _http=session)
+    sink = BigQuerySink(BigQueryWarehouse("client-acme-prod", "europe-west1", client=client))
+    created = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    row = {c: None for c in SCHEMA.names} | {"recommendation_id": "r1", "customer_id": "c1", "created_at": created}
+    sink.write(pa.Table.from_pylist([row | {"product_ids": ["p1"], "scores": [0.5]}], schema=SCHEMA))
+    sink.write(pa.Table.from_pylist([row | {"recommendation_id": "r2"}], schema=SCHEMA))
+
+    methods = [(method, path.removeprefix("/bigquery/v2")) for method, path, _ in session.sent]
+    table_path = "/projects/client-acme-prod/datasets/predictions/tables/recommendation_history"
+    assert methods == [
+        ("GET", table_path),
+        ("POST", "/projects/client-acme-prod/datasets/predictions/tables"),
+        ("POST", f"{table_path}/insertAll"),
+        ("POST", f"{table_path}/insertAll"),  # the table is checked once, not per write
+    ]
+    definition = session.sent[1][2]
+    assert definition["timePartitioning"] == {"type": "DAY", "field": "created_at"}
+    fields = {f["name"]: (f["type"], f["mode"]) for f in definition["schema"]["fields"]}
+    assert fields["product_ids"] == ("STRING", "REPEATED") and fields["created_at"] == ("TIMESTAMP", "NULLABLE")
+    assert list(fields) == SCHEMA.names
+    inserted = session.sent[2][2]["rows"][0]["json"]
+    assert inserted["recommendation_id"] == "r1" and inserted["created_at"] == "2026-03-01T12:00:00+00:00"
