@@ -13,6 +13,10 @@ from datetime import date
 DATASETS: tuple[str, ...] = ("raw_data", "features", "ml_datasets", "predictions")
 """Warehouse datasets every client project has."""
 
+ETL_STAGING_DATASET = "raw_data_staging"
+"""Scratch dataset where dlt stages merges and replaces into ``raw_data`` (dlt's own name for it,
+``{dataset}_staging``); Terraform creates it so the ETL account needs no dataset-create right."""
+
 BUCKET_PURPOSES: tuple[str, ...] = ("data", "models", "mlflow", "staging")
 """Object-storage buckets every client project has, as ``{project-id}-{purpose}``."""
 

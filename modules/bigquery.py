@@ -12,6 +12,7 @@ from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIam
 from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTimePartitioning
 from constructs import Construct
 
+from b2brec import prediction_log
 from b2brec.features import PLATFORM_TABLES, PlatformTable
 from modules.base import (
     PROTECTED,
@@ -38,6 +39,8 @@ class ColumnSpec:
     type: str
     """A BigQuery type: STRING, FLOAT64, INT64, TIMESTAMP, …"""
     required: bool = False
+    repeated: bool = False
+    """An ARRAY of ``type`` (mode REPEATED)."""
     description: str = ""
 
 
@@ -55,7 +58,7 @@ class TableSpec:
             {
                 "name": c.name,
                 "type": c.type,
-                "mode": "REQUIRED" if c.required else "NULLABLE",
+                "mode": "REPEATED" if c.repeated else "REQUIRED" if c.required else "NULLABLE",
                 "description": c.description,
             }
             for c in self.columns
@@ -88,6 +91,19 @@ RAW_TABLES: dict[str, TableSpec] = {
     ),
 }
 """``raw_data`` tables, from the platform's data contract in ``b2brec.features``."""
+
+PREDICTION_TABLES: dict[str, TableSpec] = {
+    prediction_log.TABLE: TableSpec(
+        columns=tuple(
+            ColumnSpec(name=c.name, type=c.bq_type, repeated=c.repeated, description=c.description)
+            for c in prediction_log.COLUMNS
+        ),
+        description="Every recommendation served (one row per customer and request), written by the serving API.",
+        partition_field=prediction_log.PARTITION_FIELD,
+        clustering=prediction_log.CLUSTERING,
+    )
+}
+"""``predictions`` tables, from ``b2brec.prediction_log`` (the contract the serving API writes)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,7 +35,9 @@ DATASET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "raw_data": {"roles/bigquery.dataEditor": ("etl-runner",), "roles/bigquery.dataViewer": ("client-app", "trainer")},
     "features": {"roles/bigquery.dataEditor": ("client-app", "trainer")},
     "ml_datasets": {"roles/bigquery.dataEditor": ("trainer",), "roles/bigquery.dataViewer": ("client-app",)},
-    "predictions": {"roles/bigquery.dataEditor": ("trainer",), "roles/bigquery.dataViewer": ("client-app", "serving")},
+    # serving streams every recommendation into predictions.recommendation_history
+    "predictions": {"roles/bigquery.dataEditor": ("trainer", "serving"), "roles/bigquery.dataViewer": ("client-app",)},
+    "raw_data_staging": {"roles/bigquery.dataEditor": ("etl-runner",)},
 }
 
 BUCKET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {

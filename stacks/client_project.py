@@ -11,7 +11,7 @@ from b2brec.spec import ClientSpec
 from b2brec.spec.infra import ServiceScaling
 from modules.artifact_registry import ArtifactRegistry, RegistryProps
 from modules.base import PropsError
-from modules.bigquery import RAW_TABLES, BigQueryDataset, DatasetProps
+from modules.bigquery import PREDICTION_TABLES, RAW_TABLES, BigQueryDataset, DatasetProps
 from modules.bucket import Bucket, BucketProps, TierRule
 from modules.budget import Budget, BudgetProps
 from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
@@ -117,7 +117,8 @@ class ClientProjectStack(PlatformStack):
                     **({"tiers": MODEL_TIERS} if purpose == "models" else {}),
                 ),
             )
-        for dataset in naming.DATASETS:
+        tables = {"raw_data": RAW_TABLES, "predictions": PREDICTION_TABLES}
+        for dataset in (*naming.DATASETS, naming.ETL_STAGING_DATASET):
             BigQueryDataset(
                 self,
                 f"dataset_{dataset}",
@@ -126,8 +127,12 @@ class ClientProjectStack(PlatformStack):
                     region=region,
                     dataset_id=dataset,
                     labels=labels,
-                    description=f"{dataset} of {spec.name} ({spec.env}).",
-                    tables=RAW_TABLES if dataset == "raw_data" else {},
+                    description=(
+                        f"ETL staging (scratch) of {spec.name} ({spec.env})."
+                        if dataset == naming.ETL_STAGING_DATASET
+                        else f"{dataset} of {spec.name} ({spec.env})."
+                    ),
+                    tables=tables.get(dataset, {}),
                     iam=grants(DATASET_ROLES[dataset], members),
                 ),
             )

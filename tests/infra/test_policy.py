@@ -184,6 +184,35 @@ def test_the_public_serving_api_gets_its_keys_and_admin_token_from_secret_manage
     assert {"serving-api-keys", "serving-admin-token"} <= declared
 
 
+def test_the_etl_staging_dataset_is_the_one_dlt_uses() -> None:
+    """dlt stages merges into ``{dataset}_staging``; Terraform must create exactly that dataset, or the
+    ETL account (no dataset-create right) fails on its first merge."""
+    from dlt.common.destination.client import DestinationClientDwhConfiguration
+
+    from b2brec.features import RAW_DATASET
+
+    layout = DestinationClientDwhConfiguration().staging_dataset_name_layout
+    assert layout % RAW_DATASET == naming.ETL_STAGING_DATASET
+
+
+def test_serving_can_write_its_prediction_log_and_the_etl_its_staging(stack: Synthesized) -> None:
+    """Dataset-level grants the runtime needs: serving streams rows into predictions, the ETL
+    account writes dlt's staging dataset."""
+    if stack.spec is None:
+        return
+    datasets = {ref: d["dataset_id"] for ref, d in stack.resources("google_bigquery_dataset").items()}
+    editors = {
+        (datasets[b["dataset_id"].split(".")[1]], b["member"].split(":")[1].split("@")[0])
+        for b in stack.resources("google_bigquery_dataset_iam_member").values()
+        if b["role"] == "roles/bigquery.dataEditor"
+    }
+    assert ("predictions", "serving") in editors
+    assert (naming.ETL_STAGING_DATASET, "etl-runner") in editors
+    tables = {t["table_id"]: t for t in stack.resources("google_bigquery_table").values()}
+    history = tables["recommendation_history"]
+    assert history["time_partitioning"] == {"type": "DAY", "field": "created_at"}
+
+
 def test_no_principal_holds_a_basic_role_and_no_keys_exist(stack: Synthesized) -> None:
     for rtype, name, body in stack.all_resources():
         if "_iam_" in rtype and "role" in body:
@@ -262,7 +291,7 @@ def test_client_stack_has_every_dataset_bucket_and_component_account(name: str, 
     spec = stack.spec
     assert spec is not None
     datasets = sorted(d["dataset_id"] for d in stack.resources("google_bigquery_dataset").values())
-    assert datasets == sorted(naming.DATASETS)
+    assert datasets == sorted((*naming.DATASETS, naming.ETL_STAGING_DATASET))
     buckets = sorted(b["name"] for b in stack.resources("google_storage_bucket").values())
     assert buckets == sorted(spec.bucket(p) for p in naming.BUCKET_PURPOSES)
     accounts = sorted(a["account_id"] for a in stack.resources("google_service_account").values())
