@@ -11,47 +11,62 @@ A killed run can leave one dlt load package behind. Two cases:
   incremental watermarks) to where the package started, and the next extraction re-reads
   those rows from the source; the merge on the primary key stores each once.
 
-Aborting a package that was a full refresh is the one case where rewinding is not enough: its
-load may already have dropped the tables, and the rewound watermarks would then skip rows.
-Those tables are written to a marker file and reloaded in full by the next run that loads
-them (the marker survives further crashes; it is cleared once such a load succeeds).
+A killed **full refresh** needs one more thing, on every backend: its load may already have
+dropped the tables while the watermarks the next run starts from (dlt keeps them locally, and
+on GCP restores them from the last *completed* load in the warehouse) are the old ones, so an
+incremental run would skip every row before them. So a full refresh writes its tables to a
+ledger in the client's ``data`` bucket *before* it starts, and clears them when it succeeds; any
+run that finds tables still owed reloads them in full (the ledger outlives the scratch disk of
+a Cloud Run job, and further crashes).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
+
+from b2brec.backends.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-REFRESH_MARKER = "refresh-required.json"
+LEDGER_KEY = "etl/refresh-required.json"
 STARTED_JOB_STATES = ("started_jobs", "completed_jobs", "failed_jobs")
 
 
-def _marker(pipelines_dir: Path) -> Path:
-    return pipelines_dir / REFRESH_MARKER
+class RefreshLedger:
+    """Tables whose full refresh was started and has not finished (see the module docstring)."""
 
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
 
-def tables_needing_refresh(pipelines_dir: Path) -> set[str]:
-    path = _marker(pipelines_dir)
-    return set(json.loads(path.read_text())) if path.is_file() else set()
+    def _read(self) -> set[str] | None:
+        """The tables owed; None when the ledger is unreadable (a local write cut short)."""
+        if not self.store.exists(LEDGER_KEY):
+            return set()
+        try:
+            return set(json.loads(self.store.read_text(LEDGER_KEY)))
+        except (ValueError, TypeError):
+            log.warning("the ETL refresh ledger %s is unreadable", self.store.url(LEDGER_KEY))
+            return None
 
+    def owed(self, tables: set[str]) -> set[str]:
+        """Which of ``tables`` must be reloaded in full; all of them if the ledger is unreadable
+        (a needless reload is better than lost rows)."""
+        owed = self._read()
+        return set(tables) if owed is None else owed & tables
 
-def _write_marker(pipelines_dir: Path, tables: set[str]) -> None:
-    path = _marker(pipelines_dir)
-    if not tables:
-        path.unlink(missing_ok=True)
-        return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(tables)))
-    tmp.replace(path)  # atomic: a crash leaves the old marker or the new one
+    def begin(self, tables: set[str]) -> None:
+        """Record ``tables`` as owed, before their full refresh touches the warehouse."""
+        self.store.write_text(LEDGER_KEY, json.dumps(sorted((self._read() or set()) | tables)))
 
-
-def refreshed(pipelines_dir: Path, tables: set[str]) -> None:
-    """Clear ``tables`` from the marker after a full refresh of them succeeded."""
-    _write_marker(pipelines_dir, tables_needing_refresh(pipelines_dir) - tables)
+    def done(self, tables: set[str]) -> None:
+        """Their full refresh succeeded: clear them."""
+        remaining = (self._read() or set()) - tables
+        if remaining:
+            self.store.write_text(LEDGER_KEY, json.dumps(sorted(remaining)))
+        elif self.store.exists(LEDGER_KEY):
+            self.store.delete(LEDGER_KEY)
 
 
 def _loading_started(pipeline: Any, load_id: str) -> bool:
@@ -59,31 +74,14 @@ def _loading_started(pipeline: Any, load_id: str) -> bool:
     return any(jobs.get(state) for state in STARTED_JOB_STATES)
 
 
-def _dropped_by(pipeline: Any, load_id: str) -> set[str]:
-    """Tables a full-refresh package drops or truncates when it loads."""
-    state = pipeline.get_load_package_state(load_id)
-    return {table["name"] for key in ("dropped_tables", "truncated_tables") for table in state.get(key, [])}
-
-
-def _abort(pipeline: Any, pipelines_dir: Path, normalized: list[str]) -> None:
-    dropped = set().union(*(_dropped_by(pipeline, load_id) for load_id in normalized)) if normalized else set()
-    if dropped:
-        # Written before the abort: if this process dies during it, the next run still reloads them.
-        _write_marker(pipelines_dir, tables_needing_refresh(pipelines_dir) | dropped)
-    pipeline.abort_packages()
-    if dropped:
-        names = ", ".join(sorted(dropped))
-        log.warning("an interrupted full refresh was aborted; the next load reloads %s in full", names)
-
-
-def recover_interrupted(pipeline: Any, pipelines_dir: Path) -> None:
+def recover_interrupted(pipeline: Any) -> None:
     """Finish or abort what a killed run left behind (see the module docstring)."""
     if not pipeline.has_pending_data:
         return
     normalized = list(pipeline.list_normalized_load_packages())
     if any(_loading_started(pipeline, load_id) for load_id in normalized):
         log.warning("a killed run had started loading; aborting its package and re-extracting its rows")
-        _abort(pipeline, pipelines_dir, normalized)
+        pipeline.abort_packages()
         return
     log.info("finishing an interrupted load of %s", pipeline.pipeline_name)
     try:
@@ -93,4 +91,4 @@ def recover_interrupted(pipeline: Any, pipelines_dir: Path) -> None:
         cause = exc.__cause__ or exc
         # e.g. a process killed while writing a file left it truncated
         log.warning("an interrupted load could not be finished (%s); re-extracting it", type(cause).__name__)
-        _abort(pipeline, pipelines_dir, list(pipeline.list_normalized_load_packages()))
+        pipeline.abort_packages()

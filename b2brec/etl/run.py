@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import dlt
 import pyarrow as pa
+import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
 from b2brec.backends.factory import backends_for
@@ -37,7 +38,7 @@ from b2brec.etl.mapping import (
     mapped_select,
     platform_table,
 )
-from b2brec.etl.recovery import recover_interrupted, refreshed, tables_needing_refresh
+from b2brec.etl.recovery import RefreshLedger, recover_interrupted
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
 from b2brec.settings import Settings
@@ -108,15 +109,20 @@ def _resource(spec: ClientSpec, prepared: Prepared, counter: _Counter) -> Any:
         subquery = mapped_select(prepared.sql_table, table_name, mapping, engine.dialect.name)
         backend = table_backend(prepared.handle.conn.kind)
         log.info("reading %s from %s with dlt's %s backend", table_name, mapping.table, backend)
+
+        def select_mapped(_table: sa.Table) -> Any:
+            # dlt reads the returned subquery like the table (its hint names only Select and Table)
+            return subquery
+
         resource = sql_table(
             credentials=engine,
             table=mapping.table,
             metadata=prepared.sql_table.metadata,
-            table_adapter_callback=lambda _table: subquery,
+            table_adapter_callback=select_mapped,
             incremental=dlt.sources.incremental(mapping.cursor) if mapping.cursor else None,
             backend=backend,
             # ConnectorX streams Arrow batches of chunk_size rows (memory stays bounded).
-            backend_kwargs={"return_type": "arrow_stream"} if backend == "connectorx" else None,
+            backend_kwargs={"return_type": "arrow_stream"} if backend == "connectorx" else {},
             chunk_size=CHUNK_ROWS,
             reflection_level="minimal",
             write_disposition=disposition,
@@ -170,17 +176,25 @@ def _load(
     tables: list[str],
     full_refresh: bool,
     progress: ProgressCallback | None,
+    ledger: RefreshLedger,
 ) -> tuple[list[TableLoad], bool]:
     """Load ``tables``; returns the per-table results and whether this was a full refresh (asked
-    for, or required because a killed full refresh was aborted)."""
+    for, or owed because an earlier one did not finish)."""
     counters = {name: _Counter(name, progress) for name in tables}
     with dlt.config.values({**DLT_CONFIG, **target.dlt_config}):
         pipeline = _pipeline(target)
-        recover_interrupted(pipeline, target.pipelines_dir)
-        owed = tables_needing_refresh(target.pipelines_dir) & set(tables)
+        # The watermarks and schema of the last completed load, from the warehouse, when they are
+        # newer than the local ones: on GCP every job starts on an empty disk, and without this
+        # each "incremental" run would re-read the whole source. (dlt's run() does this; we call
+        # its steps one by one.)
+        pipeline.sync_destination()
+        recover_interrupted(pipeline)
+        owed = ledger.owed(set(tables))
         if owed and not full_refresh:
-            log.warning("reloading in full: %s (an interrupted full refresh had dropped them)", ", ".join(sorted(owed)))
+            log.warning("reloading in full: %s (an earlier full refresh did not finish)", ", ".join(sorted(owed)))
             full_refresh = True
+        if full_refresh:
+            ledger.begin(set(tables))
         resources = [_resource(spec, prepared[name], counters[name]) for name in tables]
         pipeline.extract(resources, refresh="drop_resources" if full_refresh else None)
         for name in tables:
@@ -205,7 +219,7 @@ def _load(
             if progress is not None:
                 progress(EtlProgress(name, "done", loads[-1].rows_written))
     if full_refresh:
-        refreshed(target.pipelines_dir, set(tables))
+        ledger.done(set(tables))
     return loads, full_refresh
 
 
@@ -233,7 +247,8 @@ def run_etl(
         target = target_for(spec, settings)
         log.info("ETL run %s for %s: tables %s", run_id, spec.project_id, ", ".join(selected))
         try:
-            loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, progress)
+            ledger = RefreshLedger(backends.storage("data"))
+            loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, progress, ledger)
         except Exception as exc:  # dlt wraps every step failure; show it without secrets
             cause = exc.__cause__ or exc
             detail = scrub(f"{type(cause).__name__}: {cause}", secrets).strip().splitlines()

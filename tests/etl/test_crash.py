@@ -4,6 +4,7 @@ keeps changing; the next run leaves the warehouse exactly equal to the source.""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from dlt.pipeline.exceptions import CannotRestorePipelineException
 
 from b2brec.etl import run_etl
 from b2brec.etl.destination import PIPELINE_NAME
-from b2brec.etl.recovery import REFRESH_MARKER
+from b2brec.etl.recovery import LEDGER_KEY
 from b2brec.settings import Settings
 from tests.etl.conftest import Client, make_client
 from tests.etl.sourcedb import BASE_TIME, insert_sales, source_sales, update_sales, warehouse_sales
@@ -158,13 +159,18 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
     assert loaded == source
 
 
-def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Client) -> None:
-    """Its tables may already be dropped, so rewinding the watermarks is not enough: the next
-    run (asked for incremental) must reload them in full, and say so in the run history."""
+@pytest.mark.parametrize("scratch_disk", [False, True], ids=["same-disk", "fresh-disk"])
+def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Client, scratch_disk: bool) -> None:
+    """Its tables may already be dropped while the watermarks are the old ones: the next run (asked
+    for incremental) must reload them in full and say so in the run history. ``fresh-disk`` also
+    wipes dlt's local folder, as a new Cloud Run job starts with an empty disk."""
     client = big_client
     assert _etl(client).wait(timeout=300) == 0
     assert _kill_at(client, ("job started", 0.0), 0.0, full_refresh=True) == "killed, package pending"
-    marker = client.project.etl_dir / REFRESH_MARKER
+    ledger = client.project.storage("data")
+    assert ledger.exists(LEDGER_KEY), "a full refresh records its tables before it starts"
+    if scratch_disk:
+        shutil.rmtree(client.project.etl_dir)
     insert_sales(client.url, ROWS + 1, 300, updated_at=BASE_TIME + timedelta(days=30))
 
     summary = run_etl(client.spec, client.settings)
@@ -172,6 +178,5 @@ def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Clien
     loaded, rows = warehouse_sales(client.project.warehouse_path)
     assert rows == len(loaded) == ROWS + 300, f"{rows} rows, {len(loaded)} keys"
     assert loaded == source_sales(client.url)
-    assert summary.full_refresh, "the run after an aborted full refresh must say it reloaded in full"
-    assert not marker.exists(), "the marker is cleared once the reload succeeded"
-    assert _aborted_packages(client) == 1
+    assert summary.full_refresh, "the run after an unfinished full refresh must say it reloaded in full"
+    assert not ledger.exists(LEDGER_KEY), "the ledger is cleared once the reload succeeded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -67,6 +68,23 @@ def test_full_incremental_and_repeated_loads(client: Client) -> None:
     # The warehouse file is closed between runs: another process can open it for writing.
     probe = f"import duckdb; duckdb.connect({str(client.project.warehouse_path)!r}).execute('SELECT 1')"
     subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)
+
+
+def test_incremental_on_an_empty_disk_resumes_from_the_warehouse(client: Client) -> None:
+    """A Cloud Run job starts with no local dlt state: the watermarks come back from the last
+    completed load in the warehouse, so the run reads only what changed, not the whole source."""
+    run_etl(client.spec, client.settings)
+    shutil.rmtree(client.project.etl_dir)
+    later = BASE_TIME + timedelta(days=30)
+    insert_sales(client.url, 1001, 100, updated_at=later)
+
+    incremental = run_etl(client.spec, client.settings)
+
+    # 100 new lines, plus the one at the old watermark (the cursor is inclusive; dlt drops it as
+    # already seen), not 1,100.
+    assert incremental.table("transactions").rows_read == 101
+    assert incremental.table("transactions").rows_written == 100
+    assert_warehouse_equals_source(client)
 
 
 def test_full_refresh_and_single_table(client: Client) -> None:
