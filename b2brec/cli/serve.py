@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 
 import typer
 
+from b2brec.bundle import check_version
 from b2brec.cli.common import console, load_settings, user_errors
 from b2brec.errors import B2BRecError
 from b2brec.settings import Backend
-
-_VERSION = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
 @user_errors
@@ -30,8 +28,8 @@ def serve(
     from serving.model.loader import BundleSource
 
     settings = load_settings()
-    if version is not None and not _VERSION.match(version):
-        raise B2BRecError(f"--version {version!r} is not a model version (letters, digits, '.', '_', '-')")
+    if version is not None:
+        check_version(version)
     if port is not None and not 1 <= port <= 65535:
         raise B2BRecError(f"--port {port} is outside 1-65535")
     serving = ServingSettings(version=version) if version else ServingSettings()

@@ -35,14 +35,15 @@ def test_serve_without_a_model_says_what_to_do(settings: Settings) -> None:
         timeout=120,
     )
     assert result.returncode == 2 and "no trained model yet" in result.stderr
-    bad = subprocess.run(
-        [*B2BREC, "serve", "--client", project.project_id, "--version", "../x"],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert bad.returncode == 2 and "is not a model version" in bad.stderr
+    for version in ("../x", ".."):
+        bad = subprocess.run(
+            [*B2BREC, "serve", "--client", project.project_id, "--version", version],
+            env=_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert bad.returncode == 2 and "is not a version id" in bad.stderr, bad.stderr
 
 
 def test_serve_a_client_project(settings: Settings, tmp_path: Path) -> None:
