@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,7 +13,7 @@ from serving.model.state import FilterSpec
 
 T = TypeVar("T")
 CustomerId = Field(min_length=1, max_length=256, description="The client's own customer id.")
-NameList = Field(default_factory=list, max_length=200)
+NameList: list[str] = Field(default_factory=list, max_length=200)
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -75,8 +76,7 @@ class BatchRequest(BaseModel):
             if not 1 <= len(cid) <= 256:
                 raise ValueError("each customer id must be 1 to 256 characters")
         if len(set(self.customer_ids)) != len(self.customer_ids):
-            seen: set[str] = set()
-            dupes = sorted({c for c in self.customer_ids if c in seen or seen.add(c)})
+            dupes = sorted(c for c, n in Counter(self.customer_ids).items() if n > 1)
             raise ValueError(f"customer_ids contains duplicates {dupes[:5]}; send each customer once")
         return self
 

@@ -12,7 +12,7 @@ from b2brec.spec.infra import ServiceScaling
 from modules.artifact_registry import ArtifactRegistry, RegistryProps
 from modules.base import PropsError
 from modules.bigquery import PREDICTION_TABLES, RAW_TABLES, BigQueryDataset, DatasetProps
-from modules.bucket import Bucket, BucketProps, TierRule
+from modules.bucket import DEFAULT_TIERS, Bucket, BucketProps, TierRule
 from modules.budget import Budget, BudgetProps
 from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
 from modules.cloud_run_job import ScheduledJob, ScheduledJobProps
@@ -114,7 +114,7 @@ class ClientProjectStack(PlatformStack):
                     name=spec.bucket(purpose),
                     labels=labels,
                     iam=grants(BUCKET_ROLES[purpose], members),
-                    **({"tiers": MODEL_TIERS} if purpose == "models" else {}),
+                    tiers=MODEL_TIERS if purpose == "models" else dict(DEFAULT_TIERS),
                 ),
             )
         tables = {"raw_data": RAW_TABLES, "predictions": PREDICTION_TABLES}

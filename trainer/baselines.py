@@ -71,5 +71,10 @@ def als(
     item_factors = np.asarray(model.item_factors)
     eval_rows = np.array([customer_pos[c] for c in split.customers])
     seconds = time.perf_counter() - started
-    params = {"factors": factors, "iterations": iterations, "regularization": regularization, "alpha": alpha}
+    params: dict[str, float | int | str] = {
+        "factors": factors,
+        "iterations": iterations,
+        "regularization": regularization,
+        "alpha": alpha,
+    }
     return Fitted("als", lambda rows: user_factors[eval_rows[rows]] @ item_factors.T, seconds, len(known), params)

@@ -86,17 +86,17 @@ def training_queries(train: pd.DataFrame, length: int) -> History:
     """Query features of every training row, using only purchases strictly earlier than the row."""
     states: dict[str, _State] = {}
     rows: list[tuple[list[str], list[float], float, float, float]] = []
-    pending: list[tuple[str, str, float]] = []  # rows of the current timestamp, added after it
+    pending: list[tuple[str, str, float, float]] = []  # rows of the current timestamp, added after it
     current = None
     for customer, product, ts, revenue in zip(
         train["customer_id"], train["product_id"], train["timestamp"], train["revenue"], strict=True
     ):
         if ts != current:
-            for c, p, r in pending:
-                states.setdefault(c, _State()).add(p, float(current), r)
+            for c, p, t, r in pending:
+                states.setdefault(c, _State()).add(p, t, r)
             pending, current = [], ts
         rows.append(_row(states.get(customer), float(ts), length))
-        pending.append((customer, product, float(revenue)))
+        pending.append((customer, product, float(ts), float(revenue)))
     return _pack(train["customer_id"].to_numpy(), _city_of(train), train["timestamp"].to_numpy(), rows)
 
 

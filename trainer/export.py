@@ -23,6 +23,7 @@ from b2brec.bundle import (
 )
 from trainer.fit import TrainResult, embed_customers, embed_products
 from trainer.keras_env import require_keras2
+from trainer.tf_types import Tensor
 
 tf = require_keras2()
 
@@ -52,7 +53,7 @@ def _candidate_spec() -> dict[str, Any]:
 def _save(module: Any, call: Any, spec: dict[str, Any], path: Path) -> None:
     names = list(spec)
 
-    def serve(*args: tf.Tensor) -> dict[str, tf.Tensor]:
+    def serve(*args: Tensor) -> dict[str, Tensor]:
         return call(dict(zip(names, args, strict=True)))
 
     function = tf.function(serve, input_signature=[spec[n] for n in names])
@@ -69,7 +70,7 @@ def save_models(
     index = tfrs.layers.factorized_top_k.BruteForce(result.query_model, k=min(k, len(result.product_ids)))
     index.index(tf.constant(candidates), tf.constant(result.product_ids))
 
-    def retrieve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def retrieve(inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         scores, ids = index(inputs)
         return {"scores": scores, "product_ids": ids}
 

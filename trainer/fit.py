@@ -19,6 +19,7 @@ from trainer.examples import product_table, queries_at, training_queries
 from trainer.keras_env import require_keras2
 from trainer.model.retrieval import CANDIDATE_INPUTS, TwoTowerModel, build_towers
 from trainer.model.towers import TowerConfig
+from trainer.tf_types import Dataset, Strategy
 
 tf = require_keras2()
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def set_seeds(seed: int) -> None:
     tf.keras.utils.set_random_seed(seed)
 
 
-def choose_strategy(kind: str) -> tf.distribute.Strategy:
+def choose_strategy(kind: str) -> Strategy:
     if kind == "none":
         return tf.distribute.get_strategy()
     gpus = tf.config.list_logical_devices("GPU")
@@ -102,7 +103,7 @@ def fit(train: pd.DataFrame, vocab: dict[str, Any], config: TrainConfig, callbac
     n_val = int(len(train) * config.validation_share) if len(train) >= 50 else 0
     n_train = len(train) - n_val
 
-    def dataset(start: int, stop: int, shuffle: bool) -> tf.data.Dataset:
+    def dataset(start: int, stop: int, shuffle: bool) -> Dataset:
         part = {k: v[start:stop] for k, v in features.items()}
         ds = tf.data.Dataset.from_tensor_slices(part)
         if shuffle:

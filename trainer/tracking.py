@@ -50,8 +50,9 @@ def epoch_logger() -> Any:
     import mlflow
 
     tf = require_keras2()
+    callback: Any = tf.keras.callbacks.Callback  # an Any-typed name: mypy cannot take a base class from `tf`
 
-    class _EpochLogger(tf.keras.callbacks.Callback):
+    class _EpochLogger(callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             mlflow.log_metrics({f"epoch/{metric_key(k)}": float(v) for k, v in (logs or {}).items()}, step=epoch)
 

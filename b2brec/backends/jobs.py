@@ -191,7 +191,8 @@ class VertexJobRunner:
 
         machine = v1.MachineSpec(machine_type=spec.machine.machine_type)
         if spec.machine.accelerator_type and spec.machine.accelerator_count:
-            machine.accelerator_type = v1.AcceleratorType[spec.machine.accelerator_type]
+            # a proto-plus enum is an IntEnum at run time; its stubbed metaclass hides __getitem__ from mypy
+            machine.accelerator_type = v1.AcceleratorType[spec.machine.accelerator_type]  # type: ignore[misc]
             machine.accelerator_count = spec.machine.accelerator_count
         container = v1.ContainerSpec(
             image_uri=self.image_uri,

@@ -19,6 +19,7 @@ from b2brec.cli.demo_serving import show_requests, start_server
 from b2brec.cli.pipeline import run_with_progress
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl, test_connection
+from b2brec.naming import BUCKET_PURPOSES
 from b2brec.projects.local import LocalClientProject, create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
@@ -61,12 +62,11 @@ def _summary(project: LocalClientProject) -> None:
         n = warehouse.query(f"SELECT COUNT(*) AS n FROM raw_data.{name}").to_pylist()[0]["n"]
         table.add_row(f"raw_data.{name}", f"{n:,}", "", "")
     console.print(table)
-    where = project.describe()
     places = Table("what", "where", title="where everything lives", show_lines=False)
-    places.add_row("project", f"{where['project_id']} ({where['root']})")
-    places.add_row("warehouse", str(where["warehouse"]))
-    for purpose, url in where["buckets"].items():
-        places.add_row(f"{purpose} bucket", url)
+    places.add_row("project", f"{project.project_id} ({project.root})")
+    places.add_row("warehouse", str(project.warehouse_path))
+    for purpose in BUCKET_PURPOSES:
+        places.add_row(f"{purpose} bucket", project.storage(purpose).url())
     console.print(places)
 
 

@@ -21,7 +21,7 @@ from b2brec.datagen.writers import open_writer
 Progress = Callable[[int, int], None]
 
 
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (sa.exc.SQLAlchemyError, psycopg.Error, pymysql.Error)
+DRIVER_ERRORS: tuple[type[Exception], ...] = (sa.exc.SQLAlchemyError, psycopg.Error, pymysql.Error)
 
 
 @contextmanager

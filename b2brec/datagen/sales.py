@@ -42,7 +42,7 @@ def day_counts(world: World, rng: np.random.Generator) -> np.ndarray:
     cfg = world.config
     days = np.arange(cfg.days)
     weekday = (cfg.start_date.weekday() + days) % 7
-    doy = np.array([world.day_of_year(d) for d in days])
+    doy = np.array([world.day_of_year(d) for d in range(cfg.days)])
     weight = np.array(cd.WEEKDAY_PROFILE)[weekday]
     weight = weight * (1 + 0.12 * np.cos(2 * np.pi * (doy - 350) / 365.25))
     weight = weight * (1 - 0.15 * np.exp(-(((doy - 222) / 12.0) ** 2)))

@@ -3,6 +3,8 @@ Arrow builders that turn the simulated world into rows of it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ UPDATED_AT_INDEX = "ix_sales_updated_at"
 def build_metadata(dialect: str) -> sa.MetaData:
     """The three ERP tables. Money is NUMERIC(12,2), except on SQLite (no decimals) where it is a double."""
     money: sa.types.TypeEngine = sa.Float() if dialect == "sqlite" else sa.Numeric(12, 2, asdecimal=False)
-    opts = {"mysql_charset": "utf8mb4", "mariadb_charset": "utf8mb4"}
+    opts: dict[str, Any] = {"mysql_charset": "utf8mb4", "mariadb_charset": "utf8mb4"}  # dialect kwargs (**kw)
     md = sa.MetaData()
     sa.Table(
         "customers",

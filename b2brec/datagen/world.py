@@ -254,7 +254,20 @@ def build_world(cfg: GeneratorConfig) -> World:
     order_key = sub_sorted + within
     # fix the boundary: a key of exactly s+1 belongs to subcategory s
     order_key = np.where(within >= 1.0, sub_sorted + 0.9999999, order_key)
-    world = World(cfg, catalog, customers, taste, order, order_key, *([np.empty(0)] * 4), start_epoch=_epoch(cfg))
+    none = np.empty(0)
+    world = World(
+        cfg,
+        catalog,
+        customers,
+        taste,
+        order,
+        order_key,
+        staple_customer=none,
+        staple_product=none,
+        staple_interval=none,
+        staple_units=none,
+        start_epoch=_epoch(cfg),
+    )
     return _with_staples(world, world_rng)
 
 

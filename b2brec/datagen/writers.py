@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -96,7 +97,8 @@ def _copy_postgres(conn: sa.Connection, name: str, table: pa.Table) -> None:
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=False))
     cols = ", ".join(f'"{c}"' for c in table.schema.names)
-    raw = conn.connection.dbapi_connection
+    # a PostgreSQL target always runs on psycopg 3 (targets.py normalises the URL); the pool's connection is live here
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     with raw.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as copy:
         copy.write(buf.getbuffer())
 

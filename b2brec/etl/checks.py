@@ -81,7 +81,7 @@ class Prepared:
 
 def select_tables(spec: ClientSpec, tables: list[str] | None) -> list[str]:
     """Validate ``--table`` names; default to every mapped table (products/customers before transactions)."""
-    mapped = [name for name in ("customers", "products", "transactions") if name in spec.mapping]
+    mapped: list[str] = [name for name in ("customers", "products", "transactions") if name in spec.mapping]
     if not mapped:
         raise EtlError(
             f"client {spec.client_id} has no table mapping.",

@@ -9,6 +9,8 @@ names and the source database does the filtering.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -16,7 +18,16 @@ from b2brec.etl.errors import MISSING_COLUMN, MISSING_TABLE, WRONG_COLUMN_TYPE, 
 from b2brec.features import PLATFORM_TABLES, ColumnType, PlatformTable
 from b2brec.spec import TableMapping
 
-DLT_TYPES: dict[ColumnType, str] = {"string": "text", "float": "double", "integer": "bigint", "timestamp": "timestamp"}
+if TYPE_CHECKING:
+    from dlt.common.data_types import TDataType
+    from dlt.common.schema.typing import TColumnSchema
+
+DLT_TYPES: dict[ColumnType, TDataType] = {
+    "string": "text",
+    "float": "double",
+    "integer": "bigint",
+    "timestamp": "timestamp",
+}
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "string": pa.string(),
     "float": pa.float64(),
@@ -24,7 +35,8 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),  # a zone-less source timestamp is read as UTC
 }
 
-_ACCEPTED: dict[ColumnType, tuple[type[sa.types.TypeEngine], ...]] = {
+# isinstance() classes of a column's type; NumericCommon is a mixin, not a TypeEngine subclass.
+_ACCEPTED: dict[ColumnType, tuple[type, ...]] = {
     "string": (sa.types.TypeEngine,),  # anything can become a string key
     "float": (sa.types.NumericCommon, sa.types.Integer),  # Numeric, Float and Double (SQLAlchemy 2.1)
     "integer": (sa.types.Integer,),
@@ -47,13 +59,13 @@ def derives_revenue(table_name: str, mapping: TableMapping) -> bool:
     return table_name == "transactions" and "revenue" not in mapping.columns
 
 
-def column_hints(table_name: str, mapping: TableMapping) -> dict[str, dict[str, object]]:
+def column_hints(table_name: str, mapping: TableMapping) -> dict[str, TColumnSchema]:
     """dlt column schema of the platform table, typed from ``features.py``."""
     platform = platform_table(table_name)
     names = list(mapping.columns)
     if derives_revenue(table_name, mapping):
         names.append("revenue")
-    hints: dict[str, dict[str, object]] = {}
+    hints: dict[str, TColumnSchema] = {}
     for name in names:
         column = platform.column(name)
         hints[name] = {
@@ -147,10 +159,10 @@ def _as_float(column: sa.Column, dialect: str) -> sa.ColumnElement[float]:
 def mapped_select(table: sa.Table, table_name: str, mapping: TableMapping, dialect: str) -> sa.Subquery:
     """``SELECT client_col AS platform_col, ... FROM client_table`` as a subquery named after the platform table."""
     platform = platform_table(table_name)
-    items: list[sa.ColumnElement[object]] = []
+    items: list[sa.ColumnElement[Any]] = []
     for platform_column, column in resolve_columns(table, table_name, mapping).items():
         kind = platform.column(platform_column).type
-        expr: sa.ColumnElement[object] = column
+        expr: sa.ColumnElement[Any] = column
         if kind == "string" and not isinstance(column.type, sa.types.String):
             expr = sa.cast(column, sa.String())
         elif kind == "float" and not isinstance(column.type, sa.types.Float):

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from b2brec.errors import B2BRecError
 from b2brec.spec.clientspec import ClientSpec
@@ -22,7 +23,7 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     field = _format_loc(tuple(error["loc"]))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":

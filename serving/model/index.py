@@ -220,8 +220,11 @@ class ApproximateIndex:
         # region per request costs more than it saves, measured 5.0 vs 0.3 ms at 200k under load),
         # a batch uses ``threads``.
         faiss.omp_set_num_threads(self.threads if len(queries) > 1 else 1)
-        params = faiss.IndexRefineSearchParameters(
-            k_factor=self.k_factor, base_index_params=faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector)
+        # faiss's stubs omit the keyword constructor its Python wrapper adds to SearchParameters classes (which also
+        # keeps the assigned sub-objects alive), hence the ignores.
+        params = faiss.IndexRefineSearchParameters(  # type: ignore[call-arg]
+            k_factor=self.k_factor,
+            base_index_params=faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector),  # type: ignore[call-arg]
         )
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
@@ -239,15 +242,17 @@ class ApproximateIndex:
         if blocked is not None:
             bits = np.packbits(~blocked, bitorder="little")
             selector = faiss.IDSelectorBitmap(self.n, faiss.swig_ptr(bits))
-            selector.bits_keepalive = bits  # the selector holds a raw pointer into ``bits``
+            # the selector holds a raw pointer into ``bits`` (a SWIG object takes new attributes; the stubs say no)
+            selector.bits_keepalive = bits  # type: ignore[attr-defined]
         extra = max((len(e) for e in excluded if e is not None), default=0) if excluded is not None else 0
         fetch = min(self.n, k + extra)
         scores, ids = self._raw_search(queries, fetch, selector)
         out_ids, out_scores = [], []
         for row in range(len(ids)):
             keep = ids[row] >= 0
-            if excluded is not None and excluded[row] is not None and len(excluded[row]):
-                keep &= ~np.isin(ids[row], excluded[row])
+            drop = excluded[row] if excluded is not None else None
+            if drop is not None and len(drop):
+                keep &= ~np.isin(ids[row], drop)
             out_ids.append(ids[row][keep][:k])
             out_scores.append(scores[row][keep][:k])
         return TopK(indices=out_ids, scores=out_scores)

@@ -121,10 +121,11 @@ class ModelRegistry:
 
     def rollback(self) -> ModelState:
         with self._deploy_lock:
-            if self._previous is None:
+            previous = self._previous
+            if previous is None:
                 raise DeployError("no previous version to roll back to; deploy a version first")
-            self._previous, self._current = self._current, self._previous
-            log.info("model rolled back", extra={"model_version": self._current.version})
+            self._previous, self._current = self._current, previous
+            log.info("model rolled back", extra={"model_version": previous.version})
             for listener in self.listeners:
-                listener(self._current)
-            return self._current
+                listener(previous)
+            return previous

@@ -101,7 +101,8 @@ def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
 
 def available_features(warehouse: Warehouse, columns: SourceColumns) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(present, missing) optional features: a column that is absent or entirely NULL is missing."""
-    present, missing = [], []
+    present: list[str] = []
+    missing: list[str] = []
     for feature, (alias, column) in OPTIONAL_SOURCES.items():
         table = {"p": "products", "c": "customers"}[alias]
         ok = columns.has(alias, column) and bool(

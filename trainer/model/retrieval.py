@@ -11,6 +11,7 @@ tf = require_keras2()  # before TFRS, which needs Keras 2
 import tensorflow_recommenders as tfrs  # noqa: E402
 
 from trainer.model.towers import CandidateTower, ProductEmbedding, QueryTower, TowerConfig  # noqa: E402
+from trainer.tf_types import KerasModel, Tensor  # noqa: E402
 
 QUERY_INPUTS: tuple[str, ...] = (
     "customer_id",
@@ -32,13 +33,13 @@ class TwoTowerModel(tfrs.Model):
     logits (logQ correction) undoes that, fully at weight 1, partly below (keeps some popularity prior).
     """
 
-    def __init__(self, query_model: tf.keras.Model, candidate_model: tf.keras.Model, *, temperature: float) -> None:
+    def __init__(self, query_model: KerasModel, candidate_model: KerasModel, *, temperature: float) -> None:
         super().__init__()
         self.query_model = query_model
         self.candidate_model = candidate_model
         self.task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=True)
 
-    def compute_loss(self, features: dict[str, Any], training: bool = False) -> tf.Tensor:
+    def compute_loss(self, features: dict[str, Any], training: bool = False) -> Tensor:
         query = self.query_model({k: features[k] for k in QUERY_INPUTS}, training=training)
         candidate = self.candidate_model({k: features[k] for k in CANDIDATE_INPUTS}, training=training)
         return self.task(

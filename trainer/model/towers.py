@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainer.keras_env import require_keras2
+from trainer.tf_types import KerasLayer, StringLookup, Tensor
 
 tf = require_keras2()
+# The Keras base classes under Any-typed names: mypy cannot take a base class from the `tf` variable (trainer.tf_types).
+_Layer: Any = tf.keras.layers.Layer
+_Model: Any = tf.keras.Model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,18 +35,18 @@ class TowerConfig:
     dropout: float = 0.0
 
 
-def _string_lookup(values: list[str], *, mask: bool = False) -> tf.keras.layers.StringLookup:
+def _string_lookup(values: list[str], *, mask: bool = False) -> StringLookup:
     return tf.keras.layers.StringLookup(
         vocabulary=values or ["<none>"], mask_token="" if mask else None, num_oov_indices=1
     )
 
 
-def _normalize_text(text: tf.Tensor) -> tf.Tensor:
+def _normalize_text(text: Tensor) -> Tensor:
     lowered = tf.strings.lower(text, encoding="utf-8")
     return tf.strings.strip(tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}]+", " "))
 
 
-class ProductEmbedding(tf.keras.layers.Layer):
+class ProductEmbedding(_Layer):
     """product id strings -> embeddings; "" is padding (index 0, a zero mask)."""
 
     def __init__(self, product_ids: list[str], dim: int, **kwargs: Any) -> None:
@@ -50,13 +54,13 @@ class ProductEmbedding(tf.keras.layers.Layer):
         self.lookup = _string_lookup(product_ids, mask=True)
         self.embedding = tf.keras.layers.Embedding(self.lookup.vocabulary_size(), dim)
 
-    def call(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def call(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         index = self.lookup(ids)
         return self.embedding(index), tf.cast(tf.not_equal(index, 0), tf.float32)
 
 
-def _mlp(config: TowerConfig, name: str) -> list[tf.keras.layers.Layer]:
-    layers: list[tf.keras.layers.Layer] = []
+def _mlp(config: TowerConfig, name: str) -> list[KerasLayer]:
+    layers: list[KerasLayer] = []
     for i, units in enumerate(config.layers):
         layers.append(tf.keras.layers.Dense(units, activation="relu", name=f"{name}_dense_{i}"))
         if config.dropout:
@@ -64,7 +68,7 @@ def _mlp(config: TowerConfig, name: str) -> list[tf.keras.layers.Layer]:
     return layers
 
 
-class QueryTower(tf.keras.Model):
+class QueryTower(_Model):
     """customer id, city, revenue and time buckets, purchase history, recency and frequency."""
 
     def __init__(self, vocab: dict[str, Any], config: TowerConfig, products: ProductEmbedding) -> None:
@@ -86,7 +90,7 @@ class QueryTower(tf.keras.Model):
         self.output_layer = tf.keras.layers.Dense(dim, name="query_output")
         self.history_power = self.add_weight(name="history_power", shape=(), initializer="zeros")
 
-    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+    def call(self, inputs: dict[str, Tensor], training: bool = False) -> Tensor:
         history, mask = self.products(inputs["history"])
         weights = tf.cast(inputs["history_weight"], tf.float32) * mask
         total = tf.reduce_sum(weights, axis=1, keepdims=True)
@@ -111,7 +115,7 @@ class QueryTower(tf.keras.Model):
         return tf.concat([out, tf.ones_like(out[:, :1]), affinity], axis=1)
 
 
-class CandidateTower(tf.keras.Model):
+class CandidateTower(_Model):
     """product id (shared embedding), name tokens, category, subcategory, popularity bucket."""
 
     def __init__(self, vocab: dict[str, Any], config: TowerConfig, products: ProductEmbedding) -> None:
@@ -119,7 +123,7 @@ class CandidateTower(tf.keras.Model):
         dim = config.embedding_dim
         vocabularies = vocab["vocabularies"]
         self.products = products
-        self.categorical: dict[str, tuple[tf.keras.layers.Layer, tf.keras.layers.Layer]] = {}
+        self.categorical: dict[str, tuple[KerasLayer, KerasLayer]] = {}
         for feature in ("category", "subcategory"):
             if feature in vocabularies:
                 lookup = _string_lookup(vocabularies[feature])
@@ -135,7 +139,7 @@ class CandidateTower(tf.keras.Model):
         self.output_layer = tf.keras.layers.Dense(dim, name="candidate_output")
         self.bias = tf.keras.layers.Dense(1, name="candidate_bias")
 
-    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+    def call(self, inputs: dict[str, Tensor], training: bool = False) -> Tensor:
         product, _ = self.products(inputs["product_id"])
         parts = [product, self.popularity_embedding(self.popularity_bucket(inputs["popularity"]))]
         for feature, (lookup, embedding) in self.categorical.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +14,7 @@ from serving.deps import AdminDep, RegistryDep
 from serving.schemas import DeployRequest, Envelope, ErrorEnvelope, ModelInfo, VersionsData
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
-ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 422)}
 
 
 @router.post("/deploy", response_model=Envelope[ModelInfo], responses=ERRORS)

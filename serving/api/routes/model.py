@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -44,7 +45,7 @@ def model_info(state: ModelState, previous: str | None) -> dict[str, object]:
     }
 
 
-ERRORS = {code: {"model": ErrorEnvelope} for code in (401, 403, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorEnvelope} for code in (401, 403, 503)}
 
 
 @router.get("/model-info", response_model=Envelope[ModelInfo], responses=ERRORS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -21,7 +22,7 @@ INLINE_MAX_PRODUCTS = 50_000
 faiss releases the GIL), are scored on the event loop; exact scoring of larger catalogs in a thread.
 At 1M products the thread hop cost more than it spared: sequential /recommend 1.5–1.7 ms on the
 loop vs 2.0–2.5 ms through the threadpool."""
-ERRORS = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 422, 503)}
 
 
 def _payload(state: ModelState, rec: Recommendation, recommendation_id: str) -> dict[str, object]:
