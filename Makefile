@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test lint bench-etl checkov clean
+.PHONY: install demo test lint typecheck bench-etl checkov clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,17 @@ demo: install
 	$(BIN)/b2brec demo
 
 ## The whole test suite (real PostgreSQL/MariaDB where present; CI requires them).
-test: install checkov
+test: install typecheck checkov
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## mypy over the application packages (tests excluded); settings in pyproject.toml [tool.mypy].
+typecheck: install
+	$(BIN)/mypy b2brec serving trainer stacks modules
 
 bench-etl: install
 	$(BIN)/python benchmarks/etl.py
