@@ -99,7 +99,7 @@ def _wait_for_stage(client: Client, process: subprocess.Popen[bytes], stage: Sta
     while process.poll() is None and time.monotonic() < deadline:
         if _packages(client, stage) - before:
             return
-        time.sleep(0.005)
+        time.sleep(0.002)
 
 
 def _kill_at(client: Client, point: float | tuple[Stage, float], full_run: float, *, full_refresh: bool) -> str:
