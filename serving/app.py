@@ -24,6 +24,7 @@ from b2brec.settings import Backend, Settings
 from b2brec.spec import ClientSpec, load_environment
 from serving.api.main import api_router
 from serving.config import ServingSettings
+from serving.credentials import Credentials
 from serving.errors import register_error_handlers
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
@@ -77,9 +78,11 @@ def create_app(
     source: BundleSource | None = None,
     prediction_sink: PredictionSink | None = None,
     registry: ModelRegistry | None = None,
+    credentials: Credentials | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     serving = serving or ServingSettings()
+    credentials = credentials or Credentials.from_settings(serving)
     registry = registry or ModelRegistry(source, serving)
     metrics = ServingMetrics()
     registry.listeners.append(metrics.model_changed)
@@ -128,6 +131,7 @@ def create_app(
     app.state.registry = registry
     app.state.metrics = metrics
     app.state.predictions = predictions
+    app.state.credentials = credentials
     register_error_handlers(app)
     app.include_router(api_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -146,4 +150,10 @@ def app_for_client(client: str, settings: Settings, serving: ServingSettings) ->
     spec = client_spec(client, settings)
     backends = backends_for(spec, settings)
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
-    return create_app(settings, serving, source=BundleSource(backends.storage("models")), prediction_sink=sink)
+    return create_app(
+        settings,
+        serving,
+        source=BundleSource(backends.storage("models")),
+        prediction_sink=sink,
+        credentials=Credentials.from_settings(serving, backends.secrets),
+    )

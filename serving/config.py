@@ -18,6 +18,11 @@ MAX_BATCH = 1000
 """Most customers in one ``/recommend-batch`` request."""
 
 
+def split_keys(value: str) -> tuple[bytes, ...]:
+    """API keys separated by commas or whitespace (one per line is the usual form)."""
+    return tuple(key.encode() for key in re.split(r"[,\s]+", value) if key)
+
+
 class ServingSettings(BaseSettings):
     """Serving settings. Each field maps to ``B2BREC_SERVING_<FIELD NAME>``."""
 
@@ -65,19 +70,25 @@ class ServingSettings(BaseSettings):
     api_keys: SecretStr | None = Field(
         None,
         description="Keys callers send as header X-API-Key on /recommend, /recommend-batch and /model-info, "
-        "separated by commas or newlines (several, so a key can be rotated without downtime). Required on "
-        "backend=gcp (the service is public); unset on the local default = no key needed.",
+        "separated by commas or newlines. Unset = read them from the client's secrets backend "
+        "(`api_keys_secret`), re-read every `credentials_refresh_s`. With no keys anywhere: open on the "
+        "local default, refused on backend=gcp (the service is public).",
+    )
+    api_keys_secret: str = Field("serving-api-keys", description="Secret holding the API keys (client app manages it).")
+    admin_token_secret: str = Field("serving-admin-token", description="Secret holding the /admin bearer token.")
+    credentials_refresh_s: float = Field(
+        60.0, gt=0, description="How often the keys and the admin token are re-read from the secrets backend."
     )
     admin_token: str | None = Field(
-        None, description="Bearer token for /admin; required on backend=gcp, optional on the local default."
+        None,
+        description="Bearer token for /admin. Unset = read from the secrets backend (`admin_token_secret`); "
+        "with no token anywhere /admin is open on the local default and disabled on backend=gcp.",
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
 
     def accepted_api_keys(self) -> tuple[bytes, ...]:
-        """The configured API keys (empty when none are set)."""
-        if self.api_keys is None:
-            return ()
-        return tuple(key.encode() for key in re.split(r"[,\s]+", self.api_keys.get_secret_value()) if key)
+        """The API keys given in the settings (empty when none are set)."""
+        return () if self.api_keys is None else split_keys(self.api_keys.get_secret_value())
 
     @model_validator(mode="after")
     def _one_start_version(self) -> ServingSettings:

@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader
 
 from b2brec.settings import Backend, Settings
 from serving.config import ServingSettings
+from serving.credentials import Credentials
 from serving.errors import AdminDisabled, ApiDisabled, Unauthorized
 from serving.metrics import ServingMetrics
 from serving.model.registry import ModelRegistry
@@ -51,17 +52,26 @@ ServingSettingsDep = Annotated[ServingSettings, Depends(get_serving_settings)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+async def get_credentials(request: Request) -> Credentials:
+    return request.app.state.credentials
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+
+
 async def require_admin(
     settings: SettingsDep,
-    serving: ServingSettingsDep,
+    credentials: CredentialsDep,
     authorization: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> None:
-    """Admin calls need ``Authorization: Bearer <B2BREC_SERVING_ADMIN_TOKEN>`` when a token is set;
-    on GCP a token is mandatory (fail closed)."""
-    token = serving.admin_token
+    """Admin calls need ``Authorization: Bearer <admin token>`` when a token is set (settings or the
+    ``serving-admin-token`` secret); on GCP a token is mandatory (fail closed)."""
+    token = credentials.admin_token()
     if token is None:
         if settings.backend is Backend.GCP:
-            raise AdminDisabled("admin API disabled: set B2BREC_SERVING_ADMIN_TOKEN to enable deploys")
+            raise AdminDisabled(
+                "admin API disabled: add a value to the serving-admin-token secret (or set B2BREC_SERVING_ADMIN_TOKEN)"
+            )
         return
     supplied = (authorization or "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(supplied.encode(), token.encode()):
@@ -74,21 +84,24 @@ AdminDep = Depends(require_admin)
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="One of the keys in B2BREC_SERVING_API_KEYS (managed in the client app).",
+    description="One of the client's API keys (managed in the client app; secret serving-api-keys).",
 )
 
 
 async def require_api_key(
     settings: SettingsDep,
-    serving: ServingSettingsDep,
+    credentials: CredentialsDep,
     supplied: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> None:
-    """Recommendation calls need ``X-API-Key`` when keys are configured; on GCP keys are mandatory
-    (the service is public, so it fails closed)."""
-    keys = serving.accepted_api_keys()
+    """Recommendation calls need ``X-API-Key`` when keys are configured (settings or the
+    ``serving-api-keys`` secret); on GCP keys are mandatory (the service is public: fail closed)."""
+    keys = credentials.api_keys()
     if not keys:
         if settings.backend is Backend.GCP:
-            raise ApiDisabled("recommendations are disabled: no API keys are configured (B2BREC_SERVING_API_KEYS)")
+            raise ApiDisabled(
+                "recommendations are disabled: no API keys are configured (add one in the client app, i.e. the "
+                "serving-api-keys secret, or set B2BREC_SERVING_API_KEYS)"
+            )
         return
     candidate = (supplied or "").strip().encode()
     # Compare with every key (no early exit), so the time taken does not tell which key nearly matched.

@@ -188,10 +188,10 @@ class ClientProjectStack(PlatformStack):
         )  # fmt: skip
         serving = self._service(
             spec, "serving", emails, labels, egress, scaling.serving,
-            env={**base_env, "B2BREC_MODELS_URI": f"gs://{spec.bucket('models')}/models",
-                 "MLFLOW_TRACKING_URI": mlflow.uri},
-            secret_env={"B2BREC_SERVING_API_KEYS": "serving-api-keys",
-                        "B2BREC_SERVING_ADMIN_TOKEN": "serving-admin-token"},
+            # Models come from the client's models bucket (b2brec.backends); the API keys and the admin
+            # token are read from Secret Manager at run time and re-read every minute (serving/credentials.py),
+            # so keys rotate without a new revision and the service starts before the secrets have values.
+            env={**base_env, "MLFLOW_TRACKING_URI": mlflow.uri},
         )  # fmt: skip
         for service in (mlflow, client_app, serving):
             add_dependencies(service.service, list(secrets.secrets.values()))

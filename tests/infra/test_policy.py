@@ -168,20 +168,26 @@ def test_only_listed_cloud_run_services_have_public_invokers(stack: Synthesized)
             assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY" or stack.spec is None, name
 
 
-def test_the_public_serving_api_gets_its_keys_and_admin_token_from_secret_manager(stack: Synthesized) -> None:
-    """serving is public because every recommendation call must carry an API key; that holds only
-    if the keys (and the admin token) reach the container, from Secret Manager, under the names the
-    service reads (``serving.config.ServingSettings``)."""
+def test_the_public_serving_api_can_read_its_keys_and_admin_token(stack: Synthesized) -> None:
+    """serving is public because every recommendation call must carry an API key; it reads the keys
+    and the admin token from Secret Manager at run time (``serving.credentials``), under the names
+    ``ServingSettings`` defaults to, so its account must hold secretAccessor on exactly those."""
     services = {s["name"]: s for s in stack.resources("google_cloud_run_v2_service").values()}
     if "serving" not in services:
         return
+    from serving.config import ServingSettings
+
     (container,) = services["serving"]["template"]["containers"]
-    refs = [e for e in container["env"] if "value_source" in e]
-    secrets = {e["name"]: e["value_source"]["secret_key_ref"]["secret"] for e in refs}
-    assert secrets["B2BREC_SERVING_API_KEYS"] == "serving-api-keys"
-    assert secrets["B2BREC_SERVING_ADMIN_TOKEN"] == "serving-admin-token"
-    declared = {s["secret_id"] for s in stack.resources("google_secret_manager_secret").values()}
-    assert {"serving-api-keys", "serving-admin-token"} <= declared
+    assert not [e for e in container.get("env", []) if "value_source" in e], "no secret in serving's environment"
+    secrets = {ref: s["secret_id"] for ref, s in stack.resources("google_secret_manager_secret").items()}
+    readers = {
+        (secrets[b["secret_id"].split(".")[1]], b["member"].split(":")[1].split("@")[0])
+        for b in stack.resources("google_secret_manager_secret_iam_member").values()
+        if b["role"] == "roles/secretmanager.secretAccessor"
+    }
+    defaults = ServingSettings.model_fields
+    for name in (defaults["api_keys_secret"].default, defaults["admin_token_secret"].default):
+        assert (name, "serving") in readers, f"serving cannot read {name}"
 
 
 def test_the_etl_staging_dataset_is_the_one_dlt_uses() -> None:

@@ -1,0 +1,111 @@
+"""The API keys and the admin token the service accepts, read from the client's secrets backend
+and re-read in the background, so a key added or revoked in the client app takes effect within
+``refresh_s`` seconds, without a new revision.
+
+Locally the backend is the client project's encrypted store (``b2brec secrets set
+serving-api-keys --client C``); on GCP it is Secret Manager (the serving account holds
+``secretAccessor`` on both secrets). Nothing is injected into the container's environment, so a
+service can start before the secrets have a value: until then the keys are empty (recommendation
+calls get 403 on GCP) and the admin API is disabled.
+
+Values given in ``ServingSettings`` (``B2BREC_SERVING_API_KEYS`` / ``_ADMIN_TOKEN``) take
+precedence over the backend, for tests and single-machine setups.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from b2brec.backends.secrets import SecretNotFound, SecretStore
+from serving.config import ServingSettings, split_keys
+
+log = logging.getLogger("serving.credentials")
+
+
+class RefreshingSecret:
+    """One secret's latest value, cached; a read older than ``refresh_s`` starts one background
+    re-read and keeps answering with the value it has (requests never wait on the backend)."""
+
+    def __init__(
+        self, store: SecretStore, name: str, refresh_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._value: str | None = None
+        self._read_at = float("-inf")
+        self._refreshing = threading.Lock()
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the secret now. A missing secret means no value; a failing backend keeps the old one."""
+        try:
+            value: str | None = self.store.get(self.name)
+        except SecretNotFound:
+            value = None
+        except Exception as exc:  # network, permissions: keep serving with what we had
+            log.warning("could not re-read secret", extra={"secret": self.name, "error": type(exc).__name__})
+            self._read_at = self.clock()
+            return
+        if value != self._value:
+            log.info("secret changed", extra={"secret": self.name, "present": value is not None})
+        self._value, self._read_at = value, self.clock()
+
+    def _reload_in_background(self) -> None:
+        try:
+            self.reload()
+        finally:
+            self._refreshing.release()
+
+    @property
+    def value(self) -> str | None:
+        if self.clock() - self._read_at >= self.refresh_s and self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._reload_in_background, name=f"secret-{self.name}", daemon=True).start()
+        return self._value
+
+
+class Credentials:
+    """What ``require_api_key`` and ``require_admin`` check against."""
+
+    def __init__(self, api_keys: Callable[[], tuple[bytes, ...]], admin_token: Callable[[], str | None]) -> None:
+        self._api_keys = api_keys
+        self._admin_token = admin_token
+
+    def api_keys(self) -> tuple[bytes, ...]:
+        return self._api_keys()
+
+    def admin_token(self) -> str | None:
+        return self._admin_token()
+
+    @classmethod
+    def from_settings(cls, serving: ServingSettings, store: SecretStore | None = None) -> Credentials:
+        """Settings values where given, else the secrets in ``store`` (if any), kept fresh."""
+        if serving.api_keys is not None or store is None:
+            static_keys = serving.accepted_api_keys()
+
+            def api_keys() -> tuple[bytes, ...]:
+                return static_keys
+        else:
+            keys_secret = RefreshingSecret(store, serving.api_keys_secret, serving.credentials_refresh_s)
+
+            def api_keys() -> tuple[bytes, ...]:
+                value = keys_secret.value
+                return split_keys(value) if value else ()
+
+        if serving.admin_token is not None or store is None:
+            static_token = serving.admin_token
+
+            def admin_token() -> str | None:
+                return static_token
+        else:
+            token_secret = RefreshingSecret(store, serving.admin_token_secret, serving.credentials_refresh_s)
+
+            def admin_token() -> str | None:
+                value = token_secret.value
+                return value.strip() if value and value.strip() else None
+
+        return cls(api_keys, admin_token)
