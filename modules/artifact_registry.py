@@ -15,8 +15,7 @@ from constructs import Construct
 
 from modules.base import (
     PropsError,
-    iam_pairs,
-    key,
+    bind_members,
     require_iam,
     require_labels,
     require_name,
@@ -78,13 +77,11 @@ class ArtifactRegistry(Construct):
             ],
         )
         self.url = f"{props.region}-docker.pkg.dev/{props.project_id}/{props.name}"
-        for member_id, role, member in iam_pairs(iam):
-            ArtifactRegistryRepositoryIamMember(
-                self,
-                key("iam", member_id),
-                project=props.project_id,
-                location=props.region,
-                repository=self.repository.repository_id,
-                role=role,
-                member=member,
-            )
+        bind_members(
+            self,
+            ArtifactRegistryRepositoryIamMember,
+            iam,
+            project=props.project_id,
+            location=props.region,
+            repository=self.repository.repository_id,
+        )

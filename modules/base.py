@@ -7,9 +7,11 @@ validate them here, so a bad value fails at synth time with the value and the fi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from cdktn import TerraformResourceLifecycle
+from constructs import Construct
 
 from b2brec import naming
 from b2brec.errors import B2BRecError
@@ -98,3 +100,18 @@ def key(*parts: str) -> str:
 def iam_pairs(iam: Mapping[str, list[str]]) -> list[tuple[str, str, str]]:
     """``(construct id, role, member)`` for each binding, in a stable order."""
     return [(key(role, member), role, member) for role in sorted(iam) for member in sorted(iam[role])]
+
+
+def bind_members(
+    scope: Construct,
+    member_resource: Callable[..., object],
+    iam: Mapping[str, list[str]],
+    *,
+    id_prefix: tuple[str, ...] = (),
+    **target: Any,
+) -> None:
+    """One ``*IamMember`` resource per (role, member) of ``iam``, on the resource ``target`` names
+    (e.g. ``bucket=...`` or ``project=..., location=..., name=...``); construct ids
+    ``key(*id_prefix, "iam", role, member)``, so they stay stable."""
+    for member_id, role, member in iam_pairs(iam):
+        member_resource(scope, key(*id_prefix, "iam", member_id), role=role, member=member, **target)

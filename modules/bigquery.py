@@ -17,7 +17,7 @@ from b2brec.features import PLATFORM_TABLES, PlatformTable
 from modules.base import (
     PROTECTED,
     PropsError,
-    iam_pairs,
+    bind_members,
     key,
     require_iam,
     require_labels,
@@ -170,15 +170,7 @@ class BigQueryDataset(Construct):
                 deletion_policy="PREVENT",
                 lifecycle=PROTECTED,
             )
-        for member_id, role, member in iam_pairs(iam):
-            BigqueryDatasetIamMember(
-                self,
-                key("iam", member_id),
-                project=props.project_id,
-                dataset_id=self.dataset.dataset_id,
-                role=role,
-                member=member,
-            )
+        bind_members(self, BigqueryDatasetIamMember, iam, project=props.project_id, dataset_id=self.dataset.dataset_id)
 
     @staticmethod
     def _check_table(where: str, table_id: str, spec: TableSpec) -> None:

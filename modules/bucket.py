@@ -19,8 +19,7 @@ from constructs import Construct
 from modules.base import (
     PROTECTED,
     PropsError,
-    iam_pairs,
-    key,
+    bind_members,
     require_iam,
     require_labels,
     require_project,
@@ -122,5 +121,4 @@ class Bucket(Construct):
         )
         self.name = props.name
         self.url = f"gs://{props.name}"
-        for member_id, role, member in iam_pairs(iam):
-            StorageBucketIamMember(self, key("iam", member_id), bucket=self.bucket.name, role=role, member=member)
+        bind_members(self, StorageBucketIamMember, iam, bucket=self.bucket.name)

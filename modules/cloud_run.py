@@ -8,7 +8,9 @@ static IP.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.cloud_run_v2_service import (
@@ -33,8 +35,7 @@ from constructs import Construct
 
 from modules.base import (
     PropsError,
-    iam_pairs,
-    key,
+    bind_members,
     require_iam,
     require_labels,
     require_name,
@@ -56,6 +57,26 @@ DEPLOY_TOOL_OWNED: tuple[str, ...] = (
 """Fields the deploy tool changes on each rollout; Terraform leaves them alone."""
 
 INGRESS = {"all": "INGRESS_TRAFFIC_ALL", "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY"}
+
+
+def container_env(
+    env_type: Callable[..., Any],
+    value_source_type: Callable[..., Any],
+    secret_ref_type: Callable[..., Any],
+    env: Mapping[str, str],
+    secret_env: Mapping[str, str],
+) -> list[Any]:
+    """A container's env list, sorted: plain values, then values from the latest version of a
+    secret. The three types are the service's or the job's generated env classes (same shape)."""
+    plain = [env_type(name=k, value=env[k]) for k in sorted(env)]
+    from_secrets = [
+        env_type(
+            name=k,
+            value_source=value_source_type(secret_key_ref=secret_ref_type(secret=secret_env[k], version="latest")),
+        )
+        for k in sorted(secret_env)
+    ]
+    return plain + from_secrets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,18 +135,13 @@ class CloudRunService(Construct):
         if props.service_account.endswith("-compute@developer.gserviceaccount.com"):
             raise PropsError(f"{where}: the default compute service account is not used; pass a component account")
 
-        env = [CloudRunV2ServiceTemplateContainersEnv(name=k, value=props.env[k]) for k in sorted(props.env)]
-        env += [
-            CloudRunV2ServiceTemplateContainersEnv(
-                name=k,
-                value_source=CloudRunV2ServiceTemplateContainersEnvValueSource(
-                    secret_key_ref=CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef(
-                        secret=props.secret_env[k], version="latest"
-                    )
-                ),
-            )
-            for k in sorted(props.secret_env)
-        ]
+        env = container_env(
+            CloudRunV2ServiceTemplateContainersEnv,
+            CloudRunV2ServiceTemplateContainersEnvValueSource,
+            CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef,
+            props.env,
+            props.secret_env,
+        )
         container = CloudRunV2ServiceTemplateContainers(
             name=props.name,
             image=props.image,
@@ -173,13 +189,11 @@ class CloudRunService(Construct):
             lifecycle=TerraformResourceLifecycle(ignore_changes=list(DEPLOY_TOOL_OWNED)),
         )
         self.uri = self.service.uri
-        for member_id, role, member in iam_pairs(iam):
-            CloudRunV2ServiceIamMember(
-                self,
-                key("iam", member_id),
-                project=props.project_id,
-                location=props.region,
-                name=self.service.name,
-                role=role,
-                member=member,
-            )
+        bind_members(
+            self,
+            CloudRunV2ServiceIamMember,
+            iam,
+            project=props.project_id,
+            location=props.region,
+            name=self.service.name,
+        )

@@ -28,15 +28,14 @@ from constructs import Construct
 
 from modules.base import (
     PropsError,
-    iam_pairs,
-    key,
+    bind_members,
     require_iam,
     require_labels,
     require_name,
     require_project,
     require_region,
 )
-from modules.cloud_run import PLACEHOLDER_IMAGE, Egress
+from modules.cloud_run import PLACEHOLDER_IMAGE, Egress, container_env
 
 JOB_DEPLOY_TOOL_OWNED: tuple[str, ...] = ("client", "client_version", "template[0].template[0].containers[0].image")
 
@@ -85,18 +84,13 @@ class ScheduledJob(Construct):
         )
         iam = require_iam(invokers, where)
 
-        env = [CloudRunV2JobTemplateTemplateContainersEnv(name=k, value=props.env[k]) for k in sorted(props.env)]
-        env += [
-            CloudRunV2JobTemplateTemplateContainersEnv(
-                name=k,
-                value_source=CloudRunV2JobTemplateTemplateContainersEnvValueSource(
-                    secret_key_ref=CloudRunV2JobTemplateTemplateContainersEnvValueSourceSecretKeyRef(
-                        secret=props.secret_env[k], version="latest"
-                    )
-                ),
-            )
-            for k in sorted(props.secret_env)
-        ]
+        env = container_env(
+            CloudRunV2JobTemplateTemplateContainersEnv,
+            CloudRunV2JobTemplateTemplateContainersEnvValueSource,
+            CloudRunV2JobTemplateTemplateContainersEnvValueSourceSecretKeyRef,
+            props.env,
+            props.secret_env,
+        )
         self.job = CloudRunV2Job(
             self,
             "job",
@@ -135,16 +129,9 @@ class ScheduledJob(Construct):
             ),
             lifecycle=TerraformResourceLifecycle(ignore_changes=list(JOB_DEPLOY_TOOL_OWNED)),
         )
-        for member_id, role, member in iam_pairs(iam):
-            CloudRunV2JobIamMember(
-                self,
-                key("iam", member_id),
-                project=props.project_id,
-                location=props.region,
-                name=self.job.name,
-                role=role,
-                member=member,
-            )
+        bind_members(
+            self, CloudRunV2JobIamMember, iam, project=props.project_id, location=props.region, name=self.job.name
+        )
         self.trigger = CloudSchedulerJob(
             self,
             "trigger",

@@ -9,7 +9,7 @@ from cdktn_provider_google.folder import Folder
 from cdktn_provider_google.folder_iam_member import FolderIamMember
 from constructs import Construct
 
-from modules.base import PROTECTED, PropsError, iam_pairs, key, require_iam
+from modules.base import PROTECTED, PropsError, bind_members, key, require_iam
 
 _PARENT = re.compile(r"^(organizations|folders)/\d+$")
 
@@ -49,5 +49,4 @@ class Folders(Construct):
                 lifecycle=PROTECTED,
             )
             self.folders[name] = folder
-            for member_id, role, member in iam_pairs(iam):
-                FolderIamMember(self, key(name, "iam", member_id), folder=folder.name, role=role, member=member)
+            bind_members(self, FolderIamMember, iam, id_prefix=(name,), folder=folder.name)

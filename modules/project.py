@@ -15,7 +15,15 @@ from cdktn_provider_google.project_iam_member import ProjectIamMember
 from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
-from modules.base import PROTECTED, PropsError, iam_pairs, key, require_iam, require_labels, require_project
+from modules.base import (
+    PROTECTED,
+    PropsError,
+    bind_members,
+    key,
+    require_iam,
+    require_labels,
+    require_project,
+)
 
 _BILLING = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 _FOLDER = re.compile(r"^folders/\d+$")
@@ -84,8 +92,7 @@ class Project(Construct):
             for api in sorted(set(props.services))
         }
         dependencies = list(self.services.values())
-        for member_id, role, member in iam_pairs(iam):
-            ProjectIamMember(self, key("iam", member_id), project=self.project.project_id, role=role, member=member)
+        bind_members(self, ProjectIamMember, iam, project=self.project.project_id)
         for service in sorted(set(props.audited_services)):
             ProjectIamAuditConfig(
                 self,

@@ -21,7 +21,7 @@ from constructs import Construct
 from modules.base import (
     PROTECTED,
     PropsError,
-    iam_pairs,
+    bind_members,
     key,
     require_iam,
     require_labels,
@@ -79,12 +79,11 @@ class Secrets(Construct):
                 lifecycle=PROTECTED,
             )
             self.secrets[secret_id] = secret
-            for member_id, role, member in iam_pairs(iam):
-                SecretManagerSecretIamMember(
-                    self,
-                    key(secret_id, "iam", member_id),
-                    project=props.project_id,
-                    secret_id=secret.secret_id,
-                    role=role,
-                    member=member,
-                )
+            bind_members(
+                self,
+                SecretManagerSecretIamMember,
+                iam,
+                id_prefix=(secret_id,),
+                project=props.project_id,
+                secret_id=secret.secret_id,
+            )

@@ -12,7 +12,15 @@ from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
-from modules.base import PropsError, iam_pairs, key, require_iam, require_name, require_project, require_roles
+from modules.base import (
+    PropsError,
+    bind_members,
+    key,
+    require_iam,
+    require_name,
+    require_project,
+    require_roles,
+)
 
 
 def service_account_email(project_id: str, name: str) -> str:
@@ -71,7 +79,10 @@ class ServiceAccounts(Construct):
                     role=role,
                     member=account.member,
                 )
-            for member_id, role, member in iam_pairs(require_iam(spec.iam, where)):
-                ServiceAccountIamMember(
-                    self, key(name, "iam", member_id), service_account_id=account.name, role=role, member=member
-                )
+            bind_members(
+                self,
+                ServiceAccountIamMember,
+                require_iam(spec.iam, where),
+                id_prefix=(name,),
+                service_account_id=account.name,
+            )
