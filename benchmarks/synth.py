@@ -18,9 +18,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from b2brec.infra.synth import Target, quiet_jsii, synthesize
 from b2brec.spec import ClientSpec, parse_spec
 from stacks.platform import load_platform
+from stacks.synth import Target, quiet_jsii, synthesize
 
 REPO = Path(__file__).resolve().parents[1]
 REGIONS = ("europe-west1", "us-central1", "europe-west3", "us-east1")

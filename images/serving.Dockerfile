@@ -9,5 +9,5 @@ COPY environments ./environments
 RUN pip install --no-cache-dir -c constraints.txt .
 ENV B2BREC_BACKEND=gcp B2BREC_ENVIRONMENTS_DIR=/app/environments PYTHONUNBUFFERED=1
 EXPOSE 8080
-ENTRYPOINT ["python", "-m", "b2brec.cli.main", "serve", "--host", "0.0.0.0"]
+ENTRYPOINT ["python", "-m", "cli.main", "serve", "--host", "0.0.0.0"]
 CMD ["--help"]

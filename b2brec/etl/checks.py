@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from rich.table import Table
 
 from b2brec.backends.factory import backends_for
 from b2brec.backends.secrets import SecretStore
@@ -56,12 +55,6 @@ class ConnectionReport:
     @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(check for check in self.checks if not check.ok)
-
-    def render(self) -> Table:
-        """A rich table of this report (✓/✗ and fixes, or rows and watermarks)."""
-        from b2brec.etl.render import render_report
-
-        return render_report(self)
 
     def raise_for_failure(self) -> None:
         """Raise the first failure as an :class:`EtlError` (its code and fix kept)."""

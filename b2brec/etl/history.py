@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rich.table import Table
-
 from b2brec.backends.warehouse import Warehouse
 from b2brec.features import RAW_DATASET
 
@@ -67,12 +65,6 @@ class LoadSummary:
     @property
     def rows_written(self) -> int:
         return sum(t.rows_written for t in self.tables)
-
-    def render(self) -> Table:
-        """A rich table of this summary (✓/✗ and fixes, or rows and watermarks)."""
-        from b2brec.etl.render import render_summary
-
-        return render_summary(self)
 
     def table(self, name: str) -> TableLoad:
         for item in self.tables:

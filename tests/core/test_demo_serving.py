@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from b2brec.bundle import write_bundle
-from b2brec.cli.demo_serving import start_server
 from b2brec.errors import B2BRecError
 from b2brec.projects.local import create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
+from cli.demo_serving import start_server
 from serving.synthetic import synthetic_bundle
 
 

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from b2brec.cli.main import app
 from b2brec.projects.local import ProjectNotFound, create_project, delete_project, list_projects, open_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment, parse_spec
+from cli.main import app
 from tests.conftest import REPO_ROOT
 
 

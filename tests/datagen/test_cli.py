@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from b2brec.cli.main import app
+from cli.main import app
 
 runner = CliRunner()
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from b2brec.infra.synth import quiet_jsii, resolve_targets, synthesize
 from b2brec.spec import ClientSpec
 from stacks.platform import PlatformConfig, load_platform
+from stacks.synth import quiet_jsii, resolve_targets, synthesize
 
 quiet_jsii()
 

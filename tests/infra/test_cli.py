@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from b2brec.cli.main import app
-from b2brec.infra.synth import IMPORTS_FILE, STACK_FILE, SynthError, resolve_targets, synthesize
-from b2brec.infra.terraform import TerraformMissing, TerraformRunner, find_terraform
+from cli.main import app
 from stacks.platform import PlatformConfig
+from stacks.synth import IMPORTS_FILE, STACK_FILE, SynthError, resolve_targets, synthesize
+from stacks.terraform import TerraformMissing, TerraformRunner, find_terraform
 from tests.infra.conftest import ENVIRONMENTS, REPO_ROOT
 
 runner = CliRunner()
@@ -50,7 +50,7 @@ def test_synth_cli_in_a_fresh_process_writes_the_same_bytes(synth_dir: Path, tmp
     out = tmp_path / "out"
     env = {**os.environ, **_env(tmp_path, os.environ["PATH"])}
     done = subprocess.run(
-        [sys.executable, "-m", "b2brec.cli.main", "synth", "--env", "prairie-supply-dev", "--out", str(out)],
+        [sys.executable, "-m", "cli.main", "synth", "--env", "prairie-supply-dev", "--out", str(out)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from b2brec import naming
-from b2brec.infra.synth import PLATFORM_STACKS
 from b2brec.spec import list_environments
 from modules.base import BASIC_ROLES, PUBLIC_MEMBERS
 from stacks.client_iam import PUBLIC_SERVICES
+from stacks.synth import PLATFORM_STACKS
 from tests.infra.conftest import ENVIRONMENTS, Synthesized
 
 STACKS = [*PLATFORM_STACKS, *list_environments(ENVIRONMENTS)]

@@ -18,7 +18,7 @@ from b2brec.spec import load_environment
 from serving.synthetic import synthetic_bundle
 from tests.serving.conftest import free_port
 
-B2BREC = [sys.executable, "-m", "b2brec.cli.main"]
+B2BREC = [sys.executable, "-m", "cli.main"]
 
 
 def _env(settings: Settings) -> dict[str, str]:

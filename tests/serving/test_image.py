@@ -20,7 +20,7 @@ def _instruction(name: str) -> list[str]:
 
 def test_image_command_runs_the_serve_cli() -> None:
     command = _instruction("ENTRYPOINT") + _instruction("CMD")
-    assert command[:4] == ["python", "-m", "b2brec.cli.main", "serve"]
+    assert command[:4] == ["python", "-m", "cli.main", "serve"]
     env = {**os.environ, "B2BREC_BACKEND": "gcp"}
     result = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0 and "--client" in result.stdout and "--version" in result.stdout

@@ -7,9 +7,9 @@ import json
 import typer
 from rich.table import Table
 
-from b2brec.cli.common import console, load_settings, user_errors
 from b2brec.projects.local import create_project, delete_project, list_projects, open_project
 from b2brec.spec import load_environment
+from cli.common import console, load_settings, user_errors
 
 app = typer.Typer(help="Client projects (local folders on the embedded default).", no_args_is_help=True)
 

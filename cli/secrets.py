@@ -7,8 +7,8 @@ import sys
 import typer
 
 from b2brec.backends.factory import backends_for
-from b2brec.cli.common import console, load_settings, user_errors
 from b2brec.projects.local import open_project
+from cli.common import console, load_settings, user_errors
 
 app = typer.Typer(help="Secrets of a client (values never printed).", no_args_is_help=True)
 

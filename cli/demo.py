@@ -14,15 +14,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from b2brec.cli.common import console, load_settings, user_errors
-from b2brec.cli.demo_serving import show_requests, start_server
-from b2brec.cli.pipeline import run_with_progress
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl, test_connection
 from b2brec.naming import BUCKET_PURPOSES
 from b2brec.projects.local import LocalClientProject, create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
+from cli.common import console, load_settings, user_errors
+from cli.demo_serving import show_requests, start_server
+from cli.pipeline import run_with_progress
+from cli.render_etl import render_report, render_summary
 
 DEMO_ENVIRONMENT = "demo-dev"
 
@@ -92,11 +93,11 @@ def demo(
 
     _step(3, "Test the connection to the client's database")
     report = test_connection(spec, settings)
-    console.print(report.render())
+    console.print(render_report(report))
 
     _step(4, "ETL into the client's warehouse (dlt, incremental, merge on key)")
     load = run_etl(spec, settings)
-    console.print(load.render())
+    console.print(render_summary(load))
 
     _step(5, "Summary of the load")
     _summary(project)

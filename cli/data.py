@@ -8,10 +8,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from b2brec.cli.common import console, err_console, load_settings, user_errors
 from b2brec.datagen import GeneratorConfig, append_changes, generate
 from b2brec.datagen.config import DEFAULT_END_DATE, MAX_TRANSACTIONS, MIN_TRANSACTIONS
 from b2brec.datagen.targets import FILE_FORMATS, parse_target
+from cli.common import console, err_console, load_settings, user_errors
 
 app = typer.Typer(help="Synthetic B2B sales data (a client ERP's customers, products and sales).", no_args_is_help=True)
 

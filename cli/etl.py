@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from b2brec.cli.common import console, load_settings, user_errors
 from b2brec.etl import EtlProgress, run_etl, test_connection
 from b2brec.projects.local import open_project
+from cli.common import console, load_settings, user_errors
+from cli.render_etl import render_report, render_summary
 
 app = typer.Typer(help="Load client data into the warehouse (dlt).", no_args_is_help=True)
 
@@ -22,7 +23,7 @@ def test_connection_cmd(client: str = CLIENT) -> None:
     spec = open_project(client, settings).spec
     with console.status("testing connections…"):
         report = test_connection(spec, settings)
-    console.print(report.render())
+    console.print(render_report(report))
     if not report.ok:
         raise typer.Exit(2)
     console.print("[green]all checks passed[/green]")
@@ -60,4 +61,4 @@ def run_cmd(
                 progress.update(task, total=max(event.rows, 1), completed=max(event.rows, 1), status="written")
 
         summary = run_etl(spec, settings, full_refresh=full_refresh, tables=table or None, progress=on_progress)
-    console.print(summary.render())
+    console.print(render_summary(summary))

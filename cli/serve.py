@@ -7,9 +7,9 @@ import os
 import typer
 
 from b2brec.bundle import check_version
-from b2brec.cli.common import console, load_settings, user_errors
 from b2brec.errors import B2BRecError
 from b2brec.settings import Backend
+from cli.common import console, load_settings, user_errors
 
 
 @user_errors

@@ -10,8 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from b2brec.cli.common import console, load_settings, user_errors
 from b2brec.projects.local import open_project
+from cli.common import console, load_settings, user_errors
 
 app = typer.Typer(help="ML pipeline: extract, vocab, train, register (and the MLflow server).", no_args_is_help=True)
 mlflow_app = typer.Typer(help="The client's local MLflow tracking server.", no_args_is_help=True)

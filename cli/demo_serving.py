@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from b2brec.cli.common import console
 from b2brec.errors import B2BRecError
 from b2brec.processes import stop_group
 from b2brec.projects.local import LocalClientProject
+from cli.common import console
 
 
 def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None:
@@ -43,7 +43,7 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
             )
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "b2brec.cli.main", "serve", "--client", project.project_id],
+            [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "B2BREC_HOME": str(project.home)},

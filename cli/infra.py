@@ -8,10 +8,10 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from b2brec.cli.common import console, load_settings, user_errors
-from b2brec.infra.synth import SynthResult, resolve_targets, synthesize
-from b2brec.infra.terraform import TerraformRunner, find_terraform
+from cli.common import console, load_settings, user_errors
 from stacks.platform import DEFAULT_PLATFORM_FILE, load_platform
+from stacks.synth import SynthResult, resolve_targets, synthesize
+from stacks.terraform import TerraformRunner, find_terraform
 
 DEFAULT_OUT = Path("cdktf.out")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from b2brec.cli import client, data, demo, etl, infra, pipeline, secrets, serve
+from cli import client, data, demo, etl, infra, pipeline, secrets, serve
 
 app = typer.Typer(
     name="b2brec",
