@@ -42,17 +42,27 @@ def init_celery(app: Flask) -> Celery:
 
 
 def celery_enqueue(app: Flask) -> Callable[[str, Any], None]:
+    """Send to the broker; with ``celery_eager`` run in this process against ``app``."""
+    rt: Runtime = app.extensions[EXTENSION_KEY]
+
     def enqueue(name: str, arg: Any) -> None:
-        celery_app.send_task(name, args=[arg]) if not celery_app.conf.task_always_eager else TASKS[name](arg)
+        if rt.settings.celery_eager:
+            run_task(app, name, arg)
+        else:
+            celery_app.send_task(name, args=[arg])
 
     return enqueue
 
 
-def _with_app(fn: Callable[[Runtime, Any], Any]) -> Callable[[Any], Any]:
+def run_task(app: Flask, name: str, arg: Any = None) -> Any:
+    """Run one task body inside ``app``'s context (what the worker does for each message)."""
+    with app.app_context():
+        return TASK_BODIES[name](app.extensions[EXTENSION_KEY], arg)
+
+
+def _with_app(name: str) -> Callable[[Any], Any]:
     def run(arg: Any = None) -> Any:
-        app: Flask = celery_app.flask_app  # type: ignore[attr-defined]
-        with app.app_context():
-            return fn(app.extensions[EXTENSION_KEY], arg)
+        return run_task(celery_app.flask_app, name, arg)  # type: ignore[attr-defined]
 
     return run
 
@@ -80,13 +90,13 @@ def _poll(rt: Runtime, _: Any) -> None:
     billing.raise_cost_alerts(rt, clients)
 
 
-TASKS: dict[str, Callable[[Any], Any]] = {
-    "control_plane.provision": _with_app(_provision),
-    "control_plane.tick": _with_app(_tick),
-    "control_plane.poll": _with_app(_poll),
+TASK_BODIES: dict[str, Callable[[Runtime, Any], Any]] = {
+    "control_plane.provision": _provision,
+    "control_plane.tick": _tick,
+    "control_plane.poll": _poll,
 }
-for _name, _fn in TASKS.items():
-    celery_app.task(name=_name)(_fn)
+for _name in TASK_BODIES:
+    celery_app.task(name=_name)(_with_app(_name))
 
 
 def worker_app(flask_app: Flask) -> Celery:

@@ -135,7 +135,8 @@ def meter(export: BillingExport, clients: list[MeteredClient], prices: PriceShee
         seen_days = {
             (row[0], row[1])
             for row in conn.execute(
-                f"SELECT DISTINCT project.id, CAST(usage_start_time AS DATE) FROM {TABLE} WHERE service.description <> 'Vertex AI'"
+                f"SELECT DISTINCT project.id, CAST(usage_start_time AS DATE) FROM {TABLE} "
+                "WHERE service.description <> 'Vertex AI'"
             ).fetchall()
         }
         rows: list[UsageRow] = []

@@ -32,11 +32,19 @@ class ClientHealth:
     def failures(self) -> list[str]:
         return [name for name, check in self.checks.items() if not check.get("ok")]
 
+    @property
+    def gate_ok(self) -> bool:
+        """What a rollout's health gate looks at: the services, not ETL freshness (a version
+        applied minutes ago cannot make last night's load stale)."""
+        service_checks = {k: v for k, v in self.checks.items() if k not in GATE_IGNORES}
+        return bool(service_checks) and all(check.get("ok") for check in service_checks.values())
+
 
 class HealthProbe(Protocol):
     def check(self, client_id: str, project_id: str, urls: dict[str, str]) -> ClientHealth: ...
 
 
+GATE_IGNORES = frozenset({"etl"})
 _METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN|\+Inf)$")
 
 

@@ -185,7 +185,7 @@ def _gate(rt: Runtime, rollout: Rollout, wave: list[RolloutTarget]) -> Rollout:
     failing: list[str] = []
     for target in applied:
         result = health.check_client(rt, clients_svc.get_client(target.client_id))
-        if not result.healthy:
+        if not result.gate_ok:
             target.status = TargetStatus.FAILED.value
             target.detail = (
                 "health gate: "
