@@ -87,10 +87,9 @@ def create_app(
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
-    with app.app_context():
-        from control_plane import models  # noqa: F401 - registers every table
+    from control_plane.migrations import upgrade
 
-        db.create_all()
+    upgrade(app.config["SQLALCHEMY_DATABASE_URI"])  # Alembic, never create_all: one schema history
     return app
 
 

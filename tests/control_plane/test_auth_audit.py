@@ -87,16 +87,24 @@ def test_only_three_released_versions_stay_deployable(app: Flask, login: LoginAs
         version = f"1.{minor}.0"
         assert admin.post("/api/templates", json={"version": version, "release": True}).status_code == 201
     versions = {v["version"]: v["status"] for v in admin.get("/api/templates").get_json()["data"]["versions"]}
-    assert versions == {"1.4.0": "released", "1.3.0": "released", "1.2.0": "released",
-                        "1.1.0": "retired", "1.0.0": "retired"}
+    assert versions == {
+        "1.4.0": "released",
+        "1.3.0": "released",
+        "1.2.0": "released",
+        "1.1.0": "retired",
+        "1.0.0": "retired",
+    }
     refused = admin.post("/api/rollouts", json={"version": "1.0.0"})
     assert refused.status_code == 409 and refused.get_json()["data"]["code"] == "version_not_deployable"
 
 
 def test_bad_template_input_is_refused_and_nothing_saved(app: Flask, login: LoginAs) -> None:
     admin = login("admin")
-    for payload in ({"version": "1.0"}, {"version": "1.0.0", "digests": {"serving": "latest"}},
-                    {"version": "../../etc", "digests": {}}):
+    for payload in (
+        {"version": "1.0"},
+        {"version": "1.0.0", "digests": {"serving": "latest"}},
+        {"version": "../../etc", "digests": {}},
+    ):
         response = admin.post("/api/templates", json=payload)
         assert response.status_code == 400
         assert response.get_json()["data"]["fix"]

@@ -32,7 +32,12 @@ def metered(app: Flask, settings: Settings) -> Flask:
     project = open_project(specs[0].project_id, settings)
     runner = project.jobs()
     job_id = runner.submit(
-        JobSpec(name="trainer", module="this", env={"B2BREC_RUN_ID": "run-42"}, machine=MachineSpec(machine_type="n1-standard-8"))
+        JobSpec(
+            name="trainer",
+            module="this",
+            env={"B2BREC_RUN_ID": "run-42"},
+            machine=MachineSpec(machine_type="n1-standard-8"),
+        )
     )
     assert wait(runner, job_id, timeout=60).state.value == "succeeded"
     with app.app_context():
@@ -78,7 +83,9 @@ def test_job_priced_by_machine_type_and_duration(metered: Flask) -> None:
     with metered.app_context():
         path = runtime().billing_path
     with duckdb.connect(str(path), read_only=True) as conn:
-        seconds = conn.execute("SELECT usage.amount FROM billing_export WHERE service.description = 'Vertex AI'").fetchone()[0]
+        seconds = conn.execute(
+            "SELECT usage.amount FROM billing_export WHERE service.description = 'Vertex AI'"
+        ).fetchone()[0]
     assert runs[0]["cost"] == pytest.approx(seconds / 3600 * MACHINE_EUR_PER_HOUR["n1-standard-8"], abs=1e-4)
 
 
@@ -110,9 +117,19 @@ def test_anomaly_is_found_and_alerted(app: Flask, settings: Settings) -> None:
         cost = 40.0 if back == 1 else 8.0
         start = datetime.combine(day, datetime.min.time(), UTC)
         rows.append(
-            UsageRow(billing_account_id="X", service="Vertex AI", sku="Custom training", start=start,
-                     end=start + timedelta(hours=1), project_id="client-spiky-dev", labels={"client_id": "spiky"},
-                     cost=cost, currency="EUR", usage_amount=1.0, usage_unit="hour")
+            UsageRow(
+                billing_account_id="X",
+                service="Vertex AI",
+                sku="Custom training",
+                start=start,
+                end=start + timedelta(hours=1),
+                project_id="client-spiky-dev",
+                labels={"client_id": "spiky"},
+                cost=cost,
+                currency="EUR",
+                usage_amount=1.0,
+                usage_unit="hour",
+            )
         )
     with app.app_context():
         rt = runtime()

@@ -36,7 +36,9 @@ def _start(client, name: str = "Acme Foods") -> int:
     draft = client.post("/api/onboarding").get_json()["data"]["draft"]["id"]
     r = client.post(f"/api/onboarding/{draft}/company", json={"name": name, "env": "dev"})
     assert r.status_code == 200, r.get_json()
-    r = client.post(f"/api/onboarding/{draft}/region", json={"region": "europe-west1", "budget": "250", "currency": "EUR"})
+    r = client.post(
+        f"/api/onboarding/{draft}/region", json={"region": "europe-west1", "budget": "250", "currency": "EUR"}
+    )
     assert r.status_code == 200, r.get_json()
     return int(draft)
 

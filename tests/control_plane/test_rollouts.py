@@ -57,9 +57,7 @@ def _drive(app: Flask, rollout_id: int, timeout: float = 30.0) -> dict:
 
 
 def _versions(settings: Settings, count: int) -> dict[str, str]:
-    return {
-        f"fleet-{i:03d}": open_project(f"fleet-{i:03d}", settings).spec.template_version for i in range(count)
-    }
+    return {f"fleet-{i:03d}": open_project(f"fleet-{i:03d}", settings).spec.template_version for i in range(count)}
 
 
 def test_good_version_reaches_every_client_in_waves(settings: Settings, tmp_path: Path) -> None:
