@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import client, data, demo, etl, infra, pipeline, secrets, serve
+from cli import client, control_plane, data, demo, etl, infra, pipeline, secrets, serve
 
 app = typer.Typer(
     name="b2brec",
@@ -21,6 +21,9 @@ app.add_typer(pipeline.app, name="pipeline")
 app.command("serve")(serve.serve)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)
+app.add_typer(control_plane.app, name="control-plane")
+app.add_typer(control_plane.template_app, name="template")
+app.add_typer(control_plane.rollout_app, name="rollout")
 
 
 def main() -> None:

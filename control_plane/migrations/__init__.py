@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,4 +20,5 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (idempotent)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start-up is noise
     command.upgrade(alembic_config(url), revision)
