@@ -21,9 +21,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.command("serve")(serve.serve)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)
-app.add_typer(control_plane.app, name="control-plane")
-app.add_typer(control_plane.template_app, name="template")
-app.add_typer(control_plane.rollout_app, name="rollout")
+control_plane.register(app)
 
 
 def main() -> None:

@@ -9,42 +9,35 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from b2brec.errors import B2BRecError
+from b2brec.errors import B2BRecError, lookup, register
 
-STATUS_BY_CODE: dict[str, int] = {
-    "invalid_input": 400,
-    "host_refused": 400,
-    "path_refused": 400,
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "project_not_found": 404,
-    "conflict": 409,
-    "version_not_deployable": 409,
-    "rollout_running": 409,
-    "provisioning_failed": 502,
-}
+# the control plane's own codes, registered once in the platform's registry (b2brec.errors)
+register("invalid_input", 400, "invalid input", "correct the named field and submit again")
+register("unauthenticated", 401, "sign in first", "sign in (or open the app through its IAP URL)")
+register("forbidden", 403, "not allowed for your role", "ask an admin for the operator role")
+register("not_found", 404, "not found", "pick an existing item from the list")
+register("conflict", 409, "conflicts with the current state", "reload the page and check the current state")
+register("version_not_deployable", 409, "template version not deployable", "use one of the last released versions")
+register("rollout_running", 409, "another rollout is running", "wait for it to finish or halt it first")
+register("provisioning_failed", 502, "provisioning failed", "see the job's log, fix the cause and resume the job")
+register("csrf_failed", 400, "form expired or forged", "reload the page and submit the form again")
+register("http_error", 500, "request failed", "retry; if it persists, see the app's log")
 
 
 class ControlPlaneError(B2BRecError):
-    """A failure an operator can act on: ``code`` picks the HTTP status, ``fix`` says what to do."""
+    """A failure an operator can act on: the registry maps ``code`` to an HTTP status; ``fix``
+    overrides the registry's default fix for this occurrence."""
 
-    def __init__(self, message: str, *, code: str, fix: str = "", http_status: int | None = None) -> None:
-        super().__init__(message, code=code)
-        self.fix = fix
-        self.status_code = http_status or STATUS_BY_CODE.get(code, 400)
+    def __init__(self, message: str, *, code: str, fix: str | None = None) -> None:
+        super().__init__(message, code=code, fix=fix)
 
 
 def status_of(err: B2BRecError) -> int:
-    for attr in ("status_code", "http_status"):
-        value = getattr(err, attr, None)
-        if isinstance(value, int):
-            return value
-    return STATUS_BY_CODE.get(err.code, 400)
+    return err.http_status
 
 
 def fix_of(err: B2BRecError) -> str:
-    return str(getattr(err, "fix", "") or "")
+    return err.fix or ""
 
 
 def wants_json() -> bool:
@@ -71,7 +64,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> tuple[Response | str, int]:
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(err.code or 500, "http_error")
-        fix = "ask an admin for the operator role" if err.code == 403 else ""
+        fix = lookup(code).fix or "" if code != "http_error" else ""
         description = err.description or err.name
         if err.code == 400 and "CSRF" in (description or ""):
             code, fix = "csrf_failed", "reload the page and submit the form again"

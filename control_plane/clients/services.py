@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from b2brec.context import context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl import run_etl
 from b2brec.etl.history import list_runs as etl_runs
@@ -160,7 +161,7 @@ def _step_create(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -
             _log(job, "no source password to store")
     elif step == "first_etl":
         _log(job, "first ETL load started")
-        summary = run_etl(spec, rt.platform)
+        summary = run_etl(context_for_spec(spec, rt.platform))
         rows = sum(t.rows_written for t in summary.tables)
         _log(job, f"first ETL load done: {rows} rows into raw_data ({summary.duration_seconds:.1f}s)")
     elif step == "activate":
@@ -179,11 +180,8 @@ def _draft_secret(client: Client) -> str | None:
 
 
 def _client_secrets(rt: Runtime, spec: ClientSpec) -> Any:
-    if rt.platform.backend is Backend.LOCAL:
-        return open_project(spec.project_id, rt.platform).secrets()
-    from b2brec.backends.secrets import SecretManagerStore
-
-    return SecretManagerStore(spec.project_id)
+    """The client's own secrets backend (its project's store, or Secret Manager on GCP)."""
+    return context_for_spec(spec, rt.platform).backends.secrets
 
 
 def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up lines are noise in the CLI and worker
+
+from alembic import command  # noqa: E402 - after quieting its logger
+from alembic.config import Config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,5 +22,4 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (idempotent)."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start-up is noise
     command.upgrade(alembic_config(url), revision)

@@ -25,17 +25,17 @@ _FIX = (
 
 def _fallback(host: str, port: int | None, allowed: Sequence[str]) -> str:
     if not host or len(host) > 253 or any(c in host for c in "/@:\\ \t\r\n?#%[]") or not host.isascii():
-        raise ControlPlaneError("the host is not a plain host name or IP address", code="host_refused", fix=_FIX)
+        raise ControlPlaneError("the host is not a plain host name or IP address", code="invalid_input", fix=_FIX)
     try:
         infos = socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
     except OSError:
-        raise ControlPlaneError("the host name does not resolve", code="host_refused", fix=_FIX) from None
+        raise ControlPlaneError("the host name does not resolve", code="invalid_input", fix=_FIX) from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if any(address in ipaddress.ip_network(net, strict=False) for net in allowed if "/" in net):
             continue
         if not address.is_global:
-            raise ControlPlaneError("the host is not a public address", code="host_refused", fix=_FIX)
+            raise ControlPlaneError("the host is not a public address", code="invalid_input", fix=_FIX)
     return host
 
 
