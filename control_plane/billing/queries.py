@@ -8,8 +8,9 @@ from functools import lru_cache
 
 import sqlglot
 
-CLIENT = "COALESCE((SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'client_id'), project.id)"
-NET_COST = "cost + IFNULL((SELECT SUM(c.amount) FROM UNNEST(credits) AS c), 0)"
+from b2brec.billing_export import CLIENT_ID, NET_COST
+
+CLIENT = CLIENT_ID
 
 MONTH_BY_CLIENT = f"""
 SELECT {CLIENT} AS client_id, ANY_VALUE(project.id) AS project_id, ROUND(SUM({NET_COST}), 2) AS cost,
