@@ -70,9 +70,14 @@ ORDER BY service, sku
 """
 
 RUN_COUNTS = """
-SELECT COUNT(DISTINCT (SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'run_id')) AS runs
-FROM {table}
-WHERE service.description = 'Vertex AI' AND usage_start_time >= TIMESTAMP(@since)
+SELECT COUNT(DISTINCT IF(usage_start_time >= TIMESTAMP(@day), run_id, NULL)) AS day,
+       COUNT(DISTINCT IF(usage_start_time >= TIMESTAMP(@week), run_id, NULL)) AS week,
+       COUNT(DISTINCT run_id) AS month
+FROM (
+  SELECT usage_start_time, (SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'run_id') AS run_id
+  FROM {table}
+  WHERE service.description = 'Vertex AI' AND usage_start_time >= TIMESTAMP(@month)
+)
 """
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from flask import after_this_request, g, has_request_context
 
 from b2brec.projects.local import list_projects
 from b2brec.settings import Backend
@@ -36,10 +39,29 @@ def current_month(today: date | None = None) -> str:
 
 
 def _query(rt: Runtime, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Run one billing query; inside a request every query shares one DuckDB connection."""
+    if has_request_context():
+        if "billing_conn" not in g:
+            g.billing_stack = ExitStack()
+            g.billing_conn = g.billing_stack.enter_context(export(rt).connect())
+            after_this_request(_close_billing)
+        return _rows(g.billing_conn, sql, params)
     with export(rt).connect() as conn:
-        cursor = conn.execute(queries.for_duckdb(sql), params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return _rows(conn, sql, params)
+
+
+def _close_billing(response: Any) -> Any:
+    g.pop("billing_conn", None)
+    stack = g.pop("billing_stack", None)
+    if stack is not None:
+        stack.close()
+    return response
+
+
+def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = conn.execute(queries.for_duckdb(sql), params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None) -> dict[str, int]:
@@ -100,17 +122,29 @@ def per_run(rt: Runtime, client_id: str) -> list[dict[str, Any]]:
     return _query(rt, queries.PER_RUN, client=client_id)
 
 
-def runs_since(rt: Runtime, since: datetime) -> int:
-    rows = _query(rt, queries.RUN_COUNTS, since=since.isoformat())
-    return int(rows[0]["runs"] or 0) if rows else 0
+def run_counts(rt: Runtime, now: datetime) -> dict[str, int]:
+    """Distinct pipeline runs (by ``run_id`` label) started in the last day, week and 30 days."""
+    rows = _query(
+        rt,
+        queries.RUN_COUNTS,
+        day=(now - timedelta(days=1)).isoformat(),
+        week=(now - timedelta(days=7)).isoformat(),
+        month=(now - timedelta(days=30)).isoformat(),
+    )
+    row = rows[0] if rows else {}
+    return {f"runs_{k}": int(row.get(v) or 0) for k, v in (("today", "day"), ("week", "week"), ("month", "month"))}
 
 
-def budgets(rt: Runtime, clients: list[Client], *, today: date | None = None) -> dict[str, BudgetView]:
-    """Month-to-date cost vs budget and a linear forecast to month end."""
+def budgets(
+    rt: Runtime, clients: list[Client], *, today: date | None = None, month_rows: list[dict[str, Any]] | None = None
+) -> dict[str, BudgetView]:
+    """Month-to-date cost vs budget and a linear forecast to month end (``month_rows``: this
+    month's :func:`month_by_client`, when the caller already has it)."""
     today = today or datetime.now(UTC).date()
     month = current_month(today)
     days_in_month = calendar.monthrange(today.year, today.month)[1]
-    costs = {row["client_id"]: float(row["cost"] or 0.0) for row in month_by_client(rt, month)}
+    rows = month_rows if month_rows is not None else month_by_client(rt, month)
+    costs = {row["client_id"]: float(row["cost"] or 0.0) for row in rows}
     views = {}
     for client in clients:
         mtd = costs.get(client.client_id, 0.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -23,17 +22,13 @@ bp = Blueprint("health", __name__)
 def dashboard_data() -> dict[str, Any]:
     rt = runtime()
     rows = clients.list_clients()
-    now = utcnow()
-    runs = {
-        "runs_today": billing.runs_since(rt, now - timedelta(days=1)),
-        "runs_week": billing.runs_since(rt, now - timedelta(days=7)),
-        "runs_month": billing.runs_since(rt, now - timedelta(days=30)),
-    }
+    runs = billing.run_counts(rt, utcnow())
     month_rows = billing.month_by_client(rt, billing.current_month())
     total = sum(float(r["cost"] or 0) for r in month_rows)
     summary = services.fleet_summary(runs)
     summary["avg_cost_per_client"] = round(total / len(rows), 2) if rows else 0.0
-    return {"summary": summary, "rows": services.ordered_for_dashboard(rows), "budgets": billing.budgets(rt, rows)}
+    budgets = billing.budgets(rt, rows, month_rows=month_rows)
+    return {"summary": summary, "rows": services.ordered_for_dashboard(rows), "budgets": budgets}
 
 
 @bp.get("/dashboard")
