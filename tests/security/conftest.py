@@ -25,9 +25,7 @@ def db_spec(
 ) -> ClientSpec:
     """The security client with one database source at ``host:port`` (validated like any spec file)."""
     data = spec_data(settings)
-    data["sources"] = {
-        "erp": {"kind": kind, "host": host, "port": port, "database": database, "username": user}
-    }
+    data["sources"] = {"erp": {"kind": kind, "host": host, "port": port, "database": database, "username": user}}
     return parse_spec(data, origin="test")
 
 

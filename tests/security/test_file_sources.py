@@ -70,7 +70,8 @@ def hostile_paths(settings: Settings, victim: LocalClientProject) -> dict[str, s
         "keys folder": str(settings.home / "keys"),
         "home via variable": "${B2BREC_HOME}/keys",
         "other client's uploads": str(victim.uploads_dir / "export"),
-        "other client's uploads via ..": f"../../../../{victim.project_id}/buckets/{victim.spec.bucket('data')}/uploads/export",
+        "other client's uploads via ..": f"../../../../{victim.project_id}/buckets/"
+        f"{victim.spec.bucket('data')}/uploads/export",
         "other client's project": str(victim.root),
         "root": "/",
     }

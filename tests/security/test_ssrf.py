@@ -168,7 +168,8 @@ def test_mariadb_unknown_database_is_not_reported_as_bad_credentials(settings: S
         report = test_connection(spec, allowed)
         assert [c.code for c in report.failures] == ["unknown_database"]
         assert "no_such_db_b2brec_sec" in report.failures[0].detail
-        wrong = spec.model_copy(update={"sources": {"erp": spec.sources["erp"].model_copy(update={"database": url.database})}})
+        source = spec.sources["erp"].model_copy(update={"database": url.database})
+        wrong = spec.model_copy(update={"sources": {"erp": source}})
         create_project(wrong, allowed).secrets().put("erp-pw", "not-the-password")
         assert [c.code for c in test_connection(wrong, allowed).failures] == ["bad_credentials"]
     finally:
