@@ -26,6 +26,7 @@ from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
+from serving.guard import RequestGuard
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
 from serving.model.registry import ModelRegistry
@@ -134,7 +135,8 @@ def create_app(
     app.state.credentials = credentials
     register_error_handlers(app)
     app.include_router(api_router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestGuard, max_body_bytes=serving.max_body_bytes)  # before any body is read
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts refused requests too
     return app
 
 
@@ -145,10 +147,21 @@ def client_spec(client: str, settings: Settings) -> ClientSpec:
     return load_environment(settings.environments_dir, client)
 
 
+def client_registry_uri(client: str, settings: Settings, serving: ServingSettings) -> str | None:
+    """The MLflow registry of *this* client. Locally it is the client project's own MLflow server,
+    whatever a process-wide ``MLFLOW_TRACKING_URI`` says (it may name another client's); on GCP each
+    client's serving service runs in the client's own project with its own setting."""
+    if settings.backend is Backend.LOCAL:
+        return open_project(client, settings).urls()["mlflow"]
+    return serving.mlflow_tracking_uri
+
+
 def app_for_client(client: str, settings: Settings, serving: ServingSettings) -> FastAPI:
-    """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
+    """The app of one client: models from its ``models`` bucket, predictions to its warehouse,
+    registry versions from its own MLflow."""
     spec = client_spec(client, settings)
     backends = backends_for(spec, settings)
+    serving = serving.model_copy(update={"mlflow_tracking_uri": client_registry_uri(client, settings, serving)})
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
     return create_app(
         settings,

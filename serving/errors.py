@@ -17,6 +17,7 @@ STATUS_BY_CODE = {
     "model_not_loaded": 503,
     "deploy_failed": 409,
     "invalid_bundle": 404,
+    "bundle_rejected": 409,
     "unauthorized": 401,
     "admin_disabled": 403,
     "api_disabled": 403,
