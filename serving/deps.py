@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 
 from b2brec.errors import B2BRecError
-from b2brec.settings import Backend, Settings
+from b2brec.settings import Settings
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import AdminDisabled, ApiDisabled, Unauthorized
@@ -60,13 +60,21 @@ async def get_credentials(request: Request) -> Credentials:
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 
 
-def admin_refusal(settings: Settings, credentials: Credentials, authorization: str | None) -> B2BRecError | None:
+async def get_fail_closed(request: Request) -> bool:
+    """Whether missing credentials disable the API (public deployments) instead of leaving it open."""
+    return request.app.state.fail_closed
+
+
+FailClosedDep = Annotated[bool, Depends(get_fail_closed)]
+
+
+def admin_refusal(fail_closed: bool, credentials: Credentials, authorization: str | None) -> B2BRecError | None:
     """Why an admin call must be refused, or ``None``. Needs ``Authorization: Bearer <token>`` (the
     scheme is required) when a token is set; on GCP a token is mandatory (fail closed). The token is
     compared in constant time."""
     token = credentials.admin_token()
     if token is None:
-        if settings.backend is Backend.GCP:
+        if fail_closed:
             return AdminDisabled(
                 "admin API disabled: add a value to the serving-admin-token secret (or set B2BREC_SERVING_ADMIN_TOKEN)"
             )
@@ -79,13 +87,13 @@ def admin_refusal(settings: Settings, credentials: Credentials, authorization: s
 
 
 async def require_admin(
-    settings: SettingsDep,
+    fail_closed: FailClosedDep,
     credentials: CredentialsDep,
     authorization: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> None:
     """The same check as :class:`serving.guard.RequestGuard` (which runs first, before the body is
     read); kept as a dependency so the OpenAPI schema documents the header."""
-    refusal = admin_refusal(settings, credentials, authorization)
+    refusal = admin_refusal(fail_closed, credentials, authorization)
     if refusal is not None:
         raise refusal
 
@@ -100,12 +108,12 @@ API_KEY_HEADER = APIKeyHeader(
 )
 
 
-def api_key_refusal(settings: Settings, credentials: Credentials, supplied: str | None) -> B2BRecError | None:
+def api_key_refusal(fail_closed: bool, credentials: Credentials, supplied: str | None) -> B2BRecError | None:
     """Why a recommendation call must be refused, or ``None``. ``X-API-Key`` is required when keys
     are configured; on GCP keys are mandatory (the service is public: fail closed)."""
     keys = credentials.api_keys()
     if not keys:
-        if settings.backend is Backend.GCP:
+        if fail_closed:
             return ApiDisabled(
                 "recommendations are disabled: no API keys are configured (add one in the client app, i.e. the "
                 "serving-api-keys secret, or set B2BREC_SERVING_API_KEYS)"
@@ -122,13 +130,13 @@ def api_key_refusal(settings: Settings, credentials: Credentials, supplied: str 
 
 
 async def require_api_key(
-    settings: SettingsDep,
+    fail_closed: FailClosedDep,
     credentials: CredentialsDep,
     supplied: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> None:
     """The same check as :class:`serving.guard.RequestGuard` (which runs first, before the body is
     read); kept as a dependency so the OpenAPI schema documents the header."""
-    refusal = api_key_refusal(settings, credentials, supplied)
+    refusal = api_key_refusal(fail_closed, credentials, supplied)
     if refusal is not None:
         raise refusal
 

@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from b2brec.errors import B2BRecError
 from serving.deps import admin_refusal, api_key_refusal
-from serving.errors import STATUS_BY_CODE
 
 API_KEY_PATHS = frozenset({"/recommend", "/recommend-batch", "/model-info"})
 ADMIN_PREFIX = "/admin"
@@ -53,9 +52,9 @@ class RequestGuard:
         state = scope["app"].state
         path: str = scope["path"]
         if path in API_KEY_PATHS:
-            return api_key_refusal(state.settings, state.credentials, headers.get("x-api-key"))
+            return api_key_refusal(state.fail_closed, state.credentials, headers.get("x-api-key"))
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
-            return admin_refusal(state.settings, state.credentials, headers.get("authorization"))
+            return admin_refusal(state.fail_closed, state.credentials, headers.get("authorization"))
         return None
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
@@ -83,7 +82,7 @@ class RequestGuard:
         headers = Headers(scope=scope)
         refusal = self._refusal(scope, headers)
         if refusal is not None:
-            await _respond(send, STATUS_BY_CODE.get(refusal.code, 401), refusal.message, {"code": refusal.code})
+            await _respond(send, refusal.http_status, refusal.message, {"code": refusal.code, "fix": refusal.fix})
             return
         if scope["method"] in {"GET", "HEAD", "OPTIONS"} and "content-length" not in headers:
             await self.app(scope, receive, send)

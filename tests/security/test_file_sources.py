@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from b2brec.context import context_for_spec
 from b2brec.etl import EtlError, files, list_runs, run_etl, test_connection
 from b2brec.projects.local import LocalClientProject, create_project, upload_area
 from b2brec.settings import Settings
@@ -84,13 +85,13 @@ def test_paths_outside_the_upload_area_are_refused_without_reading(
     mine = create_project(csv_spec(settings, "export", kind=kind), settings)
     for what, path in hostile_paths(settings, victim).items():
         spec = csv_spec(settings, path, kind=kind)
-        report = test_connection(spec, settings)
+        report = test_connection(context_for_spec(spec, settings))
         assert [(c.target, c.code) for c in report.failures] == [("connection", "path_refused")], what
         text = str(report)
         assert SECRET_LINE not in text and "victim-password" not in text
         assert "passwd" not in text and "sales.csv" not in text  # no folder listing either
         with pytest.raises(EtlError) as raised:
-            run_etl(spec, settings)
+            run_etl(context_for_spec(spec, settings))
         assert raised.value.code == "path_refused"
     assert list_runs(mine.warehouse(read_only=True))[0]["error_code"] == "path_refused"
 
@@ -105,7 +106,7 @@ def test_symlinks_planted_in_the_upload_area_are_resolved_before_the_check(
     os.symlink(victim.uploads_dir / "export", mine.uploads_dir / "linked")  # a folder link
     os.symlink(settings.home / "keys", mine.uploads_dir / "keys")
     for path, code in (("export", "path_refused"), ("linked", "path_refused"), ("keys", "path_refused")):
-        report = test_connection(csv_spec(settings, path), settings)
+        report = test_connection(context_for_spec(csv_spec(settings, path), settings))
         assert [c.code for c in report.failures] == [code], path
         assert SECRET_LINE not in str(report)
 
@@ -116,7 +117,7 @@ def test_sqlite_sources_are_confined_too(settings: Settings, victim: LocalClient
         data["sources"] = {"erp": {"kind": "sqlite", "path": path}}
         spec = parse_spec(data, origin="test")
         create_project(spec, settings)
-        report = test_connection(spec, settings)
+        report = test_connection(context_for_spec(spec, settings))
         assert [c.code for c in report.failures] == ["path_refused"], path
 
 
@@ -125,7 +126,7 @@ def test_a_file_inside_the_area_loads(settings: Settings) -> None:
     project = create_project(spec, settings)
     write_sales(project.uploads_dir / "export")
     assert upload_area(spec, settings) == project.uploads_dir
-    assert run_etl(spec, settings).table("transactions").rows_written == 3
+    assert run_etl(context_for_spec(spec, settings)).table("transactions").rows_written == 3
 
 
 def test_an_unparseable_csv_is_one_line_exit_2_recorded_and_quotes_nothing(
@@ -134,7 +135,7 @@ def test_an_unparseable_csv_is_one_line_exit_2_recorded_and_quotes_nothing(
     spec = csv_spec(settings, "export")
     project = create_project(spec, settings, environment=None)
     write_sales(project.uploads_dir / "export", extra_lines=f"99,C9,S9,{SECRET_LINE},1,surplus\n")
-    report = test_connection(spec, settings)
+    report = test_connection(context_for_spec(spec, settings))
     assert [(c.target, c.code) for c in report.failures] == [("transactions", "bad_file")]
     assert "Expected 5 columns, got 6" in report.failures[0].detail
     assert SECRET_LINE not in str(report)
@@ -160,9 +161,9 @@ def test_a_bad_line_found_only_while_loading_is_a_bad_file_error_too(
     spec = csv_spec(settings, "export")
     project = create_project(spec, settings)
     write_sales(project.uploads_dir / "export", rows=3000, extra_lines=f"99,C9,S9,{SECRET_LINE},1,surplus\n")
-    assert test_connection(spec, settings).ok
+    assert test_connection(context_for_spec(spec, settings)).ok
     with pytest.raises(EtlError) as raised:
-        run_etl(spec, settings)
+        run_etl(context_for_spec(spec, settings))
     assert raised.value.code == "bad_file"
     assert SECRET_LINE not in raised.value.message
     runs = list_runs(project.warehouse(read_only=True))

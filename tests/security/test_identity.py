@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from b2brec.projects.local import ProjectNotFound, create_project, open_project
+from b2brec.projects.local import ProjectAmbiguous, ProjectNotFound, create_project, open_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
 from b2brec.spec.identity import IdentityCollision, check_environments
@@ -91,8 +91,12 @@ def test_lookups_are_exact_and_refuse_ambiguity(tmp_path: Path, envs: Path) -> N
     payload = json.loads((other.root / "project.json").read_text())
     payload["spec"]["client_id"] = acme.project_id  # the collision an old version let through
     (other.root / "project.json").write_text(json.dumps(payload))
-    with pytest.raises(IdentityCollision) as raised:
-        open_project(acme.project_id, settings)
+    # The project id is canonical and unique: it finds acme, never the squatter.
+    assert open_project(acme.project_id, settings).spec.client_id == "acme-001"
+    payload["spec"]["client_id"] = "acme-001"  # two projects answering to one client id
+    (other.root / "project.json").write_text(json.dumps(payload))
+    with pytest.raises(ProjectAmbiguous) as raised:
+        open_project("acme-001", settings)
     assert "acme-dev.yaml" in str(raised.value) and "other-dev.yaml" in str(raised.value)
     with pytest.raises(ProjectNotFound):  # a prefix or a near-miss never matches
         open_project("client-acme", settings)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from b2brec.context import context_for_spec
 from b2brec.etl import EtlError, run_etl, test_connection
 from b2brec.etl.sources import resolve_source
 from b2brec.projects.local import LocalClientProject
@@ -46,7 +47,7 @@ def test_every_hostile_host_is_refused_by_spec_loading_or_the_connection_test(
             spec = _try_spec(settings, host, port, kind)
             if spec is None:
                 continue
-            report = test_connection(spec, settings)
+            report = test_connection(context_for_spec(spec, settings))
             assert [(c.target, c.code) for c in report.failures] == [("connection", "host_refused")], host
             if len(host.strip()) > 3 and not host.isalpha():
                 assert host.strip() not in str(report)
@@ -63,7 +64,7 @@ def test_the_load_refuses_what_the_test_refuses_even_for_a_spec_that_skipped_val
         source = good.sources["erp"].model_copy(update={"host": host})
         spec = good.model_copy(update={"sources": {"erp": source}})
         with pytest.raises(EtlError) as raised:
-            run_etl(spec, settings)
+            run_etl(context_for_spec(spec, settings))
         assert raised.value.code == "host_refused"
 
 
@@ -89,12 +90,12 @@ def test_the_operator_allow_list_admits_only_the_named_network_for_that_client(
     with listening("silent") as local:
         spec = db_spec(settings, "127.0.0.1", local.port)
         other_client = allow(settings, "someone-else", "127.0.0.1/32")
-        assert test_connection(spec, other_client).failures[0].code == "host_refused"
+        assert test_connection(context_for_spec(spec, other_client)).failures[0].code == "host_refused"
         wrong_net = allow(settings, CLIENT_ID, "10.0.0.0/8")
-        assert test_connection(spec, wrong_net).failures[0].code == "host_refused"
+        assert test_connection(context_for_spec(spec, wrong_net)).failures[0].code == "host_refused"
         assert local.accepted == 0
         allowed = allow(settings, CLIENT_ID, "127.0.0.1/32").model_copy(update={"source_connect_timeout_s": 2.0})
-        report = test_connection(spec, allowed)
+        report = test_connection(context_for_spec(spec, allowed))
         assert report.failures[0].code == "host_unreachable"  # reached, but it does not speak PostgreSQL
         assert local.accepted == 1
 
@@ -129,7 +130,7 @@ def test_refused_silent_filtered_and_foreign_ports_look_alike(
         with listening(mode) as target:
             spec = db_spec(settings, "127.0.0.1", target.port, kind=kind)
             started = time.monotonic()
-            report = test_connection(spec, allowed)
+            report = test_connection(context_for_spec(spec, allowed))
             elapsed = time.monotonic() - started
         failure = report.failures[0]
         outcomes[mode] = (failure.code, failure.detail.replace(str(target.port), "PORT"), failure.fix)
@@ -165,13 +166,13 @@ def test_mariadb_unknown_database_is_not_reported_as_bad_credentials(settings: S
         spec = parse_spec(data, origin="test")
         allowed = allow(settings, CLIENT_ID, "127.0.0.1/32")
         create_project(spec, allowed).secrets().put("erp-pw", f"pw-{user}")
-        report = test_connection(spec, allowed)
+        report = test_connection(context_for_spec(spec, allowed))
         assert [c.code for c in report.failures] == ["unknown_database"]
         assert "no_such_db_b2brec_sec" in report.failures[0].detail
         source = spec.sources["erp"].model_copy(update={"database": url.database})
         wrong = spec.model_copy(update={"sources": {"erp": source}})
         create_project(wrong, allowed).secrets().put("erp-pw", "not-the-password")
-        assert [c.code for c in test_connection(wrong, allowed).failures] == ["bad_credentials"]
+        assert [c.code for c in test_connection(context_for_spec(wrong, allowed)).failures] == ["bad_credentials"]
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
