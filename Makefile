@@ -34,6 +34,8 @@ demo: install
 ## The whole test suite (real PostgreSQL/MariaDB where present; CI requires them).
 test: install browser typecheck checkov
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_imports.py
 	$(BIN)/python -m pytest
 
 lint: install

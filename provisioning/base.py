@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from b2brec.errors import B2BRecError
 from b2brec.spec import ClientSpec
+from provisioning import errors as _errors  # noqa: F401  (registers the codes used here)
 
 
 class ProvisionError(B2BRecError):

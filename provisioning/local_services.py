@@ -16,6 +16,7 @@ from typing import Protocol
 from b2brec.errors import B2BRecError
 from b2brec.processes import alive, stop_group
 from b2brec.projects.local import LocalClientProject
+from provisioning import errors as _errors  # noqa: F401  (registers the codes used here)
 from provisioning.base import ServiceState
 
 
@@ -81,7 +82,9 @@ class ProcessService:
 
     def start(self, project: LocalClientProject, env: dict[str, str]) -> None:
         if self.pid(project) is not None:
-            raise B2BRecError(f"{self.name} of {project.project_id} is already running; stop it first")
+            raise B2BRecError(
+                f"{self.name} of {project.project_id} is already running; stop it first", code="service_failed"
+            )
         if _answers(self.url(project) + self.health_path):
             raise B2BRecError(
                 f"port {project.ports[self.name]} already answers (another program); free it, or give "

@@ -25,6 +25,7 @@ from b2brec.backends.storage import ObjectStore
 from b2brec.backends.versioned import VersionConflict, versioned
 from b2brec.errors import B2BRecError
 from b2brec.settings import Settings
+from provisioning import errors as _errors  # noqa: F401  (registers the codes used here)
 
 KEEP_RELEASED = 3
 REGISTRY_KEY = "versions.json"

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from b2brec.context import client_context
     from b2brec.settings import Settings
     from serving.app import app_for_client
     from serving.config import ServingSettings
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings, serving = Settings(), ServingSettings()
         configure_logging(serving.log_level)
-        app = app_for_client(args.client, settings, serving)
+        app = app_for_client(client_context(args.client, settings), serving)
     except (B2BRecError, ValidationError) as exc:
         print(f"serving cannot start: {exc}", file=sys.stderr)
         return 2
