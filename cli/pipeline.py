@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from b2brec.context import client_context
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import open_project
 from cli.common import console, load_settings, user_errors
 from trainer.run_records import RunRecord
@@ -48,10 +49,8 @@ def run_with_progress(
     ) as progress:
         task = progress.add_task("pipeline", total=len(stages))
 
-        def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
-            progress.update(task, description=f"{stage}: {status} ({record.get('job_id', '')})")
-            if status == "succeeded":
-                progress.advance(task)
+        def on_event(event: ProgressEvent) -> None:
+            progress.update(task, description=event.message[:100], completed=event.done or 0)
 
         state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only, on_event=on_event)
     _print_state(state)

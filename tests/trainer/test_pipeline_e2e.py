@@ -27,7 +27,7 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     broken = dataclasses.replace(down, env={**down.env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     events: list[tuple[str, str]] = []
     with pytest.raises(PipelineError, match="stage train of run .* failed") as failure:
-        run_pipeline(broken, options=OPTIONS, on_event=lambda stage, status, _: events.append((stage, status)))
+        run_pipeline(broken, options=OPTIONS, on_event=lambda e: events.append((e.stage, e.data["status"])))
     run_id = failure.value.message.split(" of run ")[1].split(" ")[0]
     state = load_run(broken, run_id)
     assert state.status is RunStatus.FAILED and state.failed_stage == "train"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from b2brec.backends.jobs import JobState
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import LocalClientProject, create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
@@ -136,13 +137,15 @@ def test_cancel_stops_the_job_and_resume_runs_it_again(
 
 def test_failed_stage_resumes_where_it_failed(settings: Settings, project: LocalClientProject, log_dir: Path) -> None:
     ctx = replace(quick_context(settings, project.project_id, log_dir, QUICK_STAGE_FAIL="train"), poll=0.1)
-    events: list[tuple[str, str]] = []
+    events: list[ProgressEvent] = []
     with pytest.raises(PipelineError, match=r"stage train of run \S+ failed: train found no usable rows"):
-        run_pipeline(ctx, on_event=lambda stage, status, _: events.append((stage, status)))
+        run_pipeline(ctx, on_event=events.append)
     (record,) = runs.list_runs(ctx)
     assert record.status is RunStatus.FAILED and record.failed_stage == "train"
     assert [s.status for s in record.stages] == [StageStatus.SUCCEEDED] * 2 + [StageStatus.FAILED, StageStatus.PENDING]
-    assert ("train", "failed") in events and ("vocab", "succeeded") in events
+    seen = [(e.stage, e.kind, e.done, e.total) for e in events]
+    assert ("vocab", "done", 2, 4) in seen and ("train", "error", 2, 4) == seen[-1]
+    assert "train found no usable rows" in events[-1].message and events[-1].data["job_id"]
     with pytest.raises(PipelineError, match="has not succeeded yet; resume from train first"):
         runs.resume(ctx, record.run_id, from_stage="register")
 
