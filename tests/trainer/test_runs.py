@@ -5,6 +5,7 @@ recording its job. Stage jobs are real subprocesses (quick stage entrypoints, se
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -200,3 +201,38 @@ def test_unknown_runs_and_bad_ids_are_refused(settings: Settings, project: Local
     with pytest.raises(PipelineError, match="already exists"):
         runs.start_run(ctx, run_id="r1")
     assert os.path.exists(project.storage("data").url("runs/r1/state.json").removeprefix("file://"))
+
+
+def test_a_run_recorded_before_run_records_is_still_read(
+    settings: Settings, project: LocalClientProject, log_dir: Path
+) -> None:
+    ctx = quick_context(settings, project.project_id, log_dir)
+    legacy = {
+        "run_id": "20261101-000000-abcd",
+        "client": project.project_id,
+        "status": "failed",
+        "created_at": "2026-11-01T00:00:00+00:00",
+        "options": {"epochs": 2},
+        "failed_stage": "train",
+        "reason": "train: no tracking server",
+        "stages": {
+            "extract": {
+                "status": "succeeded",
+                "job_id": "extract-1",
+                "started_at": "2026-11-01T00:00:01+00:00",
+                "finished_at": "2026-11-01T00:01:01+00:00",
+                "outputs": {"dataset": "file:///d"},
+            },
+            "vocab": {"status": "succeeded", "job_id": "vocab-1"},
+            "train": {"status": "failed", "job_id": "train-1", "reason": "no tracking server"},
+            "register": {"status": "pending"},
+        },
+    }
+    project.storage("data").write_text("runs/20261101-000000-abcd/state.json", json.dumps(legacy))
+    record = runs.load_run(ctx, "20261101-000000-abcd")
+    assert record.status is RunStatus.FAILED and record.failed_stage == "train"
+    assert [s.status for s in record.stages] == [StageStatus.SUCCEEDED] * 2 + [StageStatus.FAILED, StageStatus.PENDING]
+    extract = record.stage("extract")
+    assert extract.job is not None and extract.job.seconds == 60.0 and extract.outputs == {"dataset": "file:///d"}
+    resumed = runs.resume(ctx, record.run_id)  # and it resumes at train, now in the new format
+    assert resumed.stage("train").status is StageStatus.PENDING and resumed.stage("train").attempt == 1
