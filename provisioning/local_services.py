@@ -93,7 +93,7 @@ class ProcessService:
             )
         self._pid_file(project).parent.mkdir(parents=True, exist_ok=True)
         project.logs_dir.mkdir(parents=True, exist_ok=True)
-        full_env = {**os.environ, "B2BREC_HOME": str(project.home), "B2BREC_BACKEND": "local", **env}
+        full_env = {**os.environ, **env, "B2BREC_HOME": str(project.home), "B2BREC_BACKEND": "local"}
         with open(self._log(project), "ab") as log:
             process = subprocess.Popen(
                 self.command(project), stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True

@@ -32,6 +32,8 @@ REGISTRY_KEY = "versions.json"
 SERVICES: tuple[str, ...] = ("serving", "mlflow", "client_app", "trainer", "etl", "control_plane")
 _DIGEST = re.compile(r"^(?:[a-z0-9][a-z0-9./:_-]{0,254}@)?sha256:[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^B2BREC_[A-Z0-9_]{1,100}$")
+_PLATFORM_OWNED = {"B2BREC_HOME", "B2BREC_BACKEND", "B2BREC_ENVIRONMENTS_DIR", "B2BREC_CLIENT_SPEC"}
+_SECRET_WORDS = ("TOKEN", "KEY", "PASSWORD", "SECRET", "CREDENTIAL")
 _RETRIES = 20
 
 
@@ -91,6 +93,15 @@ def _check_runtime(runtime: dict[str, dict[str, str]]) -> None:
         for name, value in env.items():
             if not _ENV_NAME.match(name):
                 raise TemplateError(f"runtime setting {name[:80]!r} of {service}: only B2BREC_* settings are allowed")
+            if name in _PLATFORM_OWNED:
+                raise TemplateError(
+                    f"runtime setting {name} of {service}: the provisioner sets it for each client; remove it"
+                )
+            if any(word in name for word in _SECRET_WORDS):
+                raise TemplateError(
+                    f"runtime setting {name} of {service}: secrets never go in a template (it is stored in plain "
+                    "text and shared by every client); keep them in the client's secrets backend"
+                )
             if len(value) > 1000 or "\n" in value or "\x00" in value:
                 raise TemplateError(f"runtime setting {name} of {service}: one line of at most 1000 characters")
 

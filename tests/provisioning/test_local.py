@@ -26,6 +26,8 @@ from provisioning.templates import TemplateError, TemplateRegistry
 from serving.synthetic import synthetic_bundle
 from tests.serving.conftest import free_port
 
+pytestmark = pytest.mark.slow
+
 BROKEN = {"serving": {"B2BREC_SERVING_COMPUTE_THREADS": "0"}}  # fails validation: serving exits at start
 
 

@@ -62,6 +62,10 @@ def test_versions_are_validated_and_immutable(registry: TemplateRegistry) -> Non
         registry.add("1.0.0", images={"miner": DIGEST})
     with pytest.raises(TemplateError, match="only B2BREC_"):
         registry.add("1.0.0", runtime={"serving": {"LD_PRELOAD": "/tmp/x.so"}})
+    with pytest.raises(TemplateError, match="the provisioner sets it"):
+        registry.add("1.0.0", runtime={"serving": {"B2BREC_HOME": "/other/client"}})
+    with pytest.raises(TemplateError, match="secrets never go in a template"):
+        registry.add("1.0.0", runtime={"serving": {"B2BREC_SERVING_ADMIN_TOKEN": "x"}})
     with pytest.raises(TemplateError, match="one line"):
         registry.add("1.0.0", runtime={"serving": {"B2BREC_SERVING_LOG_LEVEL": "INFO\nB2BREC_X=1"}})
     registry.add("1.0.0", notes="n", images={"serving": f"europe-docker.pkg.dev/p/r/serving@{DIGEST}"})

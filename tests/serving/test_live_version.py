@@ -31,6 +31,8 @@ from serving.synthetic import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.serving.conftest import free_port
 
+pytestmark = pytest.mark.slow
+
 REFRESH_S = 1.0
 LOAD_SLACK_S = 3.0
 """A tiny bundle loads in well under a second; the slack covers a busy shared machine."""

@@ -31,6 +31,8 @@ from trainer.pipeline import run_pipeline
 from trainer.run_context import PipelineContext
 from trainer.runs import RunRecord, RunStatus, StageStatus
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def project(settings: Settings) -> LocalClientProject:
