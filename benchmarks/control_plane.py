@@ -45,8 +45,8 @@ from control_plane.billing import queries  # noqa: E402
 from control_plane.billing.export import DDL, SCHEMA, TABLE  # noqa: E402
 from control_plane.billing.pricing import DAILY_SERVICES_EUR  # noqa: E402
 from control_plane.health.probe import ClientHealth  # noqa: E402
-from control_plane.provisioner import ProvisionResult  # noqa: E402
 from control_plane.settings import ControlPlaneSettings  # noqa: E402
+from provisioning.base import ApplyResult, ProvisionResult, ProvisionStatus  # noqa: E402
 
 console = Console(width=150)
 STAGES = ("etl", "extractor", "vocab", "trainer")
@@ -288,16 +288,19 @@ class RecordingProvisioner:
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     def create(self, spec: ClientSpec, version: str) -> ProvisionResult:
-        return self.apply_version(spec, version)
+        self.apply_version(spec, version)
+        return ProvisionResult(project_id=spec.project_id, template_version=version, created=True)
 
-    def apply_version(self, spec: ClientSpec, version: str) -> ProvisionResult:
+    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
         self.applies += 1
+        before = self.running.get(spec.client_id)
         self.running[spec.client_id] = version
         self.calls.append((spec.client_id, version))
-        return ProvisionResult(project_id=spec.project_id, version=version)
+        return ApplyResult(project_id=spec.project_id, from_version=before, to_version=version)
 
-    def status(self, spec: ClientSpec) -> dict[str, Any]:
-        return {"exists": True, "template_version": self.running.get(spec.client_id)}
+    def status(self, spec: ClientSpec) -> ProvisionStatus:
+        version = self.running.get(spec.client_id)
+        return ProvisionStatus(project_id=spec.project_id, exists=version is not None, template_version=version)
 
     def delete(self, spec: ClientSpec) -> None:
         self.running.pop(spec.client_id, None)
@@ -354,7 +357,7 @@ def bench_rollouts(home: Path, clients: int) -> list[dict[str, Any]]:
         with app.app_context():
             rt = runtime()
             for v in ("1.0.0", "2.0.0", "2.1.0", "2.2.0"):
-                templates.add_candidate(v, notes="", digests={}, test_client=None, actor="bench")
+                templates.add_candidate(v, notes="", images={}, actor="bench")
                 templates.release(v, actor="bench")
             # the registry keeps three released: 1.0.0 is retired, which is fine for a rollout *to* 2.x
             for i in range(clients):

@@ -1,4 +1,4 @@
-"""``b2brec control-plane|template|rollout …``: forwarded to ``python -m control_plane.manage``.
+"""``b2brec control-plane|rollout …``: forwarded to ``python -m control_plane.manage``.
 
 The apps (cli, client_app, control_plane) are independent layers that never import each other,
 so these commands start the control plane's own command module in a child process, passing every
@@ -16,7 +16,6 @@ import typer
 PASS_THROUGH: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 GROUPS = {
     "control-plane": "The control plane app: serve, worker, create-operator (`b2brec control-plane --help`).",
-    "template": "Template versions: release, list (`b2brec template --help`).",
     "rollout": "Canary rollouts of a template version: start, status, halt (`b2brec rollout --help`).",
 }
 

@@ -14,9 +14,11 @@ from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
 from control_plane.extensions import csrf, db, login_manager
 from control_plane.health.probe import HealthProbe, HttpHealthProbe
-from control_plane.provisioner import LocalProjectsProvisioner, Provisioner
 from control_plane.runtime import EXTENSION_KEY, Runtime, control_plane_secrets
 from control_plane.settings import ControlPlaneSettings
+from provisioning.base import Provisioner
+from provisioning.local import LocalProvisioner
+from provisioning.templates import TemplateRegistry, registry_for
 
 BLUEPRINTS = ("auth", "clients", "onboarding", "billing", "health", "templates", "rollouts", "audit", "alerts")
 
@@ -38,6 +40,7 @@ def create_app(
     platform: Settings | None = None,
     *,
     provisioner: Provisioner | None = None,
+    templates: TemplateRegistry | None = None,
     probe: HealthProbe | None = None,
     alert_sink: AlertSink | None = None,
     jwks_loader: JwksLoader = fetch_jwks,
@@ -61,6 +64,7 @@ def create_app(
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,
     )
     register_extensions(app)
+    registry = templates or registry_for(platform)
     sink = alert_sink or (
         SmtpSink(settings.smtp_host, settings.smtp_port, settings.alert_from, settings.alert_to)
         if settings.smtp_host
@@ -69,7 +73,8 @@ def create_app(
     rt = Runtime(
         settings=settings,
         platform=platform,
-        provisioner=provisioner or LocalProjectsProvisioner(platform),
+        provisioner=provisioner or LocalProvisioner(platform, registry=registry),
+        templates=registry,
         secrets=control_plane_secrets(settings, platform),
         probe=probe
         or HttpHealthProbe(platform, timeout=settings.health_timeout, stale_etl_hours=settings.stale_etl_hours),

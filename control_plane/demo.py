@@ -21,12 +21,12 @@ from control_plane.auth.models import Operator
 from control_plane.auth.services import create_operator
 from control_plane.clients import services as clients
 from control_plane.extensions import db
+from control_plane.runtime import runtime
 from control_plane.settings import ControlPlaneSettings
-from control_plane.templates import services as templates
+from provisioning.templates import default_version
 
 DEMO_OPERATOR = "demo-admin@b2brec.local"
 DEMO_ENVIRONMENT = "demo-dev"
-FIRST_VERSION = "1.0.0"
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,7 @@ def prepare_demo(platform: Settings, settings: ControlPlaneSettings | None = Non
         else:
             operator.set_password(password)
             db.session.commit()
-        if not any(v.version == FIRST_VERSION for v in templates.list_versions()):
-            templates.add_candidate(FIRST_VERSION, notes="first release", digests={}, test_client=None, actor="demo")
-            templates.release(FIRST_VERSION, actor="demo")
+        default_version(runtime().templates)  # publishes and releases the baseline 1.0.0 on a fresh platform
         try:
             project = open_project(DEMO_ENVIRONMENT, platform)
         except B2BRecError:

@@ -1,9 +1,9 @@
-"""The control plane's commands: ``python -m control_plane.manage control-plane|template|rollout …``
-(what ``b2brec control-plane …``, ``b2brec template …`` and ``b2brec rollout …`` run: the apps are
+"""The control plane's commands: ``python -m control_plane.manage control-plane|rollout …``
+(what ``b2brec control-plane …`` and ``b2brec rollout …`` run;
+template versions are published with ``b2brec template release``: the apps are
 independent layers, so the ``b2brec`` CLI starts this module instead of importing it).
 
-Commands work in-process against the control plane's database, so CI can publish a release and
-drive a rollout with them."""
+Commands work in-process against the control plane's database, so CI can drive a rollout."""
 
 from __future__ import annotations
 
@@ -55,7 +55,6 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 app = typer.Typer(help="The control plane app: serve it, run its worker, manage operators.", no_args_is_help=True)
-template_app = typer.Typer(help="Template versions of the client template (release, list).", no_args_is_help=True)
 rollout_app = typer.Typer(help="Canary rollouts of a template version over the fleet.", no_args_is_help=True)
 
 
@@ -131,36 +130,6 @@ def create_operator_cmd(
     with _app(enqueue=lambda name, arg: None).app_context():
         create_operator(email, password, role, actor="cli")
     console.print(f"created {role} {email}")
-
-
-@template_app.command("release")
-@user_errors
-def template_release(
-    version: str = typer.Argument(..., help="Semantic version, e.g. 1.4.0."),
-    notes: str = typer.Option("", help="Release notes."),
-    digest: list[str] = typer.Option([], "--digest", help="service=sha256:… (repeat per image)."),
-    test_client: str = typer.Option(None, help="Keep it a candidate on this test client instead of releasing."),
-) -> None:
-    """Publish a template version (released, or a candidate for one test client)."""
-    from control_plane.templates import services
-
-    with _app(enqueue=lambda name, arg: None).app_context():
-        digests = services.parse_digests("\n".join(digest))
-        row = services.add_candidate(version, notes=notes, digests=digests, test_client=test_client, actor="cli")
-        if test_client is None:
-            row = services.release(version, actor="cli")
-        console.print(f"{row.version}: {row.status}; deployable: {', '.join(services.deployable(3))}")
-
-
-@template_app.command("list")
-@user_errors
-def template_list() -> None:
-    """List template versions."""
-    from control_plane.templates import services
-
-    with _app(enqueue=lambda name, arg: None).app_context():
-        for row in services.list_versions():
-            console.print(f"{row.version:<12} {row.status:<10} {row.notes[:60]}")
 
 
 def _print_status(payload: dict[str, Any]) -> None:
@@ -243,7 +212,6 @@ def rollout_halt(
 
 main = typer.Typer(name="control_plane.manage", no_args_is_help=True, pretty_exceptions_enable=False)
 main.add_typer(app, name="control-plane")
-main.add_typer(template_app, name="template")
 main.add_typer(rollout_app, name="rollout")
 
 if __name__ == "__main__":

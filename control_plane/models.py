@@ -8,7 +8,6 @@ from control_plane.extensions import Base
 from control_plane.health.models import HealthSample
 from control_plane.onboarding.models import OnboardingDraft
 from control_plane.rollouts.models import Rollout, RolloutStatus, RolloutTarget, TargetStatus
-from control_plane.templates.models import TemplateVersion, VersionStatus
 
 metadata = Base.metadata
 
@@ -27,7 +26,5 @@ __all__ = [
     "RolloutStatus",
     "RolloutTarget",
     "TargetStatus",
-    "TemplateVersion",
-    "VersionStatus",
     "metadata",
 ]

@@ -11,8 +11,9 @@ from flask import current_app
 
 from b2brec.backends.secrets import LocalSecretStore, SecretStore
 from b2brec.settings import Settings
-from control_plane.provisioner import Provisioner
 from control_plane.settings import ControlPlaneSettings
+from provisioning.base import Provisioner
+from provisioning.templates import TemplateRegistry
 
 if TYPE_CHECKING:
     from control_plane.alerts.sink import AlertSink
@@ -26,6 +27,8 @@ class Runtime:
     settings: ControlPlaneSettings
     platform: Settings
     provisioner: Provisioner
+    templates: TemplateRegistry
+    """The platform's template version registry (the one the provisioner applies from)."""
     secrets: SecretStore
     probe: HealthProbe
     alerts: AlertSink

@@ -47,9 +47,6 @@ class ControlPlaneSettings(BaseSettings):
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
     alert_from: str = Field("control-plane@b2brec.local", description="Sender of alert emails.")
     alert_to: str = Field("platform-ops@b2brec.local", description="Where alert emails go.")
-    source_hosts_allowed: tuple[str, ...] = Field(
-        (), description="Networks or host names onboarding may connect to despite being private (operator's list)."
-    )
     margin: float = Field(0.15, ge=0, le=10, description="Margin added on cost in monthly statements (0.15 = 15%).")
     anomaly_factor: float = Field(3.0, gt=1, description="A day above factor x trailing 14-day mean is an anomaly.")
 

@@ -56,6 +56,7 @@ def detail(client_id: str) -> Any:
         budget=billing.budgets(rt, [client]).get(client_id),
         runs=billing.per_run(rt, client_id),
         kept=templates.deployable(rt.settings.kept_versions),
+        candidates=[v.version for v in templates.list_versions() if v.status.value == "candidate"],
     )
 
 

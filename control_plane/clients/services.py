@@ -140,8 +140,15 @@ def _step_create(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -
     spec = client_spec(client)
     if step == "provision":
         result = rt.provisioner.create(spec, client.template_version)
-        client.urls = result.urls
-        _log(job, result.log or f"provisioned {result.project_id}")
+        client.urls = dict(result.urls)
+        states = ", ".join(
+            f"{n} {'healthy' if s.healthy else 'not healthy: ' + s.detail}" for n, s in result.services.items()
+        )
+        _log(
+            job,
+            f"provisioned {result.project_id} on template {result.template_version}"
+            + (f"; {states}" if states else ""),
+        )
     elif step == "secrets":
         source = spec.sources.get(SOURCE_NAME)
         if source is not None and source.password_secret:
@@ -189,7 +196,8 @@ def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) ->
         if not job.version:
             raise ControlPlaneError("an apply_version job needs a version", code="invalid_input")
         result = rt.provisioner.apply_version(client_spec(client), job.version)
-        _log(job, result.log or f"applied {job.version}")
+        restarted = f"; restarted {', '.join(result.restarted)}" if result.restarted else ""
+        _log(job, f"{result.project_id}: template {result.from_version} -> {result.to_version}{restarted}")
     elif step == "record":
         before = client.template_version
         spec = client_spec(client).model_copy(update={"template_version": job.version})

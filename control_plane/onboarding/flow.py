@@ -10,7 +10,7 @@ from control_plane.errors import ControlPlaneError
 from control_plane.onboarding import services
 from control_plane.onboarding.models import OnboardingDraft
 from control_plane.runtime import Runtime
-from control_plane.templates import services as templates
+from provisioning.templates import default_version
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,8 @@ class StepOutcome:
 
 
 def initial_version(rt: Runtime) -> str:
-    """New clients start on the newest released version (``v1`` before any release)."""
-    kept = templates.deployable(rt.settings.kept_versions)
-    return kept[0] if kept else "v1"
+    """New clients start on the newest released version (the baseline 1.0.0 on a fresh platform)."""
+    return default_version(rt.templates)
 
 
 def apply_step(rt: Runtime, draft: OnboardingDraft, step: str, form: dict[str, str], *, actor: str) -> StepOutcome:
@@ -42,7 +41,7 @@ def apply_step(rt: Runtime, draft: OnboardingDraft, step: str, form: dict[str, s
         )
         return StepOutcome("source")
     if step == "source":
-        services.save_source(draft, form, secrets=rt.secrets, allowed_hosts=rt.settings.source_hosts_allowed)
+        services.save_source(draft, form, secrets=rt.secrets, settings=rt.platform)
         return StepOutcome("test")
     if step == "test":
         checks = services.run_test(draft, rt.platform, rt.secrets)

@@ -25,6 +25,7 @@ from b2brec.etl.checks import inspect_sources
 from b2brec.etl.errors import EtlError, classify_connect_error
 from b2brec.etl.sources import SourceHandle, resolve_source
 from b2brec.features import PLATFORM_TABLES
+from b2brec.security.hosts import check_host
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind, TableMapping
 from b2brec.spec.infra import BudgetSettings, InfraSettings
@@ -32,7 +33,6 @@ from control_plane.audit import services as audit
 from control_plane.clients.models import Client
 from control_plane.errors import ControlPlaneError
 from control_plane.extensions import db
-from control_plane.onboarding.hosts import validate_host
 from control_plane.onboarding.introspect import preview_rows, propose_mapping, read_schema
 from control_plane.onboarding.models import OnboardingDraft
 
@@ -149,10 +149,11 @@ def save_source(
     fields: dict[str, str],
     *,
     secrets: SecretStore,
-    allowed_hosts: tuple[str, ...],
+    settings: Settings,
 ) -> OnboardingDraft:
-    """Validate the connection fields; the host through the shared hostile-host rules. Nothing is
-    saved (not even the password) when any field is refused."""
+    """Validate the connection fields; the host through the shared hostile-host rules with the
+    operator's allow-list for this client (``B2BREC_SOURCE_HOSTS_ALLOWED``). Nothing is saved (not
+    even the password) when any field is refused."""
     try:
         kind = SourceKind(fields.get("kind", ""))
     except ValueError:
@@ -174,7 +175,10 @@ def save_source(
     password = fields.get("password", "")
     if len(password) > 1024 or any(c in password for c in "\r\n\x00"):
         raise _bad("the password is too long or has line breaks", "paste the password on one line")
-    host = validate_host(fields.get("host", "").strip(), port, allowed_hosts)
+    company = (draft.data or {}).get("company") or {}
+    if not company:
+        raise _bad("the company step is not done yet", "fill in the company step first")
+    host = check_host(fields.get("host", "").strip(), port, allowed=settings.allowed_hosts(company["client_id"])).host
     existing = dict((draft.data or {}).get("source") or {})
     source = {
         "kind": kind.value,
@@ -203,7 +207,8 @@ def source_connection(draft: OnboardingDraft) -> SourceConnection:
 
 @contextmanager
 def open_source(draft: OnboardingDraft, settings: Settings, secrets: SecretStore) -> Iterator[SourceHandle]:
-    handle = resolve_source(SOURCE_NAME, source_connection(draft), DraftSecrets(secrets, draft.id), settings.home)
+    spec = build_spec(draft, version="0.0.0")
+    handle = resolve_source(SOURCE_NAME, source_connection(draft), DraftSecrets(secrets, draft.id), spec, settings)
     try:
         yield handle
     finally:

@@ -276,7 +276,7 @@ def tick_all(rt: Runtime) -> list[Rollout]:
 def rollback_client(rt: Runtime, client_id: str, version: str, *, actor: str) -> Any:
     """One-click rollback (or forward) of one client to a kept version, as a provisioning job."""
     client = clients_svc.get_client(client_id)
-    templates.check_deployable(version, rt.settings.kept_versions, client_id=client_id)
+    templates.check_deployable(version, rt.settings.kept_versions, single_client=True)
     if client.template_version == version:
         raise ControlPlaneError(f"{client_id} already runs {version}", code="conflict", fix="pick another version")
     return clients_svc.queue_job(rt, client, "apply_version", version=version, actor=actor)

@@ -11,7 +11,6 @@ from b2brec.errors import B2BRecError
 from control_plane.auth.access import require
 from control_plane.auth.models import Role
 from control_plane.errors import status_of
-from control_plane.runtime import runtime
 from control_plane.templates import services
 from control_plane.web import actor, form_error
 
@@ -19,9 +18,8 @@ bp = Blueprint("templates", __name__, url_prefix="/templates")
 
 
 def _page(status: int = 200) -> Any:
-    rt = runtime()
     return render_template(
-        "templates/index.html", versions=services.list_versions(), kept=services.deployable(rt.settings.kept_versions)
+        "templates/index.html", versions=services.list_versions(), kept=services.deployable()
     ), status
 
 
@@ -38,8 +36,7 @@ def add() -> Any:
         services.add_candidate(
             request.form.get("version", "").strip(),
             notes=request.form.get("notes", ""),
-            digests=services.parse_digests(request.form.get("digests", "")),
-            test_client=request.form.get("test_client", "").strip() or None,
+            images=services.parse_digests(request.form.get("images", "")),
             actor=actor(),
         )
     except B2BRecError as exc:

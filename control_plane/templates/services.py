@@ -1,116 +1,85 @@
-"""Template version registry: semantic versions, release notes, image digests, status.
+"""Template versions, through the platform's one registry (``provisioning.templates``): the
+control plane adds auditing and the rule of which versions a rollout or a client may use.
 
-A version starts as a *candidate* on one test client; promoting it *releases* it; only the
-last ``kept_versions`` released versions stay deployable, older ones are *retired*."""
+A version starts as a *candidate* (deployable to one client at a time, e.g. its test client,
+through the one-click move); *released* versions can be rolled out; only the last three released
+stay deployable, older ones are *retired* by the registry and refused."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import sqlalchemy as sa
-
 from control_plane.audit import services as audit
 from control_plane.errors import ControlPlaneError
 from control_plane.extensions import db
-from control_plane.templates.models import TemplateVersion, VersionStatus
-from control_plane.timeutil import utcnow
-
-SEMVER = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})(-[0-9A-Za-z.-]{1,30})?$")
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-
-
-def semver_key(version: str) -> tuple[int, int, int, int, str]:
-    match = SEMVER.match(version)
-    if not match:
-        return (-1, -1, -1, -1, version)
-    major, minor, patch, pre = match.groups()
-    # a pre-release sorts before its release
-    return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
-
-
-def _check(version: str, notes: str, digests: dict[str, str]) -> None:
-    if not SEMVER.match(version):
-        raise ControlPlaneError(
-            "the version is not a semantic version", code="invalid_input", fix="use MAJOR.MINOR.PATCH such as 1.4.0"
-        )
-    if len(notes) > 10_000:
-        raise ControlPlaneError("the release notes are too long", code="invalid_input", fix="keep them under 10k")
-    for service, digest in digests.items():
-        if not SERVICE.match(service) or not DIGEST.match(digest):
-            raise ControlPlaneError(
-                "an image digest is not valid",
-                code="invalid_input",
-                fix="give each image as service=sha256:<64 hex digits>, e.g. serving=sha256:ab12…",
-            )
-
-
-def get_version(version: str) -> TemplateVersion:
-    row = db.session.scalar(sa.select(TemplateVersion).where(TemplateVersion.version == version))
-    if row is None:
-        raise ControlPlaneError(f"no template version {version[:40]!r}", code="not_found", fix="release it first")
-    return row
+from control_plane.runtime import runtime
+from provisioning.templates import KEEP_RELEASED, TemplateStatus, TemplateVersion
 
 
 def list_versions() -> list[TemplateVersion]:
-    rows = list(db.session.scalars(sa.select(TemplateVersion)))
-    return sorted(rows, key=lambda r: semver_key(r.version), reverse=True)
+    """Every version, newest first."""
+    return list(reversed(runtime().templates.list()))
+
+
+def get_version(version: str) -> TemplateVersion:
+    return runtime().templates.get(version)
+
+
+def to_dict(row: TemplateVersion) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "notes": row.notes,
+        "images": dict(row.images),
+        "runtime": {k: dict(v) for k, v in row.runtime.items()},
+        "status": row.status.value,
+        "released_at": row.released_at,
+    }
 
 
 def add_candidate(
-    version: str, *, notes: str, digests: dict[str, str], test_client: str | None, actor: str | None = None
+    version: str,
+    *,
+    notes: str,
+    images: dict[str, str],
+    runtime_settings: dict[str, dict[str, str]] | None = None,
+    actor: str | None = None,
 ) -> TemplateVersion:
-    _check(version, notes, digests)
-    if db.session.scalar(sa.select(TemplateVersion.id).where(TemplateVersion.version == version)):
-        raise ControlPlaneError(f"version {version} exists", code="conflict", fix="bump the version number")
-    row = TemplateVersion(version=version, notes=notes, digests=digests, test_client=test_client)
-    db.session.add(row)
-    audit.record("template.candidate", "template", version, after=row.to_dict(), actor=actor)
+    row = runtime().templates.add(version, notes=notes, images=images, runtime=runtime_settings)
+    audit.record("template.candidate", "template", version, after=to_dict(row), actor=actor)
     db.session.commit()
     return row
 
 
 def release(version: str, *, actor: str | None = None) -> TemplateVersion:
-    """Mark a candidate released, then retire released versions beyond the kept window."""
-    from flask import current_app
-
-    row = get_version(version)
-    if row.status == VersionStatus.RETIRED.value:
-        raise ControlPlaneError(f"{version} is retired", code="version_not_deployable", fix="release a new version")
-    before = row.to_dict()
-    row.status, row.released_at = VersionStatus.RELEASED.value, utcnow()
-    audit.record("template.release", "template", version, before=before, after=row.to_dict(), actor=actor)
-    keep = current_app.extensions["b2brec_control_plane"].settings.kept_versions
-    prune(keep, actor=actor)
+    before = to_dict(get_version(version))
+    row, retired = runtime().templates.release(version)
+    audit.record("template.release", "template", version, before=before, after=to_dict(row), actor=actor)
+    for name in retired:
+        audit.record("template.retire", "template", name, after={"status": "retired"}, actor=actor)
     db.session.commit()
     return row
 
 
-def prune(keep: int, *, actor: str | None = None) -> list[str]:
-    released = [r for r in list_versions() if r.status == VersionStatus.RELEASED.value]
-    retired = []
-    for row in released[keep:]:
-        row.status = VersionStatus.RETIRED.value
-        audit.record("template.retire", "template", row.version, after={"status": "retired"}, actor=actor)
-        retired.append(row.version)
-    return retired
-
-
-def deployable(keep: int) -> list[str]:
+def deployable(keep: int = KEEP_RELEASED) -> list[str]:
     """The released versions a client may run or roll back to (newest first)."""
-    return [r.version for r in list_versions() if r.status == VersionStatus.RELEASED.value][:keep]
+    return [r.version for r in list_versions() if r.status is TemplateStatus.RELEASED][:keep]
 
 
-def check_deployable(version: str, keep: int, *, client_id: str | None = None) -> TemplateVersion:
-    row = get_version(version)
-    if row.status == VersionStatus.CANDIDATE.value and client_id is not None and row.test_client == client_id:
-        return row
-    if version not in deployable(keep):
+def check_deployable(version: str, keep: int = KEEP_RELEASED, *, single_client: bool = False) -> TemplateVersion:
+    """A released, kept version; a candidate only for a single client (never for a rollout)."""
+    row = runtime().templates.deployable(version)  # unknown or retired: the registry's own error
+    if row.status is TemplateStatus.CANDIDATE and not single_client:
         raise ControlPlaneError(
-            f"{version} is not deployable ({row.status})",
+            f"{version} is a release candidate",
             code="version_not_deployable",
-            fix=f"use one of the last {keep} released versions: {', '.join(deployable(keep)) or 'none yet'}",
+            fix="move its test client to it from the client page, then release it before a rollout",
+        )
+    if row.status is TemplateStatus.RELEASED and version not in deployable(keep):
+        raise ControlPlaneError(
+            f"{version} is not among the last {keep} released versions",
+            code="version_not_deployable",
+            fix=f"use one of {', '.join(deployable(keep))}",
         )
     return row
 
@@ -129,7 +98,3 @@ def parse_digests(text: str) -> dict[str, str]:
             )
         digests[service.strip()] = digest.strip()
     return digests
-
-
-def summary(row: TemplateVersion) -> dict[str, Any]:
-    return row.to_dict()

@@ -16,6 +16,8 @@ from control_plane.alerts.sink import FileSink
 from control_plane.app import create_app
 from control_plane.auth.services import create_operator
 from control_plane.settings import ControlPlaneSettings
+from provisioning.local import LocalProvisioner
+from provisioning.templates import registry_for
 
 PASSWORD = "correct-horse-battery"
 OPERATORS = {"admin": "admin@b2brec.test", "operator": "op@b2brec.test", "viewer": "viewer@b2brec.test"}
@@ -26,14 +28,22 @@ def cp_settings(tmp_path: Path, **overrides: Any) -> ControlPlaneSettings:
         "celery_eager": True,
         "secure_cookies": False,
         "soak_seconds": 0.3,
-        "source_hosts_allowed": ("127.0.0.1/32",),
         "local_dev": True,
     }
     values.update(overrides)
     return ControlPlaneSettings(**values)
 
 
+def allowing_loopback(settings: Settings, *client_ids: str) -> Settings:
+    """Platform settings whose operator allow-list lets these clients' sources be on 127.0.0.1
+    (the machine's PostgreSQL); every other client gets the default: public addresses only."""
+    return settings.model_copy(update={"source_hosts_allowed": {c: ["127.0.0.1/32"] for c in client_ids}})
+
+
 def build_app(settings: Settings, tmp_path: Path, *, database_url: str | None = None, **kwargs: Any) -> Flask:
+    # the real LocalProvisioner without starting MLflow and serving for every test client
+    # (tests/core and the provisioning tests cover the services; these tests cover the app)
+    kwargs.setdefault("provisioner", LocalProvisioner(settings, registry=registry_for(settings), services=[]))
     app = create_app(
         cp_settings(tmp_path, database_url=database_url, **kwargs.pop("overrides", {})),
         settings,
@@ -61,7 +71,8 @@ def app(settings: Settings, tmp_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def pg_app(settings: Settings, tmp_path: Path, postgres_url: str) -> Iterator[Flask]:
     """The app on a fresh real PostgreSQL database (what it runs on in GCP: Cloud SQL)."""
-    app = build_app(settings, tmp_path, database_url=postgres_url)
+    platform = allowing_loopback(settings, "acme-foods", "bad-password-co")
+    app = build_app(platform, tmp_path, database_url=postgres_url)
     yield app
     with app.app_context():
         from control_plane.extensions import db

@@ -71,7 +71,7 @@ def test_viewer_cannot_change_anything(app: Flask, login: LoginAs) -> None:
 def test_every_change_is_audited_with_before_and_after(app: Flask, login: LoginAs) -> None:
     admin = login("admin")
     digest = "sha256:" + "ab" * 32
-    response = admin.post("/api/templates", json={"version": "1.0.0", "notes": "first", "digests": {"serving": digest}})
+    response = admin.post("/api/templates", json={"version": "1.0.0", "notes": "first", "images": {"serving": digest}})
     assert response.status_code == 201, response.get_json()
     admin.post("/api/templates/1.0.0/release")
     entries = admin.get("/api/audit").get_json()["data"]["entries"]
@@ -95,17 +95,19 @@ def test_only_three_released_versions_stay_deployable(app: Flask, login: LoginAs
         "1.0.0": "retired",
     }
     refused = admin.post("/api/rollouts", json={"version": "1.0.0"})
-    assert refused.status_code == 409 and refused.get_json()["data"]["code"] == "version_not_deployable"
+    assert refused.status_code == 409 and refused.get_json()["data"]["code"] == "template_retired"
 
 
 def test_bad_template_input_is_refused_and_nothing_saved(app: Flask, login: LoginAs) -> None:
     admin = login("admin")
     for payload in (
         {"version": "1.0"},
-        {"version": "1.0.0", "digests": {"serving": "latest"}},
-        {"version": "../../etc", "digests": {}},
+        {"version": "1.0.0", "images": {"serving": "latest"}},
+        {"version": "1.0.0", "images": {"../etc": "sha256:" + "0" * 64}},
+        {"version": "../../etc", "images": {}},
+        {"version": "1.0.0", "images": ["serving"]},
     ):
         response = admin.post("/api/templates", json=payload)
-        assert response.status_code == 400
+        assert response.status_code in (400, 422), payload
         assert response.get_json()["data"]["fix"]
     assert admin.get("/api/templates").get_json()["data"]["versions"] == []

@@ -95,7 +95,7 @@ def test_wrong_password_gives_the_check_and_its_fix(pg_app: Flask, postgres_url:
 def test_hostile_hosts_are_refused_and_nothing_is_saved(settings: Settings, tmp_path: Path) -> None:
     # the shared corpus (sec stream); until it is merged this test cannot run
     corpus = pytest.importorskip("tests.security.corpus")
-    app = build_app(settings, tmp_path, overrides={"source_hosts_allowed": ()})  # no operator allow-list
+    app = build_app(settings, tmp_path)  # no operator allow-list: public addresses only
     op = make_login(app)("operator")
     draft = _start(op, "Hostile Input Co")
     for host in corpus.HOSTILE_HOSTS:

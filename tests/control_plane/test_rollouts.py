@@ -37,7 +37,7 @@ def _fleet_app(settings: Settings, tmp_path: Path, base_url: str, count: int) ->
             clients.register_existing(spec, urls={"serving": f"{base_url}/c/{spec.project_id}"})
     admin = make_login(app)("admin")
     for version in ("1.0.0", "1.1.0", "1.2.0"):
-        r = admin.post("/api/templates", json={"version": version, "digests": {"serving": DIGEST}, "release": True})
+        r = admin.post("/api/templates", json={"version": version, "images": {"serving": DIGEST}, "release": True})
         assert r.status_code == 201, r.get_json()
     return app
 

@@ -1,8 +1,8 @@
 """control plane tables
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-11-30 07:43:13.329462
+Revises: (none)
+Create Date: 2026-11-30 08:21:48.560418
 """
 
 from __future__ import annotations
@@ -146,19 +146,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
-        "template_versions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("version", sa.String(length=32), nullable=False),
-        sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column("digests", sa.JSON(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("test_client", sa.String(length=40), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("version"),
-    )
-    op.create_table(
         "rollout_targets",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rollout_id", sa.Integer(), nullable=False),
@@ -185,7 +172,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rollout_targets_rollout_id"))
 
     op.drop_table("rollout_targets")
-    op.drop_table("template_versions")
     op.drop_table("rollouts")
     with op.batch_alter_table("provisioning_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_provisioning_jobs_client_id"))

@@ -38,7 +38,7 @@ def live(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
                 for spec in specs:
                     clients.register_existing(spec, urls={"serving": f"{base}/c/{spec.project_id}"})
                 for version in ("1.0.0", "1.1.0", "1.2.0"):
-                    templates.add_candidate(version, notes=f"release {version}", digests={}, test_client=None)
+                    templates.add_candidate(version, notes=f"release {version}", images={})
                     templates.release(version)
                 poll_fleet(rt)
             yield server

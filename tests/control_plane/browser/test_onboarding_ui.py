@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from b2brec.projects.local import open_project
 from b2brec.settings import Settings
 from tests.control_plane.browser.conftest import LiveServer, screenshot, sign_in, start_live
+from tests.control_plane.conftest import allowing_loopback
 from tests.etl.sourcedb import create_erp
 
 pytestmark = pytest.mark.slow
@@ -21,13 +22,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def live(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
-    yield from start_live(settings, tmp_path)
+    yield from start_live(allowing_loopback(settings, "wizard-wholesale"), tmp_path)
 
 
 @pytest.fixture
 def strict_live(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
     """No operator allow-list: private and loopback hosts are refused like on GCP."""
-    yield from start_live(settings, tmp_path, source_hosts_allowed=())
+    yield from start_live(settings, tmp_path)
 
 
 def _company_and_region(page: Any, live: LiveServer, name: str) -> None:
