@@ -12,6 +12,22 @@ CLIENT_ID = "COALESCE((SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'cl
 NET_COST = "cost + IFNULL((SELECT SUM(c.amount) FROM UNNEST(credits) AS c), 0)"
 """Cost after credits (credits are negative amounts)."""
 
+CREDITS = "IFNULL((SELECT SUM(c.amount) FROM UNNEST(credits) AS c), 0)"
+"""A row's credits (negative amounts)."""
+
+RUN_ID = "(SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'run_id')"
+"""The pipeline run a row belongs to (its ``run_id`` label), if any."""
+
+DUCKDB_EQUIVALENTS: dict[str, str] = {
+    CLIENT_ID: "COALESCE(list_filter(labels, lambda l: l.key = 'client_id')[1].value, project.id)",
+    NET_COST: "cost + COALESCE(list_sum(list_transform(credits, lambda c: c.amount)), 0)",
+    CREDITS: "COALESCE(list_sum(list_transform(credits, lambda c: c.amount)), 0)",
+    RUN_ID: "list_filter(labels, lambda l: l.key = 'run_id')[1].value",
+}
+"""The same fragments with DuckDB's list functions: DuckDB runs the correlated UNNEST subqueries
+above ~40x slower than these (measured on 100 clients x 62 days of export), so the local copy
+swaps them in; everything else in a query is transpiled by sqlglot as written."""
+
 _ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import sqlglot
 
-from b2brec.billing_export import CLIENT_ID, NET_COST
+from b2brec.billing_export import CLIENT_ID, CREDITS, DUCKDB_EQUIVALENTS, NET_COST, RUN_ID
 
 CLIENT = CLIENT_ID
 
@@ -42,7 +42,7 @@ SELECT ROUND(SUM({NET_COST}), 2) AS cost FROM {{table}} WHERE invoice.month = @m
 """
 
 PER_RUN = f"""
-SELECT (SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'run_id') AS run_id,
+SELECT {RUN_ID} AS run_id,
        MIN(usage_start_time) AS started, ROUND(SUM({NET_COST}), 4) AS cost, COUNT(*) AS jobs
 FROM {{table}}
 WHERE {CLIENT} = @client AND service.description = 'Vertex AI'
@@ -61,7 +61,7 @@ GROUP BY client_id, day
 STATEMENT = f"""
 SELECT service.description AS service, sku.description AS sku, SUM(usage.amount) AS usage_amount,
        ANY_VALUE(usage.unit) AS usage_unit, ROUND(SUM(cost), 2) AS cost,
-       ROUND(SUM(IFNULL((SELECT SUM(c.amount) FROM UNNEST(credits) AS c), 0)), 2) AS credits,
+       ROUND(SUM({CREDITS}), 2) AS credits,
        ANY_VALUE(currency) AS currency
 FROM {{table}}
 WHERE invoice.month = @month AND {CLIENT} = @client
@@ -69,13 +69,13 @@ GROUP BY service, sku
 ORDER BY service, sku
 """
 
-RUN_COUNTS = """
+RUN_COUNTS = f"""
 SELECT COUNT(DISTINCT IF(usage_start_time >= TIMESTAMP(@day), run_id, NULL)) AS day,
        COUNT(DISTINCT IF(usage_start_time >= TIMESTAMP(@week), run_id, NULL)) AS week,
        COUNT(DISTINCT run_id) AS month
 FROM (
-  SELECT usage_start_time, (SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = 'run_id') AS run_id
-  FROM {table}
+  SELECT usage_start_time, {RUN_ID} AS run_id
+  FROM {{table}}
   WHERE service.description = 'Vertex AI' AND usage_start_time >= TIMESTAMP(@month)
 )
 """
@@ -83,5 +83,18 @@ FROM (
 
 @lru_cache(maxsize=64)
 def for_duckdb(sql: str, table: str = "billing_export") -> str:
-    """The BigQuery query above as DuckDB SQL (named parameters become ``$name``)."""
-    return sqlglot.transpile(sql.format(table=table), read="bigquery", write="duckdb")[0]
+    """The BigQuery query above as DuckDB SQL (named parameters become ``$name``); the shared
+    fragments become their DuckDB list-function equivalents (see ``b2brec.billing_export``)."""
+    text = sql.format(table=table)
+    slots = {}
+    for i, (fragment, native) in enumerate(sorted(DUCKDB_EQUIVALENTS.items(), key=lambda kv: -len(kv[0]))):
+        slot = f"b2b_fragment_{i}"
+        if fragment in text:
+            text = text.replace(fragment, f"{slot}()")
+            slots[slot] = native
+    out = sqlglot.transpile(text, read="bigquery", write="duckdb")[0]
+    for slot, native in slots.items():
+        out = out.replace(f"{slot.upper()}()", f"({native})").replace(f"{slot}()", f"({native})")
+    if "b2b_fragment_" in out.lower():
+        raise ValueError(f"a billing fragment was not replaced in: {out}")
+    return out
