@@ -61,10 +61,17 @@ def collision(new: Identity, other: Identity) -> str | None:
         if new.environment and other.environment and new.environment != other.environment:
             return f"{new.describe()} and {other.describe()} describe the same client in two files"
         return None
+    if shared and _same_client_other_env(new.spec, other.spec) and set(shared) == {new.spec.client_id}:
+        return None  # one client's dev and prod: two projects; a lookup by the bare client id is then ambiguous
     if shared:
         what = "project" if new.spec.project_id == other.spec.project_id else "name"
         return f"{new.describe()} and {other.describe()} collide: they share the {what} {', '.join(map(repr, shared))}"
     return None
+
+
+def _same_client_other_env(a: ClientSpec, b: ClientSpec) -> bool:
+    """The same client (same client id and display name) in another environment (dev, staging, prod)."""
+    return a.client_id == b.client_id and a.sanitized_name == b.sanitized_name and a.env != b.env
 
 
 def check_unique(identities: Iterable[Identity]) -> None:
