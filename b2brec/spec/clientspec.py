@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from b2brec import naming
 from b2brec.features import PLATFORM_TABLES
+from b2brec.security.hosts import HostRefused, check_host_syntax
 from b2brec.spec.infra import InfraSettings
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -62,6 +63,24 @@ class SourceConnection(_Strict):
         None, description="Name of the secret holding the password, in the secrets backend."
     )
     path: str | None = Field(None, description="SQLite file, or folder of CSV/Parquet files.")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        # Syntax only here (no DNS, no allow-list): the full check runs before every connection.
+        if value is not None:
+            try:
+                check_host_syntax(value)
+            except HostRefused as exc:
+                raise ValueError(f"{exc} Fix: {exc.fix}") from None
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and ("\x00" in value or len(value) > 1024 or not value.strip()):
+            raise ValueError("use a path relative to the client's upload area (no NUL byte, at most 1024 characters)")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> SourceConnection:
