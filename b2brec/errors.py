@@ -141,5 +141,24 @@ register("invalid_infra_props", 422, "invalid infrastructure properties", "corre
 register("synth_failed", 500, "synthesis failed", "see the message; fix the spec or the stack")
 register("terraform_missing", 500, "terraform is not installed", "install terraform >= 1.6 and put it on PATH")
 register("terraform_failed", 500, "terraform failed", "see the captured terraform log")
+# hostile input (b2brec/security, docs/security.md)
+register(
+    "host_refused",
+    422,
+    "database host refused",
+    "use the database's public DNS name or IP; a private network must be enabled for the client by the operator",
+)
+register(
+    "path_refused", 422, "file path refused", "put the files in the client's upload area; paths are relative to it"
+)
+register("bad_file", 422, "the file cannot be parsed", "export the file again as valid CSV/Parquet")
+register(
+    "identity_collision",
+    409,
+    "two specs would share one client identity",
+    "give each client its own client_id and display name, in exactly one environment file",
+)
+register("bundle_rejected", 409, "the model bundle cannot be served", "retrain the model or deploy another version")
+register("weak_admin_token", 500, "admin token too short", "store a long random token in serving-admin-token")
 # data generator
 register("datagen", 422, "invalid data generator settings", "correct the named option")

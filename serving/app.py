@@ -26,6 +26,7 @@ from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
+from serving.guard import RequestGuard
 from serving.live import LiveFollower
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
@@ -141,8 +142,19 @@ def create_app(
     app.state.live_store = source.store if source is not None else None
     register_error_handlers(app)
     app.include_router(api_router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestGuard, max_body_bytes=serving.max_body_bytes)  # before any body is read
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts refused requests too
     return app
+
+
+def client_registry_uri(ctx: ClientContext, serving: ServingSettings) -> str | None:
+    """The MLflow registry of *this* client: the client's own MLflow server (locally its project's
+    port), whatever a process-wide ``MLFLOW_TRACKING_URI`` says (it may name another client's).
+    Where the client's MLflow is not known (GCP without B2BREC_MLFLOW_URI), the serving setting."""
+    try:
+        return ctx.mlflow_uri
+    except B2BRecError:
+        return serving.mlflow_tracking_uri
 
 
 def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: ServingSettings) -> None:
@@ -166,8 +178,10 @@ def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: Servi
 
 
 def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
-    """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
+    """The app of one client: models from its ``models`` bucket, predictions to its warehouse,
+    registry versions from its own MLflow."""
     backends = ctx.backends
+    serving = serving.model_copy(update={"mlflow_tracking_uri": client_registry_uri(ctx, serving)})
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
     return create_app(
         ctx.settings,

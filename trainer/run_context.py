@@ -11,9 +11,12 @@ from typing import Any
 from b2brec.backends.jobs import JobRunner, MachineSpec
 from b2brec.backends.storage import ObjectStore
 from b2brec.context import ClientContext
-from b2brec.spec import ClientSpec
+from b2brec.spec import ClientSpec, PipelineDefaults
 from trainer import STAGE_MODULES, STAGES
 from trainer.errors import PipelineError
+
+DEFAULTS = PipelineDefaults()
+"""The pipeline's defaults live once, in the ClientSpec schema (``pipeline:``); a spec may override them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,15 +24,15 @@ class RunOptions:
     """Options a run keeps for its whole life (a resumed run uses the same)."""
 
     cutoff: str | None = None
-    window_days: int = 90
-    test_days: int = 14
-    revenue_coverage: float = 0.8
-    min_customers: int = 5
-    min_products: int = 5
-    epochs: int = 8
-    batch_size: int = 512
-    embedding_dim: int = 64
-    learning_rate: float = 0.01
+    window_days: int = DEFAULTS.window_days
+    test_days: int = DEFAULTS.test_days
+    revenue_coverage: float = DEFAULTS.revenue_coverage
+    min_customers: int = DEFAULTS.min_customers
+    min_products: int = DEFAULTS.min_products
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    embedding_dim: int = DEFAULTS.embedding_dim
+    learning_rate: float = DEFAULTS.learning_rate
     baselines: bool = True
     model_name: str = "two-tower"
     experiment: str = "b2brec"
