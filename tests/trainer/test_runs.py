@@ -46,9 +46,9 @@ def log_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def _driver(settings: Settings, project: LocalClientProject, run_id: str, log_dir: Path) -> subprocess.Popen[str]:
+def _driver(settings: Settings, project: LocalClientProject, run_id: str, log_dir: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tests.trainer.run_driver", str(settings.home), project.project_id, run_id]
-    return subprocess.Popen([*argv, str(log_dir)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([*argv, str(log_dir)], cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
 
 
 def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
