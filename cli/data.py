@@ -52,16 +52,28 @@ def generate_cmd(
     ),
     file_format: str | None = typer.Option(None, "--format", help=f"For file:// targets: {' or '.join(FILE_FORMATS)}."),
     no_replace: bool = typer.Option(False, "--no-replace", help="Fail instead of replacing existing tables/files."),
+    realistic: bool = typer.Option(
+        False,
+        "--realistic",
+        help="Invoice lines as a real ERP exports them: lines without a customer, cancellations (C invoices), "
+        "returns, postage and fee lines, unit prices instead of revenue (docs/datagen.md).",
+    ),
 ) -> None:
     """Generate customers, products and sales lines into a database or folder."""
     end = _end_date(end_date)
     cfg = GeneratorConfig(
-        transactions=transactions, customers=customers, products=products, seed=seed, end_date=end, days=days
+        transactions=transactions,
+        customers=customers,
+        products=products,
+        seed=seed,
+        end_date=end,
+        days=days,
+        mode="realistic" if realistic else "demo",
     )
     if to is None:
         sources = load_settings().home / "sources"
         sources.mkdir(parents=True, exist_ok=True)
-        to = f"sqlite:///{sources / 'demo-erp.sqlite'}"
+        to = f"sqlite:///{sources / ('realistic-erp.sqlite' if realistic else 'demo-erp.sqlite')}"
     parse_target(to, file_format)  # fail on a bad URL before drawing a progress bar
     with Progress(
         TextColumn("[bold]generating sales"),
@@ -87,6 +99,7 @@ def generate_cmd(
     table.add_row("first sale", f"{summary.first_sale:%Y-%m-%d %H:%M}")
     table.add_row("last sale", f"{summary.last_sale:%Y-%m-%d %H:%M}")
     table.add_row("seed", str(cfg.seed))
+    table.add_row("mode", cfg.mode)
     table.add_row("took", f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} lines/s)")
     console.print(table)
 
