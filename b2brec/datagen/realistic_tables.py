@@ -115,3 +115,52 @@ def realistic_sales_table(chunk: InvoiceChunk, codes: pa.Array) -> pa.Table:
             "updated_at": _ts(chunk.updated_at),
         }
     )
+
+
+def realistic_mapping(source: str = "erp") -> dict[str, Any]:
+    """The ClientSpec ``mapping`` section for a realistic-mode database named ``source``.
+
+    Revenue is derived (quantity x unit price), cancellations are ``C`` invoices, returns are
+    netted against earlier purchases, and postage/fee lines are excluded by category.
+    """
+    return {
+        "customers": {
+            "source": source,
+            "table": "customers",
+            "columns": {"customer_id": "customer_id", "city": "city", "updated_at": "updated_at"},
+            "cursor": "updated_at",
+        },
+        "products": {
+            "source": source,
+            "table": "products",
+            "columns": {
+                "product_id": "stock_code",
+                "name": "description",
+                "category": "category",
+                "subcategory": "subcategory",
+                "price": "list_price",
+                "updated_at": "updated_at",
+            },
+            "cursor": "updated_at",
+        },
+        "transactions": {
+            "source": source,
+            "table": "sales",
+            "columns": {
+                "transaction_id": "line_id",
+                "invoice_id": "invoice_no",
+                "customer_id": "customer_id",
+                "product_id": "stock_code",
+                "quantity": "quantity",
+                "timestamp": "invoiced_at",
+                "updated_at": "updated_at",
+            },
+            "derived": {"revenue": "quantity * unit_price"},
+            "cursor": "updated_at",
+            "rules": {
+                "cancellation_prefixes": ["C"],
+                "negative_quantity": "net",
+                "exclude_categories": [NON_PRODUCT_CATEGORY],
+            },
+        },
+    }

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
 from b2brec.backends.factory import backends_for
+from b2brec.backends.warehouse import Warehouse
 from b2brec.etl import files
 from b2brec.etl.checks import Prepared, inspect_sources, select_tables
 from b2brec.etl.destination import PIPELINE_NAME, Target, target_for
@@ -39,6 +40,7 @@ from b2brec.etl.mapping import (
     platform_table,
 )
 from b2brec.etl.recovery import RefreshLedger, recover_interrupted
+from b2brec.etl.rules import RuleCounts, rule_counts
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
 from b2brec.settings import Settings
@@ -223,6 +225,12 @@ def _load(
     return loads, full_refresh
 
 
+def transaction_rule_counts(warehouse: Warehouse, spec: ClientSpec) -> RuleCounts:
+    """What the client's row rules make of everything in ``raw_data.transactions``."""
+    columns = warehouse.query(f"SELECT * FROM {RAW_DATASET}.transactions LIMIT 0").schema.names
+    return rule_counts(warehouse, spec.mapping["transactions"].rules, columns)
+
+
 def run_etl(
     spec: ClientSpec,
     settings: Settings,
@@ -258,8 +266,11 @@ def run_etl(
                 code=LOAD_FAILED,
                 fix="run `b2brec etl test-connection` and retry; an interrupted load is finished on the next run.",
             ) from None
-        if "transactions" in selected and derives_revenue("transactions", spec.mapping["transactions"]):
-            backends.warehouse.execute(_REVENUE_SQL)
+        counts = None
+        if "transactions" in selected:
+            if derives_revenue("transactions", spec.mapping["transactions"]):
+                backends.warehouse.execute(_REVENUE_SQL)
+            counts = transaction_rule_counts(backends.warehouse, spec)
     except EtlError as exc:
         failed = LoadSummary(
             run_id=run_id,
@@ -281,6 +292,7 @@ def run_etl(
         finished_at=datetime.now(UTC),
         full_refresh=full_refresh,
         tables=tuple(loads),
+        rules=counts,
     )
     record_run(backends.warehouse, summary)
     return summary
