@@ -68,6 +68,23 @@ def _print_state(state: dict[str, Any]) -> None:
     for stage, record in state["stages"].items():
         table.add_row(stage, record["status"], record.get("job_id") or "", (record.get("reason") or "")[:80])
     console.print(table)
+    extracted = state["stages"].get("extract", {}).get("outputs", {}).get("rows", {})
+    if extracted:
+        console.print(
+            "extract: "
+            + ", ".join(
+                f"{label} {extracted[key]:,}"
+                for key, label in (
+                    ("train", "train rows"),
+                    ("test", "test rows"),
+                    ("malformed", "malformed"),
+                    ("rejected", "rejected by row rules"),
+                    ("excluded", "excluded products"),
+                    ("no_customer", "without a customer"),
+                )
+                if key in extracted
+            )
+        )
     metrics = state["stages"].get("train", {}).get("outputs", {})
     if metrics.get("metrics"):
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from b2brec.backends.warehouse import Warehouse
-from b2brec.etl.rules import RuleCounts
 from b2brec.features import RAW_DATASET
+from b2brec.rowrules import RuleCounts
 
 RUNS_TABLE = "_etl_runs"
 

@@ -40,9 +40,9 @@ from b2brec.etl.mapping import (
     platform_table,
 )
 from b2brec.etl.recovery import RefreshLedger, recover_interrupted
-from b2brec.etl.rules import RuleCounts, rule_counts
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
+from b2brec.rowrules import RuleCounts, rule_counts
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
 

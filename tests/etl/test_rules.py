@@ -22,8 +22,8 @@ from b2brec.datagen.realistic_tables import realistic_mapping
 from b2brec.etl import run_etl, test_connection
 from b2brec.etl.checks import Check, ConnectionReport
 from b2brec.etl.history import list_runs
-from b2brec.etl.rules import cleaned_sql, excluded_products_sql, rule_counts
 from b2brec.projects.local import create_project
+from b2brec.rowrules import cleaned_sql, excluded_products_sql, rule_counts
 from b2brec.settings import Settings
 from b2brec.spec import SpecError, parse_spec
 from b2brec.spec.clientspec import RowRules

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 from b2brec.backends.warehouse import Warehouse
 from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
+from b2brec.rowrules import cleaned_sql
+from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError
 
 # feature -> (table alias, column) for the optional features of products and customers
@@ -69,8 +71,10 @@ def revenue_expression(columns: SourceColumns) -> str:
     return str(derived)
 
 
-def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
-    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city."""
+def window_sql(columns: SourceColumns, features: tuple[str, ...], rules: RowRules | None = None) -> str:
+    """Transactions in ``[@window_start, @cutoff)`` that are sales under the client's row ``rules``
+    (cancellations, returns and excluded products taken out over the whole history first),
+    joined with product metadata and customer city."""
     select = [
         "CAST(t.customer_id AS STRING) AS customer_id",
         "CAST(t.product_id AS STRING) AS product_id",
@@ -93,9 +97,9 @@ def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
     return (
         "SELECT "
         + ", ".join(select)
-        + f" FROM {RAW_DATASET}.transactions AS t "
+        + f" FROM ({cleaned_sql(rules, sorted(columns.transactions))}) AS t "
         + " ".join(joins)
-        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff"
+        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff AND t.customer_id IS NOT NULL"
     )
 
 
