@@ -26,6 +26,7 @@ from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
+from serving.history import HistoryCache, load_history
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
 from serving.model.registry import ModelRegistry
@@ -79,6 +80,7 @@ def create_app(
     prediction_sink: PredictionSink | None = None,
     registry: ModelRegistry | None = None,
     credentials: Credentials | None = None,
+    history: HistoryCache | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     serving = serving or ServingSettings()
@@ -113,9 +115,13 @@ def create_app(
                 log.error("no model loaded at start-up", extra={"error": exc.message})
         if predictions is not None:
             predictions.start()
+        if history is not None:
+            history.start()
         try:
             yield
         finally:
+            if history is not None:
+                history.stop()
             if predictions is not None:
                 predictions.close()
             limits.restore_original_limits()
@@ -132,6 +138,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.predictions = predictions
     app.state.credentials = credentials
+    app.state.history = history
     register_error_handlers(app)
     app.include_router(api_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -150,10 +157,15 @@ def app_for_client(client: str, settings: Settings, serving: ServingSettings) ->
     spec = client_spec(client, settings)
     backends = backends_for(spec, settings)
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
+    transactions = spec.mapping.get("transactions")
+    rules = transactions.rules if transactions is not None else None
+    warehouse = backends.warehouse
+    history = HistoryCache(lambda: load_history(warehouse, rules), serving.history_refresh_s)
     return create_app(
         settings,
         serving,
         source=BundleSource(backends.storage("models")),
         prediction_sink=sink,
         credentials=Credentials.from_settings(serving, backends.secrets),
+        history=history,
     )
