@@ -135,18 +135,22 @@ def pad(
     excluded: np.ndarray | None,
     city: str | None = None,
 ) -> Recommendation:
-    """Fill a short answer up to ``k`` with popular products (the city's, then overall) that are
-    not blocked, not excluded for this customer and not already in it; each is marked padding."""
+    """Fill a short answer up to ``k`` with popular products (the city's, then overall, then the
+    rest of the catalogue in its order, score 0) that are not blocked, not excluded for this
+    customer and not already in it; each is marked padding."""
     if len(rec.product_rows) >= k:
         return rec
     taken = set(rec.product_rows.tolist())
     if excluded is not None:
         taken.update(excluded.tolist())
     rows, scores = list(rec.product_rows.tolist()), list(rec.scores)
+    sources: list[tuple[list[int], list[float]]] = []
     for key in ([city] if city in state.popular else []) + [None]:
         popular = state.popular.get(key, np.empty(0, np.int64))
-        popular_scores = state.popular_scores.get(key, np.zeros(len(popular)))
-        for row, score in zip(popular.tolist(), popular_scores.tolist(), strict=False):
+        sources.append((popular.tolist(), state.popular_scores.get(key, np.zeros(len(popular))).tolist()))
+    sources.append((list(range(state.n_products)), [0.0] * state.n_products))  # then the rest of the catalogue
+    for candidates, candidate_scores in sources:
+        for row, score in zip(candidates, candidate_scores, strict=True):
             if len(rows) >= k:
                 break
             if row in taken or (blocked is not None and blocked[row]):
