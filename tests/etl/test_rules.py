@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from b2brec.backends.warehouse import DuckDBWarehouse
+from b2brec.context import context_for_spec
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.datagen.realistic_tables import realistic_mapping
 from b2brec.etl import run_etl, test_connection
@@ -203,7 +204,7 @@ def _load_realistic(settings: Settings, url: str, source: dict[str, Any], client
     generate(GeneratorConfig(transactions=20_000, seed=5, mode="realistic"), url)
     spec = parse_spec(spec_data(source, realistic_mapping(), client_id), origin="test")
     project = create_project(spec, settings)
-    assert test_connection(spec, settings).ok
+    assert test_connection(context_for_spec(spec, settings)).ok
     return spec, project
 
 
@@ -232,7 +233,7 @@ def _check_against_source(summary: Any, project: Any, engine: sa.Engine) -> None
 def test_realistic_sqlite_through_the_etl(settings: Settings, tmp_path: Path) -> None:
     db = tmp_path / "erp.sqlite"
     _spec, project = _load_realistic(settings, f"sqlite:///{db}", {"kind": "sqlite", "path": str(db)}, "rules-sqlite")
-    summary = run_etl(_spec, settings)
+    summary = run_etl(context_for_spec(_spec, settings))
     _check_against_source(summary, project, sa.create_engine(f"sqlite:///{db}"))
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == summary.rules.lines
@@ -248,7 +249,7 @@ def test_realistic_postgresql_through_the_etl(settings: Settings, postgres_url: 
         "username": url.username,
     }
     spec, project = _load_realistic(settings, postgres_url, source, "rules-postgres")
-    summary = run_etl(spec, settings)
+    summary = run_etl(context_for_spec(spec, settings))
     _check_against_source(summary, project, sa.create_engine(postgres_url))
 
 
@@ -268,7 +269,7 @@ def test_derived_column_from_csv(settings: Settings, tmp_path: Path) -> None:
     }
     spec = parse_spec(spec_data({"kind": "csv", "path": str(folder)}, mapping, "rules-csv"), origin="test")
     project = create_project(spec, settings)
-    run_etl(spec, settings)
+    run_etl(context_for_spec(spec, settings))
     rows = project.warehouse(read_only=True).query(
         "SELECT transaction_id, revenue, quantity FROM raw_data.transactions ORDER BY transaction_id"
     )
@@ -286,7 +287,7 @@ def test_missing_derived_column_is_named(settings: Settings, tmp_path: Path) -> 
     mapping["transactions"]["derived"] = {"revenue": "quantity * net_price"}
     spec = parse_spec(spec_data({"kind": "sqlite", "path": str(db)}, mapping, "rules-missing"), origin="test")
     create_project(spec, settings)
-    report = test_connection(spec, settings)
+    report = test_connection(context_for_spec(spec, settings))
     failure = report.failures[0]
     assert failure.code == "missing_column"
     assert "net_price" in failure.detail and "unit_price" in failure.fix

@@ -16,11 +16,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-import duckdb
 import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -28,7 +28,7 @@ from apache_beam.io.tfrecordio import _TFRecordUtil
 from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
-from b2brec.backends.warehouse import BigQueryWarehouse, to_duckdb_sql
+from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, to_duckdb_sql
 from b2brec.rowrules import rule_counts
 from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError, PipelineError
@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         problems.append(f"--revenue-coverage {args.revenue_coverage} must be in (0, 1]")
     if args.cutoff:
         try:
-            args.cutoff = datetime.strptime(args.cutoff, "%Y-%m-%d")
+            # Midnight UTC: the window is the same on every machine, whatever its time zone.
+            args.cutoff = datetime.strptime(args.cutoff, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             problems.append(f"--cutoff {args.cutoff!r} is not a date like 2026-03-31")
     if problems:
@@ -82,9 +83,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def bigquery_query(sql: str, params: dict[str, datetime]) -> str:
-    """ReadFromBigQuery takes no query parameters: inline the window bounds as TIMESTAMP literals."""
+    """ReadFromBigQuery takes no query parameters: inline the window bounds as UTC TIMESTAMP literals."""
     for name, value in params.items():
-        sql = sql.replace(f"@{name}", f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'")
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        sql = sql.replace(f"@{name}", f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}+00'")
     return sql
 
 
@@ -95,7 +97,7 @@ class _ReadDuckDB(beam.DoFn):
         self.path, self.sql, self.params = path, sql, params
 
     def process(self, _: Any) -> Iterator[pa.Table]:
-        with duckdb.connect(self.path, read_only=True) as conn:
+        with DuckDBWarehouse(Path(self.path), read_only=True).connect() as conn:  # session time zone UTC
             result = conn.execute(to_duckdb_sql(self.sql), self.params)
             reader: pa.RecordBatchReader = result.to_arrow_reader(READ_BATCH_ROWS)  # type: ignore[union-attr]
             for batch in reader:
@@ -167,7 +169,7 @@ def _read_jsonl(dataset_url: str, name: str) -> list[dict[str, Any]]:
 
 
 def _iso(epoch: int | None) -> str | None:
-    return None if epoch is None else datetime.utcfromtimestamp(epoch).isoformat()
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
@@ -259,7 +261,7 @@ def _metadata(
         "files": files,
         "digest": digest.hexdigest(),
         "query": sql,
-        "created_at": datetime.utcnow().isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
     }
 
 
