@@ -308,3 +308,11 @@ def test_connection_fix_is_never_cut_off() -> None:
         below = "".join(text.split("how to fix:", 1)[1].split())  # the wrapped lines, joined
         assert below == "".join(fix.split()), width
         assert max(len(line) for line in text.splitlines()) <= width
+
+
+def test_shipped_realistic_environment_matches_the_generator() -> None:
+    from b2brec.spec import load_environment
+
+    spec = load_environment(Path(__file__).resolve().parents[2] / "environments", "realistic-dev")
+    expected = parse_spec(spec_data({"kind": "sqlite", "path": "/x"}, realistic_mapping()), origin="test").mapping
+    assert spec.mapping == {name: mapping.model_copy(update={"source": "erp"}) for name, mapping in expected.items()}
