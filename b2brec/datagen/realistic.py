@@ -247,7 +247,7 @@ def simulate_invoice_days(rw: RealisticWorld) -> Iterator[dict[str, np.ndarray]]
         inv_time = day_start + rng.integers(7 * 3600, 19 * 3600, size=n_sales_inv)
         inv_customer = np.concatenate([inv_cust, np.full(g_inv, -1)])
         # --- fees on today's invoices, cancellations and returns ---------------------------
-        fee = _fee_lines(rw, rng, n_fee, inv_customer, n_inv)
+        fee = _fee_lines(rw, rng, n_fee, inv_customer)
         cancel, cancelled_inv = _cancellations(rng, ident, n_cancel, n_sales_inv)
         ret, n_ret_inv = _returns(rng, recent, n_return, n_sales_inv + len(cancelled_inv))
         if n_ident:
@@ -301,9 +301,7 @@ def _unit_prices(list_price: np.ndarray, quantity: np.ndarray) -> np.ndarray:
     return np.round(list_price * factor, 2)
 
 
-def _fee_lines(
-    rw: RealisticWorld, rng: np.random.Generator, n: int, inv_customer: np.ndarray, n_ident_inv: int
-) -> dict[str, np.ndarray]:
+def _fee_lines(rw: RealisticWorld, rng: np.random.Generator, n: int, inv_customer: np.ndarray) -> dict[str, np.ndarray]:
     """Postage on foreign and web invoices, and the odd manual line, discount or fee."""
     codes = [code for code, _, _ in NON_PRODUCTS]
     inv = rng.integers(0, len(inv_customer), size=n)
