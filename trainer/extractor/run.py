@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, to_duckdb_sql
 from b2brec.rowrules import rule_counts
+from b2brec.spec import PipelineDefaults
 from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError, PipelineError
 from trainer.extractor import source
@@ -48,11 +49,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--warehouse", required=True, help="duckdb:///path/warehouse.duckdb or bigquery://project/loc")
     parser.add_argument("--output", required=True, help="Dataset folder URL, e.g. file:///.../datasets/RUN_ID")
     parser.add_argument("--cutoff", help="End of the window (exclusive), YYYY-MM-DD; default: day after latest sale")
-    parser.add_argument("--window-days", type=int, default=90)
-    parser.add_argument("--test-days", type=int, default=14)
-    parser.add_argument("--revenue-coverage", type=float, default=0.8, help="Keep top products up to this share")
-    parser.add_argument("--min-customers", type=int, default=5)
-    parser.add_argument("--min-products", type=int, default=5)
+    defaults = PipelineDefaults()
+    parser.add_argument("--window-days", type=int, default=defaults.window_days)
+    parser.add_argument("--test-days", type=int, default=defaults.test_days)
+    parser.add_argument(
+        "--revenue-coverage", type=float, default=defaults.revenue_coverage, help="Keep top products up to this share"
+    )
+    parser.add_argument("--min-customers", type=int, default=defaults.min_customers)
+    parser.add_argument("--min-products", type=int, default=defaults.min_products)
     parser.add_argument(
         "--runner",
         default=LOCAL_RUNNER,

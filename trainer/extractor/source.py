@@ -9,17 +9,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from b2brec.backends.warehouse import Warehouse
-from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
+from b2brec.features import (
+    CUSTOMERS,
+    FEATURE_CONTRACT,
+    PRODUCTS,
+    RAW_DATASET,
+    REQUIRED_FEATURES,
+    TRANSACTIONS,
+    derived_revenue_sql,
+)
 from b2brec.rowrules import cleaned_sql
 from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError
 
+TABLE_ALIASES = {"transactions": "t", "products": "p", "customers": "c"}
+
 # feature -> (table alias, column) for the optional features of products and customers
 OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {
-    "art_name": ("p", "name"),
-    "category": ("p", "category"),
-    "subcategory": ("p", "subcategory"),
-    "city": ("c", "city"),
+    f.name: (TABLE_ALIASES[f.table], f.column) for f in FEATURE_CONTRACT if not f.required
 }
 
 
@@ -45,7 +52,9 @@ def discover(warehouse: Warehouse) -> SourceColumns:
         table.name: _columns(warehouse, table.name) if warehouse.table_exists(RAW_DATASET, table.name) else frozenset()
         for table in (TRANSACTIONS, PRODUCTS, CUSTOMERS)
     }
-    missing = [c for c in ("customer_id", "product_id", "timestamp") if c not in found["transactions"]]
+    # revenue is checked below: it may be derived from quantity x price
+    needed = [f for f in REQUIRED_FEATURES if f != "revenue"]
+    missing = [c for c in needed if c not in found["transactions"]]
     if missing:
         raise DataError(
             f"{RAW_DATASET}.transactions has no column {', '.join(missing)} (has {sorted(found['transactions'])}); "
@@ -65,7 +74,8 @@ def discover(warehouse: Warehouse) -> SourceColumns:
 
 
 def revenue_expression(columns: SourceColumns) -> str:
-    derived = "t.quantity * p.price" if "quantity" in columns.transactions and "price" in columns.products else None
+    derivable = "quantity" in columns.transactions and "price" in columns.products
+    derived = derived_revenue_sql("t", "p") if derivable else None
     if "revenue" in columns.transactions:
         return f"COALESCE(t.revenue, {derived})" if derived else "t.revenue"
     return str(derived)
@@ -73,8 +83,9 @@ def revenue_expression(columns: SourceColumns) -> str:
 
 def window_sql(columns: SourceColumns, features: tuple[str, ...], rules: RowRules | None = None) -> str:
     """Transactions in ``[@window_start, @cutoff)`` that are sales under the client's row ``rules``
-    (cancellations, returns and excluded products taken out over the whole history first),
-    joined with product metadata and customer city. Bind the bounds as timezone-aware (UTC) datetimes."""
+    (cancellations, returns and excluded products taken out over the whole history first) and have a
+    customer, joined with product metadata and customer city. Bind the bounds as timezone-aware (UTC)
+    datetimes."""
     select = [
         "CAST(t.customer_id AS STRING) AS customer_id",
         "CAST(t.product_id AS STRING) AS product_id",

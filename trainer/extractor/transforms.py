@@ -20,8 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
+from b2brec.features import OPTIONAL_FEATURES
+
 MALFORMED = "malformed"
-OPTIONAL_STRING_FEATURES: tuple[str, ...] = ("city", "art_name", "category", "subcategory")
+OPTIONAL_STRING_FEATURES = OPTIONAL_FEATURES  # every optional feature is a string (b2brec/features.py)
 
 
 def to_epoch_seconds(value: Any) -> int:
