@@ -116,9 +116,11 @@ print(json.dumps({"rows": rows}))
 """
 
 
-def bench(lines: int, folder: Path) -> list[tuple[str, float, float, str]]:
+def bench(lines: int, folder: Path, reuse: bool = False) -> list[tuple[str, float, float, str]]:
     started = time.perf_counter()
-    warehouse = build_warehouse(lines, folder)
+    warehouse = folder / "warehouse.duckdb"
+    if not (reuse and warehouse.exists()):
+        warehouse = build_warehouse(lines, folder)
     print(f"{lines:,} lines: data prepared in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     python = sys.executable
     rules = json.dumps(
@@ -156,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, action="append", help="sizes (repeatable); default 1M and 10M")
     parser.add_argument("--keep", type=Path, help="keep the data in this folder")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the data already there")
     args = parser.parse_args()
     sizes = sorted(args.lines or [1_000_000, 10_000_000])
     from rich.console import Console
@@ -166,7 +169,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep / str(lines) if args.keep else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            for step, seconds, peak, note in bench(lines, folder):
+            for step, seconds, peak, note in bench(lines, folder, args.reuse):
                 table.add_row(f"{lines:,}", step, f"{seconds:.1f}", f"{lines / seconds:,.0f}", f"{peak:,.0f}", note)
             table.add_section()
     Console(width=140).print(table)
