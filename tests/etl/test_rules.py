@@ -23,13 +23,14 @@ from b2brec.datagen.realistic_tables import realistic_mapping
 from b2brec.etl import run_etl, test_connection
 from b2brec.etl.checks import Check, ConnectionReport
 from b2brec.etl.history import list_runs
-from b2brec.projects.local import create_project
+from b2brec.projects.local import create_project, upload_area
 from b2brec.rowrules import cleaned_sql, excluded_products_sql, rule_counts
 from b2brec.settings import Settings
 from b2brec.spec import SpecError, parse_spec
 from b2brec.spec.clientspec import RowRules
 from b2brec.spec.expressions import ExpressionError, parse
 from cli.render_etl import render_report
+from tests.etl.conftest import allow_local_servers
 
 COLUMNS = ["transaction_id", "customer_id", "product_id", "timestamp", "quantity", "revenue", "invoice_id"]
 
@@ -200,11 +201,17 @@ def _expected_counts(frame: pd.DataFrame, products: pd.DataFrame) -> dict[str, i
     }
 
 
-def _load_realistic(settings: Settings, url: str, source: dict[str, Any], client_id: str) -> tuple[Any, Any]:
-    generate(GeneratorConfig(transactions=20_000, seed=5, mode="realistic"), url)
+def _load_realistic(settings: Settings, url: str | None, source: dict[str, Any], client_id: str) -> tuple[Any, Any]:
+    """``url`` None: a SQLite file ``source["path"]`` in the client's upload area."""
     spec = parse_spec(spec_data(source, realistic_mapping(), client_id), origin="test")
+    if url is None:
+        path = upload_area(spec, settings) / source["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
+    generate(GeneratorConfig(transactions=20_000, seed=5, mode="realistic"), url)
     project = create_project(spec, settings)
-    assert test_connection(context_for_spec(spec, settings)).ok
+    report = test_connection(context_for_spec(spec, settings))
+    assert report.ok, report.failures
     return spec, project
 
 
@@ -230,9 +237,9 @@ def _check_against_source(summary: Any, project: Any, engine: sa.Engine) -> None
     assert run["rules"]["returned_in_full"] == counts.returned_in_full
 
 
-def test_realistic_sqlite_through_the_etl(settings: Settings, tmp_path: Path) -> None:
-    db = tmp_path / "erp.sqlite"
-    _spec, project = _load_realistic(settings, f"sqlite:///{db}", {"kind": "sqlite", "path": str(db)}, "rules-sqlite")
+def test_realistic_sqlite_through_the_etl(settings: Settings) -> None:
+    _spec, project = _load_realistic(settings, None, {"kind": "sqlite", "path": "erp.sqlite"}, "rules-sqlite")
+    db = upload_area(_spec, settings) / "erp.sqlite"
     summary = run_etl(context_for_spec(_spec, settings))
     _check_against_source(summary, project, sa.create_engine(f"sqlite:///{db}"))
     with sqlite3.connect(db) as conn:
@@ -248,17 +255,13 @@ def test_realistic_postgresql_through_the_etl(settings: Settings, postgres_url: 
         "database": url.database,
         "username": url.username,
     }
+    settings = allow_local_servers(settings, "rules-postgres")  # the operator allows this machine's server
     spec, project = _load_realistic(settings, postgres_url, source, "rules-postgres")
     summary = run_etl(context_for_spec(spec, settings))
     _check_against_source(summary, project, sa.create_engine(postgres_url))
 
 
-def test_derived_column_from_csv(settings: Settings, tmp_path: Path) -> None:
-    folder = tmp_path / "export"
-    folder.mkdir()
-    (folder / "sales.csv").write_text(
-        "id,cust,sku,qty,price,sold_at\n1,C1,P1,3,2.5,2026-03-01T10:00:00\n2,C2,P2,2,0,2026-03-02T10:00:00\n"
-    )
+def test_derived_column_from_csv(settings: Settings) -> None:
     mapping = {
         "transactions": {
             "source": "erp",
@@ -267,7 +270,12 @@ def test_derived_column_from_csv(settings: Settings, tmp_path: Path) -> None:
             "derived": {"revenue": "qty * price + 1", "quantity": "qty / price"},
         }
     }
-    spec = parse_spec(spec_data({"kind": "csv", "path": str(folder)}, mapping, "rules-csv"), origin="test")
+    spec = parse_spec(spec_data({"kind": "csv", "path": "export"}, mapping, "rules-csv"), origin="test")
+    folder = upload_area(spec, settings) / "export"
+    folder.mkdir(parents=True)
+    (folder / "sales.csv").write_text(
+        "id,cust,sku,qty,price,sold_at\n1,C1,P1,3,2.5,2026-03-01T10:00:00\n2,C2,P2,2,0,2026-03-02T10:00:00\n"
+    )
     project = create_project(spec, settings)
     run_etl(context_for_spec(spec, settings))
     rows = project.warehouse(read_only=True).query(
@@ -280,12 +288,13 @@ def test_derived_column_from_csv(settings: Settings, tmp_path: Path) -> None:
     ]
 
 
-def test_missing_derived_column_is_named(settings: Settings, tmp_path: Path) -> None:
-    db = tmp_path / "erp.sqlite"
-    generate(GeneratorConfig(transactions=2_000, seed=1, mode="realistic"), f"sqlite:///{db}")
+def test_missing_derived_column_is_named(settings: Settings) -> None:
     mapping = realistic_mapping()
     mapping["transactions"]["derived"] = {"revenue": "quantity * net_price"}
-    spec = parse_spec(spec_data({"kind": "sqlite", "path": str(db)}, mapping, "rules-missing"), origin="test")
+    spec = parse_spec(spec_data({"kind": "sqlite", "path": "erp.sqlite"}, mapping, "rules-missing"), origin="test")
+    db = upload_area(spec, settings) / "erp.sqlite"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    generate(GeneratorConfig(transactions=2_000, seed=1, mode="realistic"), f"sqlite:///{db}")
     create_project(spec, settings)
     report = test_connection(context_for_spec(spec, settings))
     failure = report.failures[0]
