@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="Fail (instead of skip) tests whose PostgreSQL/MariaDB service is missing. CI sets 1.",
     )
     log_level: str = Field("INFO", description="Python logging level for CLI and services.")
+    client_spec: str | None = Field(
+        None,
+        description="The ClientSpec of the one client this process serves, as JSON. The client stack sets it on "
+        "every Cloud Run service and job (it holds names, never a secret), so images bake no environment files.",
+    )
 
     # --- Google Cloud (backend=gcp) -------------------------------------------------
     gcp_project: str | None = Field(None, description="Project id of the client project on GCP.")

@@ -5,7 +5,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY b2brec ./b2brec
 COPY trainer ./trainer
-RUN pip install --no-cache-dir -c constraints.txt .
+RUN pip install --no-cache-dir -c constraints.txt ".[trainer]"
 ENV B2BREC_BACKEND=gcp PYTHONUNBUFFERED=1 TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2
 ENTRYPOINT ["python", "-m"]
 CMD ["trainer.train", "--help"]

@@ -21,7 +21,7 @@ from cdktn_provider_google.compute_subnetwork import ComputeSubnetwork, ComputeS
 from cdktn_provider_google.service_networking_connection import ServiceNetworkingConnection
 from constructs import Construct
 
-from modules.base import PropsError, require_labels, require_name, require_project, require_region
+from modules.base import PROTECTED, PropsError, require_labels, require_name, require_project, require_region
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +103,8 @@ class Network(Construct):
             network_tier="PREMIUM",
             description="The one address every outbound connection leaves from (clients whitelist it).",
             labels=labels,
+            # Clients allow-list this address in their firewalls: replacing it would cut every ETL off.
+            lifecycle=PROTECTED,
         )
         self.router = ComputeRouter(
             self,

@@ -21,7 +21,7 @@ from b2brec.backends.factory import backends_for
 from b2brec.errors import B2BRecError
 from b2brec.projects.local import open_project
 from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec, load_environment
+from b2brec.spec import SPEC_ENV, ClientSpec, load_environment, spec_from_json
 from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
@@ -138,16 +138,21 @@ def create_app(
     return app
 
 
-def client_spec(client: str, settings: Settings) -> ClientSpec:
-    """The local project's spec (embedded default) or the environment file's (gcp)."""
+def client_spec(client: str | None, settings: Settings) -> ClientSpec:
+    """The spec of the client to serve: ``$B2BREC_CLIENT_SPEC`` when set (what the client stack gives the
+    service on GCP), else the local project's (embedded default) or the environment file's (gcp from a
+    workstation)."""
+    if settings.client_spec:
+        return spec_from_json(settings.client_spec)
+    if not client:
+        raise B2BRecError(f"name the client to serve, or set ${SPEC_ENV} to its spec as JSON")
     if settings.backend is Backend.LOCAL:
         return open_project(client, settings).spec
     return load_environment(settings.environments_dir, client)
 
 
-def app_for_client(client: str, settings: Settings, serving: ServingSettings) -> FastAPI:
+def app_for_spec(spec: ClientSpec, settings: Settings, serving: ServingSettings) -> FastAPI:
     """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
-    spec = client_spec(client, settings)
     backends = backends_for(spec, settings)
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
     return create_app(
@@ -157,3 +162,7 @@ def app_for_client(client: str, settings: Settings, serving: ServingSettings) ->
         prediction_sink=sink,
         credentials=Credentials.from_settings(serving, backends.secrets),
     )
+
+
+def app_for_client(client: str | None, settings: Settings, serving: ServingSettings) -> FastAPI:
+    return app_for_spec(client_spec(client, settings), settings, serving)

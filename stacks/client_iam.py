@@ -24,7 +24,8 @@ PROJECT_ROLES: dict[str, tuple[str, ...]] = {
         "roles/bigquery.jobUser",
         "roles/cloudsql.client",
         "roles/cloudsql.instanceUser",  # IAM database login
-        "roles/secretmanager.admin",  # stores the credentials of connections users add
+        # Secrets: nothing project-wide. It manages only the secrets named CONNECTION_SECRET_PREFIX* (see
+        # conditional_roles) and holds per-secret grants on the others it uses (serving-api-keys, sources').
     ),
     "trainer": (*_RUNTIME, "roles/aiplatform.user", "roles/bigquery.jobUser", "roles/bigquery.readSessionUser"),
     "serving": _RUNTIME,
@@ -53,6 +54,26 @@ SERVICE_INVOKERS: dict[str, tuple[str, ...]] = {
     "mlflow": ("client-app", "trainer", "serving"),  # internal ingress and IAM only
 }
 PUBLIC_SERVICES: frozenset[str] = frozenset(s for s, members in SERVICE_INVOKERS.items() if "allUsers" in members)
+
+
+CONNECTION_SECRET_PREFIX = "conn-"
+"""Secrets the client app creates for connections users add are named ``conn-…``; its secret admin role is
+conditioned on that prefix, so it can never read or replace a platform secret (serving-admin-token)."""
+
+
+def conditional_roles(component: str, project_number: str) -> dict[str, tuple[str, str]]:
+    """Project roles held under an IAM condition: ``role -> (title, CEL expression)``.
+
+    Secret Manager checks conditions against ``projects/NUMBER/secrets/ID`` (the project *number*)."""
+    if component != "client-app":
+        return {}
+    prefix = f"projects/{project_number}/secrets/{CONNECTION_SECRET_PREFIX}"
+    return {
+        "roles/secretmanager.admin": (
+            "connection secrets only",
+            f'resource.name.startsWith("{prefix}")',
+        )
+    }
 
 
 def grants(table: dict[str, tuple[str, ...]], members: dict[str, str]) -> dict[str, list[str]]:

@@ -6,17 +6,19 @@ from cdktn import TerraformOutput
 from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFolder
 from constructs import Construct
 
+from urllib.parse import quote
+
 from b2brec import naming
-from b2brec.spec import ClientSpec
+from b2brec.spec import SPEC_ENV, ClientSpec
 from b2brec.spec.infra import ServiceScaling
 from modules.artifact_registry import ArtifactRegistry, RegistryProps
-from modules.base import PropsError
+from modules.base import PropsError, reference, tf_literal
 from modules.bigquery import PREDICTION_TABLES, RAW_TABLES, BigQueryDataset, DatasetProps
 from modules.bucket import DEFAULT_TIERS, Bucket, BucketProps, TierRule
 from modules.budget import Budget, BudgetProps
-from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
+from modules.cloud_run import CLOUD_SQL_PROXY_PORT, CloudRunService, CloudRunServiceProps, Egress
 from modules.cloud_run_job import ScheduledJob, ScheduledJobProps
-from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps
+from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps, iam_user_name
 from modules.monitoring import Monitoring, MonitoringProps, UptimeTarget
 from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
@@ -30,6 +32,7 @@ from stacks.client_iam import (
     PROJECT_ROLES,
     PUBLIC_SERVICES,
     SERVICE_INVOKERS,
+    conditional_roles,
     grants,
 )
 from stacks.platform import CLIENTS_FOLDER, PlatformConfig
@@ -50,6 +53,17 @@ APIS: tuple[str, ...] = (
     "sqladmin.googleapis.com",
     "storage.googleapis.com",
 )
+
+MLFLOW_ALLOWED_HOSTS = "mlflow-*.run.app,localhost,localhost:*,127.0.0.1,127.0.0.1:*"
+"""Host headers the MLflow server accepts: its run.app URL (both URL forms) and Cloud Run's probes."""
+
+
+def database_url(email: str, database: str) -> str:
+    """The SQLAlchemy URL a service with the Auth Proxy sidecar uses: its IAM database user on
+    127.0.0.1, no password (the proxy logs in with the service account's token)."""
+    user = quote(iam_user_name(email), safe="")
+    return f"postgresql+psycopg://{user}@127.0.0.1:{CLOUD_SQL_PROXY_PORT}/{database}"
+
 
 LIVENESS_PATHS = {"client-app": "/healthz", "mlflow": "/health", "serving": "/health/live"}
 MODEL_TIERS = {
@@ -82,7 +96,7 @@ class ClientProjectStack(PlatformStack):
         )
         emails = {name: service_account_email(project_id, name) for name in COMPONENTS}
         members = {name: f"serviceAccount:{email}" for name, email in emails.items()}
-        ServiceAccounts(
+        accounts = ServiceAccounts(
             self,
             "service_accounts",
             ServiceAccountsProps(
@@ -91,6 +105,7 @@ class ClientProjectStack(PlatformStack):
                     name: ServiceAccountSpec(
                         description=COMPONENTS[name],
                         project_roles=PROJECT_ROLES[name],
+                        conditional_project_roles=conditional_roles(name, self.project.number),
                         # The client app launches Vertex AI jobs that run as the trainer.
                         iam={"roles/iam.serviceAccountUser": [members["client-app"]]} if name == "trainer" else {},
                     )
@@ -127,7 +142,7 @@ class ClientProjectStack(PlatformStack):
                     region=region,
                     dataset_id=dataset,
                     labels=labels,
-                    description=(
+                    description=tf_literal(
                         f"ETL staging (scratch) of {spec.name} ({spec.env})."
                         if dataset == naming.ETL_STAGING_DATASET
                         else f"{dataset} of {spec.name} ({spec.env})."
@@ -167,34 +182,40 @@ class ClientProjectStack(PlatformStack):
         )
         add_dependencies(sql.instance, [network.private_services])
 
-        base_env = {"B2BREC_BACKEND": "gcp", "B2BREC_GCP_PROJECT": project_id, "B2BREC_GCP_REGION": region}
-        db_env = {"B2BREC_SQL_HOST": sql.private_ip, "B2BREC_SQL_CONNECTION": sql.connection_name}
+        # What every deployable reads (b2brec.settings.Settings): the backend and the client's spec, escaped
+        # so that no string of the spec is read as a Terraform interpolation.
+        base_env = {"B2BREC_BACKEND": "gcp", SPEC_ENV: tf_literal(spec.model_dump_json())}
         scaling = spec.infra.scaling
         mlflow = self._service(
             spec, "mlflow", emails, labels, egress, scaling.mlflow,
-            env={**base_env, **db_env, "B2BREC_SQL_DATABASE": "mlflow",
-                 "B2BREC_SQL_USER": emails["mlflow"].removesuffix(".gserviceaccount.com"),
-                 "MLFLOW_ARTIFACTS_DESTINATION": f"gs://{spec.bucket('mlflow')}"},
+            # images/mlflow-entrypoint.sh reads these; the database is reached through the Auth Proxy sidecar.
+            env={"MLFLOW_BACKEND_STORE_URI": database_url(emails["mlflow"], "mlflow"),
+                 "MLFLOW_ARTIFACTS_DESTINATION": f"gs://{spec.bucket('mlflow')}",
+                 # MLflow 3 refuses Host headers outside localhost/private IPs; its callers use the run.app URL.
+                 "MLFLOW_SERVER_ALLOWED_HOSTS": MLFLOW_ALLOWED_HOSTS},
+            cloud_sql=sql.connection_name,
         )  # fmt: skip
         client_app = self._service(
             spec, "client-app", emails, labels, egress, scaling.client_app,
-            env={**base_env, **db_env, "B2BREC_SQL_DATABASE": "app",
-                 "B2BREC_SQL_USER": emails["client-app"].removesuffix(".gserviceaccount.com"),
+            # No secret is injected: the app reads its own (and generates its SECRET_KEY on first start) through
+            # the secrets backend at run time, so the first apply never waits on a secret version.
+            env={**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
                  "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
-                 "B2BREC_VERTEX_SERVICE_ACCOUNT": emails["trainer"],
-                 "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{spec.template_version}",
+                 "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
+                 "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
                  "MLFLOW_TRACKING_URI": mlflow.uri},
-            secret_env={"B2BREC_SECRET_KEY": "client-app-secret-key"},
+            cloud_sql=sql.connection_name,
         )  # fmt: skip
         serving = self._service(
             spec, "serving", emails, labels, egress, scaling.serving,
-            # Models come from the client's models bucket (b2brec.backends); the API keys and the admin
-            # token are read from Secret Manager at run time and re-read every minute (serving/credentials.py),
-            # so keys rotate without a new revision and the service starts before the secrets have values.
+            # `python -m serving` reads its client's spec; models come from the client's models bucket; the API
+            # keys and the admin token are read from Secret Manager at run time and re-read every minute
+            # (serving/credentials.py), so keys rotate without a new revision and the service starts before
+            # the secrets have values.
             env={**base_env, "MLFLOW_TRACKING_URI": mlflow.uri},
         )  # fmt: skip
-        for service in (mlflow, client_app, serving):
-            add_dependencies(service.service, list(secrets.secrets.values()))
+        for service in (mlflow, client_app):
+            add_dependencies(service.service, [sql.instance, *sql.databases.values(), *sql.users.values()])
 
         ScheduledJob(
             self,
@@ -208,13 +229,9 @@ class ClientProjectStack(PlatformStack):
                 labels=labels,
                 egress=egress,
                 schedule=spec.etl.schedule,
-                time_zone=spec.etl.timezone,
-                env={
-                    **base_env,
-                    "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
-                    # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
-                    "B2BREC_CLIENT_SPEC": spec.model_dump_json(),
-                },
+                time_zone=tf_literal(spec.etl.timezone),
+                # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
+                env=base_env,
                 # No secret env: the job reads source passwords from Secret Manager at run time
                 # (etl-runner holds secretAccessor on each), so none sits in its environment.
                 iam={"roles/run.invoker": [members["client-app"]]},
@@ -226,7 +243,7 @@ class ClientProjectStack(PlatformStack):
             MonitoringProps(
                 project_id=project_id,
                 labels=labels,
-                emails=dict(spec.infra.alert_emails),
+                emails={name: tf_literal(email) for name, email in spec.infra.alert_emails.items()},
                 uptime={
                     "client-app": UptimeTarget(url=client_app.uri, path=LIVENESS_PATHS["client-app"]),
                     "serving": UptimeTarget(url=serving.uri, path=LIVENESS_PATHS["serving"]),
@@ -268,7 +285,9 @@ class ClientProjectStack(PlatformStack):
         accessor = "roles/secretmanager.secretAccessor"
         secrets = {
             "client-app-secret-key": SecretSpec(
-                description="Flask SECRET_KEY of the client app.", iam={accessor: [members["client-app"]]}
+                # the app generates it on first start when the secret has no version yet (no value in Terraform)
+                description="Flask SECRET_KEY of the client app.",
+                iam={accessor: [members["client-app"]], "roles/secretmanager.secretVersionAdder": [members["client-app"]]},
             ),
             "serving-api-keys": SecretSpec(
                 description="API keys the serving API accepts (managed in the client app).",
@@ -286,8 +305,12 @@ class ClientProjectStack(PlatformStack):
             if secret_id in secrets:
                 raise PropsError(f"sources.{source}.password_secret {secret_id!r} clashes with a platform secret")
             secrets[secret_id] = SecretSpec(
-                description=f"Password of source {source!r}.",
-                iam={accessor: sorted([members["etl-runner"], members["client-app"]])},
+                description=tf_literal(f"Password of source {source!r}."),
+                # the ETL reads it; the client app tests the connection and stores a changed password
+                iam={
+                    accessor: sorted([members["etl-runner"], members["client-app"]]),
+                    "roles/secretmanager.secretVersionAdder": [members["client-app"]],
+                },
             )
         return Secrets(
             self,
@@ -305,7 +328,7 @@ class ClientProjectStack(PlatformStack):
         scaling: ServiceScaling,
         *,
         env: dict[str, str],
-        secret_env: dict[str, str] | None = None,
+        cloud_sql: str | None = None,
     ) -> CloudRunService:
         invokers = [m if m == "allUsers" else f"serviceAccount:{emails[m]}" for m in SERVICE_INVOKERS[name]]
         return CloudRunService(
@@ -325,7 +348,7 @@ class ClientProjectStack(PlatformStack):
                 liveness_path=LIVENESS_PATHS[name],
                 ingress="all" if name in PUBLIC_SERVICES else "internal",
                 env=env,
-                secret_env=secret_env or {},
+                cloud_sql=cloud_sql,
                 iam={"roles/run.invoker": sorted(invokers)},
                 allow_public=name in PUBLIC_SERVICES,
             ),

@@ -1,14 +1,14 @@
-"""``python -m b2brec.etl CLIENT [--full-refresh] [--table T ...]``: one ETL run, no UI.
+"""``python -m b2brec.etl [CLIENT] [--full-refresh] [--table T ...]``: one ETL run, no UI.
 
-The entry point a job runner (subprocess locally, Cloud Run job / Vertex on GCP) starts; it
-prints the load summary as JSON and exits 2 on a user error.
+The entry point a job runner (subprocess locally, the Cloud Run job on GCP) starts; it prints the
+load summary as JSON and exits 2 on a user error. With no CLIENT it serves the client whose spec
+is in ``$B2BREC_CLIENT_SPEC`` (what the client stack gives the Cloud Run job).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 
@@ -16,17 +16,14 @@ from b2brec.errors import B2BRecError
 from b2brec.etl.run import run_etl
 from b2brec.projects.local import open_project
 from b2brec.settings import Settings
-from b2brec.spec import ClientSpec, parse_spec
-
-SPEC_ENV = "B2BREC_CLIENT_SPEC"
-"""On GCP the Cloud Run job receives its ClientSpec as JSON in this variable (it holds no secrets)."""
+from b2brec.spec import SPEC_ENV, ClientSpec, spec_from_json
 
 
 def _spec(client: str | None, settings: Settings) -> ClientSpec:
     if client:
         return open_project(client, settings).spec
-    if SPEC_ENV in os.environ:
-        return parse_spec(json.loads(os.environ[SPEC_ENV]), origin=f"${SPEC_ENV}")
+    if settings.client_spec:
+        return spec_from_json(settings.client_spec)
     raise B2BRecError(f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON")
 
 
@@ -40,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--table", action="append", dest="tables")
     args = parser.parse_args(argv)
-    settings = Settings()
     try:
+        settings = Settings()
         spec = _spec(args.client, settings)
         summary = run_etl(spec, settings, full_refresh=args.full_refresh, tables=args.tables)
     except B2BRecError as exc:

@@ -1,9 +1,18 @@
 """ClientSpec schema and loader."""
 
 from b2brec.spec.clientspec import ClientSpec, PipelineDefaults, SourceConnection, SourceKind, TableMapping
-from b2brec.spec.loader import SpecError, list_environments, load_environment, load_spec, parse_spec
+from b2brec.spec.loader import (
+    SPEC_ENV,
+    SpecError,
+    list_environments,
+    load_environment,
+    load_spec,
+    parse_spec,
+    spec_from_json,
+)
 
 __all__ = [
+    "SPEC_ENV",
     "ClientSpec",
     "PipelineDefaults",
     "SourceConnection",
@@ -14,4 +23,5 @@ __all__ = [
     "load_environment",
     "load_spec",
     "parse_spec",
+    "spec_from_json",
 ]
