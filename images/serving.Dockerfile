@@ -7,6 +7,8 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY b2brec ./b2brec
 COPY serving ./serving
 RUN pip install --no-cache-dir -c constraints.txt ".[serving]"
-ENV B2BREC_BACKEND=gcp PYTHONUNBUFFERED=1
+# Our buckets are flat (no hierarchical namespace): gcsfs skips its gRPC storage-layout look-up per bucket,
+# which is retried on every call whenever it fails (a refused permission, or the GCS emulator in tests).
+ENV B2BREC_BACKEND=gcp PYTHONUNBUFFERED=1 GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false
 EXPOSE 8080
 ENTRYPOINT ["python", "-m", "serving"]

@@ -149,6 +149,4 @@ def bind_members(
     ``key(*id_prefix, "iam", role, member)``, so they stay stable. A member registered with
     ``register_references`` is written as the reference (so the binding waits for its account)."""
     for member_id, role, member in iam_pairs(iam):
-        member_resource(
-            scope, key(*id_prefix, "iam", member_id), role=role, member=reference(scope, member), **target
-        )
+        member_resource(scope, key(*id_prefix, "iam", member_id), role=role, member=reference(scope, member), **target)

@@ -236,9 +236,7 @@ def cloud_sql_proxy(connection_name: str) -> CloudRunV2ServiceTemplateContainers
         ],
         resources=CloudRunV2ServiceTemplateContainersResources(limits={"cpu": "1", "memory": "256Mi"}),
         startup_probe=CloudRunV2ServiceTemplateContainersStartupProbe(
-            http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(
-                path="/startup", port=_PROXY_HEALTH_PORT
-            ),
+            http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(path="/startup", port=_PROXY_HEALTH_PORT),
             period_seconds=2,
             failure_threshold=30,
         ),

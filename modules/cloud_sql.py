@@ -35,6 +35,7 @@ from modules.base import (
 
 _SA_EMAIL = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\.iam\.gserviceaccount\.com$")
 
+
 def iam_user_name(email: str) -> str:
     """The PostgreSQL user of a service account (IAM auth): its email without ``.gserviceaccount.com``."""
     return email.removesuffix(".gserviceaccount.com")

@@ -85,7 +85,9 @@ class ServingSettings(BaseSettings):
         "with no token anywhere /admin is open on the local default and disabled on backend=gcp.",
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
-    host: str = Field("0.0.0.0", description="Interface `python -m serving` listens on (the port is Cloud Run's $PORT).")
+    host: str = Field(
+        "0.0.0.0", description="Interface `python -m serving` listens on (the port is Cloud Run's $PORT)."
+    )
 
     def accepted_api_keys(self) -> tuple[bytes, ...]:
         """The API keys given in the settings (empty when none are set)."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from cdktn import TerraformOutput
 from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFolder
 from constructs import Construct
-
-from urllib.parse import quote
 
 from b2brec import naming
 from b2brec.spec import SPEC_ENV, ClientSpec
@@ -287,7 +287,10 @@ class ClientProjectStack(PlatformStack):
             "client-app-secret-key": SecretSpec(
                 # the app generates it on first start when the secret has no version yet (no value in Terraform)
                 description="Flask SECRET_KEY of the client app.",
-                iam={accessor: [members["client-app"]], "roles/secretmanager.secretVersionAdder": [members["client-app"]]},
+                iam={
+                    accessor: [members["client-app"]],
+                    "roles/secretmanager.secretVersionAdder": [members["client-app"]],
+                },
             ),
             "serving-api-keys": SecretSpec(
                 description="API keys the serving API accepts (managed in the client app).",

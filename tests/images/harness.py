@@ -163,7 +163,9 @@ def _top_requirements(dockerfile: Dockerfile) -> list[Requirement]:
 def resolve(dockerfile: Dockerfile) -> dict[str, metadata.Distribution]:
     """Every installed distribution the image's ``pip install`` pulls in (markers evaluated)."""
     found: dict[str, metadata.Distribution] = {}
-    pending: list[tuple[Requirement, frozenset[str]]] = [(r, frozenset(r.extras)) for r in _top_requirements(dockerfile)]
+    pending: list[tuple[Requirement, frozenset[str]]] = [
+        (r, frozenset(r.extras)) for r in _top_requirements(dockerfile)
+    ]
     done: set[tuple[str, frozenset[str]]] = set()
     while pending:
         req, extras = pending.pop()
@@ -261,8 +263,7 @@ def _link_distribution(dist: metadata.Distribution, site: Path, bin_dir: Path) -
         module, _, attr = entry.value.partition(":")
         script = bin_dir / entry.name
         script.write_text(
-            f"#!{bin_dir / 'python'}\nimport sys\nfrom {module} import {attr.split('.')[0]}\n"
-            f"sys.exit({attr}())\n"
+            f"#!{bin_dir / 'python'}\nimport sys\nfrom {module} import {attr.split('.')[0]}\nsys.exit({attr}())\n"
         )
         script.chmod(0o755)
 
