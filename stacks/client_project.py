@@ -77,6 +77,11 @@ MODEL_TIERS = {
 class ClientProjectStack(PlatformStack):
     def __init__(self, scope: Construct, id_: str, *, spec: ClientSpec, platform: PlatformConfig) -> None:
         project_id, region = spec.project_id, spec.region
+        if spec.env == "prod" and not spec.infra.alert_emails:
+            raise PropsError(
+                f"environment {spec.client_id} ({spec.env}): a prod environment must name who gets its alerts; "
+                "set infra.alert_emails (e.g. ops: platform-ops@example.com)"
+            )
         super().__init__(scope, id_, platform=platform, project=project_id, region=region)
         labels = spec.all_labels
         billing = spec.billing_account or platform.billing_account
@@ -96,7 +101,7 @@ class ClientProjectStack(PlatformStack):
         )
         emails = {name: service_account_email(project_id, name) for name in COMPONENTS}
         members = {name: f"serviceAccount:{email}" for name, email in emails.items()}
-        accounts = ServiceAccounts(
+        ServiceAccounts(
             self,
             "service_accounts",
             ServiceAccountsProps(
@@ -151,7 +156,7 @@ class ClientProjectStack(PlatformStack):
                     iam=grants(DATASET_ROLES[dataset], members),
                 ),
             )
-        secrets = self._secrets(spec, members, labels)
+        self._secrets(spec, members, labels)
         registry = ArtifactRegistry(
             self,
             "registry",
@@ -249,6 +254,10 @@ class ClientProjectStack(PlatformStack):
                     "serving": UptimeTarget(url=serving.uri, path=LIVENESS_PATHS["serving"]),
                 },
                 error_rate_services=("client-app", "mlflow", "serving"),
+                nightly_jobs=("etl",),
+                training_jobs=True,
+                sql_instance="b2brec-pg",
+                nat_gateway=network.nat.name,
             ),
         )
         Budget(

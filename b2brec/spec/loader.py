@@ -91,5 +91,7 @@ def spec_from_json(text: str | None, *, origin: str = f"${SPEC_ENV}") -> ClientS
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{origin} is not valid JSON ({exc.msg} at position {exc.pos}); set it to the spec as JSON")
+        raise SpecError(
+            f"{origin} is not valid JSON ({exc.msg} at position {exc.pos}); set it to the spec as JSON"
+        ) from None
     return parse_spec(data, origin=origin)

@@ -22,6 +22,16 @@ from tests.infra.conftest import ENVIRONMENTS, Synthesized
 
 STACKS = [*PLATFORM_STACKS, *list_environments(ENVIRONMENTS)]
 
+
+def component(member: str) -> str:
+    """The component a member names: ``serviceAccount:serving@…`` or a reference to its account resource
+    (``${google_service_account.service_accounts_etl_runner_1A2B3C4D.member}``, what client stacks write)."""
+    ref = re.match(r"^\$\{google_service_account\.service_accounts_([a-z_]+)_[0-9A-F]{8}\.(member|email)\}$", member)
+    if ref:
+        return ref.group(1).replace("_", "-")
+    return member.split(":")[1].split("@")[0]
+
+
 LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "google_project": ("labels",),
     "google_storage_bucket": ("labels",),
@@ -181,7 +191,7 @@ def test_the_public_serving_api_can_read_its_keys_and_admin_token(stack: Synthes
     assert not [e for e in container.get("env", []) if "value_source" in e], "no secret in serving's environment"
     secrets = {ref: s["secret_id"] for ref, s in stack.resources("google_secret_manager_secret").items()}
     readers = {
-        (secrets[b["secret_id"].split(".")[1]], b["member"].split(":")[1].split("@")[0])
+        (secrets[b["secret_id"].split(".")[1]], component(b["member"]))
         for b in stack.resources("google_secret_manager_secret_iam_member").values()
         if b["role"] == "roles/secretmanager.secretAccessor"
     }
@@ -208,7 +218,7 @@ def test_serving_can_write_its_prediction_log_and_the_etl_its_staging(stack: Syn
         return
     datasets = {ref: d["dataset_id"] for ref, d in stack.resources("google_bigquery_dataset").items()}
     editors = {
-        (datasets[b["dataset_id"].split(".")[1]], b["member"].split(":")[1].split("@")[0])
+        (datasets[b["dataset_id"].split(".")[1]], component(b["member"]))
         for b in stack.resources("google_bigquery_dataset_iam_member").values()
         if b["role"] == "roles/bigquery.dataEditor"
     }
