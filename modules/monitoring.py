@@ -169,7 +169,10 @@ class Monitoring(Construct):
                 strategy,
                 display_name=f"{job} run failed",
                 doc=f"An execution of Cloud Run job {job} failed. Its logs name the source or check that failed.",
-                query=f'sum(increase(run_googleapis_com:job_completed_execution_count{{{selector},result="failed"}}[1h])) > 0',
+                query=(
+                    "sum(increase(run_googleapis_com:job_completed_execution_count"
+                    f'{{{selector},result="failed"}}[1h])) > 0'
+                ),
             )
             hours = props.nightly_max_gap_hours
             self._promql(
