@@ -28,15 +28,17 @@ def main() -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from b2brec.context import context_for_spec
     from b2brec.settings import Settings
-    from serving.app import app_for_spec, client_spec
+    from b2brec.spec import spec_from_json
+    from serving.app import app_for_client
     from serving.config import ServingSettings
     from serving.logs import configure_logging
 
     try:
         settings = Settings()
         serving = ServingSettings()
-        spec = client_spec(None, settings)
+        ctx = context_for_spec(spec_from_json(settings.client_spec), settings)
         port = port_from_env()
     except B2BRecError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
@@ -45,7 +47,7 @@ def main() -> int:
         print(f"error (invalid_settings): {exc}", file=sys.stderr)
         return 2
     configure_logging(serving.log_level)
-    app = app_for_spec(spec, settings, serving)
+    app = app_for_client(ctx, serving)
     uvicorn.run(app, host=serving.host, port=port, access_log=False, log_config=None)
     return 0
 

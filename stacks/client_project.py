@@ -208,7 +208,7 @@ class ClientProjectStack(PlatformStack):
                  "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
                  "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
                  "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
-                 "MLFLOW_TRACKING_URI": mlflow.uri},
+                 "B2BREC_MLFLOW_URI": mlflow.uri},
             cloud_sql=sql.connection_name,
         )  # fmt: skip
         serving = self._service(

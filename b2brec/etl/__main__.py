@@ -2,7 +2,7 @@
 
 The entry point a job runner (subprocess locally, the Cloud Run job on GCP) starts; it prints the
 load summary as JSON and exits 2 on a user error. With no CLIENT it serves the client whose spec
-is in ``$B2BREC_CLIENT_SPEC`` (what the client stack gives the Cloud Run job).
+is in ``$B2BREC_CLIENT_SPEC`` (``Settings.client_spec``: what the client stack gives the Cloud Run job).
 """
 
 from __future__ import annotations
@@ -12,19 +12,23 @@ import json
 import sys
 from dataclasses import asdict
 
+from pydantic import ValidationError
+
+from b2brec.context import ClientContext, client_context, context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl.run import run_etl
-from b2brec.projects.local import open_project
 from b2brec.settings import Settings
-from b2brec.spec import SPEC_ENV, ClientSpec, spec_from_json
+from b2brec.spec import SPEC_ENV, spec_from_json
 
 
-def _spec(client: str | None, settings: Settings) -> ClientSpec:
+def _context(client: str | None, settings: Settings) -> ClientContext:
     if client:
-        return open_project(client, settings).spec
+        return client_context(client, settings)
     if settings.client_spec:
-        return spec_from_json(settings.client_spec)
-    raise B2BRecError(f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON")
+        return context_for_spec(spec_from_json(settings.client_spec), settings)
+    raise B2BRecError(
+        f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON", code="invalid_request"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,10 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-        spec = _spec(args.client, settings)
-        summary = run_etl(spec, settings, full_refresh=args.full_refresh, tables=args.tables)
+        ctx = _context(args.client, settings)
+        summary = run_etl(ctx, full_refresh=args.full_refresh, tables=args.tables)
     except B2BRecError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error (invalid_settings): {exc}", file=sys.stderr)
         return 2
     print(json.dumps(asdict(summary), default=str))
     return 0

@@ -3,7 +3,10 @@
 from b2brec.spec.clientspec import ClientSpec, PipelineDefaults, SourceConnection, SourceKind, TableMapping
 from b2brec.spec.loader import (
     SPEC_ENV,
+    ClientAmbiguous,
+    ClientNotFound,
     SpecError,
+    find_environment,
     list_environments,
     load_environment,
     load_spec,
@@ -13,12 +16,15 @@ from b2brec.spec.loader import (
 
 __all__ = [
     "SPEC_ENV",
+    "ClientAmbiguous",
+    "ClientNotFound",
     "ClientSpec",
     "PipelineDefaults",
     "SourceConnection",
     "SourceKind",
     "SpecError",
     "TableMapping",
+    "find_environment",
     "list_environments",
     "load_environment",
     "load_spec",
