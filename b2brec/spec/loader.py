@@ -95,6 +95,8 @@ def spec_from_json(text: str | None, *, origin: str = f"${SPEC_ENV}") -> ClientS
             f"{origin} is not valid JSON ({exc.msg} at position {exc.pos}); set it to the spec as JSON"
         ) from None
     return parse_spec(data, origin=origin)
+
+
 class ClientNotFound(B2BRecError):
     code = "client_not_found"
 

@@ -77,3 +77,12 @@ def test_no_stack_references_a_secret_version(stacks: dict[str, Synthesized]) ->
     for name, stack in stacks.items():
         for runtime in containers(name, stack.data).values():
             assert not runtime.secret_env, f"{name}/{runtime.name}: secret env {sorted(runtime.secret_env)}"
+
+
+@pytest.mark.parametrize("name", sorted(dockerfiles()))
+def test_every_copied_path_exists_and_the_entrypoint_is_exec_form(name: str) -> None:
+    dockerfile = dockerfiles()[name]
+    for source in dockerfile.copies.values():
+        assert (IMAGES_DIR.parent / source).exists(), f"{dockerfile.path.name}: COPY source {source} does not exist"
+    assert dockerfile.entrypoint, f"{dockerfile.path.name} needs an exec-form (JSON) ENTRYPOINT"
+    assert dockerfile.requirements, f"{dockerfile.path.name} installs nothing"
