@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     )
     vertex_accelerator_count: int = Field(0, ge=0, le=16, description="Accelerators per trainer replica.")
     vertex_service_account: str | None = Field(None, description="Service account Vertex AI jobs run as.")
+    vertex_spot: bool = Field(False, description="Run Vertex AI jobs on Spot VMs (cheaper; may be preempted).")
+    vertex_network_attachment: str | None = Field(
+        None,
+        description="Network attachment (projects/P/regions/R/networkAttachments/N) Vertex AI jobs join through a "
+        "Private Service Connect interface, so they reach the client's internal MLflow service.",
+    )
     trainer_image: str | None = Field(None, description="Container image URI Vertex AI jobs run.")
     mlflow_uri: str | None = Field(
         None, description="The client's MLflow tracking server URL (backend=gcp; locally the project's own server)."

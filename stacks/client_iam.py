@@ -12,6 +12,7 @@ COMPONENTS: dict[str, str] = {
     "trainer": "Vertex AI pipeline jobs: extractor, vocabulary builder, two-tower trainer.",
     "serving": "The recommendation API: reads exported models.",
     "mlflow": "The MLflow tracking server and model registry.",
+    "backup": "Takes the daily BigQuery snapshots of raw_data (scheduled query); writes nowhere else.",
 }
 
 _RUNTIME = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent")
@@ -30,15 +31,21 @@ PROJECT_ROLES: dict[str, tuple[str, ...]] = {
     "trainer": (*_RUNTIME, "roles/aiplatform.user", "roles/bigquery.jobUser", "roles/bigquery.readSessionUser"),
     "serving": _RUNTIME,
     "mlflow": (*_RUNTIME, "roles/cloudsql.client", "roles/cloudsql.instanceUser"),
+    "backup": ("roles/logging.logWriter", "roles/bigquery.jobUser"),
 }
 
 DATASET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
-    "raw_data": {"roles/bigquery.dataEditor": ("etl-runner",), "roles/bigquery.dataViewer": ("client-app", "trainer")},
+    "raw_data": {
+        "roles/bigquery.dataEditor": ("etl-runner",),
+        "roles/bigquery.dataViewer": ("backup", "client-app", "trainer"),
+    },
     "features": {"roles/bigquery.dataEditor": ("client-app", "trainer")},
     "ml_datasets": {"roles/bigquery.dataEditor": ("trainer",), "roles/bigquery.dataViewer": ("client-app",)},
     # serving streams every recommendation into predictions.recommendation_history
     "predictions": {"roles/bigquery.dataEditor": ("trainer", "serving"), "roles/bigquery.dataViewer": ("client-app",)},
     "raw_data_staging": {"roles/bigquery.dataEditor": ("etl-runner",)},
+    # only the backup account writes snapshots; the client app may list and restore from them
+    "raw_data_snapshots": {"roles/bigquery.dataEditor": ("backup",), "roles/bigquery.dataViewer": ("client-app",)},
 }
 
 BUCKET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {

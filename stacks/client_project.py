@@ -5,6 +5,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from cdktn import TerraformOutput
+from cdktn_provider_google.cloud_run_domain_mapping import (
+    CloudRunDomainMapping,
+    CloudRunDomainMappingMetadata,
+    CloudRunDomainMappingSpec,
+)
 from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFolder
 from constructs import Construct
 
@@ -24,6 +29,7 @@ from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
 from modules.secrets import Secrets, SecretSpec, SecretsProps
 from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
+from modules.snapshots import SnapshotsProps, TableSnapshots
 from stacks.base import PlatformStack, add_dependencies
 from stacks.client_iam import (
     BUCKET_ROLES,
@@ -41,6 +47,7 @@ APIS: tuple[str, ...] = (
     "aiplatform.googleapis.com",
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "bigquerydatatransfer.googleapis.com",
     "bigquerystorage.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
@@ -54,6 +61,9 @@ APIS: tuple[str, ...] = (
     "storage.googleapis.com",
 )
 
+SNAPSHOTS_DATASET = "raw_data_snapshots"
+"""Where the daily snapshots of raw_data go (each expires after ``infra.snapshots_keep_days``)."""
+
 MLFLOW_ALLOWED_HOSTS = "mlflow-*.run.app,localhost,localhost:*,127.0.0.1,127.0.0.1:*"
 """Host headers the MLflow server accepts: its run.app URL (both URL forms) and Cloud Run's probes."""
 
@@ -63,6 +73,37 @@ def database_url(email: str, database: str) -> str:
     127.0.0.1, no password (the proxy logs in with the service account's token)."""
     user = quote(iam_user_name(email), safe="")
     return f"postgresql+psycopg://{user}@127.0.0.1:{CLOUD_SQL_PROXY_PORT}/{database}"
+
+
+DOMAIN_MAPPING_REGIONS: frozenset[str] = frozenset(
+    {
+        "asia-east1", "asia-northeast1", "asia-southeast1", "europe-north1", "europe-west1", "europe-west4",
+        "us-central1", "us-east1", "us-east4", "us-west1",
+    }
+)  # fmt: skip
+"""Regions where Cloud Run domain mappings exist; elsewhere the app keeps its run.app URL (docs/infra.md)."""
+
+
+def app_domain(spec: ClientSpec, platform: PlatformConfig) -> str | None:
+    """The client app's own host name: ``{client}.{platform domain}`` for prod, ``{client}-{env}.…``
+    otherwise; None when the platform has no domain."""
+    if not platform.domain or spec.region not in DOMAIN_MAPPING_REGIONS:
+        return None
+    label = spec.client_id if spec.env == "prod" else f"{spec.client_id}-{spec.env}"
+    return f"{label}.{platform.domain}"
+
+
+def training_env(spec: ClientSpec) -> dict[str, str]:
+    """How the client app submits Vertex AI jobs (``B2BREC_VERTEX_*`` of b2brec.settings), from ``infra.training``."""
+    training = spec.infra.training
+    env = {
+        "B2BREC_VERTEX_MACHINE_TYPE": training.machine_type,
+        "B2BREC_VERTEX_ACCELERATOR_COUNT": str(training.accelerator_count),
+        "B2BREC_VERTEX_SPOT": "true" if training.spot else "false",
+    }
+    if training.accelerator_type:
+        env["B2BREC_VERTEX_ACCELERATOR_TYPE"] = training.accelerator_type
+    return env
 
 
 LIVENESS_PATHS = {"client-app": "/healthz", "mlflow": "/health", "serving": "/health/live"}
@@ -138,8 +179,9 @@ class ClientProjectStack(PlatformStack):
                 ),
             )
         tables = {"raw_data": RAW_TABLES, "predictions": PREDICTION_TABLES}
-        for dataset in (*naming.DATASETS, naming.ETL_STAGING_DATASET):
-            BigQueryDataset(
+        datasets: dict[str, BigQueryDataset] = {}
+        for dataset in (*naming.DATASETS, naming.ETL_STAGING_DATASET, SNAPSHOTS_DATASET):
+            datasets[dataset] = BigQueryDataset(
                 self,
                 f"dataset_{dataset}",
                 DatasetProps(
@@ -156,6 +198,19 @@ class ClientProjectStack(PlatformStack):
                     iam=grants(DATASET_ROLES[dataset], members),
                 ),
             )
+        snapshots = TableSnapshots(
+            self,
+            "snapshots",
+            SnapshotsProps(
+                project_id=project_id,
+                region=region,
+                source="raw_data",
+                target=SNAPSHOTS_DATASET,
+                service_account=emails["backup"],
+                keep_days=spec.infra.snapshots_keep_days,
+            ),
+        )
+        add_dependencies(snapshots.transfer, [datasets["raw_data"].dataset, datasets[SNAPSHOTS_DATASET].dataset])
         self._secrets(spec, members, labels)
         registry = ArtifactRegistry(
             self,
@@ -208,9 +263,26 @@ class ClientProjectStack(PlatformStack):
                  "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
                  "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
                  "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
-                 "B2BREC_MLFLOW_URI": mlflow.uri},
+                 "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
+                 # jobs join the VPC through this attachment, so they reach the internal MLflow service
+                 **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {})},
             cloud_sql=sql.connection_name,
         )  # fmt: skip
+        domain = app_domain(spec, platform)
+        if domain:
+            # {client}.{platform domain} with a Google-managed certificate (issued once DNS points at Cloud Run:
+            # the `client_app_dns` output lists the records; runbook step 4).
+            mapping = CloudRunDomainMapping(
+                self,
+                "client_app_domain_mapping",
+                project=project_id,
+                location=region,
+                name=domain,
+                metadata=CloudRunDomainMappingMetadata(namespace=project_id, labels=labels),
+                spec=CloudRunDomainMappingSpec(route_name=client_app.service.name, certificate_mode="AUTOMATIC"),
+            )
+            TerraformOutput(self, "client_app_domain", value=f"https://{domain}")
+            TerraformOutput(self, "client_app_dns", value=mapping.status.get(0).resource_records)
         serving = self._service(
             spec, "serving", emails, labels, egress, scaling.serving,
             # `python -m serving` reads its client's spec; models come from the client's models bucket; the API
@@ -275,6 +347,7 @@ class ClientProjectStack(PlatformStack):
         )
         self.depend_on_apis(self.project.services, skip=self.project)
         TerraformOutput(self, "project_id", value=project_id)
+        TerraformOutput(self, "region", value=region)
         TerraformOutput(
             self, "egress_ip", value=network.egress_ip, description="Static IP every outbound connection uses."
         )

@@ -62,6 +62,7 @@ UNLABELABLE: frozenset[str] = frozenset(
         "google_compute_network",
         "google_compute_router",
         "google_compute_router_nat",
+        "google_compute_network_attachment",
         "google_compute_subnetwork",
         "google_folder",
         "google_folder_iam_member",
