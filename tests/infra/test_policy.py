@@ -17,6 +17,7 @@ from b2brec import naming
 from b2brec.spec import list_environments
 from modules.base import BASIC_ROLES, PUBLIC_MEMBERS
 from stacks.client_iam import PUBLIC_SERVICES
+from stacks.client_project import SNAPSHOTS_DATASET
 from stacks.synth import PLATFORM_STACKS
 from tests.infra.conftest import ENVIRONMENTS, Synthesized
 
@@ -43,6 +44,7 @@ LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "google_cloud_run_v2_service": ("labels",),
     "google_cloud_run_v2_job": ("labels",),
     "google_compute_address": ("labels",),
+    "google_cloud_run_domain_mapping": ("metadata", "labels"),
     "google_monitoring_notification_channel": ("user_labels",),
     "google_monitoring_uptime_check_config": ("user_labels",),
     "google_monitoring_alert_policy": ("user_labels",),
@@ -53,6 +55,7 @@ UNLABELABLE: frozenset[str] = frozenset(
     {
         "google_artifact_registry_repository_iam_member",
         "google_bigquery_dataset_iam_member",
+        "google_bigquery_data_transfer_config",
         "google_billing_budget",
         "google_cloud_run_v2_job_iam_member",
         "google_cloud_run_v2_service_iam_member",
@@ -308,11 +311,11 @@ def test_client_stack_has_every_dataset_bucket_and_component_account(name: str, 
     spec = stack.spec
     assert spec is not None
     datasets = sorted(d["dataset_id"] for d in stack.resources("google_bigquery_dataset").values())
-    assert datasets == sorted((*naming.DATASETS, naming.ETL_STAGING_DATASET))
+    assert datasets == sorted((*naming.DATASETS, naming.ETL_STAGING_DATASET, SNAPSHOTS_DATASET))
     buckets = sorted(b["name"] for b in stack.resources("google_storage_bucket").values())
     assert buckets == sorted(spec.bucket(p) for p in naming.BUCKET_PURPOSES)
     accounts = sorted(a["account_id"] for a in stack.resources("google_service_account").values())
-    assert accounts == ["client-app", "etl-runner", "mlflow", "serving", "trainer"]
+    assert accounts == ["backup", "client-app", "etl-runner", "mlflow", "serving", "trainer"]
     project = next(iter(stack.resources("google_project").values()))
     assert project["project_id"] == spec.project_id
     assert stack.data["terraform"]["backend"]["gcs"]["prefix"] == f"stacks/{stack.name}"
