@@ -39,7 +39,7 @@ from b2brec.etl.mapping import (
 )
 from b2brec.etl.recovery import RefreshLedger, recover_interrupted
 from b2brec.etl.sources import table_backend
-from b2brec.features import RAW_DATASET
+from b2brec.features import RAW_DATASET, derived_revenue_sql
 from b2brec.progress import OnEvent, emit
 from b2brec.spec import ClientSpec
 
@@ -64,7 +64,7 @@ DLT_CONFIG: dict[str, Any] = {
 
 _REVENUE_SQL = f"""
 UPDATE {RAW_DATASET}.transactions AS t
-SET revenue = t.quantity * p.price
+SET revenue = {derived_revenue_sql("t", "p")}
 FROM {RAW_DATASET}.products AS p
 WHERE p.product_id = t.product_id AND t.revenue IS NULL
 """
@@ -212,6 +212,18 @@ def _load(
     return loads, full_refresh
 
 
+def _etl_error_in(exc: BaseException) -> EtlError | None:
+    """The EtlError dlt wrapped (e.g. a bad file raised inside a resource), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EtlError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def run_etl(
     ctx: ClientContext,
     *,
@@ -241,6 +253,9 @@ def run_etl(
             ledger = RefreshLedger(backends.storage("data"))
             loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, on_event, ledger)
         except Exception as exc:  # dlt wraps every step failure; show it without secrets
+            ours = _etl_error_in(exc)
+            if ours is not None:  # a bad file found while loading: its own code and message
+                raise ours from None
             cause = exc.__cause__ or exc
             detail = scrub(f"{type(cause).__name__}: {cause}", secrets).strip().splitlines()
             log.debug("load failure: %s", scrub(repr(cause), secrets))

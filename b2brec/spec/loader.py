@@ -24,6 +24,11 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+NOT_ECHOED = frozenset({"host"})
+"""Fields whose value is never repeated in an error: a password pasted into the host field must not
+come back in a message, a log or the control plane's wizard."""
+
+
 def _describe(error: ErrorDetails) -> str:
     field = _format_loc(tuple(error["loc"]))
     message = error["msg"].removeprefix("Value error, ")
@@ -32,6 +37,9 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return f"field '{field}': not a known field (remove it or check its spelling)"
     found = error.get("input")
+    loc = error["loc"]
+    if loc and loc[-1] in NOT_ECHOED:
+        return f"field '{field}': {message}"
     shown = repr(found) if not isinstance(found, dict) else "a mapping"
     return f"field '{field}': {message} (found {shown})"
 
