@@ -109,10 +109,10 @@ def demo(
     state = run_with_progress(
         project.project_id, run_id=None, from_stage=None, only=None, mlflow_uri=None, overrides={"epochs": epochs}
     )
-    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state['run_id']})")
+    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state.run_id})")
 
     _step(7, "Serve recommendations from the fresh model")
-    server, url = start_server(project)
+    server, url = start_server(project, version=state.run_id)
     try:
         show_requests(url, project)
     finally:

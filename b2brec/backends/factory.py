@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from b2brec.backends.cloud_run_jobs import CloudRunJobRunner
 from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
 from b2brec.backends.secrets import SecretManagerStore, SecretStore
 from b2brec.backends.storage import ObjectStore
@@ -88,6 +89,14 @@ class ClientBackends:
             service_account=settings.vertex_service_account,
             labels=self.spec.all_labels,
         )
+
+    @cached_property
+    def etl_jobs(self) -> JobRunner:
+        """Where ETL runs execute: the project's subprocess runner locally, the client's Cloud Run
+        ETL job on GCP (``b2brec.etl.jobs.submit_etl``)."""
+        if self.is_local:
+            return self._project.jobs()
+        return CloudRunJobRunner(project=self.spec.project_id, region=self.spec.region)
 
     @property
     def job_machine(self) -> MachineSpec:

@@ -39,7 +39,7 @@ from b2brec.etl.mapping import (
 )
 from b2brec.etl.recovery import RefreshLedger, recover_interrupted
 from b2brec.etl.sources import table_backend
-from b2brec.features import RAW_DATASET
+from b2brec.features import RAW_DATASET, derived_revenue_sql
 from b2brec.progress import OnEvent, emit
 from b2brec.spec import ClientSpec
 
@@ -64,7 +64,7 @@ DLT_CONFIG: dict[str, Any] = {
 
 _REVENUE_SQL = f"""
 UPDATE {RAW_DATASET}.transactions AS t
-SET revenue = t.quantity * p.price
+SET revenue = {derived_revenue_sql("t", "p")}
 FROM {RAW_DATASET}.products AS p
 WHERE p.product_id = t.product_id AND t.revenue IS NULL
 """

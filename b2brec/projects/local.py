@@ -150,10 +150,13 @@ def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def create_project(spec: ClientSpec, settings: Settings, *, environment: str | None = None) -> LocalClientProject:
+def create_project(
+    spec: ClientSpec, settings: Settings, *, environment: str | None = None, ports: dict[str, int] | None = None
+) -> LocalClientProject:
     """Create (or update in place) the local client project for ``spec``. Idempotent: data in
     an existing project is kept, its spec and template version are refreshed. ``environment`` names
-    the environments/*.yaml file, so commands can find the project by that name too."""
+    the environments/*.yaml file, so commands can find the project by that name too. ``ports``
+    overrides the ports picked for its services (e.g. free ports on a shared machine)."""
     root = settings.clients_dir / spec.project_id
     origin = str(environment_path(settings.environments_dir, environment)) if environment else "the spec given"
     new = Identity(spec, origin, environment)
@@ -164,7 +167,16 @@ def create_project(spec: ClientSpec, settings: Settings, *, environment: str | N
             raise IdentityCollision(problem)
         if other.root == root:
             existing = other
-    ports = existing.ports if existing else _next_ports(settings)
+    if ports is not None:
+        unknown = sorted(set(ports) - set(SERVICES))
+        bad = sorted(name for name, port in ports.items() if not 1024 <= port <= 65535)
+        if unknown or bad:
+            raise B2BRecError(
+                f"ports: unknown services {unknown} or ports outside 1024-65535 for {bad}; "
+                f"give ports for {', '.join(SERVICES)}",
+                code="invalid_ports",
+            )
+    ports = {**(existing.ports if existing else _next_ports(settings)), **(ports or {})}
     created_at = existing.created_at if existing else datetime.now(UTC).isoformat()
     environment = environment or (existing.environment if existing else None)
     project = LocalClientProject(

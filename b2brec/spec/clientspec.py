@@ -137,7 +137,13 @@ class EtlSettings(_Strict):
         return value
 
 
+MIN_CUSTOMERS = 5
+MIN_PRODUCTS = 5
+
+
 class PipelineDefaults(_Strict):
+    """The pipeline's defaults, declared once: RunOptions and the stage entrypoints read them from here."""
+
     window_days: int = Field(90, ge=7, le=3650)
     test_days: int = Field(14, ge=1, le=365)
     revenue_coverage: float = Field(0.8, gt=0.0, le=1.0)
@@ -145,6 +151,15 @@ class PipelineDefaults(_Strict):
     epochs: int = Field(10, ge=1, le=1000)  # an upper bound: early stopping on a validation tail ends sooner
     batch_size: int = Field(512, ge=16, le=1_000_000)  # measured on the demo data (docs/pipeline.md)
     learning_rate: float = Field(0.01, gt=0.0, le=10.0)
+
+    # Not spec fields (a run may override them): the smallest window the extractor accepts.
+    @property
+    def min_customers(self) -> int:
+        return MIN_CUSTOMERS
+
+    @property
+    def min_products(self) -> int:
+        return MIN_PRODUCTS
 
     @model_validator(mode="after")
     def _split(self) -> PipelineDefaults:

@@ -19,6 +19,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from b2brec.backends.warehouse import BigQueryWarehouse
+from b2brec.spec import PipelineDefaults
 from trainer.errors import DataError, PipelineError
 from trainer.extractor import source
 from trainer.extractor.transforms import MALFORMED, ExtractDataset, to_epoch_seconds, to_example
@@ -34,11 +35,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--warehouse", required=True, help="duckdb:///path/warehouse.duckdb or bigquery://project/loc")
     parser.add_argument("--output", required=True, help="Dataset folder URL, e.g. file:///.../datasets/RUN_ID")
     parser.add_argument("--cutoff", help="End of the window (exclusive), YYYY-MM-DD; default: day after latest sale")
-    parser.add_argument("--window-days", type=int, default=90)
-    parser.add_argument("--test-days", type=int, default=14)
-    parser.add_argument("--revenue-coverage", type=float, default=0.8, help="Keep top products up to this share")
-    parser.add_argument("--min-customers", type=int, default=5)
-    parser.add_argument("--min-products", type=int, default=5)
+    defaults = PipelineDefaults()
+    parser.add_argument("--window-days", type=int, default=defaults.window_days)
+    parser.add_argument("--test-days", type=int, default=defaults.test_days)
+    parser.add_argument(
+        "--revenue-coverage", type=float, default=defaults.revenue_coverage, help="Keep top products up to this share"
+    )
+    parser.add_argument("--min-customers", type=int, default=defaults.min_customers)
+    parser.add_argument("--min-products", type=int, default=defaults.min_products)
     parser.add_argument("--runner", default="DirectRunner")
     args, beam_args = parser.parse_known_args(argv)
     problems = []

@@ -9,15 +9,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from b2brec.backends.warehouse import Warehouse
-from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
+from b2brec.features import (
+    CUSTOMERS,
+    FEATURE_CONTRACT,
+    PRODUCTS,
+    RAW_DATASET,
+    REQUIRED_FEATURES,
+    TRANSACTIONS,
+    derived_revenue_sql,
+)
 from trainer.errors import DataError
+
+TABLE_ALIASES = {"transactions": "t", "products": "p", "customers": "c"}
 
 # feature -> (table alias, column) for the optional features of products and customers
 OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {
-    "art_name": ("p", "name"),
-    "category": ("p", "category"),
-    "subcategory": ("p", "subcategory"),
-    "city": ("c", "city"),
+    f.name: (TABLE_ALIASES[f.table], f.column) for f in FEATURE_CONTRACT if not f.required
 }
 
 
@@ -43,7 +50,9 @@ def discover(warehouse: Warehouse) -> SourceColumns:
         table.name: _columns(warehouse, table.name) if warehouse.table_exists(RAW_DATASET, table.name) else frozenset()
         for table in (TRANSACTIONS, PRODUCTS, CUSTOMERS)
     }
-    missing = [c for c in ("customer_id", "product_id", "timestamp") if c not in found["transactions"]]
+    # revenue is checked below: it may be derived from quantity x price
+    needed = [f for f in REQUIRED_FEATURES if f != "revenue"]
+    missing = [c for c in needed if c not in found["transactions"]]
     if missing:
         raise DataError(
             f"{RAW_DATASET}.transactions has no column {', '.join(missing)} (has {sorted(found['transactions'])}); "
@@ -63,7 +72,8 @@ def discover(warehouse: Warehouse) -> SourceColumns:
 
 
 def revenue_expression(columns: SourceColumns) -> str:
-    derived = "t.quantity * p.price" if "quantity" in columns.transactions and "price" in columns.products else None
+    derivable = "quantity" in columns.transactions and "price" in columns.products
+    derived = derived_revenue_sql("t", "p") if derivable else None
     if "revenue" in columns.transactions:
         return f"COALESCE(t.revenue, {derived})" if derived else "t.revenue"
     return str(derived)
