@@ -120,3 +120,19 @@ def test_recreating_the_same_environment_is_still_idempotent(tmp_path: Path, env
     first = create_project(load_environment(envs, "acme-dev"), settings, environment="acme-dev")
     again = create_project(load_environment(envs, "acme-dev"), settings, environment="acme-dev")
     assert (first.root, first.ports) == (again.root, again.ports)
+
+
+def test_one_clients_environments_coexist_and_renaming_is_refused(tmp_path: Path, envs: Path) -> None:
+    """dev and prod of one client are two projects (allowed); the same client and env under a new
+    display name would be a second project for it (refused)."""
+    settings = settings_for(tmp_path, envs)
+    data = yaml.safe_load((envs / "acme-dev.yaml").read_text())
+    (envs / "acme-prod.yaml").write_text(yaml.safe_dump({**data, "env": "prod"}))
+    (envs / "acme-renamed.yaml").write_text(yaml.safe_dump({**data, "name": "Acme Renamed"}))
+    create_project(load_environment(envs, "acme-dev"), settings, environment="acme-dev")
+    create_project(load_environment(envs, "acme-prod"), settings, environment="acme-prod")
+    with pytest.raises(ProjectAmbiguous):
+        open_project("acme-001", settings)  # the client id names both: refused, not guessed
+    with pytest.raises(IdentityCollision) as raised:
+        create_project(load_environment(envs, "acme-renamed"), settings, environment="acme-renamed")
+    assert "acme-dev.yaml" in str(raised.value) and "acme-renamed.yaml" in str(raised.value)
