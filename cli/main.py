@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import client, data, demo, etl, infra, model, pipeline, secrets, serve, template
+from cli import client, control_plane, data, demo, etl, infra, model, pipeline, secrets, serve, template
 
 app = typer.Typer(
     name="b2brec",
@@ -23,6 +23,7 @@ app.add_typer(template.app, name="template")
 app.command("serve")(serve.serve)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)
+control_plane.register(app)
 
 
 def main() -> None:
