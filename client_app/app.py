@@ -36,7 +36,9 @@ def database_url(config: AppConfig, client: ClientRuntime) -> str:
     if config.database_url:
         return config.database_url
     if client.project is None:
-        raise AppError("B2BREC_APP_DATABASE_URL is required on backend=gcp (the stack sets it)", code="invalid_settings")
+        raise AppError(
+            "B2BREC_APP_DATABASE_URL is required on backend=gcp (the stack sets it)", code="invalid_settings"
+        )
     return f"sqlite:///{client.project.db_dir / 'client_app.sqlite'}"
 
 
@@ -79,6 +81,37 @@ def register_blueprints(app: Flask) -> None:
         return redirect(url_for("dashboard.index"))
 
 
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("dashboard.index", "Dashboard", "viewer"),
+    ("connections.index", "Connections", "viewer"),
+    ("etl.index", "ETL", "viewer"),
+    ("datasets.index", "Datasets", "viewer"),
+    ("features.index", "Features", "viewer"),
+    ("training.index", "Training", "viewer"),
+    ("experiments.index", "Experiments", "viewer"),
+    ("deployments.index", "Deployments", "viewer"),
+    ("monitoring.index", "Monitoring", "viewer"),
+    ("settings.index", "Settings", "viewer"),
+    ("auth.users", "Users", "admin"),
+)
+
+
+def register_template_helpers(app: Flask, client: ClientRuntime) -> None:
+    from flask_login import current_user
+
+    @app.context_processor
+    def helpers() -> dict[str, object]:
+        def nav_items() -> list[tuple[str, str]]:
+            return [(e, label) for e, label, role in NAV if current_user.is_authenticated and current_user.can(role)]
+
+        def template_notice() -> str | None:
+            from client_app.settings.services import notice
+
+            return notice() if current_user.is_authenticated else None
+
+        return {"client_name": lambda: client.name, "nav_items": nav_items, "template_notice": template_notice}
+
+
 def register_security_headers(app: Flask) -> None:
     @app.after_request
     def headers(response: Response) -> Response:
@@ -116,9 +149,15 @@ def create_app(config: AppConfig | None = None, settings: Settings | None = None
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
+    register_template_helpers(app, client)
+    from client_app.worker import configure
+
+    configure(config, settings)
     if migrate:
         from client_app.migrations import upgrade
+        from client_app.settings.services import first_seen
 
         with app.app_context():
             upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+            first_seen()
     return app

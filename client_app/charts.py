@@ -37,7 +37,9 @@ def grouped(groups: Sequence[str], series: dict[str, Sequence[float]], *, title:
     names = list(series)
     slot = (WIDTH - 2 * PAD) / len(groups)
     bar = slot * 0.8 / len(names)
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 20 * len(names)}" role="img" aria-label="{escape(title)}">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 20 * len(names)}" role="img" aria-label="{escape(title)}">'
+    ]
     parts.append(f'<text x="{PAD}" y="16">{escape(title)}</text>')
     shades = ["#2563eb", "#16a34a", "#f59e0b", "#94a3b8", "#a855f7", "#ef4444", "#0ea5e9"]
     for g, group in enumerate(groups):

@@ -62,7 +62,9 @@ def integer(value: Any, field: str, *, low: int, high: int, default: int | None 
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise AppError(f"{field} {str(value)[:20]!r} is not a whole number", fix=f"enter a number {low}-{high}") from None
+        raise AppError(
+            f"{field} {str(value)[:20]!r} is not a whole number", fix=f"enter a number {low}-{high}"
+        ) from None
     if not low <= number <= high:
         raise AppError(f"{field} {number} is outside {low}-{high}", fix=f"enter a number {low}-{high}")
     return number

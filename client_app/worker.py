@@ -51,11 +51,6 @@ def configure(config: AppConfig, settings: Settings) -> Celery:
     return celery_app
 
 
-@celery_app.on_after_configure.connect
-def _noop(**_: Any) -> None:  # keeps Celery from warning about an unconfigured app in tests
-    return None
-
-
 def _from_environment() -> dict[str, Any]:
     return celery_settings(AppConfig(), Settings())  # type: ignore[call-arg]
 

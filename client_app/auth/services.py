@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from email.message import EmailMessage
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -36,7 +37,7 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def create_user(email: str, name: str, role: str, password: str, *, actor: str | None = None) -> User:
+def create_user(email: Any, name: Any, role: Any, password: Any, *, actor: str | None = None) -> User:
     address = validation.email(email)
     display = validation.text(name, "name")
     chosen = validation.choice(role, "role", ROLES)
@@ -117,6 +118,8 @@ def request_reset(email: str) -> None:
         return
     base = current_app.config["B2BREC_APP"].base_url.rstrip("/")
     link = f"{base}/reset/{reset_token(user)}"
-    send_mail(user.email, "Reset your b2brec password", f"Open this link within an hour to choose a new password:\n{link}\n")
+    send_mail(
+        user.email, "Reset your b2brec password", f"Open this link within an hour to choose a new password:\n{link}\n"
+    )
     activity.record("user.reset_requested", user.email, actor=user.email)
     db.session.commit()

@@ -22,7 +22,22 @@
       button.textContent = "Copied";
     });
   }
+  // A form with data-target="ID" is sent in the background; its HTML answer fills element ID.
+  function inline(form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var target = document.getElementById(form.getAttribute("data-target"));
+      var method = (form.getAttribute("method") || "get").toUpperCase();
+      var options = { method: method, credentials: "same-origin", headers: { "Accept": "text/html" } };
+      if (method === "POST") { options.body = new FormData(form); }
+      target.innerHTML = '<p class="muted">working…</p>';
+      fetch(form.action, options)
+        .then(function (r) { return r.text(); })
+        .then(function (html) { target.innerHTML = html; target.querySelectorAll("[data-poll]").forEach(poll); });
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-target]").forEach(inline);
     document.querySelectorAll("[data-poll]").forEach(poll);
     document.querySelectorAll("[data-copy]").forEach(copy);
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {

@@ -1,0 +1,304 @@
+"""Training runs: estimate, quota and approval, a Celery task driving the pipeline stages, cancel,
+resume from the failed (or interrupted) stage, metered cost, email at the end.
+
+The stages run as jobs (subprocesses locally, Vertex AI on GCP) through ``trainer.pipeline``, which
+keeps each run's state in the data bucket (``runs/{run_id}/state.json``); the page reads that state,
+so progress shows whichever worker drives the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+
+from b2brec.errors import B2BRecError
+from client_app import activity, jobs, validation
+from client_app.auth.services import send_mail
+from client_app.client import current_client
+from client_app.errors import AppError, fix_of
+from client_app.extensions import db
+from client_app.models import Job, User, utcnow
+from client_app.warehouse import query, table_exists
+from trainer import STAGES
+from trainer.pipeline import RunOptions, context_for, load_state, new_run_id, run_pipeline, state_key
+
+log = logging.getLogger("client_app.training")
+
+HOURLY_USD: dict[str, float] = {"n1-standard-4": 0.19, "n1-standard-8": 0.38, "n1-standard-16": 0.76}
+"""On-demand prices of the Vertex AI training machines (europe-west1, USD per hour)."""
+GPU_HOURLY_USD: dict[str, float] = {"NVIDIA_TESLA_T4": 0.40, "NVIDIA_L4": 0.81, "NVIDIA_TESLA_V100": 2.93}
+TUNABLE: tuple[str, ...] = ("window_days", "test_days", "epochs", "batch_size", "embedding_dim", "learning_rate")
+
+
+def hourly_price() -> float:
+    settings = current_client().settings
+    price = HOURLY_USD.get(settings.vertex_machine_type, 0.38)
+    if settings.vertex_accelerator_type:
+        price += GPU_HOURLY_USD.get(settings.vertex_accelerator_type, 1.0) * settings.vertex_accelerator_count
+    return price
+
+
+def parse_options(form: dict[str, Any]) -> RunOptions:
+    """Defaults from the client spec, adjusted by the form; each value range-checked with its fix."""
+    overrides: dict[str, Any] = {
+        "window_days": validation.integer(form.get("window_days"), "window (days)", low=7, high=3650, default=0)
+        or None,
+        "test_days": validation.integer(form.get("test_days"), "test period (days)", low=1, high=365, default=0)
+        or None,
+        "epochs": validation.integer(form.get("epochs"), "epochs", low=1, high=100, default=0) or None,
+        "batch_size": validation.integer(form.get("batch_size"), "batch size", low=16, high=65536, default=0) or None,
+        "embedding_dim": validation.integer(form.get("embedding_dim"), "embedding size", low=8, high=512, default=0)
+        or None,
+        "learning_rate": validation.number(form.get("learning_rate"), "learning rate", low=1e-5, high=1.0, default=0)
+        or None,
+    }
+    from client_app.features.services import chosen_options
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    options = RunOptions.from_spec(current_client().base_spec, **{**chosen_options(), **given})
+    if options.test_days >= options.window_days:
+        raise AppError(
+            f"the test period ({options.test_days} days) must be shorter than the window ({options.window_days} days)",
+            fix="shorten the test period or lengthen the window",
+        )
+    return options
+
+
+def training_rows(options: RunOptions) -> int:
+    if not table_exists("raw_data", "transactions"):
+        return 0
+    rows = query(
+        "SELECT COUNT(*) AS n FROM raw_data.transactions WHERE timestamp >= "
+        "TIMESTAMP_SUB((SELECT MAX(timestamp) FROM raw_data.transactions), INTERVAL @days DAY)",
+        {"days": options.window_days},
+    )
+    return int(rows[0]["n"] or 0)
+
+
+def estimate(options: RunOptions) -> dict[str, float]:
+    """Minutes and USD before the run: ~4 min of fixed stage overhead, then training time that grows
+    with rows x epochs (measured on the demo data: ~1 min per million row-epochs on n1-standard-8)."""
+    rows = training_rows(options)
+    minutes = 4.0 + rows * options.epochs / 1_000_000
+    return {"rows": float(rows), "minutes": round(minutes, 1), "usd": round(minutes / 60 * hourly_price(), 2)}
+
+
+def runs_this_month(now: datetime | None = None) -> int:
+    start = (now or utcnow()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return len(list(db.session.scalars(db.select(Job.id).where(Job.kind == "training", Job.created_at >= start))))
+
+
+def start(actor: User, form: dict[str, Any]) -> Job:
+    config = current_app.config["B2BREC_APP"]
+    options = parse_options(form)
+    used = runs_this_month()
+    if used >= config.training_quota_per_month:
+        raise AppError(
+            f"the monthly training quota is reached ({used} of {config.training_quota_per_month} runs this month)",
+            code="quota_reached",
+            fix="wait for next month, or ask your platform contact to raise the quota",
+        )
+    running = jobs.active("training")
+    if running is not None and not jobs.is_stalled(running) and running.status != "awaiting_approval":
+        raise AppError(
+            f"training run #{running.id} is still {running.status}", code="conflict", fix="wait or cancel it"
+        )
+    cost = estimate(options)
+    job = jobs.create("training", actor.email, options=asdict(options), run_id=new_run_id())
+    job.estimated_cost = cost["usd"]
+    needs_approval = cost["usd"] > config.approval_threshold_usd and not actor.can("admin")
+    job.status = "awaiting_approval" if needs_approval else "queued"
+    activity.record("training.start", job.run_id or "", f"estimate ${cost['usd']:.2f}", actor=actor.email)
+    db.session.commit()
+    if not needs_approval:
+        _enqueue(job.id)
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from client_app.worker import run_training
+
+    run_training.delay(job_id)
+
+
+def approve(job_id: int, admin: User) -> Job:
+    job = jobs.get(job_id, "training")
+    if job.status != "awaiting_approval":
+        raise AppError(f"run #{job_id} is {job.status}, not waiting for approval", code="conflict", fix="reload")
+    job.status, job.approved_by = "queued", admin.email
+    activity.record("training.approve", job.run_id or "", actor=admin.email)
+    db.session.commit()
+    _enqueue(job.id)
+    return job
+
+
+def _context() -> Any:
+    client = current_client()
+    mlflow_uri = None if client.project is not None else client.mlflow_url
+    return context_for(client.base_spec, client.settings, mlflow_uri=mlflow_uri)
+
+
+def execute(job_id: int) -> None:
+    """Drive the run's stages (in the worker). A stage that fails leaves the run resumable there."""
+    job = jobs.get(job_id, "training")
+    if job.status not in ("queued",):
+        log.info("training job %s is %s; nothing to do", job_id, job.status)
+        return
+    jobs.update(job_id, status="running", started_at=job.started_at or utcnow(), message="starting", error_code=None)
+    ctx = _context()
+    run_id = job.run_id or new_run_id()
+    _cancel_orphans(ctx, run_id)
+
+    def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
+        jobs.update(job_id, message=f"{stage}: {status}")
+
+    try:
+        with jobs.heartbeat(job_id):
+            state = run_pipeline(ctx, options=RunOptions(**_known(job.options)), run_id=run_id, on_event=on_event)
+    except B2BRecError as exc:
+        db.session.expire_all()
+        if jobs.get(job_id).status == "cancelled":
+            return
+        jobs.update(
+            job_id,
+            status="failed",
+            finished_at=utcnow(),
+            message=exc.message.splitlines()[0][:500],
+            error_code=exc.code,
+            error_fix=fix_of(exc) or "fix the cause, then press Resume",
+        )
+        _finish(job_id)
+        return
+    except Exception as exc:
+        log.exception("training job %s failed", job_id)
+        jobs.update(
+            job_id,
+            status="failed",
+            finished_at=utcnow(),
+            message=f"unexpected error ({type(exc).__name__})",
+            error_fix="see the worker log, then press Resume",
+        )
+        _finish(job_id)
+        return
+    jobs.update(
+        job_id,
+        status="succeeded",
+        finished_at=utcnow(),
+        message="all stages succeeded",
+        metered_cost=metered_cost(state),
+    )
+    _finish(job_id)
+
+
+def _known(options: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(RunOptions)}
+    return {k: v for k, v in options.items() if k in names}
+
+
+def _cancel_orphans(ctx: Any, run_id: str) -> None:
+    """A stage left 'running' by a killed worker: stop its job before the stage is run again."""
+    if not ctx.data.exists(state_key(run_id)):
+        return
+    for record in load_state(ctx.data, run_id)["stages"].values():
+        if record.get("status") == "running" and record.get("job_id"):
+            try:
+                ctx.jobs.cancel(record["job_id"])
+            except B2BRecError as exc:
+                log.warning("could not cancel orphan job %s: %s", record["job_id"], exc.message)
+
+
+def metered_cost(state: dict[str, Any]) -> float:
+    seconds = 0.0
+    for record in state.get("stages", {}).values():
+        if record.get("started_at") and record.get("finished_at"):
+            started = datetime.fromisoformat(record["started_at"])
+            seconds += (datetime.fromisoformat(record["finished_at"]) - started).total_seconds()
+    return round(seconds / 3600 * hourly_price(), 4)
+
+
+def _finish(job_id: int) -> None:
+    db.session.expire_all()
+    job = jobs.get(job_id)
+    user = db.session.scalar(db.select(User).where(User.email == job.requested_by))
+    if user is None:
+        return
+    link = f"{current_app.config['B2BREC_APP'].base_url.rstrip('/')}/training/{job.id}"
+    try:
+        send_mail(user.email, f"Training run #{job.id} {job.status}", f"{job.message}\n{job.error_fix or ''}\n{link}\n")
+    except OSError:
+        log.warning("could not email %s about training run %s", user.email, job_id)
+
+
+def cancel(job_id: int, actor: str) -> Job:
+    job = jobs.get(job_id, "training")
+    if job.status not in ("queued", "running", "awaiting_approval"):
+        raise AppError(
+            f"run #{job_id} is {job.status}; only an active run can be cancelled", code="conflict", fix="reload"
+        )
+    jobs.update(job_id, status="cancelled", finished_at=utcnow(), message="cancelled by " + actor)
+    if job.run_id:
+        ctx = _context()
+        _cancel_orphans(ctx, job.run_id)
+    activity.record("training.cancel", job.run_id or "", actor=actor)
+    db.session.commit()
+    db.session.expire_all()
+    return jobs.get(job_id)
+
+
+def resume(job_id: int, actor: str) -> Job:
+    """Start a failed, cancelled or stalled run again at its first unfinished stage."""
+    job = jobs.get(job_id, "training")
+    status = jobs.shown_status(job)
+    if status not in ("failed", "cancelled", "stalled"):
+        raise AppError(
+            f"run #{job_id} is {status}; only a failed, cancelled or stalled run resumes",
+            code="conflict",
+            fix="reload the page",
+        )
+    jobs.update(
+        job_id, status="queued", finished_at=None, message=f"resumed by {actor}", error_code=None, error_fix=None
+    )
+    activity.record("training.resume", job.run_id or "", f"was {status}", actor=actor)
+    db.session.commit()
+    _enqueue(job_id)
+    db.session.expire_all()
+    return jobs.get(job_id)
+
+
+def run_state(job: Job) -> dict[str, Any] | None:
+    data = current_client().storage("data")
+    if not job.run_id or not data.exists(state_key(job.run_id)):
+        return None
+    return load_state(data, job.run_id)
+
+
+def stage_rows(job: Job) -> list[dict[str, Any]]:
+    """One row per stage: status, job id, duration, reason (pending stages included)."""
+    state = run_state(job) or {"stages": {}}
+    rows = []
+    for stage in STAGES:
+        record = state["stages"].get(stage, {"status": "pending"})
+        duration = None
+        if record.get("started_at") and record.get("finished_at"):
+            duration = datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])
+        rows.append({"stage": stage, **record, "duration": duration.total_seconds() if duration else None})
+    return rows
+
+
+def stage_log(job: Job, stage: str, lines: int = 40) -> str:
+    state = run_state(job)
+    if state is None or stage not in state["stages"] or not state["stages"][stage].get("job_id"):
+        return ""
+    runner = current_client().backends.jobs
+    logs = getattr(runner, "logs", None)
+    text = logs(state["stages"][stage]["job_id"]) if callable(logs) else ""
+    return "\n".join(str(text).splitlines()[-lines:])
+
+
+def tick() -> None:
+    """Scheduled retraining hook (called every minute); not enabled yet (see docs/client_app.md)."""
+    return None
