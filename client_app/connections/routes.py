@@ -37,7 +37,9 @@ def create() -> str | Response:
         conn = services.save_database(request.form.to_dict())
     except B2BRecError as exc:
         _error(exc)
-        form = {k: v for k, v in request.form.items() if k != "password"}
+        # never echo a password, nor a refused host (it may be a secret pasted into the wrong field)
+        dropped = {"password", "csrf_token"} | ({"host"} if exc.code == "host_refused" else set())
+        form = {k: v for k, v in request.form.items() if k not in dropped}
         page = render_template(
             "connections/index.html",
             connections=services.all_connections(),

@@ -82,14 +82,18 @@ def test_a_wrong_password_does_not_sign_in(app: Flask) -> None:
 
     client = app.test_client()
     token = csrf_token(client)
-    response = client.post("/login", data={"email": "admin@example.com", "password": "nope-nope-nope", "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": "admin@example.com", "password": "nope-nope-nope", "csrf_token": token}
+    )
     assert response.status_code == 401
     assert client.get("/dashboard/").status_code == 302
 
 
 def test_a_post_without_csrf_token_is_refused(app: Flask, signed_in: SignedIn) -> None:
     client, _ = signed_in("admin")
-    response = client.post("/users", data={"email": "csrf@example.com", "name": "C", "role": "admin", "password": "a" * 12})
+    response = client.post(
+        "/users", data={"email": "csrf@example.com", "name": "C", "role": "admin", "password": "a" * 12}
+    )
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
     with app.app_context():
