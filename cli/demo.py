@@ -106,7 +106,7 @@ def demo(
     state = run_with_progress(
         project.project_id, run_id=None, from_stage=None, only=None, mlflow_uri=None, overrides={"epochs": epochs}
     )
-    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state['run_id']})")
+    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state.run_id})")
 
     _step(7, "Serve recommendations from the fresh model")
     server, url = start_server(project)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from b2brec.projects.local import open_project
 from cli.common import console, load_settings, user_errors
+from trainer.run_records import RunRecord
 
 app = typer.Typer(help="ML pipeline: extract, vocab, train, register (and the MLflow server).", no_args_is_help=True)
 mlflow_app = typer.Typer(help="The client's local MLflow tracking server.", no_args_is_help=True)
@@ -28,7 +29,7 @@ def run_with_progress(
     only: str | None,
     mlflow_uri: str | None,
     overrides: dict[str, Any],
-) -> dict[str, Any]:
+) -> RunRecord:
     from trainer import STAGES
     from trainer.pipeline import RunOptions, context_for, run_pipeline
 
@@ -63,12 +64,16 @@ def _spec(client: str, settings: Any) -> Any:
     return load_environment(settings.environments_dir, client)
 
 
-def _print_state(state: dict[str, Any]) -> None:
-    table = Table("stage", "status", "job", "reason", title=f"run {state['run_id']}: {state['status']}")
-    for stage, record in state["stages"].items():
-        table.add_row(stage, record["status"], record.get("job_id") or "", (record.get("reason") or "")[:80])
+def _print_state(state: RunRecord) -> None:
+    table = Table("stage", "status", "job", "seconds", "machine", "reason", title=f"run {state.run_id}: {state.status}")
+    for stage in state.stages:
+        job = stage.job
+        seconds = f"{job.seconds:.1f}" if job is not None and job.seconds is not None else ""
+        machine = job.machine_type if job is not None else ""
+        job_id = (job.job_id or "") if job else ""
+        table.add_row(stage.name, stage.status, job_id, seconds, machine, (stage.error or "")[:80])
     console.print(table)
-    metrics = state["stages"].get("train", {}).get("outputs", {})
+    metrics = state.stage("train").outputs
     if metrics.get("metrics"):
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")
         rows = {"two-tower": metrics["metrics"], **metrics.get("baselines", {})}
@@ -123,16 +128,33 @@ def stage(
 @user_errors
 def status(client: str = CLIENT, run_id: str | None = typer.Option(None, "--run-id")) -> None:
     """Show one run's state (or list runs)."""
-    from trainer.pipeline import list_runs, load_state
+    from trainer.runs import list_runs, poll
 
-    data = open_project(client, load_settings()).storage("data")
+    ctx = _context(client)
     if run_id:
-        _print_state(load_state(data, run_id))
+        _print_state(poll(ctx, run_id))
         return
     table = Table("run id", "status", "created", "reason")
-    for state in sorted(list_runs(data), key=lambda s: s["created_at"]):
-        table.add_row(state["run_id"], state["status"], state["created_at"][:19], (state.get("reason") or "")[:80])
+    for state in list_runs(ctx):
+        table.add_row(state.run_id, state.status, state.created_at[:19], (state.error or "")[:80])
     console.print(table)
+
+
+@app.command("cancel")
+@user_errors
+def cancel(client: str = CLIENT, run_id: str = typer.Option(..., "--run-id", help="The run to stop.")) -> None:
+    """Cancel a run: its running job is stopped; resume it later with `pipeline run --run-id`."""
+    from trainer.runs import cancel as cancel_run
+
+    _print_state(cancel_run(_context(client), run_id))
+
+
+def _context(client: str) -> Any:
+    from trainer.pipeline import context_for
+
+    settings = load_settings()
+    spec = open_project(client, settings).spec if settings.backend.value == "local" else _spec(client, settings)
+    return context_for(spec, settings)
 
 
 @mlflow_app.command("start")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 
 import typer
 
 from b2brec.bundle import check_version
 from b2brec.errors import B2BRecError
+from b2brec.live import live_version, set_live_version
 from b2brec.settings import Backend
 from cli.common import console, load_settings, user_errors
 
@@ -47,9 +49,12 @@ def serve(
         available = source.versions()
     if not available:
         raise B2BRecError(f"client {client} has no trained model yet (no bundle in {source.store.url()}); train first")
-    chosen = version or available[-1]
+    live = live_version(source.store)
+    chosen = version or live or available[-1]
     if chosen not in available:
         raise B2BRecError(f"model version {chosen!r} not found; available: {', '.join(available[-10:])}")
+    if version is not None and version != live:  # an explicit --version deploys it for every instance
+        set_live_version(source.store, version, actor=f"cli:{getpass.getuser()}", reason="b2brec serve --version")
     console.print(f"[green]serving[/green] {spec.project_id} model {chosen} at http://{host}:{port} (docs: /docs)")
     configure_logging(serving.log_level)
     app = app_for_client(client, settings, serving.model_copy(update={"version": chosen}))

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from b2brec.backends.factory import backends_for
 from b2brec.errors import B2BRecError
+from b2brec.live import live_version, set_live_version
 from b2brec.projects.local import open_project
 from b2brec.settings import Backend, Settings
 from b2brec.spec import ClientSpec, load_environment
@@ -26,6 +27,7 @@ from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
+from serving.live import LiveFollower
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
 from serving.model.registry import ModelRegistry
@@ -86,6 +88,7 @@ def create_app(
     registry = registry or ModelRegistry(source, serving)
     metrics = ServingMetrics()
     registry.listeners.append(metrics.model_changed)
+    follower = LiveFollower(registry, source.store, serving.live_refresh_s) if source is not None else None
     predictions = None
     if prediction_sink is not None and serving.prediction_log:
         predictions = PredictionLogger(
@@ -107,15 +110,16 @@ def create_app(
         if registry.loaded:
             metrics.model_changed(registry.current)
         elif source is not None:
-            try:
-                registry.deploy(serving.version, registered=serving.registered)
-            except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
-                log.error("no model loaded at start-up", extra={"error": exc.message})
+            _load_at_start(registry, source, serving)
+        if follower is not None:
+            follower.start()
         if predictions is not None:
             predictions.start()
         try:
             yield
         finally:
+            if follower is not None:
+                follower.stop()
             if predictions is not None:
                 predictions.close()
             limits.restore_original_limits()
@@ -132,10 +136,30 @@ def create_app(
     app.state.metrics = metrics
     app.state.predictions = predictions
     app.state.credentials = credentials
+    app.state.live_store = source.store if source is not None else None
     register_error_handlers(app)
     app.include_router(api_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: ServingSettings) -> None:
+    """The client's live version if one was deployed; else the configured (or newest) version,
+    which then becomes the live one, so the next instance starts on the same."""
+    try:
+        live = live_version(source.store)
+        if live is not None:
+            registry.deploy(live)
+            return
+        state = registry.deploy(serving.version, registered=serving.registered)
+        try:
+            set_live_version(
+                source.store, state.version, actor="serving-startup", reason="first version served", expected=None
+            )
+        except B2BRecError as exc:  # another instance recorded one first: follow it on the next refresh
+            log.warning("live version not recorded", extra={"error": exc.message})
+    except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
+        log.error("no model loaded at start-up", extra={"error": exc.message})
 
 
 def client_spec(client: str, settings: Settings) -> ClientSpec:

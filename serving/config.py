@@ -28,7 +28,11 @@ class ServingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="B2BREC_SERVING_", extra="ignore", frozen=True)
 
-    version: str | None = Field(None, description="Model version to load at start-up; unset = newest bundle.")
+    version: str | None = Field(
+        None,
+        description="Model version to load at start-up when the client has no live version yet (live.json in "
+        "the models bucket, set by /admin/deploy); unset = newest bundle.",
+    )
     registered: str | None = Field(
         None,
         description="Instead of `version`: an MLflow registry version number or alias (e.g. champion) of "
@@ -83,6 +87,12 @@ class ServingSettings(BaseSettings):
         None,
         description="Bearer token for /admin. Unset = read from the secrets backend (`admin_token_secret`); "
         "with no token anywhere /admin is open on the local default and disabled on backend=gcp.",
+    )
+    live_refresh_s: float = Field(
+        3.0,
+        ge=0,
+        description="How often the client's live-version pointer (models bucket, live.json) is re-read; the "
+        "instance hot-swaps when it moved, so all instances converge within this interval. 0 = read at start only.",
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
 

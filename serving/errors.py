@@ -16,6 +16,7 @@ log = logging.getLogger("serving.errors")
 STATUS_BY_CODE = {
     "model_not_loaded": 503,
     "deploy_failed": 409,
+    "live_version_error": 409,
     "invalid_bundle": 404,
     "unauthorized": 401,
     "admin_disabled": 403,

@@ -152,11 +152,34 @@ class DeployRequest(BaseModel):
         "of the served model; the server loads the bundle that registry version names.",
     )
 
+    actor: str = Field(
+        "admin-api", min_length=1, max_length=200, description="Who deploys (kept in the deployment history)."
+    )
+    reason: str = Field("", max_length=2000, description="Why (kept in the deployment history).")
+
     @model_validator(mode="after")
     def _one_target(self) -> DeployRequest:
         if self.version is not None and self.registered is not None:
             raise ValueError("give `version` or `registered`, not both")
         return self
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    actor: str = Field(
+        "admin-api", min_length=1, max_length=200, description="Who rolls back (kept in the deployment history)."
+    )
+    reason: str = Field("", max_length=2000, description="Why (kept in the deployment history).")
+
+
+class DeploymentData(BaseModel):
+    version: str
+    previous: str | None
+    actor: str
+    reason: str
+    at: str
+    action: str
 
 
 class HealthData(BaseModel):
@@ -168,3 +191,7 @@ class VersionsData(BaseModel):
     current: str | None
     previous: str | None
     available: list[str]
+    live: str | None = None
+    """The client's live version (all instances converge on it)."""
+    history: list[DeploymentData] = []
+    """The last 20 deployments and rollbacks, oldest first."""

@@ -130,7 +130,13 @@ def test_deploy_and_rollback(client: TestClient) -> None:
     missing = client.post("/admin/deploy", json={"version": "v9"})
     assert missing.status_code == 404 and "v9" in missing.json()["message"]
     versions = client.get("/admin/versions").json()["data"]
-    assert versions == {"current": "v1", "previous": "v2", "available": ["v1", "v2"]}
+    history = [(d["action"], d["previous"], d["version"], d["actor"]) for d in versions.pop("history")]
+    assert versions == {"current": "v1", "previous": "v2", "available": ["v1", "v2"], "live": "v1"}
+    assert history == [
+        ("deploy", None, "v1", "serving-startup"),  # the first instance records what it started on
+        ("deploy", "v1", "v2", "admin-api"),
+        ("rollback", "v2", "v1", "admin-api"),
+    ]
 
 
 @pytest.mark.parametrize("version", ["..", ".", "v1/../v2", "a..b", ".hidden", "v1/"])

@@ -11,7 +11,8 @@ from b2brec.bundle import read_bundle
 from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from trainer.errors import PipelineError
-from trainer.pipeline import RunOptions, context_for, load_state, run_pipeline
+from trainer.pipeline import RunOptions, context_for, load_run, run_pipeline
+from trainer.runs import RunStatus, StageStatus
 
 pytestmark = pytest.mark.slow
 OPTIONS = RunOptions(window_days=30, test_days=7, epochs=2, batch_size=64, embedding_dim=16, model_name="tiny")
@@ -27,23 +28,28 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     with pytest.raises(PipelineError, match="stage train of run .* failed") as failure:
         run_pipeline(broken, options=OPTIONS, on_event=lambda stage, status, _: events.append((stage, status)))
     run_id = failure.value.message.split(" of run ")[1].split(" ")[0]
-    state = load_state(broken.data, run_id)
-    assert state["status"] == "failed" and state["failed_stage"] == "train"
-    assert state["stages"]["train"]["reason"]
-    assert [state["stages"][s]["status"] for s in ("extract", "vocab", "register")] == ["succeeded"] * 2 + ["pending"]
+    state = load_run(broken, run_id)
+    assert state.status is RunStatus.FAILED and state.failed_stage == "train"
+    assert state.stage("train").error
+    assert [state.stage(s).status for s in ("extract", "vocab", "register")] == [StageStatus.SUCCEEDED] * 2 + [
+        StageStatus.PENDING
+    ]
     assert broken.data.exists(f"datasets/{run_id}/vocabularies.json")
     assert ("train", "failed") in events
-    extract_job = state["stages"]["extract"]["job_id"]
+    extract_job = state.stage("extract").job
 
     # Resume with a real MLflow server: extract and vocab are kept, train and register run.
     uri = f"http://127.0.0.1:{mlflow_project.ports['mlflow']}"
     fixed = dataclasses.replace(broken, mlflow_uri=uri)
     state = run_pipeline(fixed, run_id=run_id)
-    assert state["status"] == "succeeded"
-    assert state["stages"]["extract"]["job_id"] == extract_job
-    metrics = state["stages"]["train"]["outputs"]["metrics"]
+    assert state.status is RunStatus.SUCCEEDED
+    assert state.stage("extract").job == extract_job
+    metrics = state.stage("train").outputs["metrics"]
     assert 0.0 < metrics["all/recall@100"] <= 1.0
-    assert set(state["stages"]["train"]["outputs"]["baselines"]) == {"most_popular", "als"}
+    assert set(state.stage("train").outputs["baselines"]) == {"most_popular", "als"}
+    train_jobs = state.stage("train").jobs
+    assert [j.state for j in train_jobs] == ["failed", "succeeded"]  # both attempts are metered
+    assert all(j.started_at and j.ended_at and j.machine_type for j in state.jobs())
 
     bundle = read_bundle(fixed.models, run_id)
     assert bundle.manifest.version == run_id
@@ -52,7 +58,7 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
         assert fixed.models.exists(f"{run_id}/{name}/saved_model.pb")
 
     client = MlflowClient(tracking_uri=uri)
-    version = client.get_model_version("tiny", state["stages"]["register"]["outputs"]["registry_version"])
+    version = client.get_model_version("tiny", state.stage("register").outputs["registry_version"])
     assert version.tags["bundle_uri"] == fixed.models.url(f"{run_id}/serving")
     assert version.tags["model_version"] == run_id
     runs = client.search_runs([client.get_experiment_by_name("b2brec").experiment_id])
