@@ -91,16 +91,6 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     error_fix: Mapped[str | None] = mapped_column(sa.Text)
 
 
-class Deployment(db.Model):  # type: ignore[name-defined,misc]
-    __tablename__ = "deployments"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(sa.String(254))
-    from_version: Mapped[str | None] = mapped_column(sa.String(64))
-    to_version: Mapped[str] = mapped_column(sa.String(64))
-    reason: Mapped[str] = mapped_column(sa.String(255), default="")
-
-
 class ApiKey(db.Model):  # type: ignore[name-defined,misc]
     """Only a prefix and a hash are kept here; the key itself is in the serving secret."""
 

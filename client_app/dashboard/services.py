@@ -7,7 +7,7 @@ from typing import Any
 from b2brec.errors import B2BRecError
 from b2brec.prediction_log import DATASET, TABLE
 from client_app import jobs
-from client_app.deployments.services import live_version
+from client_app.deployments.services import current_version
 from client_app.experiments.services import finished_runs
 from client_app.extensions import db
 from client_app.models import Job, utcnow
@@ -40,7 +40,7 @@ def cost_this_month() -> float:
 
 
 def live_model() -> dict[str, Any]:
-    version = live_version()
+    version = current_version()
     run = next((r for r in finished_runs() if r["run_id"] == version), None)
     return {"version": version, "run": run}
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Response, request
 from flask_login import current_user
 
+from b2brec.live import Deployment
 from client_app.auth.roles import require_role
 from client_app.deployments import bp, services
-from client_app.models import Deployment
 from client_app.responses import ok
 
 
 def _deployment(d: Deployment) -> dict[str, object]:
-    return {"at": d.at.isoformat(), "actor": d.actor, "from": d.from_version, "to": d.to_version, "reason": d.reason}
+    return {"at": d.at, "actor": d.actor, "from": d.previous, "to": d.version, "action": d.action, "reason": d.reason}
 
 
 @bp.get("/api/")
@@ -21,6 +21,7 @@ def api_state() -> tuple[Response, int]:
     return ok(
         "deployments",
         {
+            "live": services.current_version(),
             "serving": services.serving_state(),
             "versions": services.versions(),
             "history": [_deployment(d) for d in services.history()],
@@ -33,7 +34,7 @@ def api_state() -> tuple[Response, int]:
 def api_deploy() -> tuple[Response, int]:
     body = request.get_json(silent=True) or {}
     record = services.deploy(str(body.get("version", "")), current_user.email)
-    return ok(f"model {record.to_version} is live", _deployment(record))
+    return ok(f"model {record.version} is live", _deployment(record))
 
 
 @bp.post("/api/rollback")

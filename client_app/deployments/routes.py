@@ -22,6 +22,7 @@ def _page(new_key: str | None = None) -> str:
     return render_template(
         "deployments/index.html",
         state=state,
+        live=services.current_version(),
         versions=list(reversed(services.versions())),
         history=services.history(),
         keys=services.keys(),
@@ -41,7 +42,7 @@ def index() -> str:
 def deploy() -> Response:
     try:
         record = services.deploy(request.form.get("version", ""), current_user.email)
-        flash(f"model {record.to_version} is live", "info")
+        flash(f"model {record.version} is live; the serving API switches to it within seconds", "info")
     except B2BRecError as exc:
         _flash(exc)
     return redirect(url_for("deployments.index"))
@@ -52,7 +53,7 @@ def deploy() -> Response:
 def rollback() -> Response:
     try:
         record = services.rollback(current_user.email)
-        flash(f"rolled back to {record.to_version}", "info")
+        flash(f"rolled back to {record.version}", "info")
     except B2BRecError as exc:
         _flash(exc)
     return redirect(url_for("deployments.index"))

@@ -12,70 +12,68 @@ import secrets
 from typing import Any
 
 from b2brec.backends.secrets import SecretNotFound
-from b2brec.bundle import check_version
+from b2brec.backends.storage import ObjectStore
+from b2brec.bundle import check_version, list_versions
+from b2brec.errors import B2BRecError
+from b2brec.live import Deployment as LiveDeployment
+from b2brec.live import deployment_history, live_version, rollback_live_version, set_live_version
 from client_app import activity, validation
 from client_app.client import current_client
 from client_app.deployments import serving
 from client_app.errors import AppError
 from client_app.extensions import db
-from client_app.models import ApiKey, Deployment, utcnow
+from client_app.models import ApiKey, utcnow
 from serving.config import split_keys
-from serving.model.loader import BundleSource
 
 KEYS_SECRET = "serving-api-keys"
 
 
+def _models() -> ObjectStore:
+    return current_client().storage("models")
+
+
 def versions() -> list[str]:
-    return list(BundleSource(current_client().storage("models")).versions())
+    return list(list_versions(_models()))
 
 
 def serving_state() -> dict[str, Any]:
-    """What the serving API says it serves (``current``, ``previous``), or an error to show."""
+    """What the serving API says it serves right now (it follows the live pointer within seconds)."""
     try:
         return serving.admin("GET", "versions")
     except AppError as exc:
         return {"error": exc.message, "fix": exc.fix}
 
 
-def history(limit: int = 50) -> list[Deployment]:
-    return list(
-        db.session.scalars(db.select(Deployment).order_by(Deployment.at.desc(), Deployment.id.desc()).limit(limit))
-    )
+def history() -> list[LiveDeployment]:
+    """Every deployment and rollback (who, when, from, to, why), newest first."""
+    return list(reversed(deployment_history(_models())))
 
 
-def live_version() -> str | None:
-    state = serving_state()
-    if "current" in state:
-        return state.get("current")
-    last = history(1)
-    return last[0].to_version if last else None
+def current_version() -> str | None:
+    return live_version(_models())
 
 
-def deploy(version: str, actor: str, *, reason: str = "deploy") -> Deployment:
+def deploy(version: str, actor: str, *, reason: str = "deployed from the client app") -> LiveDeployment:
+    """Make ``version`` the client's live model; every serving instance swaps to it within seconds."""
     try:
         check_version(version)
-    except Exception:
+    except B2BRecError:
         raise AppError("that is not a model version id", fix="pick a version from the list") from None
     if version not in versions():
         raise AppError(
             f"model version {version[:64]!r} is not registered", code="not_found", fix="pick one from the list"
         )
-    previous = live_version()
-    info = serving.admin("POST", "deploy", {"version": version})
-    record = Deployment(
-        actor=actor, from_version=previous, to_version=info.get("model_version", version), reason=reason
-    )
-    db.session.add(record)
-    activity.record(f"model.{reason}", version, f"from {previous or 'nothing'}", actor=actor)
+    record = set_live_version(_models(), version, actor=actor, reason=reason)
+    activity.record("model.deploy", version, f"from {record.previous or 'nothing'}", actor=actor)
     db.session.commit()
     return record
 
 
-def rollback(actor: str) -> Deployment:
-    last = history(1)
-    if not last or not last[0].from_version:
-        raise AppError("there is no earlier version to roll back to", code="conflict", fix="deploy a version first")
-    return deploy(last[0].from_version, actor, reason="rollback")
+def rollback(actor: str) -> LiveDeployment:
+    record = rollback_live_version(_models(), actor=actor, reason="rolled back from the client app")
+    activity.record("model.rollback", record.version, f"from {record.previous}", actor=actor)
+    db.session.commit()
+    return record
 
 
 def _stored_keys() -> list[str]:

@@ -1,6 +1,6 @@
 """Finished runs and their metrics on the time-split test set (model and baselines), for comparison.
 
-Each run's metrics come from its pipeline state (the train stage's outputs, also logged to the
+Each run's metrics come from its pipeline record (the train stage's outputs, also logged to the
 client's MLflow); the page links to MLflow for everything else.
 """
 
@@ -11,29 +11,32 @@ from typing import Any
 
 from client_app.client import current_client
 from client_app.errors import AppError
-from trainer.pipeline import list_runs
+from trainer import runs
+from trainer.run_context import context_for
+from trainer.runs import RunStatus
 
 _RECALL = re.compile(r"^all/recall@(\d+)$")
 
 
 def finished_runs() -> list[dict[str, Any]]:
     """Succeeded runs, newest first: run id, created, options, model metrics and baselines."""
-    runs = []
-    for state in list_runs(current_client().storage("data")):
-        train = state.get("stages", {}).get("train", {})
-        outputs = train.get("outputs") or {}
-        if state.get("status") != "succeeded" or not outputs.get("metrics"):
+    client = current_client()
+    ctx = context_for(client.base_spec, client.settings)  # reading runs starts nothing
+    found = []
+    for record in runs.list_runs(ctx):
+        outputs = record.stage("train").outputs or {}
+        if record.status is not RunStatus.SUCCEEDED or not outputs.get("metrics"):
             continue
-        runs.append(
+        found.append(
             {
-                "run_id": state["run_id"],
-                "created_at": state.get("created_at", ""),
-                "options": state.get("options", {}),
+                "run_id": record.run_id,
+                "created_at": record.created_at,
+                "options": record.options,
                 "metrics": outputs["metrics"],
                 "baselines": outputs.get("baselines", {}),
             }
         )
-    return sorted(runs, key=lambda r: r["created_at"], reverse=True)
+    return sorted(found, key=lambda r: r["created_at"], reverse=True)
 
 
 def recall_ks(metrics: dict[str, float]) -> list[int]:

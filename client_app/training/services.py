@@ -9,7 +9,8 @@ so progress shows whichever worker drives the run.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, fields
+import time
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -23,14 +24,17 @@ from client_app.errors import AppError, fix_of
 from client_app.extensions import db
 from client_app.models import Job, User, utcnow
 from client_app.warehouse import query, table_exists
-from trainer import STAGES
-from trainer.pipeline import RunOptions, context_for, load_state, new_run_id, run_pipeline, state_key
+from trainer import STAGES, runs
+from trainer.run_context import RunOptions, context_for
+from trainer.runs import RunRecord, RunStatus
 
 log = logging.getLogger("client_app.training")
 
 HOURLY_USD: dict[str, float] = {"n1-standard-4": 0.19, "n1-standard-8": 0.38, "n1-standard-16": 0.76}
 """On-demand prices of the Vertex AI training machines (europe-west1, USD per hour)."""
 GPU_HOURLY_USD: dict[str, float] = {"NVIDIA_TESLA_T4": 0.40, "NVIDIA_L4": 0.81, "NVIDIA_TESLA_V100": 2.93}
+DRIVE_POLL_S = 1.0
+"""How often the worker advances a run (each call is short: submit or record, never wait)."""
 TUNABLE: tuple[str, ...] = ("window_days", "test_days", "epochs", "batch_size", "embedding_dim", "learning_rate")
 
 
@@ -108,11 +112,12 @@ def start(actor: User, form: dict[str, Any]) -> Job:
             f"training run #{running.id} is still {running.status}", code="conflict", fix="wait or cancel it"
         )
     cost = estimate(options)
-    job = jobs.create("training", actor.email, options=asdict(options), run_id=new_run_id())
+    job = jobs.create("training", actor.email, options=asdict(options), run_id=runs.new_run_id())
     job.estimated_cost = cost["usd"]
     needs_approval = cost["usd"] > config.approval_threshold_usd and not actor.can("admin")
     job.status = "awaiting_approval" if needs_approval else "queued"
     activity.record("training.start", job.run_id or "", f"estimate ${cost['usd']:.2f}", actor=actor.email)
+    runs.start_run(_context(), options, run_id=job.run_id)
     db.session.commit()
     if not needs_approval:
         _enqueue(job.id)
@@ -143,26 +148,20 @@ def _context() -> Any:
 
 
 def execute(job_id: int) -> None:
-    """Drive the run's stages (in the worker). A stage that fails leaves the run resumable there."""
+    """Drive the run (in the worker): ``advance`` it until it is done, a short call each time.
+
+    A killed worker leaves the run as it was (the stage's job keeps running); the next driver
+    (Resume) adopts the running job, so nothing is lost or run twice."""
     job = jobs.get(job_id, "training")
-    if job.status not in ("queued",):
+    if job.status != "queued" or not job.run_id:
         log.info("training job %s is %s; nothing to do", job_id, job.status)
         return
     jobs.update(job_id, status="running", started_at=job.started_at or utcnow(), message="starting", error_code=None)
     ctx = _context()
-    run_id = job.run_id or new_run_id()
-    _cancel_orphans(ctx, run_id)
-
-    def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
-        jobs.update(job_id, message=f"{stage}: {status}")
-
     try:
         with jobs.heartbeat(job_id):
-            state = run_pipeline(ctx, options=RunOptions(**_known(job.options)), run_id=run_id, on_event=on_event)
+            record = _drive(job_id, ctx, job.run_id)
     except B2BRecError as exc:
-        db.session.expire_all()
-        if jobs.get(job_id).status == "cancelled":
-            return
         jobs.update(
             job_id,
             status="failed",
@@ -184,39 +183,47 @@ def execute(job_id: int) -> None:
         )
         _finish(job_id)
         return
-    jobs.update(
-        job_id,
-        status="succeeded",
-        finished_at=utcnow(),
-        message="all stages succeeded",
-        metered_cost=metered_cost(state),
-    )
+    if record.status is RunStatus.CANCELLED:
+        jobs.update(job_id, status="cancelled", finished_at=utcnow(), metered_cost=metered_cost(record))
+        return
+    if record.status in (RunStatus.FAILED,):
+        stage = record.failed_stage or "?"
+        jobs.update(
+            job_id,
+            status="failed",
+            finished_at=utcnow(),
+            message=f"stage {stage} failed: {record.error}"[:500],
+            error_code="stage_failed",
+            error_fix="fix the cause, then press Resume (it restarts at that stage)",
+            metered_cost=metered_cost(record),
+        )
+    else:
+        jobs.update(
+            job_id,
+            status="succeeded",
+            finished_at=utcnow(),
+            message="all stages succeeded",
+            metered_cost=metered_cost(record),
+        )
     _finish(job_id)
 
 
-def _known(options: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(RunOptions)}
-    return {k: v for k, v in options.items() if k in names}
+def _drive(job_id: int, ctx: Any, run_id: str) -> RunRecord:
+    last = ""
+    while True:
+        record = runs.advance(ctx, run_id)
+        current = record.next_stage()
+        message = f"{current.name}: {current.status.value}" if current else record.status.value
+        if message != last:
+            jobs.update(job_id, message=message)
+            last = message
+        if record.status.done:
+            return record
+        time.sleep(DRIVE_POLL_S)
 
 
-def _cancel_orphans(ctx: Any, run_id: str) -> None:
-    """A stage left 'running' by a killed worker: stop its job before the stage is run again."""
-    if not ctx.data.exists(state_key(run_id)):
-        return
-    for record in load_state(ctx.data, run_id)["stages"].values():
-        if record.get("status") == "running" and record.get("job_id"):
-            try:
-                ctx.jobs.cancel(record["job_id"])
-            except B2BRecError as exc:
-                log.warning("could not cancel orphan job %s: %s", record["job_id"], exc.message)
-
-
-def metered_cost(state: dict[str, Any]) -> float:
-    seconds = 0.0
-    for record in state.get("stages", {}).values():
-        if record.get("started_at") and record.get("finished_at"):
-            started = datetime.fromisoformat(record["started_at"])
-            seconds += (datetime.fromisoformat(record["finished_at"]) - started).total_seconds()
+def metered_cost(record: RunRecord) -> float:
+    seconds = sum(job.seconds or 0.0 for job in record.jobs())
     return round(seconds / 3600 * hourly_price(), 4)
 
 
@@ -239,10 +246,9 @@ def cancel(job_id: int, actor: str) -> Job:
         raise AppError(
             f"run #{job_id} is {job.status}; only an active run can be cancelled", code="conflict", fix="reload"
         )
+    if job.run_id and current_client().storage("data").exists(runs.state_key(job.run_id)):
+        runs.cancel(_context(), job.run_id)
     jobs.update(job_id, status="cancelled", finished_at=utcnow(), message="cancelled by " + actor)
-    if job.run_id:
-        ctx = _context()
-        _cancel_orphans(ctx, job.run_id)
     activity.record("training.cancel", job.run_id or "", actor=actor)
     db.session.commit()
     db.session.expire_all()
@@ -250,7 +256,8 @@ def cancel(job_id: int, actor: str) -> Job:
 
 
 def resume(job_id: int, actor: str) -> Job:
-    """Start a failed, cancelled or stalled run again at its first unfinished stage."""
+    """Continue a failed, cancelled or stalled run at its first unfinished stage (a stalled run's
+    running job is adopted, not started again)."""
     job = jobs.get(job_id, "training")
     status = jobs.shown_status(job)
     if status not in ("failed", "cancelled", "stalled"):
@@ -259,43 +266,57 @@ def resume(job_id: int, actor: str) -> Job:
             code="conflict",
             fix="reload the page",
         )
+    if not job.run_id:
+        raise AppError(f"run #{job_id} has no pipeline run", code="conflict", fix="start a new run")
+    record = runs.load_run(_context(), job.run_id)
+    if record.status.done:
+        runs.resume(_context(), job.run_id)
     jobs.update(
         job_id, status="queued", finished_at=None, message=f"resumed by {actor}", error_code=None, error_fix=None
     )
-    activity.record("training.resume", job.run_id or "", f"was {status}", actor=actor)
+    activity.record("training.resume", job.run_id, f"was {status}", actor=actor)
     db.session.commit()
     _enqueue(job_id)
     db.session.expire_all()
     return jobs.get(job_id)
 
 
-def run_state(job: Job) -> dict[str, Any] | None:
+def run_record(job: Job) -> RunRecord | None:
     data = current_client().storage("data")
-    if not job.run_id or not data.exists(state_key(job.run_id)):
+    if not job.run_id or not data.exists(runs.state_key(job.run_id)):
         return None
-    return load_state(data, job.run_id)
+    return runs.poll(_context(), job.run_id)
 
 
 def stage_rows(job: Job) -> list[dict[str, Any]]:
-    """One row per stage: status, job id, duration, reason (pending stages included)."""
-    state = run_state(job) or {"stages": {}}
+    """One row per stage: status, job id, duration, error (pending stages included)."""
+    record = run_record(job)
+    if record is None:
+        return [{"stage": s, "status": "pending", "job_id": None, "duration": None, "reason": None} for s in STAGES]
     rows = []
-    for stage in STAGES:
-        record = state["stages"].get(stage, {"status": "pending"})
-        duration = None
-        if record.get("started_at") and record.get("finished_at"):
-            duration = datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])
-        rows.append({"stage": stage, **record, "duration": duration.total_seconds() if duration else None})
+    for stage in record.stages:
+        rows.append(
+            {
+                "stage": stage.name,
+                "status": stage.status.value,
+                "job_id": stage.job.job_id if stage.job else None,
+                "duration": stage.job.seconds if stage.job else None,
+                "reason": stage.error,
+                "attempt": stage.attempt,
+            }
+        )
     return rows
 
 
 def stage_log(job: Job, stage: str, lines: int = 40) -> str:
-    state = run_state(job)
-    if state is None or stage not in state["stages"] or not state["stages"][stage].get("job_id"):
+    record = run_record(job)
+    if record is None or stage not in STAGES:
         return ""
-    runner = current_client().backends.jobs
-    logs = getattr(runner, "logs", None)
-    text = logs(state["stages"][stage]["job_id"]) if callable(logs) else ""
+    found = record.stage(stage)
+    if found.job is None or not found.job.job_id:
+        return ""
+    logs = getattr(current_client().backends.jobs, "logs", None)
+    text = logs(found.job.job_id) if callable(logs) else ""
     return "\n".join(str(text).splitlines()[-lines:])
 
 

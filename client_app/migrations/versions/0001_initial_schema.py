@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:31:28.059870
+Create Date: 2026-11-30 07:48:12.138898
 """
 
 from __future__ import annotations
@@ -64,19 +64,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
-    op.create_table(
-        "deployments",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
-        sa.Column("actor", sa.String(length=254), nullable=False),
-        sa.Column("from_version", sa.String(length=64), nullable=True),
-        sa.Column("to_version", sa.String(length=64), nullable=False),
-        sa.Column("reason", sa.String(length=255), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_deployments_at"), ["at"], unique=False)
-
     op.create_table(
         "jobs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -153,10 +140,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_jobs_created_at"))
 
     op.drop_table("jobs")
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deployments_at"))
-
-    op.drop_table("deployments")
     op.drop_table("connections")
     op.drop_table("api_keys")
     with op.batch_alter_table("activity", schema=None) as batch_op:
