@@ -223,6 +223,18 @@ def _load(
     return loads, full_refresh
 
 
+def _etl_error_in(exc: BaseException) -> EtlError | None:
+    """The EtlError dlt wrapped (e.g. a bad file raised inside a resource), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EtlError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def run_etl(
     spec: ClientSpec,
     settings: Settings,
@@ -250,6 +262,9 @@ def run_etl(
             ledger = RefreshLedger(backends.storage("data"))
             loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, progress, ledger)
         except Exception as exc:  # dlt wraps every step failure; show it without secrets
+            ours = _etl_error_in(exc)
+            if ours is not None:  # a bad file found while loading: its own code and message
+                raise ours from None
             cause = exc.__cause__ or exc
             detail = scrub(f"{type(cause).__name__}: {cause}", secrets).strip().splitlines()
             log.debug("load failure: %s", scrub(repr(cause), secrets))

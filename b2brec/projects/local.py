@@ -7,6 +7,7 @@ Layout::
       project.json          spec, template version, ports and URLs of its services
       warehouse.duckdb      datasets raw_data, features, ml_datasets, predictions
       buckets/{project-id}-{purpose}/
+      buckets/{project-id}-data/uploads/   the client's upload area: the only place file sources read
       secrets.enc           Fernet-encrypted secrets (key under B2BREC_HOME/keys/)
       db/                   SQLite app and MLflow databases
       etl/                  dlt pipeline state
@@ -30,6 +31,11 @@ from b2brec.errors import B2BRecError
 from b2brec.naming import BUCKET_PURPOSES
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, parse_spec
+from b2brec.spec.identity import Identity, IdentityCollision, collision
+from b2brec.spec.loader import environment_path
+
+UPLOADS_PREFIX = "uploads"
+"""Key prefix of the upload area in the client's ``data`` bucket (locally a folder, on GCP the bucket)."""
 
 SERVICES: tuple[str, ...] = ("client_app", "serving", "mlflow")
 _PORT_BASE = 18000
@@ -38,6 +44,11 @@ _PORT_STRIDE = 10
 
 class ProjectNotFound(B2BRecError):
     code = "project_not_found"
+
+
+def upload_area(spec: ClientSpec, settings: Settings) -> Path:
+    """The local folder a client's file sources are confined to (it need not exist yet)."""
+    return settings.clients_dir / spec.project_id / "buckets" / spec.bucket("data") / UPLOADS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,19 @@ class LocalClientProject:
     @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """The client's upload area: file sources (CSV, Parquet, SQLite) may only read here."""
+        return self.bucket_path("data") / UPLOADS_PREFIX
+
+    def identity(self, settings: Settings) -> Identity:
+        origin = (
+            str(environment_path(settings.environments_dir, self.environment))
+            if self.environment
+            else str(_project_file(self.root))
+        )
+        return Identity(self.spec, origin, self.environment)
 
     def bucket_path(self, purpose: str) -> Path:
         return self.root / "buckets" / self.spec.bucket(purpose)
@@ -131,7 +155,15 @@ def create_project(spec: ClientSpec, settings: Settings, *, environment: str | N
     an existing project is kept, its spec and template version are refreshed. ``environment`` names
     the environments/*.yaml file, so commands can find the project by that name too."""
     root = settings.clients_dir / spec.project_id
-    existing = _read(root, settings) if _project_file(root).exists() else None
+    origin = str(environment_path(settings.environments_dir, environment)) if environment else "the spec given"
+    new = Identity(spec, origin, environment)
+    existing = None
+    for other in list_projects(settings):
+        problem = collision(new, other.identity(settings))
+        if problem is not None:
+            raise IdentityCollision(problem)
+        if other.root == root:
+            existing = other
     ports = existing.ports if existing else _next_ports(settings)
     created_at = existing.created_at if existing else datetime.now(UTC).isoformat()
     environment = environment or (existing.environment if existing else None)
@@ -142,6 +174,7 @@ def create_project(spec: ClientSpec, settings: Settings, *, environment: str | N
         folder.mkdir(parents=True, exist_ok=True)
     for purpose in BUCKET_PURPOSES:
         project.bucket_path(purpose).mkdir(parents=True, exist_ok=True)
+    project.uploads_dir.mkdir(parents=True, exist_ok=True)
     project.warehouse().ensure_datasets(spec.datasets)
     _write_json_atomic(
         _project_file(root),
@@ -176,12 +209,17 @@ def list_projects(settings: Settings) -> list[LocalClientProject]:
 
 
 def open_project(name: str, settings: Settings) -> LocalClientProject:
-    """Find a project by project id, client id or the environment file it came from (``demo-dev``)."""
+    """Find a project by project id, client id or the environment file it came from (``demo-dev``).
+
+    Lookups are exact and unambiguous: a name that two projects answer to is refused (naming both)
+    rather than resolved to whichever comes first."""
     projects = list_projects(settings)
-    for project in projects:
-        names = {project.project_id, project.spec.client_id, f"{project.spec.sanitized_name}-{project.spec.env}"}
-        if name in names or (project.environment is not None and name == project.environment):
-            return project
+    matches = [p for p in projects if name in p.identity(settings).names]
+    if len(matches) > 1:
+        first, second = (p.identity(settings).describe() for p in matches[:2])
+        raise IdentityCollision(f"{name!r} names more than one client project: {first} and {second}")
+    if matches:
+        return matches[0]
     known = ", ".join(p.project_id for p in projects) or "none yet; run `b2brec client create --env NAME`"
     raise ProjectNotFound(f"no local client project {name!r} (known: {known})")
 
