@@ -93,7 +93,12 @@ def start(
         for process in processes.all():
             if process.poll() is not None:
                 processes.stop()
-                raise B2BRecError(f"a client app process exited with code {process.returncode}; see {logs}")
+                name = {id(web): "web", id(worker): "worker"}.get(id(process), "beat")
+                tail = (logs / f"client_app-{name}.log").read_text(errors="replace").splitlines()[-15:]
+                raise B2BRecError(
+                    f"the client app's {name} process exited with code {process.returncode}; "
+                    f"last lines of {logs / f'client_app-{name}.log'}:\n" + "\n".join(tail)
+                )
         try:
             if httpx.get(f"{processes.url}/login", timeout=2).status_code == 200:
                 return processes

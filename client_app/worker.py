@@ -39,7 +39,6 @@ def celery_settings(config: AppConfig, settings: Settings) -> dict[str, Any]:
         "task_acks_late": False,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"polling_interval": 0.5},
         "beat_schedule": {"schedule-tick": {"task": "client_app.schedule_tick", "schedule": 60.0}},
         "timezone": "UTC",
     }

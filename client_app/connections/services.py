@@ -24,6 +24,7 @@ from b2brec.etl.files import file_columns
 from b2brec.etl.mapping import mapped_select, reflect_table
 from b2brec.etl.sources import resolve_source
 from b2brec.features import PLATFORM_TABLES
+from b2brec.projects.local import upload_area
 from b2brec.security import check_host, confine
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind
 from client_app import activity, validation
@@ -50,23 +51,23 @@ def secret_name(name: str) -> str:
 
 
 def uploads_root() -> Path:
+    """The client's upload area (file sources are confined to it; ETL reads them from there)."""
     client = current_client()
     if client.project is None:
-        raise AppError("file uploads are stored in the client's bucket on GCP; use a database source here")
-    root = client.project.root / "uploads"
+        raise AppError("file uploads are not read on backend=gcp yet", fix="use a database source")
+    root = upload_area(client.base_spec, client.settings)
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
-def _allowed_hosts() -> tuple[str, ...]:
-    client = current_client()
-    allowed = getattr(client.settings, "allowed_hosts", None)  # operator allow-list (b2brec.settings)
-    return tuple(allowed(client.base_spec.client_id)) if callable(allowed) else ()
+def file_folder(conn: Connection) -> Path:
+    return confine(conn.name, uploads_root())
 
 
 def resolved_host(host: str, port: int | None) -> str:
-    """The one address to connect to (raises ``HostRefused`` with its fix)."""
-    return check_host(host, port, allowed=_allowed_hosts()).address
+    """The one address to connect to; the operator's allow-list for this client applies."""
+    client = current_client()
+    return check_host(host, port, allowed=client.settings.allowed_hosts(client.base_spec.client_id)).address
 
 
 def get(connection_id: int) -> Connection:
@@ -142,7 +143,7 @@ def save_upload(form: dict[str, Any], files: Iterable[FileStorage]) -> Connectio
     for upload, target in zip(uploads, saved, strict=True):
         upload.save(target)
     conn = db.session.scalar(db.select(Connection).where(Connection.name == name)) or Connection(name=name, mapping={})
-    conn.kind, conn.path, conn.host, conn.port, conn.database, conn.username = kind, str(folder), None, None, None, None
+    conn.kind, conn.path, conn.host, conn.port, conn.database, conn.username = kind, name, None, None, None, None
     conn.password_secret = None
     db.session.add(conn)
     activity.record("connection.upload", name, ", ".join(p.name for p in saved))
@@ -160,12 +161,13 @@ def delete(connection_id: int) -> None:
 
 
 def source_of(conn: Connection) -> SourceConnection:
-    """The spec's view of a connection, with the host replaced by the address it resolves to now."""
+    """The spec's view of a connection (the ETL resolves the host again and connects by address)."""
     if conn.kind in FILE_KINDS:
-        return SourceConnection(kind=SourceKind(conn.kind), path=str(confine(conn.path or conn.name, uploads_root())))
+        return SourceConnection(kind=SourceKind(conn.kind), path=conn.name)  # relative to the upload area
+    resolved_host(conn.host or "", conn.port)  # refused early, with its fix; the ETL checks it again
     return SourceConnection(
         kind=SourceKind(conn.kind),
-        host=resolved_host(conn.host or "", conn.port),
+        host=conn.host,
         port=conn.port,
         database=conn.database,
         db_schema=conn.db_schema,
@@ -206,7 +208,7 @@ def validated_spec(data: dict[str, Any]) -> ClientSpec:
 
 def _handle(conn: Connection) -> Any:
     client = current_client()
-    return resolve_source(conn.name, source_of(conn), client.backends.secrets, client.settings.home)
+    return resolve_source(conn.name, source_of(conn), client.backends.secrets, client.base_spec, client.settings)
 
 
 def test(connection_id: int) -> list[Check]:
@@ -228,14 +230,14 @@ def test(connection_id: int) -> list[Check]:
 
 def _connection_only(conn: Connection) -> Check:
     if conn.kind in FILE_KINDS:
-        folder = Path(source_of(conn).path or "")
+        folder = file_folder(conn)
         found = sorted(p.name for p in folder.glob(f"*.{conn.kind}")) if folder.is_dir() else []
         if not found:
             return Check(conn.name, "connection", False, "no files uploaded yet", "missing_file", "upload the files")
         return Check(conn.name, "connection", True, f"{len(found)} file(s): {', '.join(found[:5])}")
     handle = _handle(conn)
     try:
-        with handle.engine().connect() as connection:
+        with handle.probe_engine().connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         code = classify_connect_error(exc)
@@ -257,7 +259,7 @@ def introspect(connection_id: int) -> dict[str, list[str]]:
     """Table → column names of the source (files: file stem → header)."""
     conn = get(connection_id)
     if conn.kind in FILE_KINDS:
-        folder = Path(source_of(conn).path or "")
+        folder = file_folder(conn)
         return {p.stem: file_columns(p, SourceKind(conn.kind)) for p in sorted(folder.glob(f"*.{conn.kind}"))}
     handle = _handle(conn)
     try:
@@ -334,7 +336,7 @@ def preview(connection_id: int, platform: str, limit: int = 10) -> dict[str, Any
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
-        path = Path(source_of(conn).path or "") / f"{mapping.table}.{conn.kind}"
+        path = file_folder(conn) / f"{mapping.table}.{conn.kind}"
         table = pacsv.read_csv(path) if conn.kind == "csv" else pq.read_table(path)
         rows = table.select(list(mapping.columns.values())).slice(0, limit).to_pylist()
         renamed = [{k: row[v] for k, v in mapping.columns.items()} for row in rows]

@@ -3,8 +3,10 @@ PostgreSQL database, and one signed-in test client per role."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from b2brec.settings import Settings
 from b2brec.spec import load_environment
 from client_app import create_app
 from client_app.config import AppConfig
+from tests.trainer.conftest import free_port
 from trainer.synthetic import WholesaleConfig, generate, load_into_warehouse
 
 TINY = WholesaleConfig(customers=60, products=60, days=40, orders_per_customer=8, seed=3)
@@ -23,12 +26,23 @@ PASSWORD = "correct-horse-battery"
 ROLES = ("admin", "member", "viewer")
 
 
+def with_free_ports(project: LocalClientProject) -> LocalClientProject:
+    """Give the project's services free ports (other test runs share this machine)."""
+    ports = {name: free_port() for name in project.ports}
+    project_file = project.root / "project.json"
+    project_file.write_text(json.dumps({**json.loads(project_file.read_text()), "ports": ports}))
+    return dataclasses.replace(project, ports=ports)
+
+
 @pytest.fixture
-def project(settings: Settings) -> LocalClientProject:
+def project(settings: Settings) -> Iterator[LocalClientProject]:
     spec = load_environment(settings.environments_dir, "demo-dev")
-    created = create_project(spec, settings, environment="demo-dev")
+    created = with_free_ports(create_project(spec, settings, environment="demo-dev"))
     load_into_warehouse(created.warehouse(), generate(TINY))
-    return created
+    yield created
+    from trainer import mlflow_server
+
+    mlflow_server.stop(created)
 
 
 @pytest.fixture

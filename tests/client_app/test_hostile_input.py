@@ -63,7 +63,7 @@ def test_other_connection_fields_are_checked_too(app: Flask, signed_in: SignedIn
     form = {
         "name": "erp",
         "kind": "postgresql",
-        "host": "203.0.113.7",
+        "host": "93.184.216.34",
         "port": "5432",
         "database": "erp",
         "username": "reader",
