@@ -12,6 +12,7 @@ from b2brec.backends.secrets import SecretNotFound
 from b2brec.settings import Backend, Settings
 from client_app.client import ClientRuntime
 from client_app.config import AppConfig
+from client_app.database import database
 from client_app.errors import AppError, register_error_handlers
 from client_app.extensions import csrf, db, login_manager
 from client_app.models import User
@@ -30,16 +31,6 @@ DOMAINS = (
     "monitoring",
     "settings",
 )
-
-
-def database_url(config: AppConfig, client: ClientRuntime) -> str:
-    if config.database_url:
-        return config.database_url
-    if client.project is None:
-        raise AppError(
-            "B2BREC_APP_DATABASE_URL is required on backend=gcp (the stack sets it)", code="invalid_settings"
-        )
-    return f"sqlite:///{client.project.db_dir / 'client_app.sqlite'}"
 
 
 def secret_key(config: AppConfig, client: ClientRuntime) -> str:
@@ -79,6 +70,11 @@ def register_blueprints(app: Flask) -> None:
     @app.get("/")
     def root() -> Response:
         return redirect(url_for("dashboard.index"))
+
+    @app.get("/healthz")
+    def healthz() -> tuple[dict[str, str], int]:
+        """Liveness for Cloud Run (the stack probes this path); no database call."""
+        return {"status": "ok"}, 200
 
 
 NAV: tuple[tuple[str, str, str], ...] = (
@@ -129,11 +125,12 @@ def create_app(config: AppConfig | None = None, settings: Settings | None = None
     config = config or AppConfig()  # type: ignore[call-arg]
     settings = settings or Settings()
     client = ClientRuntime(config, settings)
+    url, engine_options = database(config, client)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key(config, client),
-        SQLALCHEMY_DATABASE_URI=database_url(config, client),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
         SESSION_COOKIE_SECURE=config.secure_cookies,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -158,6 +155,6 @@ def create_app(config: AppConfig | None = None, settings: Settings | None = None
         from client_app.settings.services import first_seen
 
         with app.app_context():
-            upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+            upgrade(db.engine)
             first_seen()
     return app

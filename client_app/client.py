@@ -6,6 +6,7 @@ opens a project.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import cast
@@ -18,7 +19,7 @@ from b2brec.backends.warehouse import Warehouse
 from b2brec.errors import B2BRecError
 from b2brec.projects.local import LocalClientProject, open_project
 from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec, load_environment
+from b2brec.spec import ClientSpec, load_environment, parse_spec
 from client_app.config import AppConfig
 
 
@@ -37,6 +38,8 @@ class ClientRuntime:
 
     @cached_property
     def base_spec(self) -> ClientSpec:
+        if self.config.client_spec:
+            return parse_spec(json.loads(self.config.client_spec), origin="B2BREC_CLIENT_SPEC")
         if self.project is not None:
             return self.project.spec
         return load_environment(self.settings.environments_dir, self.config.client)

@@ -8,7 +8,7 @@ Every supported variable is a field below. Build one at start-up (``AppConfig()`
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "test"})
@@ -17,17 +17,45 @@ PLACEHOLDER_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "tes
 class AppConfig(BaseSettings):
     """Client app settings. Each field maps to ``B2BREC_APP_<FIELD NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="B2BREC_APP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="B2BREC_APP_", extra="ignore", frozen=True, populate_by_name=True)
 
-    client: str = Field(description="Project id, client id or environment name of the client this app serves.")
+    client: str = Field(
+        validation_alias=AliasChoices("B2BREC_APP_CLIENT", "B2BREC_GCP_PROJECT"),
+        description="Project id, client id or environment name of the client this app serves (on GCP the "
+        "stack's B2BREC_GCP_PROJECT is used when B2BREC_APP_CLIENT is unset).",
+    )
+    client_spec: str | None = Field(
+        None,
+        validation_alias=AliasChoices("B2BREC_APP_CLIENT_SPEC", "B2BREC_CLIENT_SPEC"),
+        description="The client's ClientSpec as JSON (on GCP the stack passes it, as to the ETL job); unset = "
+        "the local client project's spec, or environments/{client}.yaml.",
+    )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the app database; unset = SQLite in the client project's db/."
+        None,
+        description="SQLAlchemy URL of the app database; unset = Cloud SQL when the stack's B2BREC_SQL_* are set, "
+        "else SQLite in the client project's db/.",
+    )
+    sql_connection: str | None = Field(
+        None,
+        validation_alias=AliasChoices("B2BREC_APP_SQL_CONNECTION", "B2BREC_SQL_CONNECTION"),
+        description="Cloud SQL instance connection name (project:region:instance); the client stack sets it.",
+    )
+    sql_user: str | None = Field(
+        None,
+        validation_alias=AliasChoices("B2BREC_APP_SQL_USER", "B2BREC_SQL_USER"),
+        description="Cloud SQL IAM database user (the app's service account without .gserviceaccount.com).",
+    )
+    sql_database: str = Field(
+        "app",
+        validation_alias=AliasChoices("B2BREC_APP_SQL_DATABASE", "B2BREC_SQL_DATABASE"),
+        description="Cloud SQL database of the app.",
     )
     broker_url: str | None = Field(
         None, description="Celery broker; unset = SQLite via kombu in the client project's db/ (Redis on GCP)."
     )
     secret_key: SecretStr | None = Field(
         None,
+        validation_alias=AliasChoices("B2BREC_APP_SECRET_KEY", "B2BREC_SECRET_KEY"),
         description="Flask secret key (sessions, CSRF, reset tokens). Unset on the local default = a random key "
         "kept in the client project's secrets; required on GCP (the stack passes it from Secret Manager).",
     )
