@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Celery
 from flask import Flask
+from pydantic import ValidationError
 
 from b2brec.settings import Settings
 from client_app.config import AppConfig
@@ -51,7 +52,15 @@ def configure(config: AppConfig, settings: Settings) -> Celery:
 
 
 def _from_environment() -> dict[str, Any]:
-    return celery_settings(AppConfig(), Settings())  # type: ignore[call-arg]
+    """The worker's and beat's settings, read from the environment when Celery first needs them.
+
+    In a process that configured the app explicitly (``configure``: the web app, tests) the
+    environment may name no client; the explicit settings then stand alone."""
+    try:
+        config = AppConfig()  # type: ignore[call-arg]
+    except ValidationError:
+        return {}
+    return celery_settings(config, Settings())
 
 
 celery_app.add_defaults(_from_environment)  # lazy: only read when a worker or beat starts from the env
