@@ -18,16 +18,20 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from b2brec.projects.local import create_project
-from b2brec.settings import Settings
-from b2brec.spec import load_environment
-from trainer.run_records import JobRecord, RunRecord, RunStatus, StageRecord, StageStatus
-from trainer.synthetic import WholesaleConfig, generate, load_into_warehouse
+# This file shares its name with the client_app package: take its folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from b2brec.projects.local import create_project  # noqa: E402
+from b2brec.settings import Settings  # noqa: E402
+from b2brec.spec import load_environment  # noqa: E402
+from trainer.run_records import JobRecord, RunRecord, RunStatus, StageRecord, StageStatus  # noqa: E402
+from trainer.synthetic import WholesaleConfig, generate, load_into_warehouse  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -38,5 +38,16 @@ def query(sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]
     return _retry(lambda: current_client().warehouse.query(sql, params).to_pylist())
 
 
+_EXISTING: set[tuple[str, str, str]] = set()
+"""Tables seen to exist, per client (tables are created once and never dropped, so a yes is kept:
+each warehouse call opens the file, and pages should not pay for the same question twice)."""
+
+
 def table_exists(dataset: str, table: str) -> bool:
-    return _retry(lambda: current_client().warehouse.table_exists(dataset, table))
+    key = (current_client().name, dataset, table)
+    if key in _EXISTING:
+        return True
+    exists = _retry(lambda: current_client().warehouse.table_exists(dataset, table))
+    if exists:
+        _EXISTING.add(key)
+    return exists

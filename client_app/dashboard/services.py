@@ -8,28 +8,33 @@ from b2brec.errors import B2BRecError
 from b2brec.prediction_log import DATASET, TABLE
 from client_app import jobs
 from client_app.deployments.services import current_version
-from client_app.experiments.services import finished_runs
+from client_app.experiments.services import finished_run
 from client_app.extensions import db
 from client_app.models import Job, utcnow
 from client_app.warehouse import query, table_exists
-
-
-def freshness() -> dict[str, Any]:
-    if not table_exists("raw_data", "transactions"):
-        return {"rows": 0, "last_sale": None}
-    row = query("SELECT COUNT(*) AS n, MAX(timestamp) AS last FROM raw_data.transactions")[0]
-    return {"rows": int(row["n"] or 0), "last_sale": row["last"]}
 
 
 def month_start() -> Any:
     return utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def predictions_this_month() -> int:
-    if not table_exists(DATASET, TABLE):
-        return 0
-    rows = query(f"SELECT COUNT(*) AS n FROM {DATASET}.{TABLE} WHERE created_at >= @start", {"start": month_start()})
-    return int(rows[0]["n"] or 0)
+def warehouse_figures() -> dict[str, Any]:
+    """Sales lines, last sale and recommendations this month, in one warehouse query."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if table_exists("raw_data", "transactions"):
+        parts += [
+            "(SELECT COUNT(*) FROM raw_data.transactions) AS n",
+            "(SELECT MAX(timestamp) FROM raw_data.transactions) AS last_sale",
+        ]
+    if table_exists(DATASET, TABLE):
+        parts.append(f"(SELECT COUNT(*) FROM {DATASET}.{TABLE} WHERE created_at >= @start) AS predictions")
+        params["start"] = month_start()
+    row = query(f"SELECT {', '.join(parts)}", params)[0] if parts else {}
+    return {
+        "freshness": {"rows": int(row.get("n") or 0), "last_sale": row.get("last_sale")},
+        "predictions_month": int(row.get("predictions") or 0),
+    }
 
 
 def cost_this_month() -> float:
@@ -40,9 +45,9 @@ def cost_this_month() -> float:
 
 
 def live_model() -> dict[str, Any]:
+    """The live version and, when it came from a pipeline run here, that run's metrics."""
     version = current_version()
-    run = next((r for r in finished_runs() if r["run_id"] == version), None)
-    return {"version": version, "run": run}
+    return {"version": version, "run": finished_run(version) if version else None}
 
 
 def summary() -> dict[str, Any]:
@@ -51,10 +56,13 @@ def summary() -> dict[str, Any]:
         "last_training": jobs.recent("training", 1),
         "cost_month": cost_this_month(),
     }
-    for key, read in (("freshness", freshness), ("predictions_month", predictions_this_month), ("live", live_model)):
-        try:
-            data[key] = read()
-        except B2BRecError as exc:
-            data[key] = None
-            data.setdefault("errors", []).append(exc.message)
+    try:
+        data.update(warehouse_figures())
+    except B2BRecError as exc:
+        data.update(freshness=None, predictions_month=None, errors=[exc.message])
+    try:
+        data["live"] = live_model()
+    except B2BRecError as exc:
+        data["live"] = None
+        data.setdefault("errors", []).append(exc.message)
     return data

@@ -13,30 +13,41 @@ from client_app.client import current_client
 from client_app.errors import AppError
 from trainer import runs
 from trainer.run_context import context_for
-from trainer.runs import RunStatus
+from trainer.runs import RunRecord, RunStatus
 
 _RECALL = re.compile(r"^all/recall@(\d+)$")
 
 
+def _context() -> Any:
+    client = current_client()
+    return context_for(client.base_spec, client.settings)  # reading runs starts nothing
+
+
+def _summary(record: RunRecord) -> dict[str, Any] | None:
+    outputs = record.stage("train").outputs or {}
+    if record.status is not RunStatus.SUCCEEDED or not outputs.get("metrics"):
+        return None
+    return {
+        "run_id": record.run_id,
+        "created_at": record.created_at,
+        "options": record.options,
+        "metrics": outputs["metrics"],
+        "baselines": outputs.get("baselines", {}),
+    }
+
+
 def finished_runs() -> list[dict[str, Any]]:
     """Succeeded runs, newest first: run id, created, options, model metrics and baselines."""
-    client = current_client()
-    ctx = context_for(client.base_spec, client.settings)  # reading runs starts nothing
-    found = []
-    for record in runs.list_runs(ctx):
-        outputs = record.stage("train").outputs or {}
-        if record.status is not RunStatus.SUCCEEDED or not outputs.get("metrics"):
-            continue
-        found.append(
-            {
-                "run_id": record.run_id,
-                "created_at": record.created_at,
-                "options": record.options,
-                "metrics": outputs["metrics"],
-                "baselines": outputs.get("baselines", {}),
-            }
-        )
+    found = [s for record in runs.list_runs(_context()) if (s := _summary(record)) is not None]
     return sorted(found, key=lambda r: r["created_at"], reverse=True)
+
+
+def finished_run(run_id: str) -> dict[str, Any] | None:
+    """One finished run (None when there is no such run, or it did not finish)."""
+    ctx = _context()
+    if not ctx.data.exists(runs.state_key(run_id)):
+        return None
+    return _summary(runs.load_run(ctx, run_id))
 
 
 def recall_ks(metrics: dict[str, float]) -> list[int]:
