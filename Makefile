@@ -34,6 +34,8 @@ demo: install
 ## The whole test suite (real PostgreSQL/MariaDB where present; CI requires them).
 test: install browser typecheck checkov
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_imports.py
 	$(BIN)/python -m pytest
 
 lint: install
@@ -42,7 +44,7 @@ lint: install
 
 ## mypy over the application packages (tests excluded); settings in pyproject.toml [tool.mypy].
 typecheck: install
-	$(BIN)/mypy b2brec serving trainer stacks modules cli client_app
+	$(BIN)/mypy b2brec serving trainer stacks modules cli provisioning client_app
 
 bench-etl: install
 	$(BIN)/python benchmarks/etl.py

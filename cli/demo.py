@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from b2brec.context import context_for_spec
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl, test_connection
 from b2brec.naming import BUCKET_PURPOSES
@@ -24,7 +25,7 @@ from cli.common import console, load_settings, user_errors
 from cli.data import DEMO_ENVIRONMENT, DEMO_SOURCE_FILE
 from cli.demo_serving import show_requests, start_server
 from cli.pipeline import run_with_progress
-from cli.render_etl import render_report, render_summary
+from cli.render_etl import EtlProgressView, render_report, render_summary
 
 
 def _step(number: int, title: str) -> None:
@@ -92,11 +93,13 @@ def demo(
     console.print(f"{project.project_id} at {project.root}")
 
     _step(3, "Test the connection to the client's database")
-    report = test_connection(spec, settings)
+    ctx = context_for_spec(project.spec, settings, name=DEMO_ENVIRONMENT)
+    report = test_connection(ctx)
     console.print(render_report(report))
 
     _step(4, "ETL into the client's warehouse (dlt, incremental, merge on key)")
-    load = run_etl(spec, settings)
+    with EtlProgressView(console) as view:
+        load = run_etl(ctx, on_event=view)
     console.print(render_summary(load))
 
     _step(5, "Summary of the load")
@@ -109,7 +112,7 @@ def demo(
     console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state.run_id})")
 
     _step(7, "Serve recommendations from the fresh model")
-    server, url = start_server(project)
+    server, url = start_server(project, version=state.run_id)
     try:
         show_requests(url, project)
     finally:

@@ -16,6 +16,7 @@ from b2brec.errors import B2BRecError
 from b2brec.processes import stop_group
 from b2brec.projects.local import LocalClientProject
 from cli.common import console
+from serving.model.loader import BundleSource
 
 
 def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None:
@@ -29,8 +30,11 @@ def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None
     stop_group(pid, timeout=timeout)
 
 
-def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``b2brec serve`` detached (logs in the project's logs/) and wait until /health is ready."""
+def start_server(
+    project: LocalClientProject, *, version: str | None = None, timeout: float = 180.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``b2brec serve`` detached (logs in the project's logs/) on ``version`` (default: the newest
+    bundle), which it deploys as the client's live version, and wait until /health is ready."""
     stop_previous(project)
     url = project.urls()["serving"]
     log_path = project.logs_dir / "serving.log"
@@ -39,11 +43,13 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise B2BRecError(
                 f"port {port} is taken by another process; stop it, or give {project.project_id} another "
-                f"serving port in {project.root / 'project.json'}"
+                f"serving port in {project.root / 'project.json'}",
+                code="service_failed",
             )
+    version = version or BundleSource(project.storage("models")).latest()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id],
+            [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id, "--version", version],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "B2BREC_HOME": str(project.home)},
@@ -53,7 +59,9 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise B2BRecError(f"the serving API exited with code {process.returncode}; see {log_path}")
+            raise B2BRecError(
+                f"the serving API exited with code {process.returncode}; see {log_path}", code="service_failed"
+            )
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return process, url
@@ -61,7 +69,7 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
             pass
         time.sleep(0.5)
     process.terminate()
-    raise B2BRecError(f"the serving API was not ready within {timeout:.0f}s; see {log_path}")
+    raise B2BRecError(f"the serving API was not ready within {timeout:.0f}s; see {log_path}", code="service_failed")
 
 
 def _items(result: dict[str, Any], shown: int = 3) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import app as client_app
-from cli import client, data, demo, etl, infra, pipeline, secrets, serve
+from cli import client, data, demo, etl, infra, pipeline, secrets, serve, template
 
 app = typer.Typer(
     name="b2brec",
@@ -20,6 +20,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(etl.app, name="etl")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(template.app, name="template")
 app.command("serve")(serve.serve)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)

@@ -10,6 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from b2brec.context import client_context
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import open_project
 from cli.common import console, load_settings, user_errors
 from trainer.run_records import RunRecord
@@ -33,10 +35,9 @@ def run_with_progress(
     from trainer import STAGES
     from trainer.pipeline import RunOptions, context_for, run_pipeline
 
-    settings = load_settings()
-    spec = open_project(client, settings).spec if settings.backend.value == "local" else _spec(client, settings)
-    ctx = context_for(spec, settings, mlflow_uri=mlflow_uri)
-    options = RunOptions.from_spec(spec, **overrides)
+    client_ctx = client_context(client, load_settings())
+    ctx = context_for(client_ctx, mlflow_uri=mlflow_uri)
+    options = RunOptions.from_spec(client_ctx.spec, **overrides)
     stages = [only] if only else list(STAGES[STAGES.index(from_stage) :] if from_stage else STAGES)
     with Progress(
         SpinnerColumn(),
@@ -48,20 +49,12 @@ def run_with_progress(
     ) as progress:
         task = progress.add_task("pipeline", total=len(stages))
 
-        def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
-            progress.update(task, description=f"{stage}: {status} ({record.get('job_id', '')})")
-            if status == "succeeded":
-                progress.advance(task)
+        def on_event(event: ProgressEvent) -> None:
+            progress.update(task, description=event.message[:100], completed=event.done or 0)
 
         state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only, on_event=on_event)
     _print_state(state)
     return state
-
-
-def _spec(client: str, settings: Any) -> Any:
-    from b2brec.spec import load_environment
-
-    return load_environment(settings.environments_dir, client)
 
 
 def _print_state(state: RunRecord) -> None:
@@ -152,9 +145,7 @@ def cancel(client: str = CLIENT, run_id: str = typer.Option(..., "--run-id", hel
 def _context(client: str) -> Any:
     from trainer.pipeline import context_for
 
-    settings = load_settings()
-    spec = open_project(client, settings).spec if settings.backend.value == "local" else _spec(client, settings)
-    return context_for(spec, settings)
+    return context_for(client_context(client, load_settings()))
 
 
 @mlflow_app.command("start")

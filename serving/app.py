@@ -17,16 +17,16 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from b2brec.backends.factory import backends_for
+from b2brec.backends.factory import fails_closed
+from b2brec.context import ClientContext
 from b2brec.errors import B2BRecError
 from b2brec.live import live_version, set_live_version
-from b2brec.projects.local import open_project
-from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec, load_environment
+from b2brec.settings import Settings
 from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
+from serving.guard import RequestGuard
 from serving.live import LiveFollower
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
@@ -81,7 +81,9 @@ def create_app(
     prediction_sink: PredictionSink | None = None,
     registry: ModelRegistry | None = None,
     credentials: Credentials | None = None,
+    fail_closed: bool | None = None,
 ) -> FastAPI:
+    """``fail_closed``: refuse calls while no API keys / admin token are configured (default: on GCP)."""
     settings = settings or Settings()
     serving = serving or ServingSettings()
     credentials = credentials or Credentials.from_settings(serving)
@@ -131,6 +133,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.fail_closed = fails_closed(settings) if fail_closed is None else fail_closed
     app.state.serving_settings = serving
     app.state.registry = registry
     app.state.metrics = metrics
@@ -139,8 +142,19 @@ def create_app(
     app.state.live_store = source.store if source is not None else None
     register_error_handlers(app)
     app.include_router(api_router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestGuard, max_body_bytes=serving.max_body_bytes)  # before any body is read
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts refused requests too
     return app
+
+
+def client_registry_uri(ctx: ClientContext, serving: ServingSettings) -> str | None:
+    """The MLflow registry of *this* client: the client's own MLflow server (locally its project's
+    port), whatever a process-wide ``MLFLOW_TRACKING_URI`` says (it may name another client's).
+    Where the client's MLflow is not known (GCP without B2BREC_MLFLOW_URI), the serving setting."""
+    try:
+        return ctx.mlflow_uri
+    except B2BRecError:
+        return serving.mlflow_tracking_uri
 
 
 def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: ServingSettings) -> None:
@@ -162,22 +176,17 @@ def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: Servi
         log.error("no model loaded at start-up", extra={"error": exc.message})
 
 
-def client_spec(client: str, settings: Settings) -> ClientSpec:
-    """The local project's spec (embedded default) or the environment file's (gcp)."""
-    if settings.backend is Backend.LOCAL:
-        return open_project(client, settings).spec
-    return load_environment(settings.environments_dir, client)
-
-
-def app_for_client(client: str, settings: Settings, serving: ServingSettings) -> FastAPI:
-    """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
-    spec = client_spec(client, settings)
-    backends = backends_for(spec, settings)
+def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
+    """The app of one client: models from its ``models`` bucket, predictions to its warehouse,
+    registry versions from its own MLflow."""
+    backends = ctx.backends
+    serving = serving.model_copy(update={"mlflow_tracking_uri": client_registry_uri(ctx, serving)})
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
     return create_app(
-        settings,
+        ctx.settings,
         serving,
         source=BundleSource(backends.storage("models")),
         prediction_sink=sink,
         credentials=Credentials.from_settings(serving, backends.secrets),
+        fail_closed=backends.fail_closed,
     )

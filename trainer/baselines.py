@@ -41,7 +41,8 @@ def als(
     alpha: float = 2.0,
     seed: int = 42,
 ) -> Fitted:
-    """Implicit ALS on log-scaled purchase counts (confidence 1 + alpha * log1p(count))."""
+    """Implicit ALS on log-scaled purchase counts: confidence ``alpha * log1p(count)`` where bought (preference
+    1), weight 1 and preference 0 elsewhere (implicit's model), L2 ``regularization`` on both factor sets."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     started = time.perf_counter()
@@ -55,17 +56,19 @@ def als(
     counts.sum_duplicates()
     confidence = counts.copy()
     confidence.data = alpha * np.log1p(confidence.data)
-    model = AlternatingLeastSquares(
-        factors=factors,
-        iterations=iterations,
-        regularization=regularization,
-        random_state=seed,
-        num_threads=2,
-        calculate_training_loss=False,
-    )
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, "blas"):  # implicit's own threads do the work; a BLAS pool would fight them
+    # implicit's own threads do the work; a BLAS pool would fight them (implicit checks, and warns, when the
+    # model is built, so the limit must already hold then).
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=factors,
+            iterations=iterations,
+            regularization=regularization,
+            random_state=seed,
+            num_threads=2,
+            calculate_training_loss=False,
+        )
         model.fit(confidence.tocsr().astype(np.float32), show_progress=False)
     user_factors = np.asarray(model.user_factors)
     item_factors = np.asarray(model.item_factors)

@@ -7,10 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from b2brec import features
 from trainer.errors import PipelineError
 from trainer.uris import local_path, store
 
-STRING_FEATURES: tuple[str, ...] = ("customer_id", "product_id", "city", "art_name", "category", "subcategory")
+STRING_FEATURES = features.STRING_FEATURES
 
 
 def read_metadata(dataset_url: str) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def _owned_pid(project: LocalClientProject) -> int | None:
     return pid if alive(pid) else None
 
 
-def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
+def start(project: LocalClientProject, *, timeout: float = 90.0, env: dict[str, str] | None = None) -> str:
     """Start the server unless this project's own server already answers; returns the tracking URI."""
     if is_running(project):
         if _owned_pid(project) is not None:
@@ -77,9 +77,9 @@ def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
     with open(project.logs_dir / "mlflow.log", "ab") as log:
         # MLflow 3's background job runner (GenAI jobs, ~7 worker processes) is not used here; on a
         # 2-core machine it only competes with training.
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        full_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
         process = subprocess.Popen(
-            command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+            command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=full_env
         )
     with open(_pid_file(project), "w") as handle:
         handle.write(str(process.pid))

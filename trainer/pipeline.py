@@ -5,13 +5,22 @@ anywhere else, and one resumed here may have been started by a worker."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
+from b2brec.progress import EventKind, OnEvent, ProgressEvent
 from trainer import STAGES
 from trainer.errors import PipelineError
 from trainer.run_context import PipelineContext, RunOptions, context_for, stage_args, stage_outputs
-from trainer.runs import RunRecord, RunStatus, StageStatus, advance, load_run, resume, start_run, state_key
+from trainer.runs import (
+    RunRecord,
+    RunStatus,
+    StageRecord,
+    StageStatus,
+    advance,
+    load_run,
+    resume,
+    start_run,
+    state_key,
+)
 from trainer.runs import list_runs as list_runs
 
 __all__ = [
@@ -26,8 +35,13 @@ __all__ = [
     "state_key",
 ]
 
-Event = Callable[[str, str, dict[str, Any]], None]
-"""``on_event(stage, status, stage_record_as_dict)``: called when a stage's status changes."""
+_KINDS: dict[StageStatus, EventKind] = {
+    StageStatus.SUBMITTING: "start",
+    StageStatus.RUNNING: "start",
+    StageStatus.SUCCEEDED: "done",
+    StageStatus.FAILED: "error",
+    StageStatus.CANCELLED: "error",
+}
 
 
 def run_pipeline(
@@ -37,7 +51,7 @@ def run_pipeline(
     run_id: str | None = None,
     from_stage: str | None = None,
     only: str | None = None,
-    on_event: Event | None = None,
+    on_event: OnEvent | None = None,
 ) -> RunRecord:
     """Run (or resume) a pipeline run; returns its final record. Raises PipelineError when a stage
     fails (the record then says which stage, why, and keeps the earlier stages' outputs)."""
@@ -60,8 +74,8 @@ def run_pipeline(
             if stage.status is not seen[stage.name]:
                 seen[stage.name] = stage.status
                 stage_started = time.monotonic()
-                if on_event is not None and stage.status is not StageStatus.PENDING:
-                    on_event(stage.name, stage.status.value, _event_record(stage))
+                if on_event is not None and stage.status in _KINDS:
+                    on_event(_event(record, stage))
         if record.status.done:
             break
         if time.monotonic() - stage_started > ctx.timeout:
@@ -80,11 +94,23 @@ def run_pipeline(
     return record
 
 
-def _event_record(stage: Any) -> dict[str, Any]:
+def _event(record: RunRecord, stage: StageRecord) -> ProgressEvent:
+    """A stage's status change as a progress event: ``done`` of ``total`` counts the run's planned stages."""
+    planned = record.planned()
     job = stage.job
-    return {
-        "status": stage.status.value,
-        "job_id": job.job_id if job else None,
-        "error": stage.error,
-        "outputs": stage.outputs,
-    }
+    where = f" (job {job.job_id})" if job is not None and job.job_id else ""
+    message = f"{stage.name}: {stage.status.value}{where}" + (f": {stage.error}" if stage.error else "")
+    return ProgressEvent(
+        stage=stage.name,
+        kind=_KINDS[stage.status],
+        done=sum(s.status is StageStatus.SUCCEEDED for s in planned),
+        total=len(planned),
+        message=message,
+        data={
+            "run_id": record.run_id,
+            "status": stage.status.value,
+            "job_id": job.job_id if job else None,
+            "error": stage.error,
+            "outputs": stage.outputs,
+        },
+    )

@@ -10,12 +10,13 @@ from typing import Any
 
 from b2brec.backends.jobs import JobRunner, MachineSpec
 from b2brec.backends.storage import ObjectStore
-from b2brec.projects.local import open_project
-from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec
+from b2brec.context import ClientContext
+from b2brec.spec import ClientSpec, PipelineDefaults
 from trainer import STAGE_MODULES, STAGES
 from trainer.errors import PipelineError
-from trainer.uris import warehouse_uri_for_duckdb
+
+DEFAULTS = PipelineDefaults()
+"""The pipeline's defaults live once, in the ClientSpec schema (``pipeline:``); a spec may override them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,15 +24,15 @@ class RunOptions:
     """Options a run keeps for its whole life (a resumed run uses the same)."""
 
     cutoff: str | None = None
-    window_days: int = 90
-    test_days: int = 14
-    revenue_coverage: float = 0.8
-    min_customers: int = 5
-    min_products: int = 5
-    epochs: int = 8
-    batch_size: int = 512
-    embedding_dim: int = 64
-    learning_rate: float = 0.01
+    window_days: int = DEFAULTS.window_days
+    test_days: int = DEFAULTS.test_days
+    revenue_coverage: float = DEFAULTS.revenue_coverage
+    min_customers: int = DEFAULTS.min_customers
+    min_products: int = DEFAULTS.min_products
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    embedding_dim: int = DEFAULTS.embedding_dim
+    learning_rate: float = DEFAULTS.learning_rate
     baselines: bool = True
     model_name: str = "two-tower"
     experiment: str = "b2brec"
@@ -83,42 +84,37 @@ class PipelineContext:
         return self.start_mlflow()
 
 
-def context_for(spec: ClientSpec, settings: Settings, *, mlflow_uri: str | None = None) -> PipelineContext:
-    """Local: the project's DuckDB file, bucket folders, subprocess jobs, its own MLflow server
-    (started when a stage first needs it, so polling a run starts nothing). GCP: BigQuery, GCS,
-    Vertex AI; ``mlflow_uri`` is then required by the train and register stages."""
-    from b2brec.backends.factory import backends_for
-
-    backends = backends_for(spec, settings)
+def context_for(ctx: ClientContext, *, mlflow_uri: str | None = None) -> PipelineContext:
+    """Where a client's run reads and writes: its warehouse (as a URI the stage jobs open), buckets,
+    job runner and machine, and its MLflow server (``mlflow_uri`` overrides the client's). A local
+    project's own server is started when a stage first needs it, so polling a run starts nothing."""
+    backends = ctx.backends
     env = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     start_mlflow: Callable[[], str] | None = None
-    if settings.backend is Backend.LOCAL:
-        project = open_project(spec.project_id, settings)
+    if mlflow_uri is None:
+        project = backends.local_project
+        if project is not None:
 
-        def start_mlflow() -> str:
-            from trainer import mlflow_server
+            def start_mlflow() -> str:
+                from trainer import mlflow_server
 
-            return mlflow_server.start(project)
+                return mlflow_server.start(project)
 
-        warehouse_uri = warehouse_uri_for_duckdb(project.warehouse_path)
-        machine = MachineSpec()
-    else:
-        warehouse_uri = f"bigquery://{spec.project_id}/{spec.region}"
-        machine = MachineSpec(
-            machine_type=settings.vertex_machine_type,
-            accelerator_type=settings.vertex_accelerator_type,
-            accelerator_count=settings.vertex_accelerator_count,
-        )
+        else:
+
+            def start_mlflow() -> str:
+                return ctx.mlflow_uri
+
     return PipelineContext(
-        client=spec.project_id,
-        warehouse_uri=warehouse_uri,
+        client=ctx.project_id,
+        warehouse_uri=backends.warehouse_uri,
         data=backends.storage("data"),
         models=backends.storage("models"),
         jobs=backends.jobs,
         mlflow_uri=mlflow_uri,
         start_mlflow=start_mlflow,
         env=env,
-        machine=machine,
+        machine=backends.job_machine,
     )
 
 

@@ -147,6 +147,9 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, generation: str = "") -> RunRecord:
+        if isinstance(data.get("stages"), dict):
+            data = _from_legacy(data)
+
         def job(value: dict[str, Any] | None) -> JobRecord | None:
             return JobRecord(**value) if value else None
 
@@ -167,3 +170,44 @@ class RunRecord:
             stages=stages,
             generation=generation,
         )
+
+
+def _from_legacy(data: dict[str, Any]) -> dict[str, Any]:
+    """A run recorded before run records (stages keyed by name, one ``job_id`` each), read as a record."""
+    stages = []
+    for name in STAGES:
+        old = data["stages"].get(name, {})
+        status = old.get("status", "pending")
+        job = None
+        if old.get("job_id"):
+            job = {
+                "name": f"{name}-{data['run_id']}",
+                "job_id": old["job_id"],
+                "state": status if status in {"succeeded", "failed", "cancelled"} else "running",
+                "submitted_at": old.get("started_at"),
+                "started_at": old.get("started_at"),
+                "ended_at": old.get("finished_at"),
+            }
+        stages.append(
+            {
+                "name": name,
+                "status": status,
+                "attempt": 1 if job else 0,
+                "job": job,
+                "error": old.get("reason"),
+                "outputs": old.get("outputs", {}),
+                "args": old.get("args", []),
+            }
+        )
+    status = data.get("status", "pending")
+    return {
+        "run_id": data["run_id"],
+        "client": data.get("client", ""),
+        "status": "failed" if status == "running" else status,  # its driver is long gone
+        "created_at": data.get("created_at", now()),
+        "updated_at": data.get("updated_at", now()),
+        "options": data.get("options", {}),
+        "stages": stages,
+        "error": data.get("reason"),
+        "failed_stage": data.get("failed_stage"),
+    }

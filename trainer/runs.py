@@ -22,12 +22,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from b2brec.backends.jobs import JobSpec, JobState, JobStatus
 from b2brec.backends.versioned import VersionConflict, VersionedStore, versioned
-from b2brec.settings import Settings
-from b2brec.spec import ClientSpec
+from b2brec.context import ClientContext
 from trainer import STAGES
 from trainer.errors import PipelineError
 from trainer.run_context import PipelineContext, RunOptions, context_for, stage_args, stage_outputs
@@ -60,22 +59,16 @@ __all__ = [
 _RETRIES = 20
 
 
-class ClientContextLike(Protocol):
-    """What ``b2brec.context.client_context`` returns (only the parts used here)."""
-
-    spec: ClientSpec
-    settings: Settings
-    mlflow_uri: str | None
-
-
-Context = PipelineContext | ClientContextLike
+Context = PipelineContext | ClientContext
+"""Every operation takes the client's context (``b2brec.context.client_context``) or a
+``PipelineContext`` built from one (``context_for``; tests and the blocking runner)."""
 
 
 def pipeline_context(ctx: Context) -> PipelineContext:
     """A ``PipelineContext`` from either itself or a client context."""
     if isinstance(ctx, PipelineContext):
         return ctx
-    return context_for(ctx.spec, ctx.settings, mlflow_uri=ctx.mlflow_uri)
+    return context_for(ctx)
 
 
 def new_run_id() -> str:

@@ -105,6 +105,17 @@ def wait(runner: JobRunner, job_id: str, *, timeout: float = 3600.0, poll: float
         time.sleep(poll)
 
 
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+"""Jobs started by this process, by pid: kept so that each is reaped here when it ends (a dropped
+``Popen`` of a running child warns, and an unreaped one stays a zombie). Other processes poll by files."""
+
+
+def _reap(pid: int) -> None:
+    child = _STARTED.get(pid)
+    if child is not None and child.poll() is not None:
+        del _STARTED[pid]
+
+
 class SubprocessJobRunner:
     """Runs each job as a detached subprocess; state lives in ``jobs_dir/{job_id}/`` so any
     process (CLI, Celery worker, web app) can poll it."""
@@ -126,6 +137,7 @@ class SubprocessJobRunner:
         with open(job_dir / "output.log", "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         (job_dir / "pid").write_text(str(process.pid))
+        _STARTED[process.pid] = process
         return job_id
 
     def status(self, job_id: str) -> JobStatus:
@@ -134,6 +146,9 @@ class SubprocessJobRunner:
             raise JobError(f"unknown job {job_id}")
         started = self._stamp(job_dir / "started_at")
         rc_file = job_dir / "exit_code"
+        pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
+        if pid is not None:
+            _reap(pid)
         if rc_file.exists():
             code = int(rc_file.read_text().strip())
             ended = self._stamp(job_dir / "ended_at")
@@ -141,7 +156,6 @@ class SubprocessJobRunner:
                 return JobStatus(job_id=job_id, state=JobState.SUCCEEDED, started_at=started, ended_at=ended)
             state = JobState.CANCELLED if (job_dir / "cancelled").exists() else JobState.FAILED
             return JobStatus(job_id=job_id, state=state, message=self._tail(job_id), started_at=started, ended_at=ended)
-        pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
         if pid is not None and not alive(pid):
             state = JobState.CANCELLED if (job_dir / "cancelled").exists() else JobState.FAILED
             message = "cancelled" if state is JobState.CANCELLED else "process died without an exit code"

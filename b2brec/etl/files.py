@@ -107,7 +107,7 @@ def _batches(path: Path, kind: SourceKind, columns: list[str]) -> Iterator[pa.Re
 def file_columns(path: Path, kind: SourceKind) -> list[str]:
     try:
         if kind is SourceKind.CSV:
-            return list(pacsv.open_csv(path).schema.names)
+            return list(pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=BATCH_BYTES)).schema.names)
         return list(pq.read_schema(path).names)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise bad_file(path, kind, exc) from None

@@ -150,10 +150,13 @@ def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def create_project(spec: ClientSpec, settings: Settings, *, environment: str | None = None) -> LocalClientProject:
+def create_project(
+    spec: ClientSpec, settings: Settings, *, environment: str | None = None, ports: dict[str, int] | None = None
+) -> LocalClientProject:
     """Create (or update in place) the local client project for ``spec``. Idempotent: data in
     an existing project is kept, its spec and template version are refreshed. ``environment`` names
-    the environments/*.yaml file, so commands can find the project by that name too."""
+    the environments/*.yaml file, so commands can find the project by that name too. ``ports``
+    overrides the ports picked for its services (e.g. free ports on a shared machine)."""
     root = settings.clients_dir / spec.project_id
     origin = str(environment_path(settings.environments_dir, environment)) if environment else "the spec given"
     new = Identity(spec, origin, environment)
@@ -164,7 +167,16 @@ def create_project(spec: ClientSpec, settings: Settings, *, environment: str | N
             raise IdentityCollision(problem)
         if other.root == root:
             existing = other
-    ports = existing.ports if existing else _next_ports(settings)
+    if ports is not None:
+        unknown = sorted(set(ports) - set(SERVICES))
+        bad = sorted(name for name, port in ports.items() if not 1024 <= port <= 65535)
+        if unknown or bad:
+            raise B2BRecError(
+                f"ports: unknown services {unknown} or ports outside 1024-65535 for {bad}; "
+                f"give ports for {', '.join(SERVICES)}",
+                code="invalid_ports",
+            )
+    ports = {**(existing.ports if existing else _next_ports(settings)), **(ports or {})}
     created_at = existing.created_at if existing else datetime.now(UTC).isoformat()
     environment = environment or (existing.environment if existing else None)
     project = LocalClientProject(
@@ -208,20 +220,36 @@ def list_projects(settings: Settings) -> list[LocalClientProject]:
     return [_read(p, settings) for p in sorted(settings.clients_dir.iterdir()) if _project_file(p).exists()]
 
 
-def open_project(name: str, settings: Settings) -> LocalClientProject:
-    """Find a project by project id, client id or the environment file it came from (``demo-dev``).
+class ProjectAmbiguous(B2BRecError):
+    code = "client_ambiguous"
 
-    Lookups are exact and unambiguous: a name that two projects answer to is refused (naming both)
-    rather than resolved to whichever comes first."""
+
+def names_of(project: LocalClientProject) -> set[str]:
+    """Every name a project answers to: its project id, the environment file it came from (``demo-dev``),
+    its ``{name}-{env}`` and its client id."""
+    return set(Identity(project.spec, str(project.root), project.environment).names)
+
+
+def find_project(name: str, settings: Settings) -> LocalClientProject:
+    """The one project called ``name`` (exact match on any of :func:`names_of`).
+
+    A project id always wins (it is unique); any other name that two projects answer to is refused
+    with both project ids, instead of silently picking the first."""
     projects = list_projects(settings)
-    matches = [p for p in projects if name in p.identity(settings).names]
-    if len(matches) > 1:
-        first, second = (p.identity(settings).describe() for p in matches[:2])
-        raise IdentityCollision(f"{name!r} names more than one client project: {first} and {second}")
-    if matches:
+    by_id = [p for p in projects if p.project_id == name]
+    matches = by_id or [p for p in projects if name in names_of(p)]
+    if len(matches) == 1:
         return matches[0]
+    if matches:
+        both = " and ".join(p.identity(settings).describe() for p in matches[:2])
+        raise ProjectAmbiguous(f"{name!r} names {len(matches)} local client projects: {both}; use the project id")
     known = ", ".join(p.project_id for p in projects) or "none yet; run `b2brec client create --env NAME`"
     raise ProjectNotFound(f"no local client project {name!r} (known: {known})")
+
+
+def open_project(name: str, settings: Settings) -> LocalClientProject:
+    """Find a project by project id, client id or the environment file it came from (``demo-dev``)."""
+    return find_project(name, settings)
 
 
 def delete_project(name: str, settings: Settings) -> None:

@@ -269,6 +269,23 @@ def _resolve(name: str, port: int | None, timeout: float) -> list[IPAddress]:
     return addresses
 
 
+def check_host_syntax(host: str) -> str:
+    """The checks that need no DNS and no allow-list (spec loading, form validation): refuses
+    malformed values, URLs, sockets, odd numeric forms, metadata names, and literal addresses
+    that no allow-list can admit. Returns the normalised name; connect only after ``check_host``."""
+    if not isinstance(host, str):
+        raise HostRefused("the host must be text.", fix="enter the database server's DNS name or IP address.")
+    name, literal = _syntax(host.strip())
+    if name in METADATA_NAMES or name.endswith(".metadata.google.internal"):
+        raise HostRefused("the host names a cloud metadata server.", category="metadata server")
+    if literal is not None:
+        category = address_category(literal)
+        if category in NEVER_ALLOWED:
+            article = "an" if category[0] in "aeiou" else "a"
+            raise HostRefused(f"the host is {article} {category} address.", category=category)
+    return name
+
+
 def check_host(
     host: str,
     port: int | None = None,

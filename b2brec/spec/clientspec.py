@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from b2brec import naming
 from b2brec.features import PLATFORM_TABLES
+from b2brec.security.hosts import HostRefused, check_host_syntax
 from b2brec.spec.infra import InfraSettings
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -62,6 +63,24 @@ class SourceConnection(_Strict):
         None, description="Name of the secret holding the password, in the secrets backend."
     )
     path: str | None = Field(None, description="SQLite file, or folder of CSV/Parquet files.")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        # Syntax only here (no DNS, no allow-list): the full check runs before every connection.
+        if value is not None:
+            try:
+                check_host_syntax(value)
+            except HostRefused as exc:
+                raise ValueError(f"{exc} Fix: {exc.fix}") from None
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and ("\x00" in value or len(value) > 1024 or not value.strip()):
+            raise ValueError("use a path relative to the client's upload area (no NUL byte, at most 1024 characters)")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> SourceConnection:
@@ -118,7 +137,13 @@ class EtlSettings(_Strict):
         return value
 
 
+MIN_CUSTOMERS = 5
+MIN_PRODUCTS = 5
+
+
 class PipelineDefaults(_Strict):
+    """The pipeline's defaults, declared once: RunOptions and the stage entrypoints read them from here."""
+
     window_days: int = Field(90, ge=7, le=3650)
     test_days: int = Field(14, ge=1, le=365)
     revenue_coverage: float = Field(0.8, gt=0.0, le=1.0)
@@ -126,6 +151,15 @@ class PipelineDefaults(_Strict):
     epochs: int = Field(10, ge=1, le=1000)  # an upper bound: early stopping on a validation tail ends sooner
     batch_size: int = Field(512, ge=16, le=1_000_000)  # measured on the demo data (docs/pipeline.md)
     learning_rate: float = Field(0.01, gt=0.0, le=10.0)
+
+    # Not spec fields (a run may override them): the smallest window the extractor accepts.
+    @property
+    def min_customers(self) -> int:
+        return MIN_CUSTOMERS
+
+    @property
+    def min_products(self) -> int:
+        return MIN_PRODUCTS
 
     @model_validator(mode="after")
     def _split(self) -> PipelineDefaults:

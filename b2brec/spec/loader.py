@@ -23,6 +23,11 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+NOT_ECHOED = frozenset({"host"})
+"""Fields whose value is never repeated in an error: a password pasted into the host field must not
+come back in a message, a log or the control plane's wizard."""
+
+
 def _describe(error: ErrorDetails) -> str:
     field = _format_loc(tuple(error["loc"]))
     message = error["msg"].removeprefix("Value error, ")
@@ -31,6 +36,9 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return f"field '{field}': not a known field (remove it or check its spelling)"
     found = error.get("input")
+    loc = error["loc"]
+    if loc and loc[-1] in NOT_ECHOED:
+        return f"field '{field}': {message}"
     shown = repr(found) if not isinstance(found, dict) else "a mapping"
     return f"field '{field}': {message} (found {shown})"
 
@@ -74,3 +82,31 @@ def load_environment(environments_dir: Path, name: str) -> ClientSpec:
         known = ", ".join(list_environments(environments_dir)) or "none"
         raise SpecError(f"environment {name!r} not found in {environments_dir} (known: {known})")
     return load_spec(path)
+
+
+class ClientNotFound(B2BRecError):
+    code = "client_not_found"
+
+
+class ClientAmbiguous(B2BRecError):
+    code = "client_ambiguous"
+
+
+def find_environment(environments_dir: Path, name: str) -> ClientSpec:
+    """The one environment called ``name``: its file name (``demo-dev``) or, failing that, the project id
+    or client id of exactly one environment file. Exact match only; never the first of several."""
+    if environment_path(environments_dir, name).is_file():
+        return load_environment(environments_dir, name)
+    matches: dict[str, ClientSpec] = {}
+    for env_name in list_environments(environments_dir):
+        spec = load_environment(environments_dir, env_name)
+        if name in {spec.project_id, spec.client_id}:
+            matches[env_name] = spec
+    if len(matches) == 1:
+        return next(iter(matches.values()))
+    if matches:
+        raise ClientAmbiguous(
+            f"{name!r} names {len(matches)} environments ({', '.join(matches)}); use the environment name"
+        )
+    known = ", ".join(list_environments(environments_dir)) or "none"
+    raise ClientNotFound(f"no environment or project {name!r} in {environments_dir} (known: {known})")

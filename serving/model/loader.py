@@ -22,7 +22,7 @@ class BundleSource:
         versions = self.versions()
         if not versions:
             raise BundleError(
-                f"no model version with a serving bundle in {self.store.url()}; train a model first "
+                "no model version with a serving bundle in this client's models bucket; train a model first "
                 "(b2brec train ...) or deploy a bundle there"
             )
         return versions[-1]

@@ -113,3 +113,5 @@ def test_mlflow_image_entrypoint_serves_health(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        if server.stderr is not None:
+            server.stderr.close()

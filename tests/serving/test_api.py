@@ -148,10 +148,12 @@ def test_deploy_rejects_path_like_versions(client: TestClient, version: str) -> 
 
 
 def test_admin_token(settings: Settings, models_store: ObjectStore) -> None:
-    serving = ServingSettings(version="v1", admin_token="s3cret")
+    serving = ServingSettings(version="v1", admin_token="s3cret-admin-token-0123")
     with TestClient(create_app(settings, serving, source=BundleSource(models_store))) as client:
         assert client.post("/admin/rollback").status_code == 401
-        ok = client.post("/admin/deploy", json={"version": "v2"}, headers={"Authorization": "Bearer s3cret"})
+        ok = client.post(
+            "/admin/deploy", json={"version": "v2"}, headers={"Authorization": "Bearer s3cret-admin-token-0123"}
+        )
         assert ok.status_code == 200
     gcp = settings.model_copy(update={"backend": Backend.GCP})
     with TestClient(create_app(gcp, ServingSettings(version="v1"), source=BundleSource(models_store))) as client:

@@ -31,6 +31,8 @@ from serving.synthetic import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.serving.conftest import free_port
 
+pytestmark = pytest.mark.slow
+
 REFRESH_S = 1.0
 LOAD_SLACK_S = 3.0
 """A tiny bundle loads in well under a second; the slack covers a busy shared machine."""
@@ -108,11 +110,13 @@ def test_two_serving_processes_converge_on_deploy_and_rollback(
     assert _version(first) == "20260101-000000"  # the instance called swaps at once
     took = _converge([first, second], "20260101-000000")
     assert took <= REFRESH_S + LOAD_SLACK_S, took
+    print(f"deploy converged on both instances in {took:.2f} s (refresh {REFRESH_S} s)")
 
     rolled = httpx.post(f"{second}/admin/rollback", json={"actor": "ben", "reason": "false alarm"})
     assert rolled.status_code == 200, rolled.text
     took = _converge([first, second], newest)
     assert took <= REFRESH_S + LOAD_SLACK_S, took
+    print(f"rollback converged on both instances in {took:.2f} s")
 
     history = [(d.action, d.previous, d.version, d.actor, d.reason) for d in deployment_history(store)]
     assert history == [

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from b2brec.projects.local import open_project
+from b2brec.context import client_context
 from b2brec.settings import Settings
 from tests.conftest import REPO_ROOT
 from trainer.run_context import PipelineContext, context_for
@@ -18,7 +18,7 @@ QUICK_MODULES = {s: f"tests.trainer.quick_stages.{s}" for s in ("extract", "voca
 
 def quick_context(settings: Settings, client: str, log_dir: Path, **env: str) -> PipelineContext:
     """The client's real stores and job runner, with the quick stage entrypoints."""
-    ctx = context_for(open_project(client, settings).spec, settings, mlflow_uri="http://127.0.0.1:9")
+    ctx = context_for(client_context(client, settings), mlflow_uri="http://127.0.0.1:9")
     return PipelineContext(
         **{
             **{f: getattr(ctx, f) for f in ("client", "warehouse_uri", "data", "models", "jobs", "mlflow_uri")},

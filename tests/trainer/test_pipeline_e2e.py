@@ -8,6 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from b2brec.bundle import read_bundle
+from b2brec.context import context_for_spec
 from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from trainer.errors import PipelineError
@@ -22,11 +23,11 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     settings: Settings, project: LocalClientProject, mlflow_project: LocalClientProject
 ) -> None:
     # First attempt: the tracking server is down, so the train stage fails after extract and vocab.
-    down = context_for(project.spec, settings, mlflow_uri="http://127.0.0.1:9")
+    down = context_for(context_for_spec(project.spec, settings), mlflow_uri="http://127.0.0.1:9")
     broken = dataclasses.replace(down, env={**down.env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     events: list[tuple[str, str]] = []
     with pytest.raises(PipelineError, match="stage train of run .* failed") as failure:
-        run_pipeline(broken, options=OPTIONS, on_event=lambda stage, status, _: events.append((stage, status)))
+        run_pipeline(broken, options=OPTIONS, on_event=lambda e: events.append((e.stage, e.data["status"])))
     run_id = failure.value.message.split(" of run ")[1].split(" ")[0]
     state = load_run(broken, run_id)
     assert state.status is RunStatus.FAILED and state.failed_stage == "train"
@@ -71,6 +72,6 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
 def test_empty_window_stops_before_training_with_a_clear_message(
     settings: Settings, project: LocalClientProject
 ) -> None:
-    ctx = context_for(project.spec, settings, mlflow_uri="http://127.0.0.1:9")
+    ctx = context_for(context_for_spec(project.spec, settings), mlflow_uri="http://127.0.0.1:9")
     with pytest.raises(PipelineError, match="no usable transactions between 2020"):
         run_pipeline(ctx, options=dataclasses.replace(OPTIONS, cutoff="2020-06-01"))

@@ -5,6 +5,7 @@ recording its job. Stage jobs are real subprocesses (quick stage entrypoints, se
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from b2brec.backends.jobs import JobState
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import LocalClientProject, create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
@@ -28,6 +30,8 @@ from trainer.errors import PipelineError
 from trainer.pipeline import run_pipeline
 from trainer.run_context import PipelineContext
 from trainer.runs import RunRecord, RunStatus, StageStatus
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -136,13 +140,15 @@ def test_cancel_stops_the_job_and_resume_runs_it_again(
 
 def test_failed_stage_resumes_where_it_failed(settings: Settings, project: LocalClientProject, log_dir: Path) -> None:
     ctx = replace(quick_context(settings, project.project_id, log_dir, QUICK_STAGE_FAIL="train"), poll=0.1)
-    events: list[tuple[str, str]] = []
+    events: list[ProgressEvent] = []
     with pytest.raises(PipelineError, match=r"stage train of run \S+ failed: train found no usable rows"):
-        run_pipeline(ctx, on_event=lambda stage, status, _: events.append((stage, status)))
+        run_pipeline(ctx, on_event=events.append)
     (record,) = runs.list_runs(ctx)
     assert record.status is RunStatus.FAILED and record.failed_stage == "train"
     assert [s.status for s in record.stages] == [StageStatus.SUCCEEDED] * 2 + [StageStatus.FAILED, StageStatus.PENDING]
-    assert ("train", "failed") in events and ("vocab", "succeeded") in events
+    seen = [(e.stage, e.kind, e.done, e.total) for e in events]
+    assert ("vocab", "done", 2, 4) in seen and ("train", "error", 2, 4) == seen[-1]
+    assert "train found no usable rows" in events[-1].message and events[-1].data["job_id"]
     with pytest.raises(PipelineError, match="has not succeeded yet; resume from train first"):
         runs.resume(ctx, record.run_id, from_stage="register")
 
@@ -197,3 +203,38 @@ def test_unknown_runs_and_bad_ids_are_refused(settings: Settings, project: Local
     with pytest.raises(PipelineError, match="already exists"):
         runs.start_run(ctx, run_id="r1")
     assert os.path.exists(project.storage("data").url("runs/r1/state.json").removeprefix("file://"))
+
+
+def test_a_run_recorded_before_run_records_is_still_read(
+    settings: Settings, project: LocalClientProject, log_dir: Path
+) -> None:
+    ctx = quick_context(settings, project.project_id, log_dir)
+    legacy = {
+        "run_id": "20261101-000000-abcd",
+        "client": project.project_id,
+        "status": "failed",
+        "created_at": "2026-11-01T00:00:00+00:00",
+        "options": {"epochs": 2},
+        "failed_stage": "train",
+        "reason": "train: no tracking server",
+        "stages": {
+            "extract": {
+                "status": "succeeded",
+                "job_id": "extract-1",
+                "started_at": "2026-11-01T00:00:01+00:00",
+                "finished_at": "2026-11-01T00:01:01+00:00",
+                "outputs": {"dataset": "file:///d"},
+            },
+            "vocab": {"status": "succeeded", "job_id": "vocab-1"},
+            "train": {"status": "failed", "job_id": "train-1", "reason": "no tracking server"},
+            "register": {"status": "pending"},
+        },
+    }
+    project.storage("data").write_text("runs/20261101-000000-abcd/state.json", json.dumps(legacy))
+    record = runs.load_run(ctx, "20261101-000000-abcd")
+    assert record.status is RunStatus.FAILED and record.failed_stage == "train"
+    assert [s.status for s in record.stages] == [StageStatus.SUCCEEDED] * 2 + [StageStatus.FAILED, StageStatus.PENDING]
+    extract = record.stage("extract")
+    assert extract.job is not None and extract.job.seconds == 60.0 and extract.outputs == {"dataset": "file:///d"}
+    resumed = runs.resume(ctx, record.run_id)  # and it resumes at train, now in the new format
+    assert resumed.stage("train").status is StageStatus.PENDING and resumed.stage("train").attempt == 1

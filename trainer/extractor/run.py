@@ -11,7 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -19,6 +19,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from b2brec.backends.warehouse import BigQueryWarehouse
+from b2brec.spec import PipelineDefaults
 from trainer.errors import DataError, PipelineError
 from trainer.extractor import source
 from trainer.extractor.transforms import MALFORMED, ExtractDataset, to_epoch_seconds, to_example
@@ -34,11 +35,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--warehouse", required=True, help="duckdb:///path/warehouse.duckdb or bigquery://project/loc")
     parser.add_argument("--output", required=True, help="Dataset folder URL, e.g. file:///.../datasets/RUN_ID")
     parser.add_argument("--cutoff", help="End of the window (exclusive), YYYY-MM-DD; default: day after latest sale")
-    parser.add_argument("--window-days", type=int, default=90)
-    parser.add_argument("--test-days", type=int, default=14)
-    parser.add_argument("--revenue-coverage", type=float, default=0.8, help="Keep top products up to this share")
-    parser.add_argument("--min-customers", type=int, default=5)
-    parser.add_argument("--min-products", type=int, default=5)
+    defaults = PipelineDefaults()
+    parser.add_argument("--window-days", type=int, default=defaults.window_days)
+    parser.add_argument("--test-days", type=int, default=defaults.test_days)
+    parser.add_argument(
+        "--revenue-coverage", type=float, default=defaults.revenue_coverage, help="Keep top products up to this share"
+    )
+    parser.add_argument("--min-customers", type=int, default=defaults.min_customers)
+    parser.add_argument("--min-products", type=int, default=defaults.min_products)
     parser.add_argument("--runner", default="DirectRunner")
     args, beam_args = parser.parse_known_args(argv)
     problems = []
@@ -50,7 +54,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         problems.append(f"--revenue-coverage {args.revenue_coverage} must be in (0, 1]")
     if args.cutoff:
         try:
-            args.cutoff = datetime.strptime(args.cutoff, "%Y-%m-%d")
+            # Midnight UTC: the window is the same on every machine, whatever its time zone.
+            args.cutoff = datetime.strptime(args.cutoff, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             problems.append(f"--cutoff {args.cutoff!r} is not a date like 2026-03-31")
     if problems:
@@ -59,9 +64,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def bigquery_query(sql: str, params: dict[str, datetime]) -> str:
-    """ReadFromBigQuery takes no query parameters: inline the window bounds as TIMESTAMP literals."""
+    """ReadFromBigQuery takes no query parameters: inline the window bounds as UTC TIMESTAMP literals."""
     for name, value in params.items():
-        sql = sql.replace(f"@{name}", f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'")
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        sql = sql.replace(f"@{name}", f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}+00'")
     return sql
 
 
@@ -96,7 +102,7 @@ def _read_jsonl(dataset_url: str, name: str) -> list[dict[str, Any]]:
 
 
 def _iso(epoch: int | None) -> str | None:
-    return None if epoch is None else datetime.utcfromtimestamp(epoch).isoformat()
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
@@ -194,7 +200,7 @@ def _metadata(
         "files": files,
         "digest": digest.hexdigest(),
         "query": sql,
-        "created_at": datetime.utcnow().isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
     }
 
 

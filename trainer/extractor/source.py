@@ -6,18 +6,25 @@ The same SQL runs on BigQuery as written and on DuckDB after sqlglot transpiles 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from b2brec.backends.warehouse import Warehouse
-from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
+from b2brec.features import (
+    CUSTOMERS,
+    FEATURE_CONTRACT,
+    PRODUCTS,
+    RAW_DATASET,
+    REQUIRED_FEATURES,
+    TRANSACTIONS,
+    derived_revenue_sql,
+)
 from trainer.errors import DataError
+
+TABLE_ALIASES = {"transactions": "t", "products": "p", "customers": "c"}
 
 # feature -> (table alias, column) for the optional features of products and customers
 OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {
-    "art_name": ("p", "name"),
-    "category": ("p", "category"),
-    "subcategory": ("p", "subcategory"),
-    "city": ("c", "city"),
+    f.name: (TABLE_ALIASES[f.table], f.column) for f in FEATURE_CONTRACT if not f.required
 }
 
 
@@ -43,7 +50,9 @@ def discover(warehouse: Warehouse) -> SourceColumns:
         table.name: _columns(warehouse, table.name) if warehouse.table_exists(RAW_DATASET, table.name) else frozenset()
         for table in (TRANSACTIONS, PRODUCTS, CUSTOMERS)
     }
-    missing = [c for c in ("customer_id", "product_id", "timestamp") if c not in found["transactions"]]
+    # revenue is checked below: it may be derived from quantity x price
+    needed = [f for f in REQUIRED_FEATURES if f != "revenue"]
+    missing = [c for c in needed if c not in found["transactions"]]
     if missing:
         raise DataError(
             f"{RAW_DATASET}.transactions has no column {', '.join(missing)} (has {sorted(found['transactions'])}); "
@@ -63,14 +72,16 @@ def discover(warehouse: Warehouse) -> SourceColumns:
 
 
 def revenue_expression(columns: SourceColumns) -> str:
-    derived = "t.quantity * p.price" if "quantity" in columns.transactions and "price" in columns.products else None
+    derivable = "quantity" in columns.transactions and "price" in columns.products
+    derived = derived_revenue_sql("t", "p") if derivable else None
     if "revenue" in columns.transactions:
         return f"COALESCE(t.revenue, {derived})" if derived else "t.revenue"
     return str(derived)
 
 
 def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
-    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city."""
+    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city.
+    Bind the bounds as timezone-aware (UTC) datetimes."""
     select = [
         "CAST(t.customer_id AS STRING) AS customer_id",
         "CAST(t.product_id AS STRING) AS product_id",
@@ -113,13 +124,14 @@ def available_features(warehouse: Warehouse, columns: SourceColumns) -> tuple[tu
 
 
 def default_cutoff(warehouse: Warehouse) -> datetime:
-    """Midnight after the latest transaction, so the default window ends with the newest data."""
+    """Midnight (UTC) after the latest transaction, so the default window ends with the newest data.
+
+    The result is timezone-aware: bound against the warehouse's TIMESTAMPTZ column, a naive value
+    would be read in the session's time zone and move the window edge with the machine's TZ."""
     latest = warehouse.query(f"SELECT MAX(`timestamp`) AS latest FROM {RAW_DATASET}.transactions").column("latest")
     value = latest[0].as_py() if len(latest) else None
     if value is None:
         raise DataError(f"{RAW_DATASET}.transactions is empty; load the client's data first (ETL)")
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=None)
-    else:
-        value = datetime(value.year, value.month, value.day)
-    return datetime(value.year, value.month, value.day) + timedelta(days=1)
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)

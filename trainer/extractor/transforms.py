@@ -14,8 +14,10 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from b2brec.features import OPTIONAL_FEATURES
+
 MALFORMED = "malformed"
-OPTIONAL_STRING_FEATURES: tuple[str, ...] = ("city", "art_name", "category", "subcategory")
+OPTIONAL_STRING_FEATURES = OPTIONAL_FEATURES  # every optional feature is a string (b2brec/features.py)
 
 
 def to_epoch_seconds(value: Any) -> int:
