@@ -1,7 +1,8 @@
-"""The one client this app serves: its spec, backends and service URLs, resolved once per process.
+"""The one client this app serves, as a ``b2brec.context.ClientContext``, plus the app's own view.
 
 Every domain reaches the client through ``current_client()``; nothing else reads settings or
-opens a project.
+opens a project. ``context_with(spec)`` gives a context for the same client with the sources and
+mappings configured in the app (what the ETL and the connection test run on).
 """
 
 from __future__ import annotations
@@ -13,70 +14,68 @@ from typing import cast
 
 from flask import current_app
 
-from b2brec.backends.factory import ClientBackends, backends_for
+from b2brec.backends.factory import ClientBackends
 from b2brec.backends.storage import ObjectStore
 from b2brec.backends.warehouse import Warehouse
+from b2brec.context import ClientContext, client_context, context_for_spec
 from b2brec.errors import B2BRecError
-from b2brec.projects.local import LocalClientProject, open_project
-from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec, load_environment, parse_spec
+from b2brec.projects.local import LocalClientProject
+from b2brec.settings import Settings
+from b2brec.spec import ClientSpec, parse_spec
 from client_app.config import AppConfig
 
 
 @dataclass
 class ClientRuntime:
-    """Spec, backends and URLs of the app's client."""
+    """The client's context (spec, settings, lazy backends) and its service URLs."""
 
     config: AppConfig
     settings: Settings
 
     @cached_property
-    def project(self) -> LocalClientProject | None:
-        if self.settings.backend is Backend.LOCAL:
-            return open_project(self.config.client, self.settings)
-        return None
-
-    @cached_property
-    def base_spec(self) -> ClientSpec:
+    def context(self) -> ClientContext:
         if self.config.client_spec:
-            return parse_spec(json.loads(self.config.client_spec), origin="B2BREC_CLIENT_SPEC")
-        if self.project is not None:
-            return self.project.spec
-        return load_environment(self.settings.environments_dir, self.config.client)
+            spec = parse_spec(json.loads(self.config.client_spec), origin="B2BREC_CLIENT_SPEC")
+            return context_for_spec(spec, self.settings, name=self.config.client)
+        return client_context(self.config.client, self.settings)
 
-    @cached_property
+    def context_with(self, spec: ClientSpec) -> ClientContext:
+        return context_for_spec(spec, self.settings, name=self.context.name)
+
+    @property
+    def base_spec(self) -> ClientSpec:
+        return self.context.spec
+
+    @property
     def backends(self) -> ClientBackends:
-        return backends_for(self.base_spec, self.settings)
+        return self.context.backends
+
+    @property
+    def project(self) -> LocalClientProject | None:
+        return self.backends.local_project
 
     @property
     def name(self) -> str:
-        return self.base_spec.project_id
+        return self.context.project_id
 
     @property
     def warehouse(self) -> Warehouse:
-        if self.project is not None:
-            return self.project.warehouse(read_only=False)
         return self.backends.warehouse
 
     def storage(self, purpose: str) -> ObjectStore:
         return self.backends.storage(purpose)
 
-    def _url(self, explicit: str | None, service: str) -> str:
-        if explicit:
-            return explicit.rstrip("/")
-        if self.project is None:
-            raise B2BRecError(
-                f"the {service} URL is not configured; set B2BREC_APP_{service.upper()}_URL", code="invalid_settings"
-            )
-        return self.project.urls()[service]
-
     @property
     def serving_url(self) -> str:
-        return self._url(self.config.serving_url, "serving")
+        if self.config.serving_url:
+            return self.config.serving_url.rstrip("/")
+        if self.project is None:
+            raise B2BRecError("the serving URL is not configured; set B2BREC_APP_SERVING_URL", code="invalid_settings")
+        return self.project.urls()["serving"]
 
     @property
     def mlflow_url(self) -> str:
-        return self._url(self.config.mlflow_url, "mlflow")
+        return (self.config.mlflow_url or self.context.mlflow_uri).rstrip("/")
 
 
 def current_client() -> ClientRuntime:

@@ -10,41 +10,34 @@ import logging
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from b2brec.errors import B2BRecError
+from b2brec.errors import B2BRecError, register
 from client_app.responses import fail
 
 log = logging.getLogger("client_app")
 
-STATUS: dict[str, int] = {
-    "invalid_input": 400,
-    "invalid_request": 400,
-    "host_refused": 400,
-    "path_refused": 400,
-    "sql_refused": 400,
-    "forbidden": 403,
-    "not_found": 404,
-    "project_not_found": 404,
-    "conflict": 409,
-    "quota_reached": 429,
-    "serving_unavailable": 502,
-    "warehouse_busy": 503,
-}
+# The app's own codes (the rest come from b2brec.errors); each once, with its status and default fix.
+register("invalid_input", 400, "invalid input", "correct the named field and send the form again")
+register("forbidden", 403, "not allowed for your role", "ask an admin of your organisation to change your role")
+register("not_found", 404, "not found", "pick one from the list")
+register("conflict", 409, "conflicts with the current state", "reload the page and try again")
+register("quota_reached", 429, "monthly quota reached", "wait for next month, or ask for a higher quota")
+register("serving_unavailable", 502, "the serving API did not answer", "start it, then retry")
+register("warehouse_busy", 503, "the warehouse is busy", "wait a few seconds and reload")
+register("sql_refused", 400, "SQL refused", "write one SELECT over your datasets")
 
 
 class AppError(B2BRecError):
     """An error of the app itself; ``fix`` says what the user can do."""
 
     def __init__(self, message: str, *, code: str = "invalid_input", fix: str | None = None) -> None:
-        super().__init__(message, code=code)
-        self.fix = fix
+        super().__init__(message, code=code, fix=fix)
 
 
 def status_of(err: B2BRecError) -> int:
-    explicit = getattr(err, "http_status", None)
-    return int(explicit) if isinstance(explicit, int) else STATUS.get(err.code, 400)
+    return err.http_status
 
 
-def fix_of(err: B2BRecError) -> str | None:
+def fix_of(err: BaseException) -> str | None:
     fix = getattr(err, "fix", None)
     return str(fix) if fix else None
 

@@ -216,11 +216,11 @@ def test(connection_id: int) -> list[Check]:
     conn = get(connection_id)
     try:
         if conn.mapping:
-            checks = list(test_connection(_single_source_spec(conn), current_client().settings).checks)
+            checks = list(test_connection(current_client().context_with(_single_source_spec(conn))).checks)
         else:
             checks = [_connection_only(conn)]
     except EtlError as exc:
-        checks = [Check(conn.name, "connection", False, str(exc), exc.code, exc.fix)]
+        checks = [Check(conn.name, "connection", False, str(exc), exc.code, exc.fix or "")]
     conn.last_test_ok = all(c.ok for c in checks)
     conn.last_tested_at = utcnow()
     activity.record("connection.test", conn.name, "passed" if conn.last_test_ok else "failed")

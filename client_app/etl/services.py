@@ -12,8 +12,9 @@ from croniter import croniter
 from flask import current_app
 
 from b2brec.errors import B2BRecError
-from b2brec.etl import EtlProgress, list_runs, run_etl
+from b2brec.etl import list_runs, run_etl
 from b2brec.features import RAW_DATASET
+from b2brec.progress import ProgressEvent
 from client_app import activity, jobs
 from client_app.auth.services import send_mail
 from client_app.client import current_client
@@ -49,19 +50,19 @@ def execute(job_id: int) -> None:
     jobs.update(job_id, status="running", started_at=utcnow(), message="checking the sources")
     last_write = [0.0]
 
-    def progress(event: EtlProgress) -> None:
+    def progress(event: ProgressEvent) -> None:
         now = time.monotonic()
-        if event.phase == "done" or now - last_write[0] > 0.5:
+        if event.kind in ("done", "error") or now - last_write[0] > 0.5:
             last_write[0] = now
-            jobs.update(job_id, message=f"{event.table}: {event.phase} {event.rows:,} rows")
+            count = f" {event.done:,} rows" if event.done is not None else ""
+            jobs.update(job_id, message=(event.message or f"{event.stage}: {event.kind}{count}")[:500])
 
     try:
         with jobs.heartbeat(job_id):
             summary = run_etl(
-                effective_spec(),
-                current_client().settings,
+                current_client().context_with(effective_spec()),
                 full_refresh=bool(job.options.get("full_refresh")),
-                progress=progress,
+                on_event=progress,
             )
     except B2BRecError as exc:
         jobs.update(

@@ -19,8 +19,7 @@ _RECALL = re.compile(r"^all/recall@(\d+)$")
 
 
 def _context() -> Any:
-    client = current_client()
-    return context_for(client.base_spec, client.settings)  # reading runs starts nothing
+    return context_for(current_client().context)  # reading runs starts nothing
 
 
 def _summary(record: RunRecord) -> dict[str, Any] | None:

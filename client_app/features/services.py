@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from b2brec.features import FEATURE_SOURCES, FEATURES, REQUIRED_FEATURES
+from b2brec.features import FEATURE_CONTRACT
 from client_app import activity, validation
 from client_app.connections.services import effective_spec
 from client_app.extensions import db
@@ -22,8 +22,8 @@ KEY = "feature_choices"
 def availability() -> list[dict[str, Any]]:
     spec = effective_spec()
     rows = []
-    for feature in FEATURES:
-        table, column = FEATURE_SOURCES[feature]
+    for item in FEATURE_CONTRACT:
+        feature, table, column = item.name, item.table, item.column
         mapping = spec.mapping.get(table)
         provided = mapping is not None and column in mapping.columns
         if feature == "revenue" and not provided and mapping is not None:
@@ -34,7 +34,8 @@ def availability() -> list[dict[str, Any]]:
                 "feature": feature,
                 "source": f"{table}.{column}",
                 "provided": provided,
-                "required": feature in REQUIRED_FEATURES,
+                "required": item.required,
+                "tower": item.tower,
             }
         )
     return rows

@@ -142,9 +142,7 @@ def approve(job_id: int, admin: User) -> Job:
 
 
 def _context() -> Any:
-    client = current_client()
-    mlflow_uri = None if client.project is not None else client.mlflow_url
-    return context_for(client.base_spec, client.settings, mlflow_uri=mlflow_uri)
+    return context_for(current_client().context)
 
 
 def execute(job_id: int) -> None:
