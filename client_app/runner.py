@@ -65,8 +65,8 @@ def start(
     full_env = {**os.environ, **env}
 
     def spawn(name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        log = open(logs / f"client_app-{name}.log", "ab")  # noqa: SIM115 (the child owns it)
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+        with open(logs / f"client_app-{name}.log", "ab") as log:  # the child keeps its own copy of the handle
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
 
     web = spawn("web", [sys.executable, "-m", "client_app.wsgi", "--host", host, "--port", str(port)])
     worker = spawn("worker", worker_command())
