@@ -38,6 +38,8 @@ def ensure_user(config: AppConfig, settings: Settings, email: str, role: str = "
         else:
             user.password_hash, user.role, user.active = generate_password_hash(password), role, True
             db.session.commit()
+        db.session.remove()
+        db.engine.dispose()  # this app only wrote the login; the server process opens its own
     return password
 
 

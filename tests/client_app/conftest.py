@@ -50,15 +50,25 @@ def app_config(project: LocalClientProject, postgres_url: str) -> AppConfig:
     return AppConfig(client=project.project_id, database_url=postgres_url, secure_cookies=False)
 
 
+def dispose(app: Flask) -> None:
+    """Close the app's database connections (before its test database is dropped)."""
+    from client_app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture
-def app(app_config: AppConfig, settings: Settings) -> Flask:
+def app(app_config: AppConfig, settings: Settings) -> Iterator[Flask]:
     app = create_app(app_config, settings)
     with app.app_context():
         from client_app.auth.services import create_user
 
         for role in ROLES:
             create_user(f"{role}@example.com", role.title(), role, PASSWORD)
-    return app
+    yield app
+    dispose(app)
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

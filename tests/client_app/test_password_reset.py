@@ -14,7 +14,7 @@ from flask import Flask
 from b2brec.settings import Settings
 from client_app import create_app
 from client_app.config import AppConfig
-from tests.client_app.conftest import csrf_token, sign_in
+from tests.client_app.conftest import csrf_token, dispose, sign_in
 from tests.trainer.conftest import free_port
 
 
@@ -39,7 +39,7 @@ def smtp() -> Iterator[tuple[Sink, int]]:
 
 
 @pytest.fixture
-def mail_app(app_config: AppConfig, settings: Settings, smtp: tuple[Sink, int]) -> Flask:
+def mail_app(app_config: AppConfig, settings: Settings, smtp: tuple[Sink, int]) -> Iterator[Flask]:
     config = app_config.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp[1], "base_url": "http://app.test"}
     )
@@ -48,7 +48,8 @@ def mail_app(app_config: AppConfig, settings: Settings, smtp: tuple[Sink, int]) 
         from client_app.auth.services import create_user
 
         create_user("ana@example.com", "Ana", "member", "old-password-1")
-    return app
+    yield app
+    dispose(app)
 
 
 def test_reset_link_by_email_sets_a_new_password_once(mail_app: Flask, smtp: tuple[Sink, int]) -> None:

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from b2brec.context import context_for_spec
 from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from client_app import create_app
 from client_app.config import AppConfig
 from client_app.runner import worker_command
-from tests.client_app.conftest import sign_in
+from tests.client_app.conftest import dispose, sign_in
 from trainer import runs
 from trainer.run_context import context_for
 
@@ -38,7 +39,7 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _stage(project: LocalClientProject, settings: Settings, run_id: str, name: str) -> runs.StageRecord:
-    return runs.load_run(context_for(project.spec, settings), run_id).stage(name)
+    return runs.load_run(context_for(context_for_spec(project.spec, settings)), run_id).stage(name)
 
 
 def test_killed_worker_leaves_a_stalled_run_that_resumes_from_the_ui(
@@ -94,6 +95,7 @@ def test_killed_worker_leaves_a_stalled_run_that_resumes_from_the_ui(
     finally:
         second.terminate()
         second.wait(timeout=30)
+    dispose(app)
     assert status == "succeeded", fragment
     vocab = _stage(project, settings, run_id, "vocab")
     assert vocab.attempt == 1 and vocab.job is not None and vocab.job.job_id == running_job.job_id  # adopted

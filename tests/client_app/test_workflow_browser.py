@@ -26,6 +26,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from b2brec.context import client_context, context_for_spec
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl
 from b2brec.projects.local import LocalClientProject, create_project
@@ -101,8 +102,10 @@ def world(tmp_path: Path, source_db: str) -> Iterator[dict[str, Any]]:
     project = LocalClientProject(
         root=project.root, spec=spec, home=settings.home, ports=ports, created_at=project.created_at
     )
-    run_etl(_pg_spec(spec, source_db), settings)
-    first = run_pipeline(context_for(spec, settings), options=RunOptions.from_spec(spec, epochs=1))
+    run_etl(context_for_spec(_pg_spec(spec, source_db), settings))
+    first = run_pipeline(
+        context_for(client_context("demo-dev", settings)), options=RunOptions.from_spec(spec, epochs=1)
+    )
     env = {
         **os.environ,
         "B2BREC_HOME": str(settings.home),
