@@ -24,6 +24,7 @@ from b2brec.projects.local import (
     delete_project,
     list_projects,
     open_project,
+    set_template_version,
 )
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
@@ -120,8 +121,7 @@ class LocalProvisioner:
         then every service's health is checked. Applying the version it already runs, healthy,
         changes nothing."""
         template = self.registry.deployable(version)
-        project = self._project(spec)
-        project = create_project(project.spec.model_copy(update={"template_version": version}), self.settings)
+        project = set_template_version(self._project(spec), version)
         return self._apply(project, template)
 
     def status(self, spec: ClientSpec) -> ProvisionStatus:

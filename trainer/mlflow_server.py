@@ -17,10 +17,6 @@ from b2brec.processes import alive, keep, stop_group
 from b2brec.projects.local import LocalClientProject
 from trainer.errors import PipelineError
 
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-"""Servers started by this process, by pid: kept so each is reaped here when stopped (a dropped
-``Popen`` of a running child warns; an unreaped one stays a zombie)."""
-
 
 def tracking_uri(project: LocalClientProject) -> str:
     return f"http://127.0.0.1:{project.ports['mlflow']}"
@@ -90,7 +86,6 @@ def start(project: LocalClientProject, *, timeout: float = 90.0, env: dict[str, 
         )
     with open(_pid_file(project), "w") as handle:
         handle.write(str(process.pid))
-    _STARTED[process.pid] = process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -111,11 +106,4 @@ def stop(project: LocalClientProject, *, timeout: float = 15.0) -> bool:
         return False
     pid = int(pid_file.read_text().strip())
     pid_file.unlink()
-    stopped = stop_group(pid, timeout=timeout)
-    child = _STARTED.pop(pid, None)
-    if child is not None:
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            _STARTED[pid] = child
-    return stopped
+    return stop_group(pid, timeout=timeout)

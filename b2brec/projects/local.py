@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -210,6 +210,17 @@ def create_project(
         },
     )
     return project
+
+
+def set_template_version(project: LocalClientProject, version: str) -> LocalClientProject:
+    """Record the template version the project runs in its ``project.json`` (spec ``template_version``),
+    touching nothing else: its services may hold the warehouse open meanwhile."""
+    path = _project_file(project.root)
+    payload = json.loads(path.read_text())
+    spec = project.spec.model_copy(update={"template_version": version})
+    payload.update(spec=spec.model_dump(mode="json"), updated_at=datetime.now(UTC).isoformat())
+    _write_json_atomic(path, payload)
+    return replace(project, spec=spec)
 
 
 def _read(root: Path, settings: Settings) -> LocalClientProject:
