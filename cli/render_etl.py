@@ -111,4 +111,4 @@ class EtlProgressView:
         elif event.kind == "start":
             self.progress.update(task, completed=rows, status="loading")
         elif event.kind == "done":
-            self.progress.update(task, total=max(rows, 1), completed=max(rows, 1), status="written")
+            self.progress.update(task, total=max(rows, 1), completed=rows, status="written")

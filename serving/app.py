@@ -179,8 +179,9 @@ def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: Servi
             )
         except B2BRecError as exc:  # another instance recorded one first: follow it on the next refresh
             log.warning("live version not recorded", extra={"error": exc.message})
-    except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
-        log.error("no model loaded at start-up", extra={"error": exc.message})
+    except Exception as exc:  # stay up (live, not ready) so an operator can deploy another version
+        error = exc.message if isinstance(exc, B2BRecError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        log.error("no model loaded at start-up", extra={"error": error})
 
 
 def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:

@@ -107,6 +107,11 @@ class ServingSettings(BaseSettings):
         "instance hot-swaps when it moved, so all instances converge within this interval. 0 = read at start only.",
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
+    host: str = Field(
+        "0.0.0.0",
+        description="Interface `python -m serving` listens on when run from the client's spec (Cloud Run); "
+        "the port is then Cloud Run's $PORT.",
+    )
     max_body_bytes: int = Field(
         MAX_BODY_BYTES,
         ge=1024,

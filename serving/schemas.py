@@ -167,7 +167,17 @@ class ModelInfo(BaseModel):
 
 
 class DeployRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # The schema states what the validator below enforces: not both targets at once.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "not": {
+                "required": ["version", "registered"],
+                "properties": {"version": {"type": "string"}, "registered": {"type": "string"}},
+            }
+        },
+    )
 
     version: str | None = Field(
         None,
