@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from b2brec.errors import B2BRecError
-from b2brec.processes import alive
+from b2brec.processes import alive, keep
 
 
 class JobState(StrEnum):
@@ -105,17 +105,6 @@ def wait(runner: JobRunner, job_id: str, *, timeout: float = 3600.0, poll: float
         time.sleep(poll)
 
 
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-"""Jobs started by this process, by pid: kept so that each is reaped here when it ends (a dropped
-``Popen`` of a running child warns, and an unreaped one stays a zombie). Other processes poll by files."""
-
-
-def _reap(pid: int) -> None:
-    child = _STARTED.get(pid)
-    if child is not None and child.poll() is not None:
-        del _STARTED[pid]
-
-
 class SubprocessJobRunner:
     """Runs each job as a detached subprocess; state lives in ``jobs_dir/{job_id}/`` so any
     process (CLI, Celery worker, web app) can poll it."""
@@ -137,7 +126,7 @@ class SubprocessJobRunner:
         with open(job_dir / "output.log", "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         (job_dir / "pid").write_text(str(process.pid))
-        _STARTED[process.pid] = process
+        keep(process)  # reaped by alive() when it ends; other processes poll by the files
         return job_id
 
     def status(self, job_id: str) -> JobStatus:
@@ -148,7 +137,7 @@ class SubprocessJobRunner:
         rc_file = job_dir / "exit_code"
         pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
         if pid is not None:
-            _reap(pid)
+            alive(pid)  # reaps a job this process started once it has ended
         if rc_file.exists():
             code = int(rc_file.read_text().strip())
             ended = self._stamp(job_dir / "ended_at")

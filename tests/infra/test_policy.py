@@ -69,6 +69,8 @@ UNLABELABLE: frozenset[str] = frozenset(
         "google_compute_subnetwork",
         "google_folder",
         "google_folder_iam_member",
+        "google_iap_web_cloud_run_service_iam_member",
+        "google_monitoring_monitored_project",
         "google_project_default_service_accounts",
         "google_project_iam_audit_config",
         "google_project_iam_member",
