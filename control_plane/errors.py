@@ -11,7 +11,8 @@ from werkzeug.exceptions import HTTPException
 
 from b2brec.errors import B2BRecError, lookup, register
 
-# the control plane's own codes, registered once in the platform's registry (b2brec.errors)
+# the control plane's own codes, registered once in the platform's registry (b2brec.errors);
+# the generic ones (invalid_input, forbidden, not_found, conflict) are the core's
 register("unauthenticated", 401, "sign in first", "sign in (or open the app through its IAP URL)")
 register("version_not_deployable", 409, "template version not deployable", "use one of the last released versions")
 register("rollout_running", 409, "another rollout is running", "wait for it to finish or halt it first")
