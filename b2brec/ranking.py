@@ -82,26 +82,66 @@ class RankerWeights:
         return cls(**values)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class CompiledTrees:
+    """The trees as numpy arrays (built once per ranker, not per request). Leaves loop to
+    themselves (threshold +inf), so every row can take ``depth`` steps without a mask."""
+
+    feature: np.ndarray  # int32 [nodes]
+    threshold: np.ndarray  # float64 [nodes]
+    children: np.ndarray  # int32 [2, nodes]: row 0 = right (x > threshold), row 1 = left
+    value: np.ndarray  # float64 [nodes]
+    roots: np.ndarray  # int32 [trees]
+    depth: int
+
+    @classmethod
+    def of(cls, trees: dict[str, list[float]]) -> CompiledTrees:
+        leaf = np.asarray(trees["is_leaf"], dtype=bool)
+        own = np.arange(len(leaf), dtype=np.int32)
+        left = np.where(leaf, own, np.asarray(trees["left"], dtype=np.int32))
+        right = np.where(leaf, own, np.asarray(trees["right"], dtype=np.int32))
+        roots = np.asarray(trees["roots"], dtype=np.int32)
+        depth, frontier = 0, roots[~leaf[roots]] if len(roots) else roots
+        while len(frontier):
+            depth += 1
+            nxt = np.concatenate([left[frontier], right[frontier]])
+            frontier = nxt[~leaf[nxt]]
+        return cls(
+            feature=np.where(leaf, 0, np.asarray(trees["feature"], dtype=np.int32)).astype(np.int32),
+            threshold=np.where(leaf, np.inf, np.asarray(trees["threshold"], dtype=np.float64)),
+            children=np.stack([right, left]).astype(np.int32),
+            value=np.asarray(trees["value"], dtype=np.float64),
+            roots=roots,
+            depth=depth,
+        )
+
+
+_COMPILED: dict[int, tuple[dict[str, list[float]], CompiledTrees]] = {}
+
+
+def _compiled(trees: dict[str, list[float]]) -> CompiledTrees:
+    found = _COMPILED.get(id(trees))
+    if found is None or found[0] is not trees:
+        found = (trees, CompiledTrees.of(trees))
+        if len(_COMPILED) > 16:
+            _COMPILED.clear()
+        _COMPILED[id(trees)] = found
+    return found[1]
+
+
 def tree_score(matrix: np.ndarray, trees: dict[str, list[float]]) -> np.ndarray:
-    """Sum of the trees' leaf values for each row of ``matrix`` (all trees walked together)."""
-    feature = np.asarray(trees["feature"], dtype=np.int64)
-    threshold = np.asarray(trees["threshold"], dtype=np.float64)
-    left = np.asarray(trees["left"], dtype=np.int64)
-    right = np.asarray(trees["right"], dtype=np.int64)
-    leaf = np.asarray(trees["is_leaf"], dtype=bool)
-    value = np.asarray(trees["value"], dtype=np.float64)
-    roots = np.asarray(trees["roots"], dtype=np.int64)
-    if len(roots) == 0 or len(matrix) == 0:
+    """Sum of the trees' leaf values for each row of ``matrix`` (all trees walked together;
+    go left when ``x[feature] <= threshold``)."""
+    t = _compiled(trees)
+    if len(t.roots) == 0 or len(matrix) == 0:
         return np.zeros(len(matrix))
-    node = np.broadcast_to(roots[None, :], (len(matrix), len(roots))).copy()  # [rows, trees]
-    rows = np.arange(len(matrix))[:, None]
-    while True:
-        active = ~leaf[node]
-        if not active.any():
-            break
-        go_left = matrix[rows, feature[node]] <= threshold[node]
-        node = np.where(active, np.where(go_left, left[node], right[node]), node)
-    return value[node].sum(axis=1)
+    flat = np.ascontiguousarray(matrix, dtype=np.float64).ravel()
+    base = (np.arange(len(matrix), dtype=np.int64) * matrix.shape[1])[:, None]
+    node = np.broadcast_to(t.roots[None, :], (len(matrix), len(t.roots)))  # [rows, trees]
+    for _ in range(t.depth):
+        go_left = flat[base + t.feature[node]] <= t.threshold[node]
+        node = t.children[go_left.view(np.uint8), node]
+    return t.value[node].sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -282,7 +322,9 @@ def score_customer(
     ease = neighbour_scores(items, tables)
     rows = candidates(items, tables, ranker, retrieval_ranked, ease)
     retrieval_scores = (
-        product_embeddings[rows] @ query if query is not None and product_embeddings is not None else np.zeros(len(rows))
+        product_embeddings[rows] @ query
+        if query is not None and product_embeddings is not None
+        else np.zeros(len(rows))
     )
     matrix = features(items, rows, moment, tables, ranker, (retrieval_scores, retrieval_ranked), ease)
     return rows, linear_score(matrix, ranker)

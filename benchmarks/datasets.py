@@ -150,3 +150,15 @@ def synthetic(transactions: int, seed: int, *, days: int = 365, test_days: int =
     cutoff = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1) - timedelta(days=test_days)
     label = f"Synthetic wholesale{f' ({profile})' if profile else ''}"
     return Dataset(label, frame, cutoff, test_days, f"{transactions:,} generated lines, seed {seed}")
+
+
+FEATURES: tuple[str, ...] = (
+    "customer_id",
+    "product_id",
+    "revenue",
+    "timestamp",
+    "art_name",
+    "category",
+    "subcategory",
+    "city",
+)

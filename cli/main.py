@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import client, data, demo, etl, infra, pipeline, secrets, serve
+from cli import client, data, demo, etl, evaluate, infra, pipeline, secrets, serve
 
 app = typer.Typer(
     name="b2brec",
@@ -19,6 +19,7 @@ app.add_typer(etl.app, name="etl")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.command("serve")(serve.serve)
+app.command("evaluate")(evaluate.evaluate)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)
 

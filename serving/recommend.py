@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.model.ranking import RankingState
 from serving.model.state import FilterSpec, ModelState
 
 FALLBACK_UNKNOWN_CITY = "unknown_customer_city_popular"
@@ -40,6 +41,46 @@ def _fallback(
     return Recommendation(customer_id, rows[:k], scores[:k].tolist(), True, reason)
 
 
+def _ranked(
+    state: ModelState,
+    ranking: RankingState,
+    customer_ids: list[str],
+    known: list[tuple[int, int]],
+    k: int,
+    filters: FilterSpec,
+    blocked: np.ndarray | None,
+    results: list[Recommendation | None],
+) -> None:
+    """Known customers through the re-ranking model: one batched index search for the two-tower
+    candidates, then each customer's candidates scored by ``b2brec.ranking`` (what the trainer
+    evaluated). Filtered products are dropped after scoring; a list shorter than ``k`` is padded
+    with popular products, scored below the model's last."""
+    rows = np.fromiter((row for _, row in known), dtype=np.int64, count=len(known))
+    retrieval = state.index_for(len(rows)).search(state.customer_embeddings[rows], ranking.ranker.n_retrieval)
+    overall = state.popular.get(None, np.empty(0, dtype=np.int64))
+    for (position, row), retrieved in zip(known, retrieval.indices, strict=True):
+        cid = customer_ids[position]
+        items = ranking.items(cid)
+        products, scores = ranking.score(items, state.customer_embeddings[row], retrieved, ranking.moment)
+        keep = np.ones(len(products), dtype=bool)
+        if blocked is not None:
+            keep &= ~blocked[products]
+        if filters.exclude_purchased and len(state.purchases[row]):
+            keep &= ~np.isin(products, state.purchases[row])
+        products, scores = products[keep][:k], scores[keep][:k]
+        if len(products) < k and len(overall):
+            pad = overall[~np.isin(overall, products)]
+            if blocked is not None:
+                pad = pad[~blocked[pad]]
+            if filters.exclude_purchased and len(state.purchases[row]):
+                pad = pad[~np.isin(pad, state.purchases[row])]
+            pad = pad[: k - len(products)]
+            floor = (scores[-1] if len(scores) else 0.0) - 1.0
+            products = np.concatenate([products, pad])
+            scores = np.concatenate([scores, floor - np.arange(len(pad)) * 1e-6])
+        results[position] = Recommendation(cid, products, scores.tolist(), False, None)
+
+
 def recommend(
     state: ModelState,
     customer_ids: list[str],
@@ -47,13 +88,16 @@ def recommend(
     filters: FilterSpec,
     cities: dict[str, str] | None = None,
 ) -> list[Recommendation]:
-    """Recommendations for each customer, in request order. Known customers are scored in one
-    matrix product; unknown ones get the popularity fallback (city from the request, if any)."""
+    """Recommendations for each customer, in request order. Known customers are scored by the
+    re-ranking model when the bundle has one (else in one matrix product of the embeddings);
+    unknown ones get the popularity fallback (city from the request, if any)."""
     cities = cities or {}
     blocked = state.blocked_mask(filters)
     known = [(i, state.customer_rows[c]) for i, c in enumerate(customer_ids) if c in state.customer_rows]
     results: list[Recommendation | None] = [None] * len(customer_ids)
-    if known:
+    if known and state.ranking is not None:
+        _ranked(state, state.ranking, customer_ids, known, k, filters, blocked, results)
+    elif known:
         rows = np.fromiter((row for _, row in known), dtype=np.int64, count=len(known))
         excluded = [state.purchases[row] for row in rows] if filters.exclude_purchased else None
         found = state.index_for(len(rows)).search(

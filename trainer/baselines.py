@@ -73,13 +73,24 @@ def own_history(
 
 
 def ease_weights(matrix: sp.csr_matrix, lam: float) -> np.ndarray:
-    """EASE (Steck 2019): B = I - P / diag(P) with P = (XᵀX + λI)⁻¹, zero diagonal."""
-    gram = (matrix.T @ matrix).toarray().astype(np.float64)
+    """EASE (Steck 2019): B = I - P / diag(P) with P = (XᵀX + λI)⁻¹, zero diagonal.
+
+    The Gram matrix is symmetric positive definite, so P comes from its Cholesky factor (LAPACK
+    potrf + potri, a third of a general inverse's work), in float32 in place."""
+    from scipy.linalg import lapack
+
+    gram = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)
     gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
+    factor, info = lapack.spotrf(gram, lower=True, overwrite_a=True)
+    if info != 0:
+        raise ValueError(f"EASE: the Gram matrix is not positive definite (potrf info {info}); raise lambda")
+    inverse, info = lapack.spotri(factor, lower=True, overwrite_c=True)
+    if info != 0:
+        raise ValueError(f"EASE: inverting the Cholesky factor failed (potri info {info})")
+    inverse = np.tril(inverse) + np.tril(inverse, -1).T  # potri fills the lower triangle only
     weights = -inverse / np.diag(inverse)[None, :]
     weights[np.diag_indices_from(weights)] = 0.0
-    return weights.astype(np.float32)
+    return weights.astype(np.float32, copy=False)
 
 
 def ease_items(counts: sp.csr_matrix, max_items: int = EASE_MAX_ITEMS) -> np.ndarray:

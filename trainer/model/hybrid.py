@@ -25,17 +25,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from b2brec.ranking import (
     FEATURES,
     CatalogTables,
     CustomerItems,
     RankerWeights,
+    candidates,
     catalog_tables,
     features,
     linear_score,
     neighbour_scores,
-    candidates,
     top_n,
 )
 from trainer.baselines import default_lambda, ease_items, ease_weights
@@ -62,6 +63,8 @@ class HybridConfig:
     ranker: str = "trees"  # trees: gradient-boosted trees; linear: logistic regression
     tree_iterations: int = 100
     tree_leaves: int = 15
+    negative_rate: float = 0.3
+    callbacks: tuple[Any, ...] = ()  # Keras callbacks for the two-tower fit (e.g. MLflow epoch logging)
     seed: int = 42
 
 
@@ -77,8 +80,34 @@ class HybridModel:
     product_embeddings: np.ndarray | None
     customer_embeddings: np.ndarray | None  # rows = interactions.customers
     two_tower: Any = None  # trainer.fit.TrainResult
+    config: HybridConfig = field(default_factory=HybridConfig)
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+    def refreshed(self, frame: pd.DataFrame, moment: float) -> HybridModel:
+        """The same learned parts (two-tower, ranker) with catalog, neighbours, popularity, histories
+        and query embeddings rebuilt from every row of ``frame`` before ``moment`` (the train stage
+        evaluates a model fitted before the test period, then serves it refreshed up to the cutoff)."""
+        frame = frame[frame["timestamp"] < moment]
+        catalog = sorted(set(frame["product_id"]))
+        inter, tables, lam = build_tables(frame, catalog, moment, self.config)
+        products = queries = None
+        if self.two_tower is not None:
+            history = (self.config.train_config or _default_train_config()).history_length
+            products, queries = _embeddings(self.two_tower, frame, catalog, inter.customers, moment, history)
+        return HybridModel(
+            product_ids=catalog,
+            tables=tables,
+            ranker=self.ranker,
+            interactions=inter,
+            moment=float(moment),
+            product_embeddings=products,
+            customer_embeddings=queries,
+            two_tower=self.two_tower,
+            config=self.config,
+            timings=dict(self.timings),
+            info={**self.info, "ease_lambda": lam},
+        )
 
     def items(self, customer_row: int) -> CustomerItems:
         return customer_items(self.interactions, customer_row)
@@ -105,11 +134,12 @@ class HybridModel:
 
         def scorer(batch: np.ndarray) -> np.ndarray:
             out = np.tile(floor, (len(batch), 1))
-            for i, row in enumerate(rows[batch].tolist()):
-                cand, scores = self.score(row)
-                target = to_split[cand]
-                keep = target >= 0
-                out[i, target[keep]] = scores[keep]
+            with threadpool_limits(1, "blas"):  # one small product per customer: BLAS threads only fight
+                for i, row in enumerate(rows[batch].tolist()):
+                    cand, scores = self.score(row)
+                    target = to_split[cand]
+                    keep = target >= 0
+                    out[i, target[keep]] = scores[keep]
             return out
 
         return scorer
@@ -164,7 +194,9 @@ def _codes(frame: pd.DataFrame, column: str, product_ids: list[str]) -> np.ndarr
     return np.array([lookup.setdefault(v, len(lookup)) if v else -1 for v in values], dtype=np.int32)
 
 
-def neighbour_matrix(inter: Interactions, *, keep: int, lam: float | None, max_items: int) -> tuple[sp.csr_matrix, float]:
+def neighbour_matrix(
+    inter: Interactions, *, keep: int, lam: float | None, max_items: int
+) -> tuple[sp.csr_matrix, float]:
     """EASE weights over the most-bought products, each row cut to its ``keep`` largest weights."""
     n = inter.n_products
     items = ease_items(inter.counts, max_items)
@@ -212,7 +244,7 @@ def _two_tower(train: pd.DataFrame, feature_names: list[str], config: HybridConf
 
     rows = train.iloc[-config.two_tower_max_rows :].reset_index(drop=True)
     vocab = build_vocabularies(rows, [f for f in feature_names if f in rows.columns])
-    return fit(rows, vocab, config.train_config or TrainConfig())
+    return fit(rows, vocab, config.train_config or TrainConfig(), callbacks=list(config.callbacks))
 
 
 def _embeddings(
@@ -274,15 +306,18 @@ def fit_hybrid(
     if result is not None:
         products_val, queries_val = _embeddings(result, pre, catalog_val, eligible, t_val, history)
     position = {p: i for i, p in enumerate(catalog_val)}
-    matrices, labels, groups = [], [], []
-    for i, customer in enumerate(eligible):
-        items = customer_items(inter_val, inter_val.customer_pos[customer])
-        query = queries_val[i] if queries_val is not None else None
-        rows, matrix = candidate_matrix(items, t_val, tables_val, draft, query, products_val)
-        wanted = {position[p] for p in bought_val[customer] if p in position}
-        matrices.append(matrix)
-        labels.append(np.isin(rows, list(wanted)))
-        groups.append(np.full(len(rows), i))
+    matrices, labels = [], []
+    with threadpool_limits(1, "blas"):
+        for i, customer in enumerate(eligible):
+            items = customer_items(inter_val, inter_val.customer_pos[customer])
+            query = queries_val[i] if queries_val is not None else None
+            rows, matrix = candidate_matrix(items, t_val, tables_val, draft, query, products_val)
+            wanted = {position[p] for p in bought_val[customer] if p in position}
+            label = np.isin(rows, list(wanted))
+            # every positive, a random share of the negatives (ranking is unchanged by the rate)
+            keep = label | (rng.random(len(rows)) < config.negative_rate)
+            matrices.append(matrix[keep])
+            labels.append(label[keep])
     X = np.concatenate(matrices)
     y = np.concatenate(labels)
     ranker = _fit_trees(X, y, draft, config) if config.ranker == "trees" else _fit_ranker(X, y, draft, config.seed)
@@ -290,33 +325,28 @@ def fit_hybrid(
 
     # the served state at the cutoff
     mark = time.perf_counter()
-    catalog = sorted(set(train["product_id"]))
-    inter, tables, lam = build_tables(train, catalog, cutoff, config)
-    products = queries = None
-    if result is not None:
-        products, queries = _embeddings(result, train, catalog, inter.customers, cutoff, history)
+    model = HybridModel(
+        product_ids=[],
+        tables=tables_val,
+        ranker=ranker,
+        interactions=inter_val,
+        moment=t_val,
+        product_embeddings=None,
+        customer_embeddings=None,
+        two_tower=result,
+        config=config,
+    ).refreshed(train, cutoff)
     timings["serve_state"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
-    info = {
-        "ease_lambda": lam,
+    model.timings = timings
+    model.info |= {
         "ranker_rows": int(len(y)),
         "ranker_positives": int(y.sum()),
         "ranker_customers": len(eligible),
         "candidate_recall_validation": float(y.sum()) / max(1, sum(len(bought_val[c]) for c in eligible)),
     }
-    log.info("hybrid model: %s, %s", info, timings)
-    return HybridModel(
-        product_ids=catalog,
-        tables=tables,
-        ranker=ranker,
-        interactions=inter,
-        moment=cutoff,
-        product_embeddings=products,
-        customer_embeddings=queries,
-        two_tower=result,
-        timings=timings,
-        info=info,
-    )
+    log.info("hybrid model: %s, %s", model.info, timings)
+    return model
 
 
 def _fit_ranker(X: np.ndarray, y: np.ndarray, draft: RankerWeights, seed: int) -> RankerWeights:
@@ -371,4 +401,6 @@ def _fit_trees(X: np.ndarray, y: np.ndarray, draft: RankerWeights, config: Hybri
     arrays["roots"] = roots
     baseline = float(np.ravel(model._baseline_prediction)[0])
     zeros = tuple(0.0 for _ in draft.features)
-    return replace(draft, mean=zeros, scale=tuple(1.0 for _ in draft.features), weights=zeros, bias=baseline, trees=arrays)
+    return replace(
+        draft, mean=zeros, scale=tuple(1.0 for _ in draft.features), weights=zeros, bias=baseline, trees=arrays
+    )
