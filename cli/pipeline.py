@@ -63,6 +63,23 @@ def _spec(client: str, settings: Any) -> Any:
     return load_environment(settings.environments_dir, client)
 
 
+def _print_quality(quality: dict[str, Any]) -> None:
+    """The verdict line: a model that loses to a baseline is flagged in red."""
+    if not quality or quality.get("best_baseline") is None:
+        return
+    if quality.get("loses_to_baseline"):
+        console.print(
+            f"[red]flagged: the model loses to the baseline {quality['best_baseline']} on {quality['metric']} "
+            f"({quality['model']:.4f} < {quality['baseline']:.4f}); it will not replace a better live model "
+            "automatically[/red]"
+        )
+    else:
+        console.print(
+            f"[green]the model beats every baseline on {quality['metric']} ({quality['model']:.4f} vs. "
+            f"{quality['best_baseline']} {quality['baseline']:.4f})[/green]"
+        )
+
+
 def _print_state(state: dict[str, Any]) -> None:
     table = Table("stage", "status", "job", "reason", title=f"run {state['run_id']}: {state['status']}")
     for stage, record in state["stages"].items():
@@ -71,12 +88,13 @@ def _print_state(state: dict[str, Any]) -> None:
     metrics = state["stages"].get("train", {}).get("outputs", {})
     if metrics.get("metrics"):
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")
-        rows = {"two-tower": metrics["metrics"], **metrics.get("baselines", {})}
+        rows = {"b2brec (served model)": metrics["metrics"], **metrics.get("baselines", {})}
         for name, values in rows.items():
             results.add_row(
                 name, *(f"{values.get(f'all/{k}', 0):.4f}" for k in ("recall@10", "recall@50", "recall@100", "ndcg@10"))
             )
         console.print(results)
+        _print_quality(metrics.get("quality") or {})
 
 
 @app.command("run")
