@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test lint typecheck bench-etl checkov clean
+.PHONY: install browser demo test lint typecheck bench-etl checkov clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+## Debian chromium for the Playwright browser tests (idempotent; needs root to install).
+browser:
+	bash scripts/install-browser.sh
+
 ## The product's main job end to end on the embedded default.
 demo: install
 	$(BIN)/b2brec demo
 
 ## The whole test suite (real PostgreSQL/MariaDB where present; CI requires them).
-test: install typecheck checkov
+test: install browser typecheck checkov
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_imports.py
 	$(BIN)/python -m pytest
 
 lint: install

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     vertex_accelerator_count: int = Field(0, ge=0, le=16, description="Accelerators per trainer replica.")
     vertex_service_account: str | None = Field(None, description="Service account Vertex AI jobs run as.")
     trainer_image: str | None = Field(None, description="Container image URI Vertex AI jobs run.")
+    mlflow_uri: str | None = Field(
+        None, description="The client's MLflow tracking server URL (backend=gcp; locally the project's own server)."
+    )
 
     @field_validator("home", "environments_dir")
     @classmethod

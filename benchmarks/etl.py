@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from b2brec.context import context_for_spec
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl
 from b2brec.etl.sources import table_backend
@@ -112,11 +113,11 @@ def _measure(size: int, seed: int, admin: sa.Engine, keep: bool) -> list[Result]
         spec = _spec(settings, database)
         create_project(spec, settings)
         started = time.perf_counter()
-        summary = run_etl(spec, settings, tables=["transactions"])
+        summary = run_etl(context_for_spec(spec, settings), tables=["transactions"])
         ours_s = time.perf_counter() - started
         ours_rows = summary.table("transactions").rows_written
         started = time.perf_counter()
-        again = run_etl(spec, settings, tables=["transactions"])
+        again = run_etl(context_for_spec(spec, settings), tables=["transactions"])
         again_s = time.perf_counter() - started
 
         base_rows, base_s = _baseline(database, work)

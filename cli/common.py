@@ -31,14 +31,17 @@ def load_settings() -> Settings:
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Render a ``B2BRecError`` as one red line and exit 2, instead of a traceback."""
+    """Render a ``B2BRecError`` as a red line (code and message) plus its fix, and exit 2, instead of a
+    traceback. The fix is the error's own or its registered default (b2brec.errors)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except B2BRecError as exc:
-            err_console.print(f"[red]error ({exc.code}):[/red] {exc.message}")
+            err_console.print(f"[red]error ({exc.code}):[/red] {exc.message}", markup=True, highlight=False)
+            if exc.fix and f"Fix: {exc.fix}" not in exc.message:
+                err_console.print(f"[yellow]fix:[/yellow] {exc.fix}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from b2brec.context import context_for_spec
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl, test_connection
 from b2brec.naming import BUCKET_PURPOSES
@@ -23,7 +24,7 @@ from b2brec.spec import load_environment
 from cli.common import console, load_settings, user_errors
 from cli.demo_serving import show_requests, start_server
 from cli.pipeline import run_with_progress
-from cli.render_etl import render_report, render_summary
+from cli.render_etl import EtlProgressView, render_report, render_summary
 
 DEMO_ENVIRONMENT = "demo-dev"
 
@@ -92,11 +93,13 @@ def demo(
     console.print(f"{project.project_id} at {project.root}")
 
     _step(3, "Test the connection to the client's database")
-    report = test_connection(spec, settings)
+    ctx = context_for_spec(project.spec, settings, name=DEMO_ENVIRONMENT)
+    report = test_connection(ctx)
     console.print(render_report(report))
 
     _step(4, "ETL into the client's warehouse (dlt, incremental, merge on key)")
-    load = run_etl(spec, settings)
+    with EtlProgressView(console) as view:
+        load = run_etl(ctx, on_event=view)
     console.print(render_summary(load))
 
     _step(5, "Summary of the load")

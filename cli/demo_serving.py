@@ -39,7 +39,8 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise B2BRecError(
                 f"port {port} is taken by another process; stop it, or give {project.project_id} another "
-                f"serving port in {project.root / 'project.json'}"
+                f"serving port in {project.root / 'project.json'}",
+                code="service_failed",
             )
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -53,7 +54,9 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise B2BRecError(f"the serving API exited with code {process.returncode}; see {log_path}")
+            raise B2BRecError(
+                f"the serving API exited with code {process.returncode}; see {log_path}", code="service_failed"
+            )
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return process, url
@@ -61,7 +64,7 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
             pass
         time.sleep(0.5)
     process.terminate()
-    raise B2BRecError(f"the serving API was not ready within {timeout:.0f}s; see {log_path}")
+    raise B2BRecError(f"the serving API was not ready within {timeout:.0f}s; see {log_path}", code="service_failed")
 
 
 def _items(result: dict[str, Any], shown: int = 3) -> str:

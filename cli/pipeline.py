@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from b2brec.context import client_context
 from b2brec.projects.local import open_project
 from cli.common import console, load_settings, user_errors
 
@@ -32,10 +33,9 @@ def run_with_progress(
     from trainer import STAGES
     from trainer.pipeline import RunOptions, context_for, run_pipeline
 
-    settings = load_settings()
-    spec = open_project(client, settings).spec if settings.backend.value == "local" else _spec(client, settings)
-    ctx = context_for(spec, settings, mlflow_uri=mlflow_uri)
-    options = RunOptions.from_spec(spec, **overrides)
+    client_ctx = client_context(client, load_settings())
+    ctx = context_for(client_ctx, mlflow_uri=mlflow_uri)
+    options = RunOptions.from_spec(client_ctx.spec, **overrides)
     stages = [only] if only else list(STAGES[STAGES.index(from_stage) :] if from_stage else STAGES)
     with Progress(
         SpinnerColumn(),
@@ -55,12 +55,6 @@ def run_with_progress(
         state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only, on_event=on_event)
     _print_state(state)
     return state
-
-
-def _spec(client: str, settings: Any) -> Any:
-    from b2brec.spec import load_environment
-
-    return load_environment(settings.environments_dir, client)
 
 
 def _print_quality(quality: dict[str, Any]) -> None:
@@ -143,7 +137,7 @@ def status(client: str = CLIENT, run_id: str | None = typer.Option(None, "--run-
     """Show one run's state (or list runs)."""
     from trainer.pipeline import list_runs, load_state
 
-    data = open_project(client, load_settings()).storage("data")
+    data = client_context(client, load_settings()).backends.storage("data")
     if run_id:
         _print_state(load_state(data, run_id))
         return

@@ -1,11 +1,16 @@
-"""Rich tables of a connection report and a load summary (renderables only; no console I/O here,
-so the CLI, the demo and the client app's text views show the same thing)."""
+"""Rich views of the ETL services: a connection report and a load summary (renderables only), and
+the live per-table progress of a run, drawn from its progress events (b2brec.progress)."""
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import TYPE_CHECKING
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from b2brec.progress import ProgressEvent
 
 if TYPE_CHECKING:
     from b2brec.etl.checks import ConnectionReport
@@ -43,3 +48,41 @@ def render_summary(summary: LoadSummary) -> Table:
     table.add_section()
     table.add_row("total", "", "", f"{summary.rows_read:,}", f"{summary.rows_written:,}", "")
     return table
+
+
+class EtlProgressView:
+    """One progress bar per table, fed by ``run_etl(..., on_event=view)``; use as a context manager."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<13}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]:<10} {task.completed:>12,.0f} rows"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> EtlProgressView:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.__exit__(exc_type, exc, tb)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        table = event.data.get("table")
+        if table is None:  # run-level events (check, etl) are summarised after the run
+            return
+        if table not in self.tasks:
+            self.tasks[table] = self.progress.add_task(table, total=None, status="reading")
+        task, rows = self.tasks[table], event.done or 0
+        if event.stage == "extract":
+            self.progress.update(task, completed=rows)
+        elif event.kind == "start":
+            self.progress.update(task, completed=rows, status="loading")
+        elif event.kind == "done":
+            self.progress.update(task, total=max(rows, 1), completed=max(rows, 1), status="written")

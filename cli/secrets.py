@@ -6,8 +6,7 @@ import sys
 
 import typer
 
-from b2brec.backends.factory import backends_for
-from b2brec.projects.local import open_project
+from b2brec.context import client_context
 from cli.common import console, load_settings, user_errors
 
 app = typer.Typer(help="Secrets of a client (values never printed).", no_args_is_help=True)
@@ -21,8 +20,7 @@ def set_(
     stdin: bool = typer.Option(False, "--stdin", help="Read the value from standard input."),
 ) -> None:
     """Store a secret value (prompted without echo, or read from stdin)."""
-    settings = load_settings()
-    spec = open_project(client, settings).spec
+    ctx = client_context(client, load_settings())
     value = sys.stdin.read().rstrip("\n") if stdin else typer.prompt(f"value for {name}", hide_input=True)
-    backends_for(spec, settings).secrets.put(name, value)
-    console.print(f"stored secret {name} for {spec.project_id}")
+    ctx.backends.secrets.put(name, value)
+    console.print(f"stored secret {name} for {ctx.project_id}")

@@ -7,8 +7,8 @@ import os
 import typer
 
 from b2brec.bundle import check_version
+from b2brec.context import client_context
 from b2brec.errors import B2BRecError
-from b2brec.settings import Backend
 from cli.common import console, load_settings, user_errors
 
 
@@ -22,7 +22,7 @@ def serve(
     """Serve recommendations for CLIENT (FastAPI + uvicorn); docs at /docs, metrics at /metrics."""
     import uvicorn
 
-    from serving.app import app_for_client, client_spec
+    from serving.app import app_for_client
     from serving.config import ServingSettings
     from serving.logs import configure_logging
     from serving.model.loader import BundleSource
@@ -31,26 +31,26 @@ def serve(
     if version is not None:
         check_version(version)
     if port is not None and not 1 <= port <= 65535:
-        raise B2BRecError(f"--port {port} is outside 1-65535")
+        raise B2BRecError(f"--port {port} is outside 1-65535", code="invalid_request")
     serving = ServingSettings(version=version) if version else ServingSettings()
-    spec = client_spec(client, settings)
-    if port is None and settings.backend is Backend.LOCAL:
-        from b2brec.projects.local import open_project
-
-        port = open_project(client, settings).ports["serving"]
-    elif port is None:
-        port = int(os.environ.get("PORT", "8080"))  # Cloud Run tells the container its port
-    from b2brec.backends.factory import backends_for
-
-    source = BundleSource(backends_for(spec, settings).storage("models"))
+    ctx = client_context(client, settings)
+    spec = ctx.spec
+    if port is None:  # the local project's port, else the one Cloud Run tells the container
+        port = ctx.backends.service_port("serving") or int(os.environ.get("PORT", "8080"))
+    source = BundleSource(ctx.backends.storage("models"))
     with console.status("checking model versions…"):
         available = source.versions()
     if not available:
-        raise B2BRecError(f"client {client} has no trained model yet (no bundle in {source.store.url()}); train first")
+        raise B2BRecError(
+            f"client {client} has no trained model yet (no bundle in {source.store.url()}); train first",
+            code="no_model",
+        )
     chosen = version or available[-1]
     if chosen not in available:
-        raise B2BRecError(f"model version {chosen!r} not found; available: {', '.join(available[-10:])}")
+        raise B2BRecError(
+            f"model version {chosen!r} not found; available: {', '.join(available[-10:])}", code="invalid_bundle"
+        )
     console.print(f"[green]serving[/green] {spec.project_id} model {chosen} at http://{host}:{port} (docs: /docs)")
     configure_logging(serving.log_level)
-    app = app_for_client(client, settings, serving.model_copy(update={"version": chosen}))
+    app = app_for_client(ctx, serving.model_copy(update={"version": chosen}))
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)

@@ -24,4 +24,15 @@ if command -v mariadb-admin >/dev/null 2>&1; then
 else
   echo "MariaDB is not installed"
 fi
+if command -v redis-server >/dev/null 2>&1; then
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    echo "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /tmp --logfile /tmp/b2brec-redis.log || true
+  fi
+  for _ in $(seq 1 15); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+  redis-cli -h 127.0.0.1 -p 6379 ping || echo "Redis is not available"
+else
+  echo "Redis is not installed"
+fi
 exit 0

@@ -17,11 +17,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from b2brec.backends.factory import backends_for
+from b2brec.backends.factory import fails_closed
+from b2brec.context import ClientContext
 from b2brec.errors import B2BRecError
-from b2brec.projects.local import open_project
-from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec, load_environment
+from b2brec.settings import Settings
 from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
@@ -79,7 +78,9 @@ def create_app(
     prediction_sink: PredictionSink | None = None,
     registry: ModelRegistry | None = None,
     credentials: Credentials | None = None,
+    fail_closed: bool | None = None,
 ) -> FastAPI:
+    """``fail_closed``: refuse calls while no API keys / admin token are configured (default: on GCP)."""
     settings = settings or Settings()
     serving = serving or ServingSettings()
     credentials = credentials or Credentials.from_settings(serving)
@@ -127,6 +128,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.fail_closed = fails_closed(settings) if fail_closed is None else fail_closed
     app.state.serving_settings = serving
     app.state.registry = registry
     app.state.metrics = metrics
@@ -138,22 +140,15 @@ def create_app(
     return app
 
 
-def client_spec(client: str, settings: Settings) -> ClientSpec:
-    """The local project's spec (embedded default) or the environment file's (gcp)."""
-    if settings.backend is Backend.LOCAL:
-        return open_project(client, settings).spec
-    return load_environment(settings.environments_dir, client)
-
-
-def app_for_client(client: str, settings: Settings, serving: ServingSettings) -> FastAPI:
+def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
     """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
-    spec = client_spec(client, settings)
-    backends = backends_for(spec, settings)
+    backends = ctx.backends
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
     return create_app(
-        settings,
+        ctx.settings,
         serving,
         source=BundleSource(backends.storage("models")),
         prediction_sink=sink,
         credentials=Credentials.from_settings(serving, backends.secrets),
+        fail_closed=backends.fail_closed,
     )

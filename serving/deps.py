@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 
-from b2brec.settings import Backend, Settings
+from b2brec.settings import Settings
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import AdminDisabled, ApiDisabled, Unauthorized
@@ -59,8 +59,16 @@ async def get_credentials(request: Request) -> Credentials:
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 
 
+async def get_fail_closed(request: Request) -> bool:
+    """Whether missing credentials disable the API (public deployments) instead of leaving it open."""
+    return request.app.state.fail_closed
+
+
+FailClosedDep = Annotated[bool, Depends(get_fail_closed)]
+
+
 async def require_admin(
-    settings: SettingsDep,
+    fail_closed: FailClosedDep,
     credentials: CredentialsDep,
     authorization: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> None:
@@ -68,7 +76,7 @@ async def require_admin(
     ``serving-admin-token`` secret); on GCP a token is mandatory (fail closed)."""
     token = credentials.admin_token()
     if token is None:
-        if settings.backend is Backend.GCP:
+        if fail_closed:
             raise AdminDisabled(
                 "admin API disabled: add a value to the serving-admin-token secret (or set B2BREC_SERVING_ADMIN_TOKEN)"
             )
@@ -89,7 +97,7 @@ API_KEY_HEADER = APIKeyHeader(
 
 
 async def require_api_key(
-    settings: SettingsDep,
+    fail_closed: FailClosedDep,
     credentials: CredentialsDep,
     supplied: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> None:
@@ -97,7 +105,7 @@ async def require_api_key(
     ``serving-api-keys`` secret); on GCP keys are mandatory (the service is public: fail closed)."""
     keys = credentials.api_keys()
     if not keys:
-        if settings.backend is Backend.GCP:
+        if fail_closed:
             raise ApiDisabled(
                 "recommendations are disabled: no API keys are configured (add one in the client app, i.e. the "
                 "serving-api-keys secret, or set B2BREC_SERVING_API_KEYS)"

@@ -1,4 +1,5 @@
-"""One error model: domain codes -> HTTP status, every error rendered in the response shape."""
+"""One error model: each domain error's code is looked up in the platform registry (b2brec.errors) for its
+HTTP status and fix, and every error is rendered in the response shape."""
 
 from __future__ import annotations
 
@@ -12,15 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from b2brec.errors import B2BRecError
 
 log = logging.getLogger("serving.errors")
-
-STATUS_BY_CODE = {
-    "model_not_loaded": 503,
-    "deploy_failed": 409,
-    "invalid_bundle": 404,
-    "unauthorized": 401,
-    "admin_disabled": 403,
-    "api_disabled": 403,
-}
 
 
 class Unauthorized(B2BRecError):
@@ -53,7 +45,7 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(B2BRecError)
     async def _domain(request: Request, exc: B2BRecError) -> JSONResponse:
-        return error(STATUS_BY_CODE.get(exc.code, 400), exc.message, {"code": exc.code})
+        return error(exc.http_status, exc.message, {"code": exc.code, "fix": exc.fix})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -13,13 +13,11 @@ from typing import Any
 
 from b2brec.backends.jobs import JobRunner, JobSpec, JobState, MachineSpec, wait
 from b2brec.backends.storage import ObjectStore
-from b2brec.projects.local import open_project
-from b2brec.settings import Backend, Settings
+from b2brec.context import ClientContext
 from b2brec.spec import ClientSpec
 from trainer import STAGE_MODULES, STAGES
 from trainer.errors import PipelineError
 from trainer.stage import stage_reason
-from trainer.uris import warehouse_uri_for_duckdb
 
 Event = Callable[[str, str, dict[str, Any]], None]
 
@@ -73,39 +71,29 @@ class PipelineContext:
     poll: float = 0.5
 
 
-def context_for(spec: ClientSpec, settings: Settings, *, mlflow_uri: str | None = None) -> PipelineContext:
-    """Local: the project's DuckDB file, bucket folders, subprocess jobs, its own MLflow server
-    (started if needed). GCP: BigQuery, GCS, Vertex AI; ``mlflow_uri`` is then required."""
-    from b2brec.backends.factory import backends_for
-
-    backends = backends_for(spec, settings)
+def context_for(ctx: ClientContext, *, mlflow_uri: str | None = None) -> PipelineContext:
+    """Where a client's run reads and writes: its warehouse (as a URI the stage jobs open), buckets,
+    job runner and machine, and its MLflow server (``mlflow_uri`` overrides the client's; a local
+    project's own server is started when it is the one used)."""
+    backends = ctx.backends
     env = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if settings.backend is Backend.LOCAL:
-        project = open_project(spec.project_id, settings)
-        if mlflow_uri is None:
+    if mlflow_uri is None:
+        project = backends.local_project
+        if project is not None:
             from trainer import mlflow_server
 
             mlflow_uri = mlflow_server.start(project)
-        warehouse_uri = warehouse_uri_for_duckdb(project.warehouse_path)
-        machine = MachineSpec()
-    else:
-        if not mlflow_uri:
-            raise PipelineError("backend=gcp needs --mlflow-uri (the client's MLflow server URL)")
-        warehouse_uri = f"bigquery://{spec.project_id}/{spec.region}"
-        machine = MachineSpec(
-            machine_type=settings.vertex_machine_type,
-            accelerator_type=settings.vertex_accelerator_type,
-            accelerator_count=settings.vertex_accelerator_count,
-        )
+        else:
+            mlflow_uri = ctx.mlflow_uri
     return PipelineContext(
-        client=spec.project_id,
-        warehouse_uri=warehouse_uri,
+        client=ctx.project_id,
+        warehouse_uri=backends.warehouse_uri,
         data=backends.storage("data"),
         models=backends.storage("models"),
         jobs=backends.jobs,
         mlflow_uri=mlflow_uri,
         env=env,
-        machine=machine,
+        machine=backends.job_machine,
     )
 
 

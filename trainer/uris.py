@@ -11,7 +11,7 @@ from trainer.errors import PipelineError
 
 
 def warehouse_uri_for_duckdb(path: Path) -> str:
-    return f"duckdb://{Path(path).resolve()}"
+    return DuckDBWarehouse(Path(path)).uri
 
 
 def warehouse_from_uri(uri: str) -> Warehouse:

@@ -1,5 +1,11 @@
 """Pick each backend for a client from ``B2BREC_BACKEND``: one code path, two backends.
 
+This module is the one place that branches on the backend. Everything that differs between the
+embedded default and Google Cloud (where a client's spec is found, its warehouse and its URI for
+jobs, the dlt destination's state folder, the machine a job runs on, the MLflow URL, whether a
+public service must fail closed) is a member of :class:`ClientBackends`, so callers never ask
+which backend they run on.
+
 Backends are built lazily, one boundary at a time: a process that only needs the warehouse and the
 secrets (the ETL job, the serving service) never asks for the trainer image or the staging bucket,
 which only the job runner needs. A missing setting is reported when (and only when) the boundary
@@ -10,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 
-from b2brec.backends.jobs import JobRunner, VertexJobRunner
+from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
 from b2brec.backends.secrets import SecretManagerStore, SecretStore
 from b2brec.backends.storage import ObjectStore
-from b2brec.backends.warehouse import BigQueryWarehouse, Warehouse
+from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from b2brec.errors import B2BRecError
-from b2brec.projects.local import LocalClientProject, open_project
+from b2brec.projects.local import LocalClientProject, find_project, open_project
 from b2brec.settings import Backend, Settings
-from b2brec.spec import ClientSpec
+from b2brec.spec import ClientSpec, find_environment
 
 
 class ClientBackends:
@@ -33,14 +40,28 @@ class ClientBackends:
         return self.settings.backend is Backend.LOCAL
 
     @cached_property
+    def local_project(self) -> LocalClientProject | None:
+        """The client's local project folder (embedded default), or None on GCP."""
+        return open_project(self.spec.project_id, self.settings) if self.is_local else None
+
+    @property
     def _project(self) -> LocalClientProject:
-        return open_project(self.spec.project_id, self.settings)
+        project = self.local_project
+        assert project is not None, "only called on the local backend"
+        return project
 
     @cached_property
     def warehouse(self) -> Warehouse:
         if self.is_local:
             return self._project.warehouse()
         return BigQueryWarehouse(self.spec.project_id, self.spec.region)
+
+    @property
+    def warehouse_uri(self) -> str:
+        """The warehouse as a URI a pipeline job receives (``duckdb:///path`` or ``bigquery://project/region``)."""
+        if self.is_local:
+            return DuckDBWarehouse(self._project.warehouse_path).uri
+        return BigQueryWarehouse(self.spec.project_id, self.spec.region).uri
 
     @cached_property
     def secrets(self) -> SecretStore:
@@ -69,12 +90,65 @@ class ClientBackends:
         )
 
     @property
+    def job_machine(self) -> MachineSpec:
+        """The machine a pipeline stage job asks for (locally: this machine, recorded as the default)."""
+        if self.is_local:
+            return MachineSpec()
+        return MachineSpec(
+            machine_type=self.settings.vertex_machine_type,
+            accelerator_type=self.settings.vertex_accelerator_type,
+            accelerator_count=self.settings.vertex_accelerator_count,
+        )
+
+    @property
     def storage(self) -> Callable[[str], ObjectStore]:
         """``storage(purpose)``: the client's bucket for that purpose (``data``, ``models``, ...)."""
         if self.is_local:
             return self._project.storage
         return lambda purpose: ObjectStore(f"gs://{self.spec.bucket(purpose)}")
 
+    @property
+    def etl_state_dir(self) -> Path:
+        """Where dlt keeps its pipeline state. On GCP the job's disk is scratch space: dlt restores its
+        state from the warehouse."""
+        if self.is_local:
+            return self._project.etl_dir
+        return self.settings.home / "etl" / self.spec.project_id
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The client's MLflow tracking server: the local project's port, or ``B2BREC_MLFLOW_URI`` on GCP."""
+        if self.is_local:
+            return self._project.urls()["mlflow"]
+        if not self.settings.mlflow_uri:
+            raise B2BRecError(
+                "backend=gcp needs the client's MLflow server URL; set B2BREC_MLFLOW_URI (or pass --mlflow-uri)",
+                code="invalid_settings",
+            )
+        return self.settings.mlflow_uri
+
+    @property
+    def fail_closed(self) -> bool:
+        return fails_closed(self.settings)
+
+    def service_port(self, service: str) -> int | None:
+        """The port a client's service listens on locally (from the project), or None (the platform's choice)."""
+        return self._project.ports.get(service) if self.is_local else None
+
+
+def fails_closed(settings: Settings) -> bool:
+    """Whether a public endpoint with no credentials configured must refuse calls (GCP: services are
+    reachable from the internet) rather than stay open (the embedded default: 127.0.0.1 only)."""
+    return settings.backend is not Backend.LOCAL
+
 
 def backends_for(spec: ClientSpec, settings: Settings) -> ClientBackends:
     return ClientBackends(spec, settings)
+
+
+def find_client_spec(name: str, settings: Settings) -> ClientSpec:
+    """The spec of the client called ``name``: a local client project (embedded default) or an
+    environment file (gcp). Exact match only; a name two clients answer to is refused."""
+    if settings.backend is Backend.LOCAL:
+        return find_project(name, settings).spec
+    return find_environment(settings.environments_dir, name)

@@ -12,22 +12,24 @@ import os
 import sys
 from dataclasses import asdict
 
+from b2brec.context import ClientContext, client_context, context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl.run import run_etl
-from b2brec.projects.local import open_project
 from b2brec.settings import Settings
-from b2brec.spec import ClientSpec, parse_spec
+from b2brec.spec import parse_spec
 
 SPEC_ENV = "B2BREC_CLIENT_SPEC"
 """On GCP the Cloud Run job receives its ClientSpec as JSON in this variable (it holds no secrets)."""
 
 
-def _spec(client: str | None, settings: Settings) -> ClientSpec:
+def _context(client: str | None, settings: Settings) -> ClientContext:
     if client:
-        return open_project(client, settings).spec
+        return client_context(client, settings)
     if SPEC_ENV in os.environ:
-        return parse_spec(json.loads(os.environ[SPEC_ENV]), origin=f"${SPEC_ENV}")
-    raise B2BRecError(f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON")
+        return context_for_spec(parse_spec(json.loads(os.environ[SPEC_ENV]), origin=f"${SPEC_ENV}"), settings)
+    raise B2BRecError(
+        f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON", code="invalid_request"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     try:
-        spec = _spec(args.client, settings)
-        summary = run_etl(spec, settings, full_refresh=args.full_refresh, tables=args.tables)
+        ctx = _context(args.client, settings)
+        summary = run_etl(ctx, full_refresh=args.full_refresh, tables=args.tables)
     except B2BRecError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
         return 2

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from b2brec.backends.factory import backends_for
 from b2brec.backends.secrets import SecretStore
+from b2brec.context import ClientContext
 from b2brec.etl import files
 from b2brec.etl.errors import (
     BAD_CREDENTIALS,
@@ -28,6 +28,7 @@ from b2brec.etl.errors import (
 from b2brec.etl.mapping import reflect_table, resolve_columns
 from b2brec.etl.sources import CONNECT_TIMEOUT_SECONDS, SourceHandle, resolve_source
 from b2brec.features import PLATFORM_TABLES
+from b2brec.progress import OnEvent, emit
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
 
@@ -164,20 +165,20 @@ def inspect_sources(
         try:
             handle = resolve_source(source_name, conn, secrets, settings.home)
         except EtlError as exc:
-            checks.append(Check(source_name, "connection", False, str(exc), exc.code, exc.fix))
+            checks.append(Check(source_name, "connection", False, str(exc), exc.code, exc.fix or ""))
             continue
         handles.append(handle)
         if conn.kind.is_database:
             failure = _check_connection(handle)
             if failure is not None:
-                checks.append(Check(source_name, "connection", False, str(failure), failure.code, failure.fix))
+                checks.append(Check(source_name, "connection", False, str(failure), failure.code, failure.fix or ""))
                 continue
         checks.append(Check(source_name, "connection", True, f"connected to {handle.describe()}"))
         for table_name in source_tables:
             try:
                 prepared[table_name] = _check_table(spec, handle, table_name)
             except EtlError as exc:
-                checks.append(Check(source_name, table_name, False, str(exc), exc.code, exc.fix))
+                checks.append(Check(source_name, table_name, False, str(exc), exc.code, exc.fix or ""))
             except sa.exc.SQLAlchemyError as exc:
                 detail = scrub(str(exc).splitlines()[0], handle.secrets)
                 message = f"could not read the table: {detail}"
@@ -190,12 +191,23 @@ def inspect_sources(
     return ConnectionReport(tuple(checks)), prepared, handles
 
 
-def test_connection(spec: ClientSpec, settings: Settings, *, tables: list[str] | None = None) -> ConnectionReport:
-    """Check every source and mapped table of a client; never raises for a source problem."""
-    selected = select_tables(spec, tables)
-    report, _, handles = inspect_sources(spec, settings, backends_for(spec, settings).secrets, selected)
+def test_connection(
+    ctx: ClientContext, *, tables: list[str] | None = None, on_event: OnEvent | None = None
+) -> ConnectionReport:
+    """Check every source and mapped table of a client; never raises for a source problem.
+
+    Events: ``check/start``, one ``check/advance`` per check (``data``: source, target, ok, code),
+    ``check/done`` (``done`` = checks passed of ``total``)."""
+    selected = select_tables(ctx.spec, tables)
+    emit(on_event, "check", "start", total=len(selected), tables=list(selected))
+    report, _, handles = inspect_sources(ctx.spec, ctx.settings, ctx.backends.secrets, selected)
     for handle in handles:
         handle.dispose()
+    for i, check in enumerate(report.checks, start=1):
+        data = {"source": check.source, "target": check.target, "ok": check.ok, "code": check.code}
+        emit(on_event, "check", "advance", done=i, total=len(report.checks), message=check.detail, **data)
+    passed = sum(check.ok for check in report.checks)
+    emit(on_event, "check", "done", done=passed, total=len(report.checks), ok=report.ok)
     return report
 
 

@@ -20,13 +20,13 @@ class EtlError(B2BRecError):
     code = "etl_error"
 
     def __init__(self, message: str, *, code: str | None = None, fix: str = "") -> None:
-        super().__init__(message, code=code)
-        self.fix = fix
+        super().__init__(message, code=code, fix=fix or None)
 
     @property
     def message(self) -> str:
+        """The message with this occurrence's own fix (not the registry's generic one) appended."""
         base = str(self)
-        return f"{base} Fix: {self.fix}" if self.fix else base
+        return f"{base} Fix: {self._fix}" if self._fix else base
 
 
 # Stable error codes (shown in the CLI, the run history and the client app).

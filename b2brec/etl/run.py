@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import dlt
 import pyarrow as pa
 import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
-from b2brec.backends.factory import backends_for
+from b2brec.context import ClientContext
 from b2brec.etl import files
 from b2brec.etl.checks import Prepared, inspect_sources, select_tables
 from b2brec.etl.destination import PIPELINE_NAME, Target, target_for
@@ -41,7 +40,7 @@ from b2brec.etl.mapping import (
 from b2brec.etl.recovery import RefreshLedger, recover_interrupted
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET
-from b2brec.settings import Settings
+from b2brec.progress import OnEvent, emit
 from b2brec.spec import ClientSpec
 
 log = logging.getLogger(__name__)
@@ -56,19 +55,12 @@ DLT_CONFIG: dict[str, Any] = {
     "load.delete_completed_jobs": True,
 }
 
-Phase = Literal["extract", "load", "done"]
-
-
-@dataclass(frozen=True)
-class EtlProgress:
-    """A progress event: ``rows`` read so far (extract), or rows written (done)."""
-
-    table: str
-    phase: Phase
-    rows: int
-
-
-ProgressCallback = Callable[[EtlProgress], None]
+# Progress events of a run (b2brec.progress), in order:
+#   check/start (total = tables), check/done             the sources were checked
+#   extract/advance (done = rows read, data.table)       rows leave a source table
+#   load/start (done = rows read, data.table)            the table's rows are normalised and loaded
+#   load/done (done = rows written, data.table)          the table is in the warehouse
+#   etl/done (done = rows written in all)  or  etl/error (data.code, data.fix)
 
 _REVENUE_SQL = f"""
 UPDATE {RAW_DATASET}.transactions AS t
@@ -81,15 +73,14 @@ WHERE p.product_id = t.product_id AND t.revenue IS NULL
 class _Counter:
     """Counts rows leaving the source (before dlt's incremental step) and reports progress."""
 
-    def __init__(self, table: str, progress: ProgressCallback | None) -> None:
+    def __init__(self, table: str, on_event: OnEvent | None) -> None:
         self.table = table
         self.rows = 0
-        self.progress = progress
+        self.on_event = on_event
 
     def __call__(self, item: Any) -> Any:
         self.rows += item.num_rows if isinstance(item, pa.Table) else len(item) if isinstance(item, list) else 1
-        if self.progress is not None:
-            self.progress(EtlProgress(self.table, "extract", self.rows))
+        emit(self.on_event, "extract", "advance", done=self.rows, table=self.table)
         return item
 
 
@@ -175,12 +166,12 @@ def _load(
     prepared: dict[str, Prepared],
     tables: list[str],
     full_refresh: bool,
-    progress: ProgressCallback | None,
+    on_event: OnEvent | None,
     ledger: RefreshLedger,
 ) -> tuple[list[TableLoad], bool]:
     """Load ``tables``; returns the per-table results and whether this was a full refresh (asked
     for, or owed because an earlier one did not finish)."""
-    counters = {name: _Counter(name, progress) for name in tables}
+    counters = {name: _Counter(name, on_event) for name in tables}
     with dlt.config.values({**DLT_CONFIG, **target.dlt_config}):
         pipeline = _pipeline(target)
         # The watermarks and schema of the last completed load, from the warehouse, when they are
@@ -198,8 +189,7 @@ def _load(
         resources = [_resource(spec, prepared[name], counters[name]) for name in tables]
         pipeline.extract(resources, refresh="drop_resources" if full_refresh else None)
         for name in tables:
-            if progress is not None:
-                progress(EtlProgress(name, "load", counters[name].rows))
+            emit(on_event, "load", "start", done=counters[name].rows, table=name)
         normalized = pipeline.normalize()
         pipeline.load()
         row_counts = normalized.row_counts if normalized is not None else {}
@@ -216,39 +206,40 @@ def _load(
                     watermark=_watermark(pipeline, name, mapping.cursor),
                 )
             )
-            if progress is not None:
-                progress(EtlProgress(name, "done", loads[-1].rows_written))
+            emit(on_event, "load", "done", done=loads[-1].rows_written, table=name)
     if full_refresh:
         ledger.done(set(tables))
     return loads, full_refresh
 
 
 def run_etl(
-    spec: ClientSpec,
-    settings: Settings,
+    ctx: ClientContext,
     *,
     full_refresh: bool = False,
     tables: list[str] | None = None,
-    progress: ProgressCallback | None = None,
+    on_event: OnEvent | None = None,
 ) -> LoadSummary:
     """Check the sources, then load the selected tables; record and return the summary.
 
     Raises :class:`EtlError` (with a code and a fix) when a check fails — before anything
-    is written to the platform tables — or when the load itself fails.
+    is written to the platform tables — or when the load itself fails. ``on_event`` receives
+    the progress events listed above.
     """
+    spec, settings, backends = ctx.spec, ctx.settings, ctx.backends
     selected = select_tables(spec, tables)
-    backends = backends_for(spec, settings)
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC)
+    emit(on_event, "check", "start", total=len(selected), tables=list(selected))
     report, prepared, handles = inspect_sources(spec, settings, backends.secrets, selected)
     secrets = [s for handle in handles for s in handle.secrets]
     try:
         report.raise_for_failure()
-        target = target_for(spec, settings)
+        emit(on_event, "check", "done", done=len(selected), total=len(selected))
+        target = target_for(ctx)
         log.info("ETL run %s for %s: tables %s", run_id, spec.project_id, ", ".join(selected))
         try:
             ledger = RefreshLedger(backends.storage("data"))
-            loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, progress, ledger)
+            loads, full_refresh = _load(spec, target, prepared, selected, full_refresh, on_event, ledger)
         except Exception as exc:  # dlt wraps every step failure; show it without secrets
             cause = exc.__cause__ or exc
             detail = scrub(f"{type(cause).__name__}: {cause}", secrets).strip().splitlines()
@@ -271,6 +262,7 @@ def run_etl(
             error_message=scrub(exc.message, secrets),
         )
         record_run(backends.warehouse, failed)
+        emit(on_event, "etl", "error", message=failed.error_message or "", code=exc.code, fix=exc.fix)
         raise
     finally:
         for handle in handles:
@@ -283,4 +275,5 @@ def run_etl(
         tables=tuple(loads),
     )
     record_run(backends.warehouse, summary)
+    emit(on_event, "etl", "done", done=summary.rows_written, run_id=run_id)
     return summary

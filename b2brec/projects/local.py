@@ -175,15 +175,40 @@ def list_projects(settings: Settings) -> list[LocalClientProject]:
     return [_read(p, settings) for p in sorted(settings.clients_dir.iterdir()) if _project_file(p).exists()]
 
 
-def open_project(name: str, settings: Settings) -> LocalClientProject:
-    """Find a project by project id, client id or the environment file it came from (``demo-dev``)."""
+class ProjectAmbiguous(B2BRecError):
+    code = "client_ambiguous"
+
+
+def names_of(project: LocalClientProject) -> set[str]:
+    """Every name a project answers to: its project id, the environment file it came from (``demo-dev``),
+    its ``{name}-{env}`` and its client id."""
+    spec = project.spec
+    names = {project.project_id, spec.client_id, f"{spec.sanitized_name}-{spec.env}"}
+    if project.environment is not None:
+        names.add(project.environment)
+    return names
+
+
+def find_project(name: str, settings: Settings) -> LocalClientProject:
+    """The one project called ``name`` (exact match on any of :func:`names_of`).
+
+    A project id always wins (it is unique); any other name that two projects answer to is refused
+    with both project ids, instead of silently picking the first."""
     projects = list_projects(settings)
-    for project in projects:
-        names = {project.project_id, project.spec.client_id, f"{project.spec.sanitized_name}-{project.spec.env}"}
-        if name in names or (project.environment is not None and name == project.environment):
-            return project
+    by_id = [p for p in projects if p.project_id == name]
+    matches = by_id or [p for p in projects if name in names_of(p)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = ", ".join(p.project_id for p in matches)
+        raise ProjectAmbiguous(f"{name!r} names {len(matches)} local client projects ({ids}); use the project id")
     known = ", ".join(p.project_id for p in projects) or "none yet; run `b2brec client create --env NAME`"
     raise ProjectNotFound(f"no local client project {name!r} (known: {known})")
+
+
+def open_project(name: str, settings: Settings) -> LocalClientProject:
+    """Find a project by project id, client id or the environment file it came from (``demo-dev``)."""
+    return find_project(name, settings)
 
 
 def delete_project(name: str, settings: Settings) -> None:

@@ -1,15 +1,27 @@
 """ClientSpec schema and loader."""
 
 from b2brec.spec.clientspec import ClientSpec, PipelineDefaults, SourceConnection, SourceKind, TableMapping
-from b2brec.spec.loader import SpecError, list_environments, load_environment, load_spec, parse_spec
+from b2brec.spec.loader import (
+    ClientAmbiguous,
+    ClientNotFound,
+    SpecError,
+    find_environment,
+    list_environments,
+    load_environment,
+    load_spec,
+    parse_spec,
+)
 
 __all__ = [
+    "ClientAmbiguous",
+    "ClientNotFound",
     "ClientSpec",
     "PipelineDefaults",
     "SourceConnection",
     "SourceKind",
     "SpecError",
     "TableMapping",
+    "find_environment",
     "list_environments",
     "load_environment",
     "load_spec",

@@ -74,3 +74,31 @@ def load_environment(environments_dir: Path, name: str) -> ClientSpec:
         known = ", ".join(list_environments(environments_dir)) or "none"
         raise SpecError(f"environment {name!r} not found in {environments_dir} (known: {known})")
     return load_spec(path)
+
+
+class ClientNotFound(B2BRecError):
+    code = "client_not_found"
+
+
+class ClientAmbiguous(B2BRecError):
+    code = "client_ambiguous"
+
+
+def find_environment(environments_dir: Path, name: str) -> ClientSpec:
+    """The one environment called ``name``: its file name (``demo-dev``) or, failing that, the project id
+    or client id of exactly one environment file. Exact match only; never the first of several."""
+    if environment_path(environments_dir, name).is_file():
+        return load_environment(environments_dir, name)
+    matches: dict[str, ClientSpec] = {}
+    for env_name in list_environments(environments_dir):
+        spec = load_environment(environments_dir, env_name)
+        if name in {spec.project_id, spec.client_id}:
+            matches[env_name] = spec
+    if len(matches) == 1:
+        return next(iter(matches.values()))
+    if matches:
+        raise ClientAmbiguous(
+            f"{name!r} names {len(matches)} environments ({', '.join(matches)}); use the environment name"
+        )
+    known = ", ".join(list_environments(environments_dir)) or "none"
+    raise ClientNotFound(f"no environment or project {name!r} in {environments_dir} (known: {known})")

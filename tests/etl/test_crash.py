@@ -16,6 +16,7 @@ import dlt
 import pytest
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
+from b2brec.context import context_for_spec
 from b2brec.etl import run_etl
 from b2brec.etl.destination import PIPELINE_NAME
 from b2brec.etl.recovery import LEDGER_KEY
@@ -173,7 +174,7 @@ def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Clien
         shutil.rmtree(client.project.etl_dir)
     insert_sales(client.url, ROWS + 1, 300, updated_at=BASE_TIME + timedelta(days=30))
 
-    summary = run_etl(client.spec, client.settings)
+    summary = run_etl(context_for_spec(client.spec, client.settings))
 
     loaded, rows = warehouse_sales(client.project.warehouse_path)
     assert rows == len(loaded) == ROWS + 300, f"{rows} rows, {len(loaded)} keys"

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from b2brec.backends.factory import backends_for
 from b2brec.backends.warehouse import DuckDBWarehouse
+from b2brec.context import context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl import EtlError, list_runs, run_etl, test_connection
 from b2brec.etl.sources import table_backend
@@ -57,7 +58,7 @@ def db_user(client: Client) -> Iterator[str]:
 def test_bad_credentials_are_named_and_the_password_never_leaks(
     client: Client, db_user: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run_etl(client.spec, client.settings)
+    run_etl(context_for_spec(client.spec, client.settings))
     before = counts(client)
     password = f"Wr0ng-{uuid.uuid4().hex}-p@ss:w/rd"  # URL-special characters on purpose
     spec = with_changes(client.spec, sources__erp__username=db_user, sources__erp__password_secret="erp-password")
@@ -65,12 +66,12 @@ def test_bad_credentials_are_named_and_the_password_never_leaks(
     backends_for(spec, client.settings).secrets.put("erp-password", password)
 
     caplog.set_level(logging.DEBUG)
-    report = test_connection(spec, client.settings)
+    report = test_connection(context_for_spec(spec, client.settings))
     assert not report.ok
     assert [(c.target, c.code) for c in report.failures] == [("connection", "bad_credentials")]
     assert "b2brec secrets set erp-password" in report.failures[0].fix
     with pytest.raises(EtlError) as raised:
-        run_etl(spec, client.settings)
+        run_etl(context_for_spec(spec, client.settings))
     assert raised.value.code == "bad_credentials"
     assert "user name or password" in raised.value.message
 
@@ -98,24 +99,24 @@ def test_bad_credentials_are_named_and_the_password_never_leaks(
 def test_source_problems_have_distinct_codes_and_leave_the_warehouse_unchanged(
     client: Client, changes: dict[str, object], code: str, words: str
 ) -> None:
-    run_etl(client.spec, client.settings)
+    run_etl(context_for_spec(client.spec, client.settings))
     before = counts(client)
     spec = with_changes(client.spec, **changes)
-    report = test_connection(spec, client.settings)
+    report = test_connection(context_for_spec(spec, client.settings))
     assert [c.code for c in report.failures] == [code]
     assert words in report.failures[0].detail and report.failures[0].fix
     with pytest.raises(EtlError) as raised:
-        run_etl(spec, client.settings)
+        run_etl(context_for_spec(spec, client.settings))
     assert raised.value.code == code
     assert counts(client) == before
 
 
 def test_missing_secret_and_unknown_table_option(client: Client) -> None:
     spec = with_changes(client.spec, sources__erp__password_secret="never-stored")
-    report = test_connection(spec, client.settings)
+    report = test_connection(context_for_spec(spec, client.settings))
     assert [c.code for c in report.failures] == ["secret_missing"]
     with pytest.raises(EtlError) as raised:
-        run_etl(client.spec, client.settings, tables=["orders"])
+        run_etl(context_for_spec(client.spec, client.settings), tables=["orders"])
     assert raised.value.code == "invalid_request"
     assert "customers, products, transactions" in raised.value.message
 
@@ -123,7 +124,7 @@ def test_missing_secret_and_unknown_table_option(client: Client) -> None:
 def test_unknown_client_project(settings: Settings, client: Client) -> None:
     spec = with_changes(client.spec, client_id="not-created", name="Not Created")
     with pytest.raises(B2BRecError) as raised:
-        run_etl(spec, settings)
+        run_etl(context_for_spec(spec, settings))
     assert raised.value.code == "project_not_found"
 
 
@@ -145,7 +146,7 @@ def test_password_with_url_characters_reaches_the_reader_and_never_leaks(
         spec = with_changes(client.spec, sources__erp__username=user, sources__erp__password_secret="erp-password")
         backends_for(spec, settings).secrets.put("erp-password", password)
         caplog.set_level(logging.DEBUG)
-        summary = run_etl(spec, settings)
+        summary = run_etl(context_for_spec(spec, settings))
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))

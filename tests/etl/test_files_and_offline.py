@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
+from b2brec.context import context_for_spec
 from b2brec.etl import EtlError, run_etl, test_connection
 from b2brec.etl.destination import bigquery_destination, target_for
 from b2brec.etl.errors import classify_connect_error, scrub
@@ -74,8 +75,8 @@ def test_csv_files_load_and_revenue_is_derived(settings: Settings, tmp_path: Pat
     )
     spec = file_spec(settings, folder, "csv", revenue=False)
     project = create_project(spec, settings)
-    assert test_connection(spec, settings).ok
-    summary = run_etl(spec, settings)
+    assert test_connection(context_for_spec(spec, settings)).ok
+    summary = run_etl(context_for_spec(spec, settings))
     assert {t.table: (t.mode, t.rows_written) for t in summary.tables} == {
         "products": ("replace", 2),
         "transactions": ("replace", 2),
@@ -99,18 +100,18 @@ def test_parquet_folder_and_file_errors(settings: Settings, tmp_path: Path) -> N
     pq.write_table(pa.table({**part, "sold_at": ts}), folder / "sales" / "part-0.parquet")
     spec = file_spec(settings, folder, "parquet")
     create_project(spec, settings)
-    assert run_etl(spec, settings).table("transactions").rows_written == 2
+    assert run_etl(context_for_spec(spec, settings)).table("transactions").rows_written == 2
 
     renamed = spec.model_dump(mode="json")
     renamed["mapping"]["transactions"]["columns"]["quantity"] = "units"
-    report = test_connection(parse_spec(renamed, origin="test"), settings)
+    report = test_connection(context_for_spec(parse_spec(renamed, origin="test"), settings))
     assert [(c.code, c.target) for c in report.failures] == [("missing_column", "transactions")]
     assert "units" in report.failures[0].detail and "qty" in report.failures[0].fix
 
     missing = spec.model_dump(mode="json")
     missing["sources"]["export"]["path"] = str(tmp_path / "nowhere")
     with pytest.raises(EtlError) as raised:
-        run_etl(parse_spec(missing, origin="test"), settings)
+        run_etl(context_for_spec(parse_spec(missing, origin="test"), settings))
     assert raised.value.code == "missing_file"
     assert warehouse_count(create_project(spec, settings).warehouse_path, "transactions") == 2
 
@@ -175,6 +176,6 @@ def test_bigquery_destination_config(settings: Settings, tmp_path: Path) -> None
     assert params["credentials"].project_id == spec.project_id
     assert params["replace_strategy"] == "insert-from-staging"
     gcp = Settings(home=tmp_path / "home", backend=Backend.GCP)
-    target = target_for(spec, gcp)
-    assert target.dataset == "raw_data" and target.warehouse_path is None
+    target = target_for(context_for_spec(spec, gcp))
+    assert target.dataset == "raw_data" and target.dlt_config == {}
     assert target.pipelines_dir == tmp_path / "home" / "etl" / spec.project_id

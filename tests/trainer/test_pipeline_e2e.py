@@ -8,6 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from b2brec.bundle import read_bundle
+from b2brec.context import context_for_spec
 from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from trainer.errors import PipelineError
@@ -21,7 +22,7 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     settings: Settings, project: LocalClientProject, mlflow_project: LocalClientProject
 ) -> None:
     # First attempt: the tracking server is down, so the train stage fails after extract and vocab.
-    down = context_for(project.spec, settings, mlflow_uri="http://127.0.0.1:9")
+    down = context_for(context_for_spec(project.spec, settings), mlflow_uri="http://127.0.0.1:9")
     broken = dataclasses.replace(down, env={**down.env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     events: list[tuple[str, str]] = []
     with pytest.raises(PipelineError, match="stage train of run .* failed") as failure:
@@ -79,6 +80,6 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
 def test_empty_window_stops_before_training_with_a_clear_message(
     settings: Settings, project: LocalClientProject
 ) -> None:
-    ctx = context_for(project.spec, settings, mlflow_uri="http://127.0.0.1:9")
+    ctx = context_for(context_for_spec(project.spec, settings), mlflow_uri="http://127.0.0.1:9")
     with pytest.raises(PipelineError, match="no usable transactions between 2020"):
         run_pipeline(ctx, options=dataclasses.replace(OPTIONS, cutoff="2020-06-01"))

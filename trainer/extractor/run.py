@@ -11,7 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         problems.append(f"--revenue-coverage {args.revenue_coverage} must be in (0, 1]")
     if args.cutoff:
         try:
-            args.cutoff = datetime.strptime(args.cutoff, "%Y-%m-%d")
+            # Midnight UTC: the window is the same on every machine, whatever its time zone.
+            args.cutoff = datetime.strptime(args.cutoff, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             problems.append(f"--cutoff {args.cutoff!r} is not a date like 2026-03-31")
     if problems:
@@ -59,9 +60,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def bigquery_query(sql: str, params: dict[str, datetime]) -> str:
-    """ReadFromBigQuery takes no query parameters: inline the window bounds as TIMESTAMP literals."""
+    """ReadFromBigQuery takes no query parameters: inline the window bounds as UTC TIMESTAMP literals."""
     for name, value in params.items():
-        sql = sql.replace(f"@{name}", f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'")
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        sql = sql.replace(f"@{name}", f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}+00'")
     return sql
 
 
@@ -96,7 +98,7 @@ def _read_jsonl(dataset_url: str, name: str) -> list[dict[str, Any]]:
 
 
 def _iso(epoch: int | None) -> str | None:
-    return None if epoch is None else datetime.utcfromtimestamp(epoch).isoformat()
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
@@ -194,7 +196,7 @@ def _metadata(
         "files": files,
         "digest": digest.hexdigest(),
         "query": sql,
-        "created_at": datetime.utcnow().isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
     }
 
 

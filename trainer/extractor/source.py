@@ -6,7 +6,7 @@ The same SQL runs on BigQuery as written and on DuckDB after sqlglot transpiles 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from b2brec.backends.warehouse import Warehouse
 from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
@@ -70,7 +70,8 @@ def revenue_expression(columns: SourceColumns) -> str:
 
 
 def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
-    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city."""
+    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city.
+    Bind the bounds as timezone-aware (UTC) datetimes."""
     select = [
         "CAST(t.customer_id AS STRING) AS customer_id",
         "CAST(t.product_id AS STRING) AS product_id",
@@ -113,13 +114,14 @@ def available_features(warehouse: Warehouse, columns: SourceColumns) -> tuple[tu
 
 
 def default_cutoff(warehouse: Warehouse) -> datetime:
-    """Midnight after the latest transaction, so the default window ends with the newest data."""
+    """Midnight (UTC) after the latest transaction, so the default window ends with the newest data.
+
+    The result is timezone-aware: bound against the warehouse's TIMESTAMPTZ column, a naive value
+    would be read in the session's time zone and move the window edge with the machine's TZ."""
     latest = warehouse.query(f"SELECT MAX(`timestamp`) AS latest FROM {RAW_DATASET}.transactions").column("latest")
     value = latest[0].as_py() if len(latest) else None
     if value is None:
         raise DataError(f"{RAW_DATASET}.transactions is empty; load the client's data first (ETL)")
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=None)
-    else:
-        value = datetime(value.year, value.month, value.day)
-    return datetime(value.year, value.month, value.day) + timedelta(days=1)
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)

@@ -1,0 +1,77 @@
+"""The import contract in pyproject.toml holds for the repository and catches a violation when one appears.
+
+The violating cases build a tiny project in a temporary folder with the repository's own contract
+table, so the test exercises the real configuration and the real runner (scripts/lint_imports.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUNNER = REPO_ROOT / "scripts" / "lint_imports.py"
+
+
+def _run(project_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RUNNER), str(project_dir)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _mini_project(tmp_path: Path, modules: dict[str, str]) -> Path:
+    """A project with the repository's [tool.importlinter] table and the given module sources."""
+    table = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    lines = ["[tool.importlinter]"]
+    lines += [f"{k} = {_toml(v)}" for k, v in table.items() if k != "contracts"]
+    for contract in table["contracts"]:
+        lines.append("[[tool.importlinter.contracts]]")
+        lines += [f"{k} = {_toml(v)}" for k, v in contract.items()]
+    (tmp_path / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    for package in ("b2brec", "trainer", "serving", "cli"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    for relpath, source in modules.items():
+        (tmp_path / relpath).write_text(source)
+    return tmp_path
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value)  # JSON strings and lists are valid TOML values
+
+
+def test_the_repository_keeps_its_contracts() -> None:
+    result = _run(REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_a_clean_mini_project_passes_with_absent_packages_skipped(tmp_path: Path) -> None:
+    sources = {"cli/app.py": "import trainer\nimport b2brec\n", "trainer/x.py": "import b2brec\n"}
+    project = _mini_project(tmp_path, sources)
+    result = _run(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # client_app, control_plane, provisioning, stacks and modules are not in the mini project.
+    assert "skipped as roots: client_app, control_plane, provisioning, stacks, modules" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("relpath", "source", "broken"),
+    [
+        ("b2brec/up.py", "import trainer\n", "b2brec.up -> trainer"),
+        ("b2brec/up.py", "def f():\n    from cli import app\n", "b2brec.up -> cli"),
+        ("trainer/up.py", "import cli\n", "trainer.up -> cli"),
+        ("trainer/side.py", "import serving\n", "trainer.side -> serving"),
+        ("b2brec/ui.py", "import rich\n", "b2brec.ui -> rich"),
+        ("serving/ui.py", "from typer import Typer\n", "serving.ui -> typer"),
+    ],
+)
+def test_a_violation_breaks_the_contract(tmp_path: Path, relpath: str, source: str, broken: str) -> None:
+    result = _run(_mini_project(tmp_path, {relpath: source}))
+    assert result.returncode != 0, result.stdout
+    assert broken in result.stdout
