@@ -45,18 +45,10 @@ def evaluate(
 ) -> None:
     """Train on sales before --cutoff, print the served model and every baseline on the next --test-days days."""
     moment = _parse_cutoff(cutoff)
-    settings = load_settings()
-    from b2brec.projects.local import open_project
+    from b2brec.context import client_context
     from trainer.extractor.run import run as extract
 
-    if settings.backend.value != "local":
-        err_console.print(
-            "[red]error:[/red] b2brec evaluate reads the local warehouse; run it with B2BREC_BACKEND=local"
-        )
-        raise typer.Exit(2)
-    project = open_project(client, settings)
-    from trainer.uris import warehouse_uri_for_duckdb
-
+    client_ctx = client_context(client, load_settings())
     end = moment + timedelta(days=test_days)
     with tempfile.TemporaryDirectory() as tmp:
         dataset = (Path(tmp) / "dataset").as_uri()
@@ -64,7 +56,7 @@ def evaluate(
             extract(
                 [
                     "--warehouse",
-                    warehouse_uri_for_duckdb(project.warehouse_path),
+                    client_ctx.backends.warehouse_uri,
                     "--output",
                     dataset,
                     "--cutoff",
