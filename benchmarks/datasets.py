@@ -116,24 +116,45 @@ def completejourney(folder: Path, test_days: int = 30) -> Dataset:
     return Dataset("Complete Journey sample", frame, cutoff, test_days, "75k random lines of a retail chain")
 
 
-def synthetic(transactions: int, seed: int, *, days: int = 365, test_days: int = 30, profile: str = "") -> Dataset:
-    """The project's generator (b2brec.datagen) mapped as in environments/demo-dev.yaml;
-    ``profile`` selects a generator profile when the generator has them (e.g. ``realistic``)."""
-    from b2brec.datagen import GeneratorConfig, generate
-
-    kwargs: dict[str, object] = {"transactions": transactions, "seed": seed, "days": days}
-    if profile:
-        kwargs["profile"] = profile
+def synthetic(
+    transactions: int,
+    seed: int,
+    *,
+    days: int = 365,
+    test_days: int = 30,
+    mode: str = "demo",
+    source: Path | None = None,
+) -> Dataset:
+    """The project's generator (b2brec.datagen). ``mode="realistic"``: invoice lines calibrated to a
+    real wholesaler, cleaned as ``environments/realistic-dev.yaml`` maps them (no guest lines, no
+    cancellations, returns netted, non-product lines excluded, revenue = quantity x unit price).
+    ``source``: read an already generated SQLite file instead of generating."""
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "erp.sqlite"
-        generate(GeneratorConfig(**kwargs), f"sqlite:///{source}")  # type: ignore[arg-type]
-        with sqlite3.connect(source) as conn:
-            sales = pd.read_sql("SELECT customer_id, sku, amount, sold_at FROM sales", conn)
-            products = pd.read_sql("SELECT sku, product_name, category, subcategory FROM products", conn)
-            customers = pd.read_sql("SELECT customer_id, city FROM customers", conn)
+        path = source or Path(tmp) / "erp.sqlite"
+        if source is None:
+            from b2brec.datagen import GeneratorConfig, generate
+
+            kwargs: dict[str, object] = {"transactions": transactions, "seed": seed, "days": days}
+            if mode != "demo":
+                kwargs["mode"] = mode
+            generate(GeneratorConfig(**kwargs), f"sqlite:///{path}")  # type: ignore[arg-type]
+        with sqlite3.connect(path) as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(sales)")}
+            realistic = "invoice_no" in columns
+            frame = _realistic(conn) if realistic else _demo(conn)
+    frame = _sorted(frame)
+    last = datetime.fromtimestamp(int(frame["timestamp"].max()), UTC)
+    cutoff = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1) - timedelta(days=test_days)
+    label = "Synthetic wholesale (realistic)" if realistic else "Synthetic wholesale (demo generator)"
+    return Dataset(label, frame, cutoff, test_days, f"{transactions:,} generated lines, seed {seed}")
+
+
+def _demo(conn: sqlite3.Connection) -> pd.DataFrame:
+    sales = pd.read_sql("SELECT customer_id, sku, amount, sold_at FROM sales", conn)
+    products = pd.read_sql("SELECT sku, product_name, category, subcategory FROM products", conn)
+    customers = pd.read_sql("SELECT customer_id, city FROM customers", conn)
     lines = sales.merge(products, on="sku", how="left").merge(customers, on="customer_id", how="left")
-    lines = lines[lines["customer_id"].notna()]
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": lines["customer_id"].astype(str),
             "product_id": lines["sku"].astype(str),
@@ -145,11 +166,36 @@ def synthetic(transactions: int, seed: int, *, days: int = 365, test_days: int =
             "city": lines["city"].fillna("").astype(str),
         }
     )
-    frame = _sorted(frame)
-    last = datetime.fromtimestamp(int(frame["timestamp"].max()), UTC)
-    cutoff = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1) - timedelta(days=test_days)
-    label = f"Synthetic wholesale{f' ({profile})' if profile else ''}"
-    return Dataset(label, frame, cutoff, test_days, f"{transactions:,} generated lines, seed {seed}")
+
+
+def _realistic(conn: sqlite3.Connection) -> pd.DataFrame:
+    """Invoice lines -> sales, by the realistic-dev mapping's rules."""
+    sales = pd.read_sql(
+        "SELECT invoice_no, stock_code, quantity, unit_price, customer_id, invoiced_at FROM sales "
+        "WHERE customer_id IS NOT NULL AND invoice_no NOT LIKE 'C%'",
+        conn,
+    )
+    products = pd.read_sql("SELECT stock_code, description, category, subcategory FROM products", conn)
+    customers = pd.read_sql("SELECT customer_id, city FROM customers", conn)
+    lines = sales.merge(products, on="stock_code", how="left").merge(customers, on="customer_id", how="left")
+    lines = lines[lines["category"] != "Non-product"]
+    lines["customer_id"] = lines["customer_id"].astype("int64").astype(str)
+    # returns (negative quantity) are netted against the customer's purchases of that product:
+    # a pair whose net quantity is not positive is dropped
+    net = lines.groupby(["customer_id", "stock_code"])["quantity"].transform("sum")
+    lines = lines[(lines["quantity"] > 0) & (net > 0)]
+    return pd.DataFrame(
+        {
+            "customer_id": lines["customer_id"],
+            "product_id": lines["stock_code"].astype(str),
+            "revenue": (lines["quantity"] * lines["unit_price"]).astype(float),
+            "timestamp": pd.to_datetime(lines["invoiced_at"]).astype("datetime64[s]").astype("int64"),
+            "art_name": lines["description"].fillna("").astype(str),
+            "category": lines["category"].fillna("").astype(str),
+            "subcategory": lines["subcategory"].fillna("").astype(str),
+            "city": lines["city"].fillna("").astype(str),
+        }
+    )
 
 
 FEATURES: tuple[str, ...] = (

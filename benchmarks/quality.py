@@ -2,12 +2,13 @@
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python benchmarks/quality.py
         [--movielens ../shared/data/movielens-100k] [--completejourney ../shared/data/completejourney-sample]
-        [--transactions 200000] [--profile realistic] [--epochs 5] [--skip NAME ...]
+        [--transactions 300000] [--mode realistic|demo] [--epochs 5] [--skip NAME ...]
 
 Data sets (read in place, never copied; see ``benchmarks/datasets.py`` for the field mapping):
 MovieLens 100K (cutoff at the 80th percentile of rating times, test = the rest), the Complete
 Journey sample (real retail lines; test = last 30 days) and the project's synthetic wholesale data
-(``--profile`` picks a generator profile, e.g. ``realistic``; test = last 30 days).
+(``--mode realistic``, the default: invoice lines calibrated to a real wholesaler, cleaned as
+``environments/realistic-dev.yaml`` maps them; test = last 30 days).
 
 For each: the served model (``trainer/model/hybrid.py``: two-tower retrieval + own history + EASE
 neighbours + popularity, re-ranked by gradient-boosted trees trained on the period before the
@@ -116,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--movielens", type=Path, default=REPO.parent / "shared/data/movielens-100k")
     parser.add_argument("--completejourney", type=Path, default=REPO.parent / "shared/data/completejourney-sample")
-    parser.add_argument("--transactions", type=int, default=200_000, help="Synthetic lines to generate")
-    parser.add_argument("--profile", default="", help="Generator profile for the synthetic data, e.g. realistic")
+    parser.add_argument("--transactions", type=int, default=300_000, help="Synthetic lines to generate")
+    parser.add_argument(
+        "--mode", default="realistic", choices=("realistic", "demo"), help="Generator mode of the synthetic data"
+    )
+    parser.add_argument("--synthetic-sqlite", type=Path, help="Read generated data from this SQLite file instead")
     parser.add_argument("--epochs", type=int, default=5, help="Upper bound of two-tower epochs (early stopping)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip", nargs="*", default=[], choices=("movielens", "completejourney", "synthetic"))
@@ -126,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     loaders = {
         "movielens": lambda: datasets.movielens(args.movielens),
         "completejourney": lambda: datasets.completejourney(args.completejourney),
-        "synthetic": lambda: datasets.synthetic(args.transactions, args.seed, profile=args.profile),
+        "synthetic": lambda: datasets.synthetic(
+            args.transactions, args.seed, mode=args.mode, source=args.synthetic_sqlite
+        ),
     }
     started = time.perf_counter()
     results: dict[str, Any] = {}

@@ -27,9 +27,9 @@ class RunOptions:
     """Options a run keeps for its whole life (a resumed run uses the same)."""
 
     cutoff: str | None = None
-    window_days: int = 90
+    window_days: int = 730
     test_days: int = 14
-    revenue_coverage: float = 0.8
+    revenue_coverage: float = 1.0
     min_customers: int = 5
     min_products: int = 5
     epochs: int = 8

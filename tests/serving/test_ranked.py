@@ -93,3 +93,21 @@ def test_the_ranker_learned_that_reorders_matter(fitted: tuple[HybridModel, pd.D
     counts = model.items(model.interactions.customer_pos["c5"])
     bought = dict(zip(counts.rows.tolist(), counts.counts.tolist(), strict=True))
     assert sum(bought.get(r, 0) >= 3 for r in top5.tolist()) >= 4
+
+
+def test_the_evaluation_scores_exactly_what_serving_scores(fitted: tuple[HybridModel, pd.DataFrame]) -> None:
+    """The benchmark's batched scorer (one matrix product and one ranker call per batch) gives each
+    candidate the score the per-customer path (the one serving mirrors) gives it."""
+    from trainer.evaluation import build_split
+
+    model, frame = fitted
+    rng = np.random.default_rng(1)
+    model = HybridModel(**{**vars(model)})  # a copy with embeddings, so the retrieval features are live
+    model.customer_embeddings = rng.random((len(model.interactions.customers), 8)).astype(np.float32)
+    model.product_embeddings = rng.random((len(model.product_ids), 8)).astype(np.float32)
+    split = build_split(frame, frame.iloc[:80])
+    dense = model.scorer(split)(np.arange(len(split.customers)))
+    position = {p: i for i, p in enumerate(split.product_ids)}
+    for i, customer in enumerate(split.customers):
+        rows, scores = model.score(model.interactions.customer_pos[customer])
+        np.testing.assert_allclose(dense[i, [position[model.product_ids[r]] for r in rows]], scores, rtol=1e-12)

@@ -133,13 +133,31 @@ class HybridModel:
         floor[to_split[mapped]] += np.log1p(self.tables.popularity[mapped]) * 1e-3
 
         def scorer(batch: np.ndarray) -> np.ndarray:
+            """The same features and ranker as ``score``, with the retrieval dot products and the
+            ranker run once per batch instead of once per customer."""
             out = np.tile(floor, (len(batch), 1))
-            with threadpool_limits(1, "blas"):  # one small product per customer: BLAS threads only fight
-                for i, row in enumerate(rows[batch].tolist()):
-                    cand, scores = self.score(row)
+            found = rows[batch]
+            dense = None
+            if self.customer_embeddings is not None and self.product_embeddings is not None:
+                dense = self.customer_embeddings[np.maximum(found, 0)] @ self.product_embeddings.T
+            parts: list[tuple[int, np.ndarray, np.ndarray]] = []
+            with threadpool_limits(1, "blas"):  # small products per customer: BLAS threads only fight
+                for i, row in enumerate(found.tolist()):
+                    items = self.items(row) if row >= 0 else CustomerItems.empty()
+                    own = dense[i] if dense is not None and row >= 0 else None
+                    cand, matrix = candidate_matrix(
+                        items, self.moment, self.tables, self.ranker, None, self.product_embeddings, own
+                    )
+                    parts.append((i, cand, matrix))
+            if parts:
+                scores = linear_score(np.concatenate([m for _, _, m in parts]), self.ranker)
+                start = 0
+                for i, cand, _ in parts:
+                    part = scores[start : start + len(cand)]
+                    start += len(cand)
                     target = to_split[cand]
                     keep = target >= 0
-                    out[i, target[keep]] = scores[keep]
+                    out[i, target[keep]] = part[keep]
             return out
 
         return scorer
@@ -164,12 +182,13 @@ def candidate_matrix(
     ranker: RankerWeights,
     query: np.ndarray | None,
     product_embeddings: np.ndarray | None,
+    dense: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    if query is not None and product_embeddings is not None:
+    """(candidate rows, feature matrix) of one customer; ``dense``: the retrieval scores of every
+    product when the caller computed them for a batch (else from ``query``)."""
+    if dense is None and query is not None and product_embeddings is not None:
         dense = product_embeddings @ query
-        ranked = top_n(dense, ranker.n_retrieval)
-    else:
-        dense, ranked = None, np.zeros(0, np.int64)
+    ranked = top_n(dense, ranker.n_retrieval) if dense is not None else np.zeros(0, np.int64)
     ease = neighbour_scores(items, tables)
     rows = candidates(items, tables, ranker, ranked, ease)
     retrieval = dense[rows] if dense is not None else np.zeros(len(rows))
