@@ -404,7 +404,9 @@ def _fit_trees(X: np.ndarray, y: np.ndarray, draft: RankerWeights, config: Hybri
         early_stopping=False,
         random_state=config.seed,
     )
-    model.fit(X, y)
+    # one OpenMP thread: on a shared 2-core machine two spinning threads took 96 s where one took 1.6 s
+    with threadpool_limits(1, "openmp"):
+        model.fit(X, y)
     arrays: dict[str, list[float]] = {k: [] for k in ("feature", "threshold", "left", "right", "value", "is_leaf")}
     roots: list[float] = []
     for (predictor,) in model._predictors:
