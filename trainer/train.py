@@ -154,7 +154,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         metrics |= {"train_seconds": model.timings.get("total", 0.0)}
         mlflow.log_metrics({metric_key(k): float(v) for k, v in metrics.items()})
         mlflow.log_dict({"timings": model.timings, "info": model.info, "ranker": model.ranker.to_dict()}, "model.json")
-        baseline_metrics = {} if args.no_baselines else _baselines(train, split, tags, args, float(test_start))
+        baseline_metrics, baseline_params = (
+            ({}, {}) if args.no_baselines else _baselines(train, split, float(test_start))
+        )
         quality = verdict(metrics, baseline_metrics)
         mlflow.set_tags(
             {
@@ -202,6 +204,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         mlflow.log_metric("duration_seconds", time.perf_counter() - started)
         mlflow.set_tags({f"output.{k}": v for k, v in urls.items()})
         model_run_id = active.info.run_id
+    _log_baselines(baseline_metrics, baseline_params, tags, args.version)
     two_tower = model.two_tower
     summary = {
         "version": args.version,
@@ -258,24 +261,31 @@ def _hybrid_params(config: Any) -> dict[str, Any]:
     }
 
 
-def _baselines(
-    train: pd.DataFrame, split: Any, tags: dict[str, str], args: argparse.Namespace, moment: float
-) -> dict[str, Any]:
-    """Each baseline is its own MLflow run on the same split, so the comparison is one click away."""
-    import mlflow
-
+def _baselines(train: pd.DataFrame, split: Any, moment: float) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Every baseline's metrics on the model's split, and its parameters."""
     from trainer import baselines
     from trainer.evaluation import evaluate_both
-    from trainer.tracking import metric_key
 
     found: dict[str, Any] = {}
+    params: dict[str, dict[str, Any]] = {}
     for name, fitted in baselines.fit_all(train, split, moment=moment).items():
-        metrics = evaluate_both(fitted.scorer, split) | {"train_seconds": fitted.seconds}
-        with mlflow.start_run(run_name=f"{name} {args.version}", tags={**tags, "role": "baseline"}, nested=False):
-            mlflow.log_params({"baseline": name, **fitted.params})
+        found[name] = evaluate_both(fitted.scorer, split) | {"train_seconds": fitted.seconds}
+        params[name] = dict(fitted.params)
+    return found, params
+
+
+def _log_baselines(
+    found: dict[str, Any], params: dict[str, dict[str, Any]], tags: dict[str, str], version: str
+) -> None:
+    """Each baseline is its own MLflow run next to the model's, so the comparison is one click away."""
+    import mlflow
+
+    from trainer.tracking import metric_key
+
+    for name, metrics in found.items():
+        with mlflow.start_run(run_name=f"{name} {version}", tags={**tags, "role": "baseline"}):
+            mlflow.log_params({"baseline": name, **params.get(name, {})})
             mlflow.log_metrics({metric_key(k): float(v) for k, v in metrics.items()})
-        found[name] = metrics
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
