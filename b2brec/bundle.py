@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from b2brec.backends.storage import ObjectStore
@@ -49,6 +50,30 @@ RANKING_DIR = "ranking"
 
 class BundleError(B2BRecError):
     code = "invalid_bundle"
+
+
+class BundleRejected(BundleError):
+    """A bundle whose files exist but whose contents cannot be served (NaN embeddings, ids that do
+    not line up): refused at write and at deploy time, so it never reaches /health as ready."""
+
+    code = "bundle_rejected"
+
+
+def _non_finite_rows(matrix: np.ndarray) -> np.ndarray:
+    if not np.issubdtype(matrix.dtype, np.floating):
+        return np.arange(len(matrix))
+    return np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.ndim == 2 else np.arange(len(matrix))
+
+
+def _id_problems(table: pa.Table, column: str, what: str) -> list[str]:
+    ids = table.column(column)
+    problems = []
+    if ids.null_count:
+        problems.append(f"{ids.null_count} {what} have no id")
+    unique = pc.count_distinct(ids, mode="only_valid").as_py()
+    if unique != len(ids) - ids.null_count:
+        problems.append(f"{len(ids) - ids.null_count - unique} {what} ids appear more than once")
+    return problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +161,31 @@ class ServingBundle:
         if self.ranking is not None:
             problems += self.ranking.problems(self.products.num_rows)
         if problems:
-            raise BundleError(f"bundle {self.manifest.version} is inconsistent: " + "; ".join(problems))
+            raise BundleRejected(f"bundle {self.manifest.version} is inconsistent: " + "; ".join(problems))
+        self._validate_values()
+
+    def _validate_values(self) -> None:
+        """Every embedding finite, every id present and unique, every popularity score finite."""
+        problems: list[str] = []
+        if self.manifest.embedding_dim < 1 or self.products.num_rows == 0:
+            problems.append("it has no products or a zero embedding dimension")
+        for matrix, table, column, what in (
+            (self.candidate_embeddings, self.products, "product_id", "product"),
+            (self.customer_embeddings, self.customers, "customer_id", "customer"),
+        ):
+            bad = _non_finite_rows(matrix)
+            if len(bad):
+                first = table.column(column)[int(bad[0])].as_py()
+                problems.append(f"{len(bad)} {what} embeddings hold NaN or infinite values (first: {what} {first!r})")
+            problems += _id_problems(table, column, f"{what}s")
+        scores = self.popularity.column("score").to_numpy(zero_copy_only=False)
+        if len(scores) and not np.isfinite(scores.astype(np.float64)).all():
+            problems.append("popularity scores hold NaN or infinite values")
+        if problems:
+            raise BundleRejected(
+                f"model {self.manifest.version} cannot be served: {'; '.join(problems)}. Retrain it (check the "
+                "training run for a diverging loss) or deploy another version."
+            )
 
 
 VERSION_PATTERN = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
@@ -191,8 +240,11 @@ def write_bundle(store: ObjectStore, bundle: ServingBundle) -> str:
 def read_manifest(store: ObjectStore, version: str) -> BundleManifest:
     key = f"{_prefix(version)}/manifest.json"
     if not store.exists(key):
-        raise BundleError(f"model version {version!r} has no serving bundle at {store.url(key)}")
-    return BundleManifest(**json.loads(store.read_text(key)))
+        raise BundleError(f"model version {version!r} has no serving bundle; list versions with GET /admin/versions")
+    try:
+        return BundleManifest(**json.loads(store.read_text(key)))
+    except (ValueError, TypeError):
+        raise BundleRejected(f"model version {version!r} has an unreadable manifest; retrain or re-export it") from None
 
 
 def read_bundle(store: ObjectStore, version: str) -> ServingBundle:
@@ -205,16 +257,20 @@ def read_bundle(store: ObjectStore, version: str) -> ServingBundle:
     def parquet(name: str) -> pa.Table:
         return pq.read_table(io.BytesIO(store.read_bytes(f"{prefix}/{name}.parquet")))
 
-    bundle = ServingBundle(
-        manifest=manifest,
-        candidate_embeddings=npy("candidate_embeddings"),
-        products=parquet("products"),
-        customer_embeddings=npy("customer_embeddings"),
-        customers=parquet("customers"),
-        purchases=parquet("purchases"),
-        popularity=parquet("popularity"),
-        ranking=_read_ranking(store, prefix) if manifest.extra.get("scoring") == "ranker" else None,
-    )
+    try:
+        bundle = ServingBundle(
+            manifest=manifest,
+            candidate_embeddings=npy("candidate_embeddings"),
+            products=parquet("products"),
+            customer_embeddings=npy("customer_embeddings"),
+            customers=parquet("customers"),
+            purchases=parquet("purchases"),
+            popularity=parquet("popularity"),
+            ranking=_read_ranking(store, prefix) if manifest.extra.get("scoring") == "ranker" else None,
+        )
+    except (OSError, ValueError, pa.ArrowException):
+        # Missing or corrupt files: said without the storage path (admin answers must not reveal it).
+        raise BundleRejected(f"model version {version!r} has missing or unreadable bundle files") from None
     bundle.validate()
     return bundle
 

@@ -101,6 +101,7 @@ register(
 register("invalid_request", 422, "invalid request", "correct the named option or field and retry")
 register("client_not_found", 404, "unknown client", "use a name from the list shown, or create the client first")
 register("client_ambiguous", 409, "ambiguous client name", "use the project id, which is unique")
+register("invalid_ports", 422, "invalid service ports", "give NAME=PORT with a port in 1024-65535")
 register("project_not_found", 404, "no local client project", "create it with `b2brec client create --env NAME`")
 # secrets
 register("secret_error", 500, "secrets backend error", "check the secrets backend is reachable and readable")
@@ -123,6 +124,11 @@ register("pipeline_error", 500, "pipeline error", "see the run's state and the f
 register("invalid_data", 422, "the data cannot train a model", "widen the window or load more data")
 register("invalid_bundle", 404, "model bundle not found or invalid", "train a model or pick an existing version")
 register("no_model", 404, "no trained model", "run the pipeline first (`b2brec pipeline run --client C`)")
+register("version_conflict", 409, "changed by someone else meanwhile", "reload it and retry")
+# live model version (b2brec/live.py)
+register(
+    "live_version_error", 409, "the live model version cannot be changed", "pick a version that has a serving bundle"
+)
 # serving
 register("model_not_loaded", 503, "no model loaded", "deploy a model version")
 register("deploy_failed", 409, "deploy failed", "check the version exists and is a valid bundle")
@@ -135,5 +141,24 @@ register("invalid_infra_props", 422, "invalid infrastructure properties", "corre
 register("synth_failed", 500, "synthesis failed", "see the message; fix the spec or the stack")
 register("terraform_missing", 500, "terraform is not installed", "install terraform >= 1.6 and put it on PATH")
 register("terraform_failed", 500, "terraform failed", "see the captured terraform log")
+# hostile input (b2brec/security, docs/security.md)
+register(
+    "host_refused",
+    422,
+    "database host refused",
+    "use the database's public DNS name or IP; a private network must be enabled for the client by the operator",
+)
+register(
+    "path_refused", 422, "file path refused", "put the files in the client's upload area; paths are relative to it"
+)
+register("bad_file", 422, "the file cannot be parsed", "export the file again as valid CSV/Parquet")
+register(
+    "identity_collision",
+    409,
+    "two specs would share one client identity",
+    "give each client its own client_id and display name, in exactly one environment file",
+)
+register("bundle_rejected", 409, "the model bundle cannot be served", "retrain the model or deploy another version")
+register("weak_admin_token", 500, "admin token too short", "store a long random token in serving-admin-token")
 # data generator
 register("datagen", 422, "invalid data generator settings", "correct the named option")

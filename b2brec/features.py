@@ -54,6 +54,9 @@ TRANSACTIONS = PlatformTable(
         Column(name="quantity", type="float", required=False, doc="Units sold."),
         Column(name="revenue", type="float", required=False, doc="Line revenue; else quantity x price."),
         Column(name="updated_at", type="timestamp", required=False, doc="Last change; incremental cursor."),
+        Column(
+            name="invoice_id", type="string", required=False, doc="Invoice/order number (cancellation prefix rules)."
+        ),
     ),
 )
 
@@ -85,32 +88,130 @@ CUSTOMERS = PlatformTable(
 PLATFORM_TABLES: dict[str, PlatformTable] = {t.name: t for t in (TRANSACTIONS, PRODUCTS, CUSTOMERS)}
 RAW_DATASET = "raw_data"
 
-FEATURES: tuple[str, ...] = (
-    "customer_id",
-    "product_id",
-    "revenue",
-    "city",
-    "timestamp",
-    "art_name",
-    "category",
-    "subcategory",
+FeatureTower = Literal["query", "candidate"]
+Encoding = Literal["ids", "tokens", "buckets"]
+"""How the model encodes a feature: a vocabulary of ids, word tokens (product names), or buckets."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feature:
+    """One of the model's eight features: where it is read from in ``raw_data`` and how it is used."""
+
+    name: str
+    table: str
+    """The ``raw_data`` table it is read from."""
+    column: str
+    """The column of that table (``art_name`` is ``products.name``)."""
+    dtype: Literal["string", "float", "timestamp"]
+    required: bool
+    """Required features stop the extractor when missing; a missing optional one is left out of its tower."""
+    tower: FeatureTower
+    encoding: Encoding
+    doc: str
+
+
+FEATURE_CONTRACT: tuple[Feature, ...] = (
+    Feature(
+        name="customer_id",
+        table="transactions",
+        column="customer_id",
+        dtype="string",
+        required=True,
+        tower="query",
+        encoding="ids",
+        doc="The buying customer.",
+    ),
+    Feature(
+        name="product_id",
+        table="transactions",
+        column="product_id",
+        dtype="string",
+        required=True,
+        tower="candidate",
+        encoding="ids",
+        doc="The product sold.",
+    ),
+    Feature(
+        name="revenue",
+        table="transactions",
+        column="revenue",
+        dtype="float",
+        required=True,
+        tower="query",
+        encoding="buckets",
+        doc="Line revenue; derived as quantity x products.price where the client has no revenue column.",
+    ),
+    Feature(
+        name="city",
+        table="customers",
+        column="city",
+        dtype="string",
+        required=False,
+        tower="query",
+        encoding="ids",
+        doc="The customer's city (or the finest location known).",
+    ),
+    Feature(
+        name="timestamp",
+        table="transactions",
+        column="timestamp",
+        dtype="timestamp",
+        required=True,
+        tower="query",
+        encoding="buckets",
+        doc="When the sale happened (UTC).",
+    ),
+    Feature(
+        name="art_name",
+        table="products",
+        column="name",
+        dtype="string",
+        required=False,
+        tower="candidate",
+        encoding="tokens",
+        doc="Product name, used as word tokens.",
+    ),
+    Feature(
+        name="category",
+        table="products",
+        column="category",
+        dtype="string",
+        required=False,
+        tower="candidate",
+        encoding="ids",
+        doc="Top-level product category.",
+    ),
+    Feature(
+        name="subcategory",
+        table="products",
+        column="subcategory",
+        dtype="string",
+        required=False,
+        tower="candidate",
+        encoding="ids",
+        doc="Second-level product category.",
+    ),
 )
-"""The model's eight features, as in the system this replaces."""
+"""The model's eight features, as in the system this replaces. Every list below is derived from this."""
 
-REQUIRED_FEATURES: tuple[str, ...] = ("customer_id", "product_id", "timestamp", "revenue")
-"""Features a client must provide (revenue may be derived from quantity x price)."""
+FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT)
+REQUIRED_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.required)
+OPTIONAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if not f.required)
+STRING_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.dtype == "string")
+ID_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.encoding == "ids")
+"""Features with a vocabulary of ids (the vocab stage builds one per feature present)."""
+QUERY_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.tower == "query")
+CANDIDATE_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.tower == "candidate")
 
-QUERY_FEATURES: tuple[str, ...] = ("customer_id", "city", "revenue", "timestamp")
-CANDIDATE_FEATURES: tuple[str, ...] = ("product_id", "art_name", "category", "subcategory")
 
-FEATURE_SOURCES: dict[str, tuple[str, str]] = {
-    "customer_id": ("transactions", "customer_id"),
-    "product_id": ("transactions", "product_id"),
-    "revenue": ("transactions", "revenue"),
-    "timestamp": ("transactions", "timestamp"),
-    "city": ("customers", "city"),
-    "art_name": ("products", "name"),
-    "category": ("products", "category"),
-    "subcategory": ("products", "subcategory"),
-}
-"""Where each feature comes from in ``raw_data`` (table, column)."""
+def feature(name: str) -> Feature:
+    for item in FEATURE_CONTRACT:
+        if item.name == name:
+            return item
+    raise KeyError(f"{name!r} is not a feature; features are {', '.join(FEATURES)}")
+
+
+def derived_revenue_sql(transactions: str = "t", products: str = "p") -> str:
+    """The revenue rule, in SQL: a line's revenue is quantity x the product's price when the client
+    has no revenue (no column, or NULL). Used by the ETL (filled in after loading) and the extractor."""
+    return f"{transactions}.quantity * {products}.price"

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from b2brec.security.hosts import AllowList
+
 
 class Backend(StrEnum):
     """Which implementation sits behind each backend boundary."""
@@ -43,6 +45,21 @@ class Settings(BaseSettings):
         description="Fail (instead of skip) tests whose PostgreSQL/MariaDB service is missing. CI sets 1.",
     )
     log_level: str = Field("INFO", description="Python logging level for CLI and services.")
+    client_spec: str | None = Field(
+        None,
+        description="The ClientSpec of the one client this process serves, as JSON. The client stack sets it on "
+        "every Cloud Run service and job (it holds names, never a secret), so images bake no environment files.",
+    )
+
+    # --- operator-side security settings (never part of a ClientSpec a client can edit) -----
+    source_hosts_allowed: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per client id, the private networks (CIDR) or host names its database sources may use, "
+        'e.g. {"acme-001": ["10.8.0.0/16"]} for a database reached over VPN. Everything else must be public.',
+    )
+    source_connect_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="The one timeout for connecting to a client's database (test and load)."
+    )
 
     # --- Google Cloud (backend=gcp) -------------------------------------------------
     gcp_project: str | None = Field(None, description="Project id of the client project on GCP.")
@@ -56,6 +73,12 @@ class Settings(BaseSettings):
     )
     vertex_accelerator_count: int = Field(0, ge=0, le=16, description="Accelerators per trainer replica.")
     vertex_service_account: str | None = Field(None, description="Service account Vertex AI jobs run as.")
+    vertex_spot: bool = Field(False, description="Run Vertex AI jobs on Spot VMs (cheaper; may be preempted).")
+    vertex_network_attachment: str | None = Field(
+        None,
+        description="Network attachment (projects/P/regions/R/networkAttachments/N) Vertex AI jobs join through a "
+        "Private Service Connect interface, so they reach the client's internal MLflow service.",
+    )
     trainer_image: str | None = Field(None, description="Container image URI Vertex AI jobs run.")
     mlflow_uri: str | None = Field(
         None, description="The client's MLflow tracking server URL (backend=gcp; locally the project's own server)."
@@ -65,6 +88,20 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return Path(value).expanduser()
+
+    @field_validator("source_hosts_allowed")
+    @classmethod
+    def _allow_list(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for client_id, entries in value.items():
+            try:
+                AllowList.parse(entries)
+            except ValueError as exc:
+                raise ValueError(f"B2BREC_SOURCE_HOSTS_ALLOWED[{client_id!r}]: {exc}") from None
+        return value
+
+    def allowed_hosts(self, client_id: str) -> tuple[str, ...]:
+        """The operator's allow-list of private networks/hosts for one client (empty by default)."""
+        return tuple(self.source_hosts_allowed.get(client_id, ()))
 
     @field_validator("log_level")
     @classmethod

@@ -18,15 +18,14 @@ from b2brec.context import context_for_spec
 from b2brec.datagen import GeneratorConfig, generate
 from b2brec.etl import run_etl, test_connection
 from b2brec.naming import BUCKET_PURPOSES
-from b2brec.projects.local import LocalClientProject, create_project
+from b2brec.projects.local import LocalClientProject, create_project, upload_area
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
 from cli.common import console, load_settings, user_errors
+from cli.data import DEMO_ENVIRONMENT, DEMO_SOURCE_FILE
 from cli.demo_serving import show_requests, start_server
 from cli.pipeline import run_with_progress
 from cli.render_etl import EtlProgressView, render_report, render_summary
-
-DEMO_ENVIRONMENT = "demo-dev"
 
 
 def _step(number: int, title: str) -> None:
@@ -34,7 +33,8 @@ def _step(number: int, title: str) -> None:
 
 
 def _generate(settings: Settings, transactions: int, seed: int) -> Path:
-    source = settings.home / "sources" / "demo-erp.sqlite"
+    spec = load_environment(settings.environments_dir, DEMO_ENVIRONMENT)
+    source = upload_area(spec, settings) / DEMO_SOURCE_FILE
     source.parent.mkdir(parents=True, exist_ok=True)
     config = GeneratorConfig(transactions=transactions, seed=seed, end_date=date(2026, 11, 1), days=365)
     with Progress(
@@ -109,10 +109,10 @@ def demo(
     state = run_with_progress(
         project.project_id, run_id=None, from_stage=None, only=None, mlflow_uri=None, overrides={"epochs": epochs}
     )
-    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state['run_id']})")
+    console.print(f"MLflow UI: {project.urls()['mlflow']} (run {state.run_id})")
 
     _step(7, "Serve recommendations from the fresh model")
-    server, url = start_server(project)
+    server, url = start_server(project, version=state.run_id)
     try:
         show_requests(url, project)
     finally:

@@ -16,6 +16,7 @@ from b2brec.errors import B2BRecError
 from b2brec.processes import stop_group
 from b2brec.projects.local import LocalClientProject
 from cli.common import console
+from serving.model.loader import BundleSource
 
 
 def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None:
@@ -29,8 +30,11 @@ def stop_previous(project: LocalClientProject, *, timeout: float = 30.0) -> None
     stop_group(pid, timeout=timeout)
 
 
-def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``b2brec serve`` detached (logs in the project's logs/) and wait until /health is ready."""
+def start_server(
+    project: LocalClientProject, *, version: str | None = None, timeout: float = 180.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``b2brec serve`` detached (logs in the project's logs/) on ``version`` (default: the newest
+    bundle), which it deploys as the client's live version, and wait until /health is ready."""
     stop_previous(project)
     url = project.urls()["serving"]
     log_path = project.logs_dir / "serving.log"
@@ -42,9 +46,10 @@ def start_server(project: LocalClientProject, *, timeout: float = 180.0) -> tupl
                 f"serving port in {project.root / 'project.json'}",
                 code="service_failed",
             )
+    version = version or BundleSource(project.storage("models")).latest()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id],
+            [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id, "--version", version],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "B2BREC_HOME": str(project.home)},

@@ -11,8 +11,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from b2brec.context import client_context
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import open_project
 from cli.common import console, load_settings, user_errors
+from trainer.run_records import RunRecord
 
 app = typer.Typer(help="ML pipeline: extract, vocab, train, register (and the MLflow server).", no_args_is_help=True)
 mlflow_app = typer.Typer(help="The client's local MLflow tracking server.", no_args_is_help=True)
@@ -29,7 +31,7 @@ def run_with_progress(
     only: str | None,
     mlflow_uri: str | None,
     overrides: dict[str, Any],
-) -> dict[str, Any]:
+) -> RunRecord:
     from trainer import STAGES
     from trainer.pipeline import RunOptions, context_for, run_pipeline
 
@@ -47,10 +49,8 @@ def run_with_progress(
     ) as progress:
         task = progress.add_task("pipeline", total=len(stages))
 
-        def on_event(stage: str, status: str, record: dict[str, Any]) -> None:
-            progress.update(task, description=f"{stage}: {status} ({record.get('job_id', '')})")
-            if status == "succeeded":
-                progress.advance(task)
+        def on_event(event: ProgressEvent) -> None:
+            progress.update(task, description=event.message[:100], completed=event.done or 0)
 
         state = run_pipeline(ctx, options=options, run_id=run_id, from_stage=from_stage, only=only, on_event=on_event)
     _print_state(state)
@@ -74,12 +74,33 @@ def _print_quality(quality: dict[str, Any]) -> None:
         )
 
 
-def _print_state(state: dict[str, Any]) -> None:
-    table = Table("stage", "status", "job", "reason", title=f"run {state['run_id']}: {state['status']}")
-    for stage, record in state["stages"].items():
-        table.add_row(stage, record["status"], record.get("job_id") or "", (record.get("reason") or "")[:80])
+def _print_state(state: RunRecord) -> None:
+    table = Table("stage", "status", "job", "seconds", "machine", "reason", title=f"run {state.run_id}: {state.status}")
+    for stage in state.stages:
+        job = stage.job
+        seconds = f"{job.seconds:.1f}" if job is not None and job.seconds is not None else ""
+        machine = job.machine_type if job is not None else ""
+        job_id = (job.job_id or "") if job else ""
+        table.add_row(stage.name, stage.status, job_id, seconds, machine, (stage.error or "")[:80])
     console.print(table)
-    metrics = state["stages"].get("train", {}).get("outputs", {})
+    extracted = state.stage("extract").outputs.get("rows", {})
+    if extracted:
+        console.print(
+            "extract: "
+            + ", ".join(
+                f"{label} {extracted[key]:,}"
+                for key, label in (
+                    ("train", "train rows"),
+                    ("test", "test rows"),
+                    ("malformed", "malformed"),
+                    ("rejected", "rejected by row rules"),
+                    ("excluded", "excluded products"),
+                    ("no_customer", "without a customer"),
+                )
+                if key in extracted
+            )
+        )
+    metrics = state.stage("train").outputs
     if metrics.get("metrics"):
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")
         rows = {"b2brec (served model)": metrics["metrics"], **metrics.get("baselines", {})}
@@ -102,7 +123,9 @@ def run(
     test_days: int | None = typer.Option(None, "--test-days", min=1),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     batch_size: int | None = typer.Option(None, "--batch-size", min=16),
-    no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the most-popular and ALS runs."),
+    no_baselines: bool = typer.Option(
+        False, "--no-baselines", help="Skip the baselines (the quality verdict is then unknown)."
+    ),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Default: the client's local server."),
 ) -> None:
     """Run the whole pipeline (or resume a failed run from its failed stage)."""
@@ -135,16 +158,31 @@ def stage(
 @user_errors
 def status(client: str = CLIENT, run_id: str | None = typer.Option(None, "--run-id")) -> None:
     """Show one run's state (or list runs)."""
-    from trainer.pipeline import list_runs, load_state
+    from trainer.runs import list_runs, poll
 
-    data = client_context(client, load_settings()).backends.storage("data")
+    ctx = _context(client)
     if run_id:
-        _print_state(load_state(data, run_id))
+        _print_state(poll(ctx, run_id))
         return
     table = Table("run id", "status", "created", "reason")
-    for state in sorted(list_runs(data), key=lambda s: s["created_at"]):
-        table.add_row(state["run_id"], state["status"], state["created_at"][:19], (state.get("reason") or "")[:80])
+    for state in list_runs(ctx):
+        table.add_row(state.run_id, state.status, state.created_at[:19], (state.error or "")[:80])
     console.print(table)
+
+
+@app.command("cancel")
+@user_errors
+def cancel(client: str = CLIENT, run_id: str = typer.Option(..., "--run-id", help="The run to stop.")) -> None:
+    """Cancel a run: its running job is stopped; resume it later with `pipeline run --run-id`."""
+    from trainer.runs import cancel as cancel_run
+
+    _print_state(cancel_run(_context(client), run_id))
+
+
+def _context(client: str) -> Any:
+    from trainer.pipeline import context_for
+
+    return context_for(client_context(client, load_settings()))
 
 
 @mlflow_app.command("start")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from b2brec.bundle import check_version
 from b2brec.context import client_context
 from b2brec.errors import B2BRecError
+from b2brec.live import live_version, set_live_version
 from cli.common import console, load_settings, user_errors
 
 
@@ -45,11 +47,14 @@ def serve(
             f"client {client} has no trained model yet (no bundle in {source.store.url()}); train first",
             code="no_model",
         )
-    chosen = version or available[-1]
+    live = live_version(source.store)
+    chosen = version or live or available[-1]
     if chosen not in available:
         raise B2BRecError(
             f"model version {chosen!r} not found; available: {', '.join(available[-10:])}", code="invalid_bundle"
         )
+    if version is not None and version != live:  # an explicit --version deploys it for every instance
+        set_live_version(source.store, version, actor=f"cli:{getpass.getuser()}", reason="b2brec serve --version")
     console.print(f"[green]serving[/green] {spec.project_id} model {chosen} at http://{host}:{port} (docs: /docs)")
     configure_logging(serving.log_level)
     app = app_for_client(ctx, serving.model_copy(update={"version": chosen}))

@@ -20,11 +20,15 @@ from threadpoolctl import threadpool_limits
 from b2brec.backends.factory import fails_closed
 from b2brec.context import ClientContext
 from b2brec.errors import B2BRecError
+from b2brec.live import live_version, set_live_version
 from b2brec.settings import Settings
 from serving.api.main import api_router
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
+from serving.guard import RequestGuard
+from serving.history import HistoryCache, load_history
+from serving.live import LiveFollower
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
 from serving.model.registry import ModelRegistry
@@ -79,6 +83,7 @@ def create_app(
     registry: ModelRegistry | None = None,
     credentials: Credentials | None = None,
     fail_closed: bool | None = None,
+    history: HistoryCache | None = None,
 ) -> FastAPI:
     """``fail_closed``: refuse calls while no API keys / admin token are configured (default: on GCP)."""
     settings = settings or Settings()
@@ -87,6 +92,7 @@ def create_app(
     registry = registry or ModelRegistry(source, serving)
     metrics = ServingMetrics()
     registry.listeners.append(metrics.model_changed)
+    follower = LiveFollower(registry, source.store, serving.live_refresh_s) if source is not None else None
     predictions = None
     if prediction_sink is not None and serving.prediction_log:
         predictions = PredictionLogger(
@@ -108,15 +114,20 @@ def create_app(
         if registry.loaded:
             metrics.model_changed(registry.current)
         elif source is not None:
-            try:
-                registry.deploy(serving.version, registered=serving.registered)
-            except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
-                log.error("no model loaded at start-up", extra={"error": exc.message})
+            _load_at_start(registry, source, serving)
+        if follower is not None:
+            follower.start()
         if predictions is not None:
             predictions.start()
+        if history is not None:
+            history.start()
         try:
             yield
         finally:
+            if history is not None:
+                history.stop()
+            if follower is not None:
+                follower.stop()
             if predictions is not None:
                 predictions.close()
             limits.restore_original_limits()
@@ -134,16 +145,55 @@ def create_app(
     app.state.metrics = metrics
     app.state.predictions = predictions
     app.state.credentials = credentials
+    app.state.history = history
+    app.state.live_store = source.store if source is not None else None
     register_error_handlers(app)
     app.include_router(api_router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestGuard, max_body_bytes=serving.max_body_bytes)  # before any body is read
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts refused requests too
     return app
 
 
+def client_registry_uri(ctx: ClientContext, serving: ServingSettings) -> str | None:
+    """The MLflow registry of *this* client: the client's own MLflow server (locally its project's
+    port), whatever a process-wide ``MLFLOW_TRACKING_URI`` says (it may name another client's).
+    Where the client's MLflow is not known (GCP without B2BREC_MLFLOW_URI), the serving setting."""
+    try:
+        return ctx.mlflow_uri
+    except B2BRecError:
+        return serving.mlflow_tracking_uri
+
+
+def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: ServingSettings) -> None:
+    """The client's live version if one was deployed; else the configured (or newest) version,
+    which then becomes the live one, so the next instance starts on the same."""
+    try:
+        live = live_version(source.store)
+        if live is not None:
+            registry.deploy(live)
+            return
+        state = registry.deploy(serving.version, registered=serving.registered)
+        try:
+            set_live_version(
+                source.store, state.version, actor="serving-startup", reason="first version served", expected=None
+            )
+        except B2BRecError as exc:  # another instance recorded one first: follow it on the next refresh
+            log.warning("live version not recorded", extra={"error": exc.message})
+    except Exception as exc:  # stay up (live, not ready) so an operator can deploy another version
+        error = exc.message if isinstance(exc, B2BRecError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        log.error("no model loaded at start-up", extra={"error": error})
+
+
 def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
-    """The app of one client: models from its ``models`` bucket, predictions to its warehouse."""
+    """The app of one client: models from its ``models`` bucket, predictions to its warehouse,
+    registry versions from its own MLflow."""
     backends = ctx.backends
+    serving = serving.model_copy(update={"mlflow_tracking_uri": client_registry_uri(ctx, serving)})
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
+    transactions = ctx.spec.mapping.get("transactions")
+    rules = transactions.rules if transactions is not None else None
+    warehouse = backends.warehouse
+    history = HistoryCache(lambda: load_history(warehouse, rules), serving.history_refresh_s)
     return create_app(
         ctx.settings,
         serving,
@@ -151,4 +201,5 @@ def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
         prediction_sink=sink,
         credentials=Credentials.from_settings(serving, backends.secrets),
         fail_closed=backends.fail_closed,
+        history=history,
     )

@@ -11,11 +11,18 @@ import re
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MAX_K = 100
+MAX_K = 500
 """Largest ``k`` a request may ask for (the evaluation's largest cut-off, Recall@100)."""
 
 MAX_BATCH = 1000
 """Most customers in one ``/recommend-batch`` request."""
+
+MIN_ADMIN_TOKEN_LENGTH = 16
+"""Shortest admin token accepted: shorter (or empty) ones refuse to start instead of opening /admin."""
+
+MAX_BODY_BYTES = 2 << 20
+"""Default body cap. A full batch (1,000 customer ids and cities of 256 ASCII characters, full filter
+lists) is about 1 MiB; requests larger than the cap get 413 before they are read."""
 
 
 def split_keys(value: str) -> tuple[bytes, ...]:
@@ -28,7 +35,11 @@ class ServingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="B2BREC_SERVING_", extra="ignore", frozen=True)
 
-    version: str | None = Field(None, description="Model version to load at start-up; unset = newest bundle.")
+    version: str | None = Field(
+        None,
+        description="Model version to load at start-up when the client has no live version yet (live.json in "
+        "the models bucket, set by /admin/deploy); unset = newest bundle.",
+    )
     registered: str | None = Field(
         None,
         description="Instead of `version`: an MLflow registry version number or alias (e.g. champion) of "
@@ -60,6 +71,11 @@ class ServingSettings(BaseSettings):
     recall_sample: int = Field(200, ge=10, le=5000, description="Queries used to measure the approximate recall.")
     compute_threads: int = Field(2, ge=1, le=64, description="Threads scoring a batch (BLAS runs 1 thread each).")
     prediction_log: bool = Field(True, description="Log every recommendation to predictions.recommendation_history.")
+    history_refresh_s: float = Field(
+        300.0,
+        ge=0,
+        description="Reload the customers' purchase history from the warehouse this often (0: at start only).",
+    )
     flush_interval_s: float = Field(2.0, gt=0, description="Longest a logged prediction waits before it is written.")
     flush_rows: int = Field(5000, ge=1, description="Write as soon as this many prediction rows are waiting.")
     max_pending_rows: int = Field(
@@ -79,16 +95,50 @@ class ServingSettings(BaseSettings):
     credentials_refresh_s: float = Field(
         60.0, gt=0, description="How often the keys and the admin token are re-read from the secrets backend."
     )
-    admin_token: str | None = Field(
+    admin_token: SecretStr | None = Field(  # checked by _credentials: never empty or short
         None,
         description="Bearer token for /admin. Unset = read from the secrets backend (`admin_token_secret`); "
         "with no token anywhere /admin is open on the local default and disabled on backend=gcp.",
     )
+    live_refresh_s: float = Field(
+        3.0,
+        ge=0,
+        description="How often the client's live-version pointer (models bucket, live.json) is re-read; the "
+        "instance hot-swaps when it moved, so all instances converge within this interval. 0 = read at start only.",
+    )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
+    host: str = Field(
+        "0.0.0.0",
+        description="Interface `python -m serving` listens on when run from the client's spec (Cloud Run); "
+        "the port is then Cloud Run's $PORT.",
+    )
+    max_body_bytes: int = Field(
+        MAX_BODY_BYTES,
+        ge=1024,
+        le=64 << 20,
+        description="Largest request body accepted; larger ones get 413 before they are read in full.",
+    )
 
     def accepted_api_keys(self) -> tuple[bytes, ...]:
         """The API keys given in the settings (empty when none are set)."""
         return () if self.api_keys is None else split_keys(self.api_keys.get_secret_value())
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ServingSettings:
+        # An empty or short token used to open /admin (compare_digest("", "") is True): refuse to start.
+        token = self.admin_token.get_secret_value().strip() if self.admin_token is not None else None
+        if token is not None and len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"B2BREC_SERVING_ADMIN_TOKEN is empty or shorter than {MIN_ADMIN_TOKEN_LENGTH} characters; "
+                "set a long random token (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) "
+                "or unset it to read the serving-admin-token secret"
+            )
+        if self.api_keys is not None and not self.accepted_api_keys():
+            raise ValueError(
+                "B2BREC_SERVING_API_KEYS is set but holds no key; give at least one key, or unset it to read the "
+                "serving-api-keys secret"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_start_version(self) -> ServingSettings:

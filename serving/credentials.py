@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 
 from b2brec.backends.secrets import SecretNotFound, SecretStore
-from serving.config import ServingSettings, split_keys
+from b2brec.errors import B2BRecError
+from serving.config import MIN_ADMIN_TOKEN_LENGTH, ServingSettings, split_keys
 
 log = logging.getLogger("serving.credentials")
 
@@ -68,6 +69,20 @@ class RefreshingSecret:
         return self._value
 
 
+class WeakAdminToken(B2BRecError):
+    code = "weak_admin_token"
+
+
+def usable_admin_token(value: str | None) -> str | None:
+    """The token, or ``None`` (admin disabled) when it is missing, empty or too short to trust."""
+    token = value.strip() if value else ""
+    if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        if token:
+            log.error("admin token ignored: shorter than %d characters", MIN_ADMIN_TOKEN_LENGTH)
+        return None
+    return token
+
+
 class Credentials:
     """What ``require_api_key`` and ``require_admin`` check against."""
 
@@ -97,15 +112,22 @@ class Credentials:
                 return split_keys(value) if value else ()
 
         if serving.admin_token is not None or store is None:
-            static_token = serving.admin_token
+            # ServingSettings already refused an empty or short configured token.
+            static_token = serving.admin_token.get_secret_value().strip() if serving.admin_token else None
 
             def admin_token() -> str | None:
                 return static_token
         else:
             token_secret = RefreshingSecret(store, serving.admin_token_secret, serving.credentials_refresh_s)
+            initial = token_secret.value
+            if initial is not None and initial.strip() and usable_admin_token(initial) is None:
+                raise WeakAdminToken(
+                    f"the {serving.admin_token_secret} secret is shorter than {MIN_ADMIN_TOKEN_LENGTH} characters: "
+                    "refusing to start with a guessable admin token; store a long random one"
+                )
 
             def admin_token() -> str | None:
-                value = token_secret.value
-                return value.strip() if value and value.strip() else None
+                # A token shortened later disables /admin (logged) rather than weakening it.
+                return usable_admin_token(token_secret.value)
 
         return cls(api_keys, admin_token)

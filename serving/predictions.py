@@ -29,6 +29,29 @@ from serving.recommend import Recommendation
 log = logging.getLogger("serving.predictions")
 
 
+LOGGED_VALUES = 5
+"""Filter values kept per list in the prediction log (the count is always kept)."""
+LOGGED_VALUE_CHARS = 40
+
+
+def filter_summary(filters: dict[str, Any]) -> str:
+    """A bounded JSON summary of a request's filters for the prediction log: per list its length
+    and its first few values (shortened); flags as they are. At most about 1 KB whatever the request
+    held, because it is stored once per customer (a 1 MB body of filter strings used to cost 1.7 GB)."""
+    summary: dict[str, Any] = {}
+    for key, value in sorted(filters.items()):
+        if isinstance(value, list | tuple):
+            if value:
+                shown = [str(v)[:LOGGED_VALUE_CHARS] for v in value[:LOGGED_VALUES]]
+                summary[key] = {"n": len(value), "values": shown}
+        elif isinstance(value, bool | int | float) or value is None:
+            if value:
+                summary[key] = value
+        else:
+            summary[key] = str(value)[:LOGGED_VALUE_CHARS]
+    return json.dumps(summary, sort_keys=True, ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class PredictionEntry:
     """What one request logs; expanded into one row per customer by the writer thread."""
@@ -43,7 +66,7 @@ class PredictionEntry:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def rows(self) -> list[dict[str, Any]]:
-        filters = json.dumps(self.filters, sort_keys=True)
+        filters = filter_summary(self.filters)
         ids = self.state.product_ids
         return [
             {

@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from b2brec.bundle import VERSION_PATTERN
 from serving.config import MAX_BATCH, MAX_K
 from serving.model.state import FilterSpec
 
 T = TypeVar("T")
-CustomerId = Field(min_length=1, max_length=256, description="The client's own customer id.")
-NameList: list[str] = Field(default_factory=list, max_length=200)
+
+# Caps on every string and list a caller sends (issue 10): the body cap bounds a request, these
+# bound each field, so no request can make the prediction log or the filters large.
+MAX_ID_CHARS = 256
+MAX_NAME_CHARS = 200
+MAX_FILTER_VALUES = 200
+
+CustomerIdStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+CityStr = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
+NameStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+CustomerId = Field(min_length=1, max_length=MAX_ID_CHARS, description="The client's own customer id.")
+NameList: list[NameStr] = Field(
+    default_factory=list,
+    max_length=MAX_FILTER_VALUES,
+    description=f"Up to {MAX_FILTER_VALUES} names of 1 to {MAX_NAME_CHARS} characters.",
+)
+
+
+def _integral(value: object) -> object:
+    """JSON Schema's ``integer`` admits ``13.0``; accept it as 13 (and still refuse 13.5, "13", true)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -31,10 +55,10 @@ class ErrorEnvelope(BaseModel):
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    include_categories: list[str] = NameList
-    exclude_categories: list[str] = NameList
-    include_subcategories: list[str] = NameList
-    exclude_subcategories: list[str] = NameList
+    include_categories: list[NameStr] = NameList
+    exclude_categories: list[NameStr] = NameList
+    include_subcategories: list[NameStr] = NameList
+    exclude_subcategories: list[NameStr] = NameList
     exclude_purchased: bool = Field(False, description="Leave out products the customer bought in the training window.")
 
     def spec(self) -> FilterSpec:
@@ -51,9 +75,9 @@ class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     customer_id: str = CustomerId
-    k: int = Field(10, ge=1, le=MAX_K, description=f"How many products, 1 to {MAX_K}.")
+    k: Integer = Field(10, ge=1, le=MAX_K, description=f"How many products, 1 to {MAX_K}.")
     city: str | None = Field(
-        None, max_length=256, description="Used for the fallback when the model lacks the customer."
+        None, max_length=MAX_ID_CHARS, description="Used for the fallback when the model lacks the customer."
     )
     filters: Filters = Field(default_factory=Filters)
 
@@ -61,20 +85,22 @@ class RecommendRequest(BaseModel):
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    customer_ids: list[str] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} distinct customer ids."
+    customer_ids: list[CustomerIdStr] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} distinct customer ids.",
+        json_schema_extra={"uniqueItems": True},
     )
-    k: int = Field(10, ge=1, le=MAX_K, description=f"How many products per customer, 1 to {MAX_K}.")
-    cities: dict[str, str] = Field(
-        default_factory=dict, description="Optional customer id -> city, for fallbacks of customers the model lacks."
+    k: Integer = Field(10, ge=1, le=MAX_K, description=f"How many products per customer, 1 to {MAX_K}.")
+    cities: dict[CustomerIdStr, CityStr] = Field(
+        default_factory=dict,
+        max_length=MAX_BATCH,
+        description="Optional customer id -> city, for fallbacks of customers the model lacks.",
     )
     filters: Filters = Field(default_factory=Filters)
 
     @model_validator(mode="after")
     def _distinct(self) -> BatchRequest:
-        for cid in self.customer_ids:
-            if not 1 <= len(cid) <= 256:
-                raise ValueError("each customer id must be 1 to 256 characters")
         if len(set(self.customer_ids)) != len(self.customer_ids):
             dupes = sorted(c for c, n in Counter(self.customer_ids).items() if n > 1)
             raise ValueError(f"customer_ids contains duplicates {dupes[:5]}; send each customer once")
@@ -88,6 +114,7 @@ class Item(BaseModel):
     name: str | None
     category: str | None
     subcategory: str | None
+    padding: bool = Field(False, description="A popular product added so the answer has k items.")
 
 
 class Recommendation(BaseModel):
@@ -95,6 +122,12 @@ class Recommendation(BaseModel):
     customer_id: str
     fallback: bool
     fallback_reason: str | None
+    source: Literal["model", "history", "fallback"] = Field(
+        "model",
+        description="model: the customer is in the model; history: scored from their purchases in the warehouse "
+        "(bought before the training window); fallback: popular products.",
+    )
+    notes: list[str] = Field(default_factory=list, description="E.g. a mangled customer id read as another.")
     items: list[Item]
 
 
@@ -134,7 +167,17 @@ class ModelInfo(BaseModel):
 
 
 class DeployRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # The schema states what the validator below enforces: not both targets at once.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "not": {
+                "required": ["version", "registered"],
+                "properties": {"version": {"type": "string"}, "registered": {"type": "string"}},
+            }
+        },
+    )
 
     version: str | None = Field(
         None,
@@ -147,16 +190,40 @@ class DeployRequest(BaseModel):
         None,
         min_length=1,
         max_length=100,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description='Instead of `version`: an MLflow registry version number ("3") or alias ("champion") '
-        "of the served model; the server loads the bundle that registry version names.",
+        pattern=r"^([1-9][0-9]{0,8}|[A-Za-z_][A-Za-z0-9_-]*)$",
+        description='Instead of `version`: an MLflow registry version number ("3", from 1) or alias '
+        '("champion", starting with a letter) of the served model; the server loads the bundle that registry '
+        "version names.",
     )
+
+    actor: str = Field(
+        "admin-api", min_length=1, max_length=200, description="Who deploys (kept in the deployment history)."
+    )
+    reason: str = Field("", max_length=2000, description="Why (kept in the deployment history).")
 
     @model_validator(mode="after")
     def _one_target(self) -> DeployRequest:
         if self.version is not None and self.registered is not None:
             raise ValueError("give `version` or `registered`, not both")
         return self
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    actor: str = Field(
+        "admin-api", min_length=1, max_length=200, description="Who rolls back (kept in the deployment history)."
+    )
+    reason: str = Field("", max_length=2000, description="Why (kept in the deployment history).")
+
+
+class DeploymentData(BaseModel):
+    version: str
+    previous: str | None
+    actor: str
+    reason: str
+    at: str
+    action: str
 
 
 class HealthData(BaseModel):
@@ -168,3 +235,7 @@ class VersionsData(BaseModel):
     current: str | None
     previous: str | None
     available: list[str]
+    live: str | None = None
+    """The client's live version (all instances converge on it)."""
+    history: list[DeploymentData] = []
+    """The last 20 deployments and rollbacks, oldest first."""

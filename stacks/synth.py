@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from b2brec.errors import B2BRecError
 from b2brec.spec import ClientSpec, list_environments, load_environment
+from b2brec.spec.identity import check_environments
 
 if TYPE_CHECKING:
     from stacks.platform import PlatformConfig
@@ -68,6 +69,7 @@ def resolve_targets(environments_dir: Path, *, names: Sequence[str] = (), all_: 
         raise SynthError(f"environment files {clash} clash with platform stack names; rename them")
     if all_ == bool(names):
         raise SynthError("pass --env NAME (repeatable) or --all, not both and not neither")
+    check_environments(environments_dir)  # two files must never map to one project
     wanted = [*PLATFORM_STACKS, *known] if all_ else list(dict.fromkeys(names))
     targets = []
     for name in wanted:
@@ -93,7 +95,9 @@ def build_stacks(app: Any, targets: Sequence[Target], platform: PlatformConfig) 
         elif target.name == ORG_STACK:
             OrgStack(app, target.name, platform=platform)
         else:
-            ControlPlaneStack(app, target.name, platform=platform)
+            # the metrics scope covers every client synthesized with it (`synth --all` in CI)
+            clients = tuple(sorted(t.spec.project_id for t in targets if t.spec is not None))
+            ControlPlaneStack(app, target.name, platform=platform, client_projects=clients)
 
 
 def synthesize(

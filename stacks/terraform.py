@@ -6,12 +6,14 @@ sent, with a recording fake ``terraform`` on PATH.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from b2brec.errors import B2BRecError
 
@@ -57,17 +59,67 @@ class TerraformRunner:
             steps.append([self.binary, "apply", "-input=false", "-lock-timeout=5m", PLAN_FILE])
         return steps
 
-    def run(self, workdir: Path, *, plan_only: bool, on_step: Callable[[str], None] | None = None) -> None:
-        """Run each step in ``workdir``; output streams to the terminal; stop at the first failure."""
+    def destroy_commands(self) -> list[list[str]]:
+        """init, a destroy plan, then apply of exactly that plan."""
+        return [
+            [self.binary, "init", "-input=false"],
+            [self.binary, "plan", "-destroy", "-input=false", "-lock-timeout=5m", f"-out={PLAN_FILE}"],
+            [self.binary, "apply", "-input=false", "-lock-timeout=5m", PLAN_FILE],
+        ]
+
+    def run(
+        self,
+        workdir: Path,
+        *,
+        plan_only: bool,
+        on_step: Callable[[str], None] | None = None,
+        output: Callable[[str], None] | None = None,
+        destroy: bool = False,
+    ) -> None:
+        """Run each step in ``workdir`` and stop at the first failure. Output streams to the terminal,
+        or line by line to ``output`` (a log sink) when given."""
         if not (workdir / "cdk.tf.json").is_file():
             raise TerraformFailed(f"{workdir}: no cdk.tf.json; run `b2brec synth --env NAME` first")
         env = {**os.environ, "TF_IN_AUTOMATION": "1"}
-        for argv in self.commands(plan_only=plan_only):
+        for argv in self.destroy_commands() if destroy else self.commands(plan_only=plan_only):
             step = argv[1]
             if on_step is not None:
                 on_step(step)
-            completed = subprocess.run(argv, cwd=workdir, env=env, check=False)
-            if completed.returncode != 0:
-                raise TerraformFailed(
-                    f"terraform {step} failed (exit {completed.returncode}) in {workdir}; see its output above"
-                )
+            if output is None:
+                code = subprocess.run(argv, cwd=workdir, env=env, check=False).returncode
+            else:
+                code = _run_captured(argv, workdir, env, output)
+            if code != 0:
+                where = "see its output above" if output is None else "see the provisioning log"
+                raise TerraformFailed(f"terraform {step} failed (exit {code}) in {workdir}; {where}")
+
+    def output_json(self, workdir: Path) -> dict[str, Any]:
+        """``terraform output -json``: each output's value by name."""
+        done = subprocess.run(
+            [self.binary, "output", "-json"],
+            cwd=workdir,
+            env={**os.environ, "TF_IN_AUTOMATION": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise TerraformFailed(
+                f"terraform output failed (exit {done.returncode}) in {workdir}: {done.stderr[-500:]}"
+            )
+        try:
+            raw = json.loads(done.stdout or "{}")
+        except json.JSONDecodeError:
+            raise TerraformFailed(f"terraform output -json in {workdir} did not print JSON") from None
+        return {name: item.get("value") if isinstance(item, dict) else item for name, item in raw.items()}
+
+
+def _run_captured(argv: list[str], workdir: Path, env: dict[str, str], output: Callable[[str], None]) -> int:
+    output(f"$ terraform {' '.join(argv[1:])}")
+    with subprocess.Popen(
+        argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output(line.rstrip("\n"))
+    return process.returncode

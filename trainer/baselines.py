@@ -151,7 +151,8 @@ def als(
     seed: int = 42,
     moment: float | None = None,
 ) -> Fitted:
-    """Implicit ALS on log-scaled purchase counts (confidence 1 + alpha * log1p(count))."""
+    """Implicit ALS on log-scaled purchase counts: confidence ``alpha * log1p(count)`` where bought (preference
+    1), weight 1 and preference 0 elsewhere (implicit's model), L2 ``regularization`` on both factor sets."""
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 

@@ -24,6 +24,7 @@ from b2brec.bundle import (
     ServingBundle,
     write_bundle,
 )
+from b2brec.features import CANDIDATE_FEATURES
 from trainer.examples import product_table
 from trainer.fit import TrainResult
 from trainer.keras_env import require_keras2
@@ -48,10 +49,7 @@ def _query_spec(history_length: int) -> dict[str, Any]:
 
 
 def _candidate_spec() -> dict[str, Any]:
-    specs = {
-        name: tf.TensorSpec([None], tf.string, name=name)
-        for name in ("product_id", "art_name", "category", "subcategory")
-    }
+    specs = {name: tf.TensorSpec([None], tf.string, name=name) for name in CANDIDATE_FEATURES}
     return {**specs, "popularity": tf.TensorSpec([None], tf.float32, name="popularity")}
 
 

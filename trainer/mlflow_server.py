@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from b2brec.processes import alive, stop_group
+from b2brec.processes import alive, keep, stop_group
 from b2brec.projects.local import LocalClientProject
 from trainer.errors import PipelineError
 
@@ -59,11 +59,12 @@ def _owned_pid(project: LocalClientProject) -> int | None:
     pid_file = _pid_file(project)
     if not os.path.exists(pid_file):
         return None
-    pid = int(open(pid_file).read().strip())
+    with open(pid_file) as handle:  # closed at once: tests turn ResourceWarning into an error
+        pid = int(handle.read().strip())
     return pid if alive(pid) else None
 
 
-def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
+def start(project: LocalClientProject, *, timeout: float = 90.0, env: dict[str, str] | None = None) -> str:
     """Start the server unless this project's own server already answers; returns the tracking URI."""
     if is_running(project):
         if _owned_pid(project) is not None:
@@ -77,9 +78,11 @@ def start(project: LocalClientProject, *, timeout: float = 90.0) -> str:
     with open(project.logs_dir / "mlflow.log", "ab") as log:
         # MLflow 3's background job runner (GenAI jobs, ~7 worker processes) is not used here; on a
         # 2-core machine it only competes with training.
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        process = subprocess.Popen(
-            command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        full_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+        process = keep(
+            subprocess.Popen(
+                command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=full_env
+            )
         )
     with open(_pid_file(project), "w") as handle:
         handle.write(str(process.pid))

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from b2brec.backends.identity import authenticate_mlflow
+from b2brec.spec import PipelineDefaults
 from trainer.errors import PipelineError
 from trainer.stage import stage_main
 from trainer.uris import store
@@ -35,11 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mlflow-uri", required=True, help="MLflow tracking URI, e.g. http://127.0.0.1:18002")
     parser.add_argument("--experiment", default="b2brec")
     parser.add_argument("--model-name", default="two-tower")
-    parser.add_argument("--embedding-dim", type=int, default=64)
+    defaults = PipelineDefaults()  # declared once, in the ClientSpec schema
+    parser.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim)
     parser.add_argument("--layers", default="128", help="Hidden layer sizes per tower, comma-separated ('' = none)")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--history-length", type=int, default=50)
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--logq-weight", type=float, default=1.0)
@@ -137,6 +140,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     test_days = max(1, round((cutoff - test_start) / 86400))
     config = _hybrid_config(args, test_days)
     tags = _dataset_tags(metadata, vocab, args.version)
+    authenticate_mlflow(args.mlflow_uri)  # the internal Cloud Run MLflow wants an ID token
     mlflow.set_tracking_uri(args.mlflow_uri)
     mlflow.set_experiment(args.experiment)
     started = time.perf_counter()

@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from b2brec.features import ID_FEATURES
 from trainer.errors import DataError
 from trainer.stage import stage_main
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-VOCAB_FEATURES: tuple[str, ...] = ("customer_id", "product_id", "city", "category", "subcategory")
+VOCAB_FEATURES = ID_FEATURES
 
 
 def tokenize(name: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -25,6 +26,9 @@ def main(argv: list[str]) -> int:
             print(exc.code, file=sys.stderr, flush=True)
             code = 1
     finally:
+        ended = Path(job_dir) / "ended_at.tmp"
+        ended.write_text(datetime.now(UTC).isoformat())
+        os.replace(ended, Path(job_dir) / "ended_at")
         tmp = Path(job_dir) / "exit_code.tmp"
         tmp.write_text(str(code))
         os.replace(tmp, Path(job_dir) / "exit_code")

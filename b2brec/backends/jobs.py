@@ -13,12 +13,13 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 from b2brec.errors import B2BRecError
-from b2brec.processes import alive
+from b2brec.processes import alive, keep
 
 
 class JobState(StrEnum):
@@ -57,6 +58,10 @@ class JobStatus:
     job_id: str
     state: JobState
     message: str = ""
+    started_at: str | None = None
+    """When the job started running (ISO 8601, UTC), if the runner knows."""
+    ended_at: str | None = None
+    """When it ended (ISO 8601, UTC), if it has and the runner knows."""
 
 
 class JobError(B2BRecError):
@@ -69,6 +74,23 @@ class JobRunner(Protocol):
     def status(self, job_id: str) -> JobStatus: ...
 
     def cancel(self, job_id: str) -> None: ...
+
+    def find(self, name: str) -> str | None:
+        """The id of the newest job submitted as ``name`` (``JobSpec.name``), or None. Lets a driver
+        that crashed between submitting a job and recording its id adopt the job instead of
+        submitting a second one."""
+        ...
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _iso(value: Any) -> str | None:
+    """A protobuf timestamp (proto-plus datetime) as ISO 8601 UTC; None when unset."""
+    if value is None or not getattr(value, "year", 0) or value.year < 1971:
+        return None
+    return value.astimezone(UTC).isoformat() if value.tzinfo else value.replace(tzinfo=UTC).isoformat()
 
 
 def wait(runner: JobRunner, job_id: str, *, timeout: float = 3600.0, poll: float = 0.5) -> JobStatus:
@@ -98,28 +120,50 @@ class SubprocessJobRunner:
         job_dir = self._dir(job_id)
         job_dir.mkdir(parents=True)
         (job_dir / "job.json").write_text(json.dumps(asdict(spec), indent=2))
+        (job_dir / "started_at").write_text(_utc_now())
         env = {**os.environ, **spec.env}
         command = [sys.executable, "-m", "b2brec.backends.job_wrapper", str(job_dir), spec.module, *spec.args]
         with open(job_dir / "output.log", "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         (job_dir / "pid").write_text(str(process.pid))
+        keep(process)  # reaped by alive() when it ends; other processes poll by the files
         return job_id
 
     def status(self, job_id: str) -> JobStatus:
         job_dir = self._dir(job_id)
         if not job_dir.is_dir():
             raise JobError(f"unknown job {job_id}")
+        started = self._stamp(job_dir / "started_at")
         rc_file = job_dir / "exit_code"
+        pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
+        if pid is not None:
+            alive(pid)  # reaps a job this process started once it has ended
         if rc_file.exists():
             code = int(rc_file.read_text().strip())
+            ended = self._stamp(job_dir / "ended_at")
             if code == 0:
-                return JobStatus(job_id=job_id, state=JobState.SUCCEEDED)
+                return JobStatus(job_id=job_id, state=JobState.SUCCEEDED, started_at=started, ended_at=ended)
             state = JobState.CANCELLED if (job_dir / "cancelled").exists() else JobState.FAILED
-            return JobStatus(job_id=job_id, state=state, message=self._tail(job_id))
-        pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
+            return JobStatus(job_id=job_id, state=state, message=self._tail(job_id), started_at=started, ended_at=ended)
         if pid is not None and not alive(pid):
-            return JobStatus(job_id=job_id, state=JobState.FAILED, message="process died without an exit code")
-        return JobStatus(job_id=job_id, state=JobState.RUNNING)
+            state = JobState.CANCELLED if (job_dir / "cancelled").exists() else JobState.FAILED
+            message = "cancelled" if state is JobState.CANCELLED else "process died without an exit code"
+            return JobStatus(job_id=job_id, state=state, message=message, started_at=started)
+        return JobStatus(job_id=job_id, state=JobState.RUNNING, started_at=started)
+
+    @staticmethod
+    def _stamp(path: Path) -> str | None:
+        return path.read_text().strip() if path.exists() else None
+
+    def find(self, name: str) -> str | None:
+        if not self.jobs_dir.is_dir():
+            return None
+        found = [
+            d.name
+            for d in self.jobs_dir.glob(f"{name}-*")
+            if (d / "job.json").exists() and json.loads((d / "job.json").read_text()).get("name") == name
+        ]
+        return max(found, key=lambda j: (self._dir(j) / "job.json").stat().st_mtime_ns) if found else None
 
     def logs(self, job_id: str) -> str:
         path = self._dir(job_id) / "output.log"
@@ -161,6 +205,8 @@ class VertexJobRunner:
         staging_bucket: str,
         service_account: str | None = None,
         labels: dict[str, str] | None = None,
+        spot: bool = False,
+        network_attachment: str | None = None,
         client: Any = None,
     ) -> None:
         self.project = project
@@ -169,6 +215,8 @@ class VertexJobRunner:
         self.staging_bucket = staging_bucket
         self.service_account = service_account
         self.labels = labels or {}
+        self.spot = spot
+        self.network_attachment = network_attachment
         self._client = client
 
     @property
@@ -210,6 +258,14 @@ class VertexJobRunner:
         )
         if self.service_account:
             job_spec.service_account = self.service_account
+        if self.spot:
+            # Spot VMs: Vertex AI restarts the job when the VM is preempted.
+            job_spec.scheduling = v1.Scheduling(
+                strategy=v1.Scheduling.Strategy.SPOT, restart_job_on_worker_restart=True
+            )
+        if self.network_attachment:
+            # Private Service Connect interface into the client's VPC: the job reaches the internal MLflow service.
+            job_spec.psc_interface_config = v1.PscInterfaceConfig(network_attachment=self.network_attachment)
         return v1.CustomJob(display_name=spec.name, job_spec=job_spec, labels=self.labels)
 
     def submit(self, spec: JobSpec) -> str:
@@ -220,7 +276,21 @@ class VertexJobRunner:
         job = self.client.get_custom_job(name=job_id)
         state = _VERTEX_STATES.get(job.state.name, JobState.PENDING)
         message = job.error.message if state is JobState.FAILED else ""
-        return JobStatus(job_id=job_id, state=state, message=message)
+        return JobStatus(
+            job_id=job_id, state=state, message=message, started_at=_iso(job.start_time), ended_at=_iso(job.end_time)
+        )
 
     def cancel(self, job_id: str) -> None:
         self.client.cancel_custom_job(name=job_id)
+
+    def list_request(self, name: str) -> Any:
+        """The ListCustomJobs request that finds jobs submitted as ``name``."""
+        from google.cloud import aiplatform_v1 as v1
+
+        return v1.ListCustomJobsRequest(parent=self.parent, filter=f'display_name="{name}"')
+
+    def find(self, name: str) -> str | None:
+        jobs = list(self.client.list_custom_jobs(request=self.list_request(name)))
+        if not jobs:
+            return None
+        return max(jobs, key=lambda j: j.create_time).name

@@ -7,6 +7,7 @@ user can apply; no message ever contains a password or a connection string with 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +24,9 @@ from b2brec.etl.errors import (
     UNKNOWN_DATABASE,
     EtlError,
     classify_connect_error,
-    scrub,
 )
-from b2brec.etl.mapping import reflect_table, resolve_columns
-from b2brec.etl.sources import CONNECT_TIMEOUT_SECONDS, SourceHandle, resolve_source
+from b2brec.etl.mapping import reflect_table, resolve_columns, resolve_derived
+from b2brec.etl.sources import SourceHandle, resolve_source
 from b2brec.features import PLATFORM_TABLES
 from b2brec.progress import OnEvent, emit
 from b2brec.settings import Settings
@@ -107,34 +107,51 @@ def _connect_failure(handle: SourceHandle, code: str) -> EtlError:
             fix=f"check {key}.username and store the right password with "
             f"`b2brec secrets set {secret} --client CLIENT`.",
         )
-    if code == HOST_UNREACHABLE:
-        return EtlError(
-            f"could not reach {where} within {CONNECT_TIMEOUT_SECONDS} seconds.",
-            code=code,
-            fix=f"check {key}.host and port, that the database server is running, and that its firewall "
-            "accepts connections from the platform.",
-        )
     if code == UNKNOWN_DATABASE:
         return EtlError(
-            f"the database '{handle.conn.database}' does not exist on {where}.",
+            f"the database '{handle.conn.database}' does not exist on {where}, or this user may not open it.",
             code=code,
-            fix=f"correct {key}.database in the client spec.",
+            fix=f"correct {key}.database in the client spec, or grant the user access to that database.",
         )
+    # Refused, filtered, unreachable, or something that does not speak the database's protocol:
+    # one message, one code and (see _check_connection) one duration, so a connection test cannot
+    # be used to tell open ports from closed ones.
     return EtlError(
-        f"could not connect to {where}.", code=SOURCE_ERROR, fix="see the error log; check the source settings."
+        f"could not reach {where} within {handle.timeout:g} seconds.",
+        code=HOST_UNREACHABLE,
+        fix=f"check {key}.host and port, that the database server is running, and that its firewall "
+        "accepts connections from the platform.",
     )
 
 
 def _check_connection(handle: SourceHandle) -> EtlError | None:
+    """Connect once and run ``SELECT 1``. Every failure other than bad credentials or an unknown
+    database takes exactly the connect timeout before it is reported."""
+    started = time.monotonic()
+    engine = handle.probe_engine()
     try:
-        with handle.engine().connect() as conn:
+        with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         failure = _connect_failure(handle, classify_connect_error(exc))
-        if failure.code == SOURCE_ERROR:
-            failure.fix = f"the driver said: {scrub(str(exc).splitlines()[0], handle.secrets)}"
+        if failure.code == HOST_UNREACHABLE:
+            time.sleep(max(0.0, started + handle.timeout - time.monotonic()))
         return failure
+    finally:
+        engine.dispose()
     return None
+
+
+def _table_failure(exc: sa.exc.SQLAlchemyError, table: str) -> str:
+    """What went wrong reading a table, without the driver's text (it may quote connection details)."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    args = getattr(orig, "args", ())
+    driver_code = args[0] if args and isinstance(args[0], int) else None
+    ref = f"SQLSTATE {sqlstate}" if sqlstate else f"error {driver_code}" if driver_code else type(orig or exc).__name__
+    if sqlstate == "42501" or driver_code in {1142, 1143}:
+        return f"the user may not read table '{table}' ({ref})."
+    return f"could not read table '{table}' ({ref})."
 
 
 def _check_table(spec: ClientSpec, handle: SourceHandle, table_name: str) -> Prepared:
@@ -142,6 +159,7 @@ def _check_table(spec: ClientSpec, handle: SourceHandle, table_name: str) -> Pre
     if handle.conn.kind.is_database:
         table = reflect_table(handle.engine(), table_name, mapping, handle.db_schema)
         resolve_columns(table, table_name, mapping)
+        resolve_derived(table, table_name, mapping)
         return Prepared(table_name=table_name, handle=handle, sql_table=table)
     paths = files.resolve_files(handle.path(), handle.conn.kind, table_name, mapping)
     for path in paths[:1]:
@@ -163,7 +181,7 @@ def inspect_sources(
     for source_name, source_tables in by_source.items():
         conn = spec.sources[source_name]
         try:
-            handle = resolve_source(source_name, conn, secrets, settings.home)
+            handle = resolve_source(source_name, conn, secrets, spec, settings)
         except EtlError as exc:
             checks.append(Check(source_name, "connection", False, str(exc), exc.code, exc.fix or ""))
             continue
@@ -180,9 +198,9 @@ def inspect_sources(
             except EtlError as exc:
                 checks.append(Check(source_name, table_name, False, str(exc), exc.code, exc.fix or ""))
             except sa.exc.SQLAlchemyError as exc:
-                detail = scrub(str(exc).splitlines()[0], handle.secrets)
-                message = f"could not read the table: {detail}"
-                checks.append(Check(source_name, table_name, False, message, SOURCE_ERROR))
+                message = _table_failure(exc, spec.mapping[table_name].table)
+                fix = "check that the user may SELECT from the table; the platform's error log has the details."
+                checks.append(Check(source_name, table_name, False, message, SOURCE_ERROR, fix))
             else:
                 mapped = spec.mapping[table_name]
                 checks.append(

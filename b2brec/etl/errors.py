@@ -1,8 +1,10 @@
 """ETL errors: one code per thing a business user can fix, and scrubbing of secrets.
 
 Driver exceptions are mapped to these by :func:`classify_connect_error`; their text is never
-shown as it is, because some drivers echo connection details. :func:`scrub` removes every
-known secret from any text that leaves this package (messages, logs, the run history).
+shown as it is, because some drivers echo connection details. :func:`scrub` masks credentials
+in any text that leaves this package (messages, logs, the run history) by *structure* (URL
+user-info, ``password=`` pairs) and withholds the text if a known secret survives: replacing a
+password's substrings would turn messages into an oracle (``***ql`` for the password ``postgres``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from b2brec.errors import B2BRecError
+from b2brec.security.masking import mask_secrets
 
 
 class EtlError(B2BRecError):
@@ -41,6 +44,9 @@ MISSING_FILE = "missing_file"
 SOURCE_ERROR = "source_error"
 LOAD_FAILED = "load_failed"
 INVALID_REQUEST = "invalid_request"
+HOST_REFUSED = "host_refused"
+PATH_REFUSED = "path_refused"
+BAD_FILE = "bad_file"
 
 ERROR_CODES: tuple[str, ...] = (
     SECRET_MISSING,
@@ -54,18 +60,17 @@ ERROR_CODES: tuple[str, ...] = (
     SOURCE_ERROR,
     LOAD_FAILED,
     INVALID_REQUEST,
+    HOST_REFUSED,
+    PATH_REFUSED,
+    BAD_FILE,
 )
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret (and its URL-encoded forms) in ``text`` with ``***``."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, "***")
-    # A URL with an inline password that we did not know about: hide it too.
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    """``text`` with credentials masked by position; withheld if a secret (or its URL-encoded
+    form) is still in it. Never replaces substrings (see the module docstring)."""
+    forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""), quote_plus(secret))}
+    return mask_secrets(text, forms)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -88,9 +93,11 @@ def _driver_code(exc: BaseException) -> int | None:
 
 
 # Numeric codes: MySQL/MariaDB and SQL Server.
-_CREDENTIAL_CODES = {1045, 1044, 1698, 18456, 18452}
+_CREDENTIAL_CODES = {1045, 1698, 18456, 18452}
 _UNREACHABLE_CODES = {2002, 2003, 2005, 2006, 2013, 20009, 20002}
-_UNKNOWN_DB_CODES = {1049, 4060}
+# 1044 (MariaDB/MySQL "access denied ... to database"): the login itself succeeded, so the user name and
+# password are right; for a user without global rights it is also what an unknown database gives.
+_UNKNOWN_DB_CODES = {1049, 1044, 4060}
 
 _CREDENTIAL_TEXT = ("password authentication failed", "no password supplied", "access denied", "login failed")
 _CREDENTIAL_ROLE = re.compile(r'role "[^"]*" does not exist')

@@ -7,6 +7,7 @@ Layout::
       project.json          spec, template version, ports and URLs of its services
       warehouse.duckdb      datasets raw_data, features, ml_datasets, predictions
       buckets/{project-id}-{purpose}/
+      buckets/{project-id}-data/uploads/   the client's upload area: the only place file sources read
       secrets.enc           Fernet-encrypted secrets (key under B2BREC_HOME/keys/)
       db/                   SQLite app and MLflow databases
       etl/                  dlt pipeline state
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,11 @@ from b2brec.errors import B2BRecError
 from b2brec.naming import BUCKET_PURPOSES
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, parse_spec
+from b2brec.spec.identity import Identity, IdentityCollision, collision
+from b2brec.spec.loader import environment_path
+
+UPLOADS_PREFIX = "uploads"
+"""Key prefix of the upload area in the client's ``data`` bucket (locally a folder, on GCP the bucket)."""
 
 SERVICES: tuple[str, ...] = ("client_app", "serving", "mlflow")
 _PORT_BASE = 18000
@@ -38,6 +45,11 @@ _PORT_STRIDE = 10
 
 class ProjectNotFound(B2BRecError):
     code = "project_not_found"
+
+
+def upload_area(spec: ClientSpec, settings: Settings) -> Path:
+    """The local folder a client's file sources are confined to (it need not exist yet)."""
+    return settings.clients_dir / spec.project_id / "buckets" / spec.bucket("data") / UPLOADS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,19 @@ class LocalClientProject:
     @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """The client's upload area: file sources (CSV, Parquet, SQLite) may only read here."""
+        return self.bucket_path("data") / UPLOADS_PREFIX
+
+    def identity(self, settings: Settings) -> Identity:
+        origin = (
+            str(environment_path(settings.environments_dir, self.environment))
+            if self.environment
+            else str(_project_file(self.root))
+        )
+        return Identity(self.spec, origin, self.environment)
 
     def bucket_path(self, purpose: str) -> Path:
         return self.root / "buckets" / self.spec.bucket(purpose)
@@ -115,9 +140,19 @@ def _next_ports(settings: Settings) -> dict[str, int]:
     while True:
         base = _PORT_BASE + slot * _PORT_STRIDE
         ports = {name: base + i for i, name in enumerate(SERVICES)}
-        if not used & set(ports.values()):
+        if not used & set(ports.values()) and all(_port_free(port) for port in ports.values()):
             return ports
         slot += 1
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens on ``port`` now (another program, or another home's project, may hold it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:
@@ -126,13 +161,33 @@ def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def create_project(spec: ClientSpec, settings: Settings, *, environment: str | None = None) -> LocalClientProject:
+def create_project(
+    spec: ClientSpec, settings: Settings, *, environment: str | None = None, ports: dict[str, int] | None = None
+) -> LocalClientProject:
     """Create (or update in place) the local client project for ``spec``. Idempotent: data in
     an existing project is kept, its spec and template version are refreshed. ``environment`` names
-    the environments/*.yaml file, so commands can find the project by that name too."""
+    the environments/*.yaml file, so commands can find the project by that name too. ``ports``
+    overrides the ports picked for its services (e.g. free ports on a shared machine)."""
     root = settings.clients_dir / spec.project_id
-    existing = _read(root, settings) if _project_file(root).exists() else None
-    ports = existing.ports if existing else _next_ports(settings)
+    origin = str(environment_path(settings.environments_dir, environment)) if environment else "the spec given"
+    new = Identity(spec, origin, environment)
+    existing = None
+    for other in list_projects(settings):
+        problem = collision(new, other.identity(settings))
+        if problem is not None:
+            raise IdentityCollision(problem)
+        if other.root == root:
+            existing = other
+    if ports is not None:
+        unknown = sorted(set(ports) - set(SERVICES))
+        bad = sorted(name for name, port in ports.items() if not 1024 <= port <= 65535)
+        if unknown or bad:
+            raise B2BRecError(
+                f"ports: unknown services {unknown} or ports outside 1024-65535 for {bad}; "
+                f"give ports for {', '.join(SERVICES)}",
+                code="invalid_ports",
+            )
+    ports = {**(existing.ports if existing else _next_ports(settings)), **(ports or {})}
     created_at = existing.created_at if existing else datetime.now(UTC).isoformat()
     environment = environment or (existing.environment if existing else None)
     project = LocalClientProject(
@@ -142,6 +197,7 @@ def create_project(spec: ClientSpec, settings: Settings, *, environment: str | N
         folder.mkdir(parents=True, exist_ok=True)
     for purpose in BUCKET_PURPOSES:
         project.bucket_path(purpose).mkdir(parents=True, exist_ok=True)
+    project.uploads_dir.mkdir(parents=True, exist_ok=True)
     project.warehouse().ensure_datasets(spec.datasets)
     _write_json_atomic(
         _project_file(root),
@@ -182,11 +238,7 @@ class ProjectAmbiguous(B2BRecError):
 def names_of(project: LocalClientProject) -> set[str]:
     """Every name a project answers to: its project id, the environment file it came from (``demo-dev``),
     its ``{name}-{env}`` and its client id."""
-    spec = project.spec
-    names = {project.project_id, spec.client_id, f"{spec.sanitized_name}-{spec.env}"}
-    if project.environment is not None:
-        names.add(project.environment)
-    return names
+    return set(Identity(project.spec, str(project.root), project.environment).names)
 
 
 def find_project(name: str, settings: Settings) -> LocalClientProject:
@@ -200,8 +252,8 @@ def find_project(name: str, settings: Settings) -> LocalClientProject:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        ids = ", ".join(p.project_id for p in matches)
-        raise ProjectAmbiguous(f"{name!r} names {len(matches)} local client projects ({ids}); use the project id")
+        both = " and ".join(p.identity(settings).describe() for p in matches[:2])
+        raise ProjectAmbiguous(f"{name!r} names {len(matches)} local client projects: {both}; use the project id")
     known = ", ".join(p.project_id for p in projects) or "none yet; run `b2brec client create --env NAME`"
     raise ProjectNotFound(f"no local client project {name!r} (known: {known})")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,11 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+NOT_ECHOED = frozenset({"host"})
+"""Fields whose value is never repeated in an error: a password pasted into the host field must not
+come back in a message, a log or the control plane's wizard."""
+
+
 def _describe(error: ErrorDetails) -> str:
     field = _format_loc(tuple(error["loc"]))
     message = error["msg"].removeprefix("Value error, ")
@@ -31,6 +37,9 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return f"field '{field}': not a known field (remove it or check its spelling)"
     found = error.get("input")
+    loc = error["loc"]
+    if loc and loc[-1] in NOT_ECHOED:
+        return f"field '{field}': {message}"
     shown = repr(found) if not isinstance(found, dict) else "a mapping"
     return f"field '{field}': {message} (found {shown})"
 
@@ -74,6 +83,26 @@ def load_environment(environments_dir: Path, name: str) -> ClientSpec:
         known = ", ".join(list_environments(environments_dir)) or "none"
         raise SpecError(f"environment {name!r} not found in {environments_dir} (known: {known})")
     return load_spec(path)
+
+
+SPEC_ENV = "B2BREC_CLIENT_SPEC"
+"""The variable a deployable on GCP reads its ClientSpec from (``Settings.client_spec``)."""
+
+
+def spec_from_json(text: str | None, *, origin: str = f"${SPEC_ENV}") -> ClientSpec:
+    """The ClientSpec given as JSON (what the client stack puts in ``$B2BREC_CLIENT_SPEC``)."""
+    if not text or not text.strip():
+        raise SpecError(
+            f"{origin} is not set: a deployable on GCP reads its client's spec from it; "
+            "the client stack sets it (see `b2brec synth`), or export it as the environment's spec in JSON"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"{origin} is not valid JSON ({exc.msg} at position {exc.pos}); set it to the spec as JSON"
+        ) from None
+    return parse_spec(data, origin=origin)
 
 
 class ClientNotFound(B2BRecError):

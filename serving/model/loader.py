@@ -26,7 +26,7 @@ class BundleSource:
         versions = self.versions()
         if not versions:
             raise BundleError(
-                f"no model version with a serving bundle in {self.store.url()}; train a model first "
+                "no model version with a serving bundle in this client's models bucket; train a model first "
                 "(b2brec train ...) or deploy a bundle there"
             )
         qualities = {v: read_manifest(self.store, v).extra.get("quality") for v in versions}
@@ -50,6 +50,9 @@ def version_from_registry(tracking_uri: str, model_name: str, alias_or_version: 
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from b2brec.backends.identity import authenticate_mlflow
+
+    authenticate_mlflow(tracking_uri)  # the client's MLflow is internal Cloud Run with IAM: it wants an ID token
     client = MlflowClient(tracking_uri=tracking_uri)
     try:
         if alias_or_version.isdigit():

@@ -53,7 +53,7 @@ def test_create_is_idempotent_and_keeps_data(settings: Settings) -> None:
 def test_cli_create_show_and_clear_errors(settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"B2BREC_HOME": str(settings.home), "B2BREC_ENVIRONMENTS_DIR": str(settings.environments_dir)}
-    result = runner.invoke(app, ["client", "create", "--env", "demo-dev"], env=env)
+    result = runner.invoke(app, ["client", "create", "--env", "demo-dev", "--no-services"], env=env)
     assert result.exit_code == 0, result.output
     assert "client-demo-wholesale-dev" in result.output
     result = runner.invoke(app, ["client", "list"], env=env)

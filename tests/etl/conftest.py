@@ -20,8 +20,20 @@ class Client:
     settings: Settings
 
 
+LOCAL_SERVERS = ["127.0.0.1/32", "::1/128"]
+"""The machine's own PostgreSQL/MariaDB: a loopback address, refused for clients unless the operator
+allow-list names it. Tests act as the operator for the clients they create (nothing else is allowed)."""
+
+
+def allow_local_servers(settings: Settings, client_id: str) -> Settings:
+    """``settings`` with this one client allowed to reach the test servers on this machine."""
+    allowed = {**settings.source_hosts_allowed, client_id: LOCAL_SERVERS}
+    return settings.model_copy(update={"source_hosts_allowed": allowed})
+
+
 def make_client(settings: Settings, url: str, client_id: str, *, sales: int = 1000) -> Client:
     create_erp(url, sales=sales)
+    settings = allow_local_servers(settings, client_id)
     spec = client_spec(settings, url, client_id=client_id)
     return Client(spec=spec, project=create_project(spec, settings), url=url, settings=settings)
 

@@ -3,6 +3,7 @@ keeps changing; the next run leaves the warehouse exactly equal to the source.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -53,7 +54,12 @@ STAGE_GLOBS: dict[Stage, str] = {
 
 
 def _etl(client: Client, *, full_refresh: bool = False) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "B2BREC_HOME": str(client.settings.home)}
+    env = {
+        **os.environ,
+        "B2BREC_HOME": str(client.settings.home),
+        # the operator allow-list that lets this test client reach the machine's own database server
+        "B2BREC_SOURCE_HOSTS_ALLOWED": json.dumps(client.settings.source_hosts_allowed),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "b2brec.etl", client.spec.client_id, *(["--full-refresh"] if full_refresh else [])],
         env=env,

@@ -144,9 +144,9 @@ def test_password_with_url_characters_reaches_the_reader_and_never_leaks(
         conn.execute(sa.text(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'"))
     try:
         spec = with_changes(client.spec, sources__erp__username=user, sources__erp__password_secret="erp-password")
-        backends_for(spec, settings).secrets.put("erp-password", password)
+        backends_for(spec, client.settings).secrets.put("erp-password", password)
         caplog.set_level(logging.DEBUG)
-        summary = run_etl(context_for_spec(spec, settings))
+        summary = run_etl(context_for_spec(spec, client.settings))
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))

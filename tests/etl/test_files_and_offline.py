@@ -20,13 +20,13 @@ from b2brec.etl.destination import bigquery_destination, target_for
 from b2brec.etl.errors import classify_connect_error, scrub
 from b2brec.etl.mapping import mapped_select
 from b2brec.etl.sources import SourceHandle, connect_args, database_url
-from b2brec.projects.local import create_project
+from b2brec.projects.local import create_project, upload_area
 from b2brec.settings import Backend, Settings
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind, TableMapping, parse_spec
 from tests.etl.sourcedb import SALES, warehouse_count
 
 
-def file_spec(settings: Settings, folder: Path, kind: str, *, revenue: bool = True) -> ClientSpec:
+def file_spec(settings: Settings, folder: Path | str, kind: str, *, revenue: bool = True) -> ClientSpec:
     data = {
         "client_id": f"files-{kind}",
         "name": f"Files {kind}",
@@ -64,16 +64,21 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
         writer.writerows(rows)
 
 
+def uploads(settings: Settings, kind: str) -> Path:
+    """The upload area of the ``file_spec`` client: the only place its file sources may read."""
+    return upload_area(file_spec(settings, "export", kind), settings)
+
+
 def test_csv_files_load_and_revenue_is_derived(settings: Settings, tmp_path: Path) -> None:
-    folder = tmp_path / "export"
-    folder.mkdir()
+    folder = uploads(settings, "csv") / "export"
+    folder.mkdir(parents=True)
     write_csv(folder / "products.csv", ["sku", "title", "price"], [[1, "Water", 0.5], [2, "Rice", 2.25]])
     write_csv(
         folder / "sales.csv",
         ["id", "cust", "sku", "qty", "sold_at"],
         [[10, "C1", 1, 12, "2026-03-01T10:00:00"], [11, "C2", 2, 4, "2026-03-02T11:30:00"]],
     )
-    spec = file_spec(settings, folder, "csv", revenue=False)
+    spec = file_spec(settings, "export", "csv", revenue=False)
     project = create_project(spec, settings)
     assert test_connection(context_for_spec(spec, settings)).ok
     summary = run_etl(context_for_spec(spec, settings))
@@ -92,13 +97,13 @@ def test_csv_files_load_and_revenue_is_derived(settings: Settings, tmp_path: Pat
 
 
 def test_parquet_folder_and_file_errors(settings: Settings, tmp_path: Path) -> None:
-    folder = tmp_path / "export"
+    folder = uploads(settings, "parquet") / "export"
     (folder / "sales").mkdir(parents=True)
     pq.write_table(pa.table({"sku": ["A"], "title": ["Oil"], "price": [3.0]}), folder / "products.parquet")
     part = {"id": [1, 2], "cust": ["C1", "C1"], "sku": ["A", "A"], "qty": [1, 2], "amount": [3.0, 6.0]}
     ts = pa.array([date(2026, 1, 1), date(2026, 1, 2)], pa.date32())
     pq.write_table(pa.table({**part, "sold_at": ts}), folder / "sales" / "part-0.parquet")
-    spec = file_spec(settings, folder, "parquet")
+    spec = file_spec(settings, str(folder), "parquet")  # an absolute path inside the area is fine too
     create_project(spec, settings)
     assert run_etl(context_for_spec(spec, settings)).table("transactions").rows_written == 2
 
@@ -109,7 +114,7 @@ def test_parquet_folder_and_file_errors(settings: Settings, tmp_path: Path) -> N
     assert "units" in report.failures[0].detail and "qty" in report.failures[0].fix
 
     missing = spec.model_dump(mode="json")
-    missing["sources"]["export"]["path"] = str(tmp_path / "nowhere")
+    missing["sources"]["export"]["path"] = "nowhere"
     with pytest.raises(EtlError) as raised:
         run_etl(context_for_spec(parse_spec(missing, origin="test"), settings))
     assert raised.value.code == "missing_file"
@@ -124,9 +129,9 @@ MSSQL = SourceConnection(
 def test_sql_server_url_query_and_timeouts(tmp_path: Path) -> None:
     """No SQL Server here: check what would be sent to one."""
     password = "S3cr3t/with@chars"
-    url = database_url(MSSQL, password, home=tmp_path)
+    url = database_url(MSSQL, password)
     assert url.drivername == "mssql+pymssql" and url.password == password and url.port == 1
-    handle = SourceHandle(name="erp", conn=MSSQL, home=tmp_path, password=password)
+    handle = SourceHandle(name="erp", conn=MSSQL, password=password)
     assert password not in handle.safe_url() and "***" in handle.safe_url()
     assert password not in handle.describe()
     assert connect_args(SourceKind.MSSQL) == {"login_timeout": 5}
@@ -151,7 +156,7 @@ def test_sql_server_url_query_and_timeouts(tmp_path: Path) -> None:
 
 def test_sql_server_errors_are_classified(tmp_path: Path) -> None:
     # A real pymssql connection attempt to a closed port on this machine.
-    handle = SourceHandle(name="erp", conn=MSSQL, home=tmp_path, password="pw")
+    handle = SourceHandle(name="erp", conn=MSSQL, password="pw")
     with pytest.raises(sa.exc.OperationalError) as refused:
         with handle.engine().connect():
             pass
@@ -163,9 +168,16 @@ def test_sql_server_errors_are_classified(tmp_path: Path) -> None:
     assert classify_connect_error(unknown_db) == "unknown_database"
 
 
-def test_scrub_hides_secrets_in_every_form() -> None:
-    text = "mssql+pymssql://sa:p%40ss%2Fw@host/db failed for p@ss/w; other://u:hunter2@h"
-    assert scrub(text, ["p@ss/w"]) == "mssql+pymssql://sa:***@host/db failed for ***; other://u:***@h"
+def test_scrub_masks_by_structure_and_withholds_what_it_cannot_mask() -> None:
+    text = "mssql+pymssql://sa:p%40ss%2Fw@host/db failed; other://u:hunter2@h; dsn host=h password=x1 user=u"
+    assert (
+        scrub(text, ["p@ss/w"])
+        == "mssql+pymssql://sa:***@host/db failed; other://u:***@h; dsn host=h password=*** user=u"
+    )
+    # A password that is also an ordinary word is never replaced inside other words ("***ql"):
+    # the text is withheld whole instead.
+    withheld = scrub('connection to postgresql failed for user "postgres"', ["postgres"])
+    assert "***" not in withheld and "postgres" not in withheld
 
 
 def test_bigquery_destination_config(settings: Settings, tmp_path: Path) -> None:

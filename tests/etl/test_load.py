@@ -16,7 +16,7 @@ from b2brec.etl import list_runs, run_etl
 from b2brec.etl.mapping import key_is_unique
 from b2brec.etl.sources import table_backend
 from b2brec.progress import ProgressEvent
-from b2brec.projects.local import create_project
+from b2brec.projects.local import create_project, upload_area
 from b2brec.settings import Settings
 from b2brec.spec import SourceKind, load_environment, parse_spec
 from tests.etl.conftest import Client
@@ -132,12 +132,17 @@ def test_sqlite_source_loads_through_the_pyarrow_backend(settings: Settings, tmp
     """SQLite (the demo's source) and SQL Server are read by dlt's ``pyarrow`` backend, not ConnectorX:
     the same platform types, incremental cursor and merge."""
     assert table_backend(SourceKind.SQLITE) == "pyarrow"
-    path = tmp_path / "erp.sqlite"
+    data = load_environment(settings.environments_dir, "demo-dev").model_dump(mode="json")
+    data |= {
+        "client_id": "etl-sqlite",
+        "name": "ETL sqlite",
+        "sources": {"erp": {"kind": "sqlite", "path": "erp.sqlite"}},
+    }
+    spec = parse_spec(data, origin="test")
+    path = upload_area(spec, settings) / "erp.sqlite"  # relative source paths are read from here
+    path.parent.mkdir(parents=True)
     url = f"sqlite:///{path}"
     create_erp(url, sales=300)
-    data = load_environment(settings.environments_dir, "demo-dev").model_dump(mode="json")
-    data |= {"client_id": "etl-sqlite", "name": "ETL sqlite", "sources": {"erp": {"kind": "sqlite", "path": str(path)}}}
-    spec = parse_spec(data, origin="test")
     client = Client(spec=spec, project=create_project(spec, settings), url=url, settings=settings)
     assert run_etl(context_for_spec(spec, settings)).table("transactions").rows_written == 300
     insert_sales(url, 301, 20, updated_at=BASE_TIME + timedelta(days=3))

@@ -93,7 +93,7 @@ def test_batch(client: TestClient) -> None:
         ({"customer_ids": [f"c{i}" for i in range(1001)]}, "at most 1000"),
         ({"customer_ids": []}, "at least 1"),
         ({"customer_ids": ["c1", "c2", "c1"]}, "duplicates ['c1']"),
-        ({"customer_ids": ["c1"], "k": 100000}, "k: Input should be less than or equal to 100"),
+        ({"customer_ids": ["c1"], "k": 100000}, "k: Input should be less than or equal to 500"),
         ({"customer_ids": ["c1"], "filters": {"bogus": 1}}, "filters.bogus"),
     ],
 )
@@ -130,7 +130,13 @@ def test_deploy_and_rollback(client: TestClient) -> None:
     missing = client.post("/admin/deploy", json={"version": "v9"})
     assert missing.status_code == 404 and "v9" in missing.json()["message"]
     versions = client.get("/admin/versions").json()["data"]
-    assert versions == {"current": "v1", "previous": "v2", "available": ["v1", "v2"]}
+    history = [(d["action"], d["previous"], d["version"], d["actor"]) for d in versions.pop("history")]
+    assert versions == {"current": "v1", "previous": "v2", "available": ["v1", "v2"], "live": "v1"}
+    assert history == [
+        ("deploy", None, "v1", "serving-startup"),  # the first instance records what it started on
+        ("deploy", "v1", "v2", "admin-api"),
+        ("rollback", "v2", "v1", "admin-api"),
+    ]
 
 
 @pytest.mark.parametrize("version", ["..", ".", "v1/../v2", "a..b", ".hidden", "v1/"])
@@ -142,10 +148,12 @@ def test_deploy_rejects_path_like_versions(client: TestClient, version: str) -> 
 
 
 def test_admin_token(settings: Settings, models_store: ObjectStore) -> None:
-    serving = ServingSettings(version="v1", admin_token="s3cret")
+    serving = ServingSettings(version="v1", admin_token="s3cret-admin-token-0123")
     with TestClient(create_app(settings, serving, source=BundleSource(models_store))) as client:
         assert client.post("/admin/rollback").status_code == 401
-        ok = client.post("/admin/deploy", json={"version": "v2"}, headers={"Authorization": "Bearer s3cret"})
+        ok = client.post(
+            "/admin/deploy", json={"version": "v2"}, headers={"Authorization": "Bearer s3cret-admin-token-0123"}
+        )
         assert ok.status_code == 200
     gcp = settings.model_copy(update={"backend": Backend.GCP})
     with TestClient(create_app(gcp, ServingSettings(version="v1"), source=BundleSource(models_store))) as client:

@@ -147,3 +147,28 @@ def test_ease_weights_equal_the_closed_form() -> None:
     expected = -inverse / np.diag(inverse)[None, :]
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(weights, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("regularization", [0.05, 0.5])
+def test_als_one_customer_one_product_by_hand(regularization: float) -> None:
+    """One customer bought one product once: confidence c = alpha * log1p(1) = 2 ln 2 (alpha = 2).
+    With one factor ALS minimises c (1 - x y)^2 + lambda (x^2 + y^2); its fixed point has x = y and
+    x y = 1 - lambda / c, the score the baseline must give (0.96393 for lambda 0.05, 0.63933 for 0.5)."""
+    train = pd.DataFrame({"customer_id": ["a"], "product_id": ["p"], "timestamp": [1], "revenue": 1.0})
+    split = build_split(train, train, ["p"])
+    fitted = baselines.als(train, split, factors=1, iterations=50, regularization=regularization)
+    expected = 1 - regularization / (2 * math.log1p(1))
+    assert fitted.scorer(np.array([0]))[0, 0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_als_two_disjoint_customers_by_hand() -> None:
+    """a bought p twice, b bought q once; with two factors the problem splits into two one-factor ones
+    (a's and p's factors orthogonal to b's and q's), so a scores p at 1 - lambda / (2 ln 3), b scores q
+    at 1 - lambda / (2 ln 2), and each scores the other's product 0."""
+    train = pd.DataFrame(
+        {"customer_id": ["a", "a", "b"], "product_id": ["p", "p", "q"], "timestamp": [1, 2, 3], "revenue": 1.0}
+    )
+    split = build_split(train, train, ["p", "q"])
+    scores = baselines.als(train, split, factors=2, iterations=50, regularization=0.1).scorer(np.array([0, 1]))
+    expected = np.array([[1 - 0.1 / (2 * math.log1p(2)), 0.0], [0.0, 1 - 0.1 / (2 * math.log1p(1))]])
+    np.testing.assert_allclose(scores, expected, atol=1e-3)

@@ -9,15 +9,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from b2brec.backends.warehouse import Warehouse
-from b2brec.features import CUSTOMERS, PRODUCTS, RAW_DATASET, TRANSACTIONS
+from b2brec.features import (
+    CUSTOMERS,
+    FEATURE_CONTRACT,
+    PRODUCTS,
+    RAW_DATASET,
+    REQUIRED_FEATURES,
+    TRANSACTIONS,
+    derived_revenue_sql,
+)
+from b2brec.rowrules import cleaned_sql
+from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError
+
+TABLE_ALIASES = {"transactions": "t", "products": "p", "customers": "c"}
 
 # feature -> (table alias, column) for the optional features of products and customers
 OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {
-    "art_name": ("p", "name"),
-    "category": ("p", "category"),
-    "subcategory": ("p", "subcategory"),
-    "city": ("c", "city"),
+    f.name: (TABLE_ALIASES[f.table], f.column) for f in FEATURE_CONTRACT if not f.required
 }
 
 
@@ -43,7 +52,9 @@ def discover(warehouse: Warehouse) -> SourceColumns:
         table.name: _columns(warehouse, table.name) if warehouse.table_exists(RAW_DATASET, table.name) else frozenset()
         for table in (TRANSACTIONS, PRODUCTS, CUSTOMERS)
     }
-    missing = [c for c in ("customer_id", "product_id", "timestamp") if c not in found["transactions"]]
+    # revenue is checked below: it may be derived from quantity x price
+    needed = [f for f in REQUIRED_FEATURES if f != "revenue"]
+    missing = [c for c in needed if c not in found["transactions"]]
     if missing:
         raise DataError(
             f"{RAW_DATASET}.transactions has no column {', '.join(missing)} (has {sorted(found['transactions'])}); "
@@ -63,15 +74,18 @@ def discover(warehouse: Warehouse) -> SourceColumns:
 
 
 def revenue_expression(columns: SourceColumns) -> str:
-    derived = "t.quantity * p.price" if "quantity" in columns.transactions and "price" in columns.products else None
+    derivable = "quantity" in columns.transactions and "price" in columns.products
+    derived = derived_revenue_sql("t", "p") if derivable else None
     if "revenue" in columns.transactions:
         return f"COALESCE(t.revenue, {derived})" if derived else "t.revenue"
     return str(derived)
 
 
-def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
-    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city.
-    Bind the bounds as timezone-aware (UTC) datetimes."""
+def window_sql(columns: SourceColumns, features: tuple[str, ...], rules: RowRules | None = None) -> str:
+    """Transactions in ``[@window_start, @cutoff)`` that are sales under the client's row ``rules``
+    (cancellations, returns and excluded products taken out over the whole history first) and have a
+    customer, joined with product metadata and customer city. Bind the bounds as timezone-aware (UTC)
+    datetimes."""
     select = [
         "CAST(t.customer_id AS STRING) AS customer_id",
         "CAST(t.product_id AS STRING) AS product_id",
@@ -94,9 +108,9 @@ def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
     return (
         "SELECT "
         + ", ".join(select)
-        + f" FROM {RAW_DATASET}.transactions AS t "
+        + f" FROM ({cleaned_sql(rules, sorted(columns.transactions))}) AS t "
         + " ".join(joins)
-        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff"
+        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff AND t.customer_id IS NOT NULL"
     )
 
 

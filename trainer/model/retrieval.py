@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from b2brec.features import CANDIDATE_FEATURES
 from trainer.keras_env import require_keras2
 
 tf = require_keras2()  # before TFRS, which needs Keras 2
@@ -23,7 +24,7 @@ QUERY_INPUTS: tuple[str, ...] = (
     "frequency",
     "avg_revenue",
 )
-CANDIDATE_INPUTS: tuple[str, ...] = ("product_id", "art_name", "category", "subcategory", "popularity")
+CANDIDATE_INPUTS: tuple[str, ...] = (*CANDIDATE_FEATURES, "popularity")
 
 
 class TwoTowerModel(tfrs.Model):

@@ -1,0 +1,97 @@
+"""The provisioner interface and the results its operations return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from b2brec.errors import B2BRecError
+from b2brec.spec import ClientSpec
+from provisioning import errors as _errors  # noqa: F401  (registers the codes used here)
+
+
+class ProvisionError(B2BRecError):
+    code = "provision_failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceState:
+    name: str
+    url: str | None
+    running: bool
+    healthy: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisionResult:
+    """What ``create`` made: where the client's services answer, and whether they are healthy."""
+
+    project_id: str
+    template_version: str
+    created: bool
+    """False when the project already existed (create is idempotent)."""
+    urls: dict[str, str] = field(default_factory=dict)
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    log: str | None = None
+    """Where the operation's full log was written."""
+
+    @property
+    def healthy(self) -> bool:
+        return all(s.healthy for s in self.services.values())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyResult:
+    """What applying a template version changed, and whether the client is healthy on it."""
+
+    project_id: str
+    from_version: str | None
+    to_version: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    """What differs between the two versions (images, runtime settings, planned resources)."""
+    restarted: list[str] = field(default_factory=list)
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    log: str | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.from_version == self.to_version and not self.changes and not self.restarted
+
+    @property
+    def healthy(self) -> bool:
+        return all(s.healthy for s in self.services.values())
+
+    def failed_services(self) -> list[str]:
+        return [name for name, state in self.services.items() if not state.healthy]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisionStatus:
+    project_id: str
+    exists: bool
+    template_version: str | None = None
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return self.exists and all(s.healthy for s in self.services.values())
+
+
+class Provisioner(Protocol):
+    def create(self, spec: ClientSpec, version: str) -> ProvisionResult:
+        """Create the client's project on template ``version`` (idempotent)."""
+        ...
+
+    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+        """Move an existing client to template ``version`` (idempotent); the result says what changed
+        and whether the client is healthy afterwards (a canary rollout gates on it)."""
+        ...
+
+    def status(self, spec: ClientSpec) -> ProvisionStatus: ...
+
+    def delete(self, spec: ClientSpec) -> None:
+        """Stop the client's services and remove its project."""
+        ...

@@ -1,0 +1,172 @@
+"""The Terraform provisioner: synthesize the client stack on a template version, run terraform
+init/plan/apply with every line captured to a log file, and read ``terraform output -json`` back
+(the client's project id and service URLs).
+
+Nothing here can reach Google Cloud from this machine; tests run it against a recording fake
+``terraform`` and check the commands, the folders and what is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from b2brec.settings import Settings
+from b2brec.spec import ClientSpec
+from provisioning.base import ApplyResult, ProvisionResult, ProvisionStatus, ServiceState
+from provisioning.templates import TemplateRegistry, registry_for
+from stacks.synth import STACK_FILE, Target, synthesize
+from stacks.terraform import TerraformFailed, TerraformRunner, find_terraform
+
+if TYPE_CHECKING:
+    from stacks.platform import PlatformConfig
+
+_PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
+APPLIED_FILE = "applied.json"
+"""Written beside the stack after a successful apply: the template version it runs."""
+_URL_OUTPUTS = {"client_app_url": "client_app", "serving_url": "serving"}
+
+
+def stack_name(spec: ClientSpec) -> str:
+    """The client's stack (and state prefix) name: ``{sanitized name}-{env}``, as its environment file."""
+    return f"{spec.sanitized_name}-{spec.env}"
+
+
+def plan_summary(lines: list[str]) -> dict[str, int]:
+    """``{"add": n, "change": n, "destroy": n}`` from terraform plan's summary line ({} if none)."""
+    for line in reversed(lines):
+        found = _PLAN_SUMMARY.search(line)
+        if found:
+            return dict(zip(("add", "change", "destroy"), map(int, found.groups()), strict=True))
+    if any("No changes." in line for line in lines):
+        return {"add": 0, "change": 0, "destroy": 0}
+    return {}
+
+
+class LogSink:
+    """Appends each line to a log file and keeps this operation's lines (for the plan summary)."""
+
+    def __init__(self, path: Path, echo: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lines: list[str] = []
+        self.echo = echo
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+        if self.echo is not None:
+            self.echo(line)
+
+
+class TerraformProvisioner:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        platform: PlatformConfig,
+        out_dir: Path,
+        terraform: str | None = None,
+        registry: TemplateRegistry | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.platform = platform
+        self.out_dir = Path(out_dir)
+        self.runner = TerraformRunner(find_terraform(terraform))  # fail before anything when it is missing
+        self.registry = registry or registry_for(settings)
+        self.echo = echo
+
+    def workdir(self, spec: ClientSpec) -> Path:
+        return self.out_dir / stack_name(spec)
+
+    def _sink(self, spec: ClientSpec, operation: str) -> LogSink:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return LogSink(self.out_dir / "logs" / f"{stack_name(spec)}-{operation}-{stamp}.log", self.echo)
+
+    def _synth(self, spec: ClientSpec, version: str) -> Path:
+        self.registry.deployable(version)
+        versioned = spec.model_copy(update={"template_version": version})
+        (result,) = synthesize([Target(stack_name(spec), versioned)], self.platform, self.out_dir)
+        return result.path.parent
+
+    def _apply(self, spec: ClientSpec, version: str, operation: str) -> tuple[Path, LogSink, dict[str, Any]]:
+        workdir = self._synth(spec, version)
+        sink = self._sink(spec, operation)
+        sink(f"# {operation} {stack_name(spec)} on template {version}")
+        try:
+            self.runner.run(workdir, plan_only=False, output=sink)
+        except TerraformFailed as exc:
+            raise TerraformFailed(f"{exc.message}: {sink.path}") from None
+        outputs = self.runner.output_json(workdir)
+        (workdir / APPLIED_FILE).write_text(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}))
+        return workdir, sink, outputs
+
+    @staticmethod
+    def _services(outputs: dict[str, Any]) -> dict[str, ServiceState]:
+        # Terraform applied the services' shells; their health is the control plane's health check.
+        return {
+            name: ServiceState(name=name, url=str(outputs[key]), running=True, healthy=True, detail="applied")
+            for key, name in _URL_OUTPUTS.items()
+            if outputs.get(key)
+        }
+
+    def create(self, spec: ClientSpec, version: str) -> ProvisionResult:
+        existed = (self.workdir(spec) / STACK_FILE).exists()
+        _, sink, outputs = self._apply(spec, version, "create")
+        return ProvisionResult(
+            project_id=str(outputs.get("project_id") or spec.project_id),
+            template_version=version,
+            created=not existed,
+            urls={name: str(outputs[key]) for key, name in _URL_OUTPUTS.items() if outputs.get(key)},
+            services=self._services(outputs),
+            outputs=outputs,
+            log=str(sink.path),
+        )
+
+    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+        from_version = _recorded_version(self.workdir(spec))
+        _, sink, outputs = self._apply(spec, version, "apply")
+        planned = plan_summary(sink.lines)
+        return ApplyResult(
+            project_id=str(outputs.get("project_id") or spec.project_id),
+            from_version=from_version,
+            to_version=version,
+            changes={"resources": planned} if any(planned.values()) else {},
+            services=self._services(outputs),
+            log=str(sink.path),
+        )
+
+    def status(self, spec: ClientSpec) -> ProvisionStatus:
+        workdir = self.workdir(spec)
+        if not (workdir / STACK_FILE).exists():
+            return ProvisionStatus(project_id=spec.project_id, exists=False)
+        outputs = self.runner.output_json(workdir)
+        return ProvisionStatus(
+            project_id=str(outputs.get("project_id") or spec.project_id),
+            exists=bool(outputs),
+            template_version=_recorded_version(workdir),
+            services=self._services(outputs),
+            outputs=outputs,
+        )
+
+    def delete(self, spec: ClientSpec) -> None:
+        workdir = self.workdir(spec)
+        if not (workdir / STACK_FILE).exists():
+            raise TerraformFailed(f"{stack_name(spec)} was never provisioned from {self.out_dir}; nothing to delete")
+        sink = self._sink(spec, "delete")
+        try:
+            self.runner.run(workdir, plan_only=False, output=sink, destroy=True)
+        except TerraformFailed as exc:
+            raise TerraformFailed(f"{exc.message}: {sink.path}") from None
+
+
+def _recorded_version(workdir: Path) -> str | None:
+    """The template version last applied from ``workdir`` (None if no apply finished there)."""
+    path = workdir / APPLIED_FILE
+    return str(json.loads(path.read_text())["version"]) if path.exists() else None

@@ -1,0 +1,94 @@
+"""One feature contract (b2brec/features.py) and one set of pipeline defaults, read by every stage."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from b2brec.features import (
+    CANDIDATE_FEATURES,
+    FEATURE_CONTRACT,
+    FEATURES,
+    ID_FEATURES,
+    OPTIONAL_FEATURES,
+    PLATFORM_TABLES,
+    QUERY_FEATURES,
+    REQUIRED_FEATURES,
+    STRING_FEATURES,
+    derived_revenue_sql,
+)
+from b2brec.spec import PipelineDefaults
+from modules.bigquery import RAW_TABLES
+from trainer import data, vocab
+from trainer.extractor import source, transforms
+from trainer.extractor.run import parse_args
+from trainer.pipeline import RunOptions
+
+FEATURE_TYPES = {"string": "string", "float": "float", "timestamp": "timestamp"}
+
+
+def test_the_eight_features_and_which_are_required() -> None:
+    assert FEATURES == (
+        "customer_id",
+        "product_id",
+        "revenue",
+        "city",
+        "timestamp",
+        "art_name",
+        "category",
+        "subcategory",
+    )
+    assert set(REQUIRED_FEATURES) == {"customer_id", "product_id", "timestamp", "revenue"}
+    assert set(OPTIONAL_FEATURES) == set(FEATURES) - set(REQUIRED_FEATURES)
+    assert set(QUERY_FEATURES) | set(CANDIDATE_FEATURES) == set(FEATURES)
+    assert not set(QUERY_FEATURES) & set(CANDIDATE_FEATURES)
+
+
+def test_every_feature_reads_a_warehouse_column_of_its_type() -> None:
+    for feature in FEATURE_CONTRACT:
+        column = PLATFORM_TABLES[feature.table].column(feature.column)
+        assert FEATURE_TYPES[feature.dtype] == column.type, feature
+        # a required feature is required in the warehouse, except revenue (derivable from quantity x price)
+        assert column.required == (feature.required and feature.name != "revenue"), feature
+
+
+def test_the_stages_read_the_contract_not_their_own_lists() -> None:
+    assert transforms.OPTIONAL_STRING_FEATURES == OPTIONAL_FEATURES
+    assert data.STRING_FEATURES == STRING_FEATURES
+    assert vocab.VOCAB_FEATURES == ID_FEATURES
+    assert source.OPTIONAL_SOURCES == {
+        "city": ("c", "city"),
+        "art_name": ("p", "name"),
+        "category": ("p", "category"),
+        "subcategory": ("p", "subcategory"),
+    }
+
+
+def test_the_revenue_rule_is_written_once() -> None:
+    columns = source.SourceColumns(
+        transactions=frozenset({"customer_id", "product_id", "timestamp", "quantity"}),
+        products=frozenset({"product_id", "price"}),
+        customers=frozenset(),
+    )
+    assert source.revenue_expression(columns) == derived_revenue_sql("t", "p") == "t.quantity * p.price"
+    with_revenue = dataclasses.replace(columns, transactions=columns.transactions | {"revenue"})
+    assert source.revenue_expression(with_revenue) == "COALESCE(t.revenue, t.quantity * p.price)"
+
+
+def test_the_terraform_tables_are_the_warehouse_contract() -> None:
+    for name, table in PLATFORM_TABLES.items():
+        spec = RAW_TABLES[name]
+        assert [c.name for c in spec.columns][: len(table.columns)] == list(table.column_names)
+
+
+def test_pipeline_defaults_live_once() -> None:
+    defaults = PipelineDefaults()
+    options = RunOptions()
+    for name in ("window_days", "test_days", "revenue_coverage", "epochs", "batch_size", "embedding_dim"):
+        assert getattr(options, name) == getattr(defaults, name), name
+    args, _ = parse_args(["--warehouse", "duckdb:///x", "--output", "file:///y"])
+    assert (args.window_days, args.test_days, args.revenue_coverage) == (
+        defaults.window_days,
+        defaults.test_days,
+        defaults.revenue_coverage,
+    )
+    assert (args.min_customers, args.min_products) == (options.min_customers, options.min_products)

@@ -1,0 +1,144 @@
+"""The Terraform provisioner against a recording fake ``terraform`` (the same kind tests/infra uses):
+the stack is synthesized on the template version, init/plan/apply run in its folder with every
+line captured to a log file, ``terraform output -json`` is read back, a destroy plan deletes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from b2brec.backends.storage import ObjectStore
+from b2brec.settings import Settings
+from b2brec.spec import ClientSpec, load_environment
+from provisioning.templates import TemplateError, TemplateRegistry
+from provisioning.terraform import TerraformProvisioner, plan_summary, stack_name
+from stacks.platform import load_platform
+from stacks.synth import STACK_FILE, quiet_jsii
+from stacks.terraform import TerraformFailed, TerraformMissing
+
+quiet_jsii()
+OUTPUTS = {
+    "project_id": {"value": "client-demo-wholesale-dev", "type": "string", "sensitive": False},
+    "serving_url": {"value": "https://serving-abc-ew.a.run.app", "type": "string", "sensitive": False},
+    "client_app_url": {"value": "https://client-app-abc-ew.a.run.app", "type": "string", "sensitive": False},
+}
+
+
+def _fake_terraform(folder: Path, log: Path, fail_on: str = "") -> Path:
+    """Appends ``cwd|argv`` to ``log``; prints a plan summary and the outputs; fails on ``fail_on``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = folder / "outputs.json"
+    outputs.write_text(json.dumps(OUTPUTS))
+    script = folder / "terraform"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s|%s\\n" "$PWD" "$*" >> "{log}"\n'
+        f'[ "$1" = "{fail_on}" ] && echo "Error: quota exceeded" && exit 3\n'
+        'case "$1" in\n'
+        '  plan) echo "Terraform will perform the following actions:"; '
+        'echo "Plan: 3 to add, 2 to change, 0 to destroy.";;\n'
+        '  apply) echo "Apply complete! Resources: 3 added, 2 changed, 0 destroyed.";;\n'
+        f'  output) cat "{outputs}";;\n'
+        "esac\nexit 0\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> TemplateRegistry:
+    registry = TemplateRegistry(ObjectStore((tmp_path / "templates").as_uri()))
+    for version in ("1.0.0", "1.1.0"):
+        registry.add(version)
+        registry.release(version)
+    return registry
+
+
+@pytest.fixture
+def spec(settings: Settings) -> ClientSpec:
+    return load_environment(settings.environments_dir, "demo-dev")
+
+
+def test_create_apply_status_delete(
+    settings: Settings, spec: ClientSpec, registry: TemplateRegistry, tmp_path: Path
+) -> None:
+    log = tmp_path / "argv.log"
+    fake = _fake_terraform(tmp_path / "bin", log)
+    out = tmp_path / "stacks"
+    echoed: list[str] = []
+    provisioner = TerraformProvisioner(
+        settings, platform=load_platform(), out_dir=out, terraform=str(fake), registry=registry, echo=echoed.append
+    )
+    workdir = out / stack_name(spec)
+    assert stack_name(spec) == "demo-wholesale-dev"
+
+    created = provisioner.create(spec, "1.0.0")
+    assert created.created and created.template_version == "1.0.0"
+    assert created.project_id == "client-demo-wholesale-dev"
+    assert created.urls == {
+        "client_app": "https://client-app-abc-ew.a.run.app",
+        "serving": "https://serving-abc-ew.a.run.app",
+    }
+    assert log.read_text().splitlines() == [
+        f"{workdir}|init -input=false",
+        f"{workdir}|plan -input=false -lock-timeout=5m -out=tfplan",
+        f"{workdir}|apply -input=false -lock-timeout=5m tfplan",
+        f"{workdir}|output -json",
+    ]
+    stack = json.loads((workdir / STACK_FILE).read_text())
+    labels = next(iter(stack["resource"]["google_project"].values()))["labels"]
+    assert labels["template_version"] == "1_0_0"  # the stack was synthesized on the version
+    assert created.log is not None
+    captured = Path(created.log).read_text()
+    assert "$ terraform plan -input=false" in captured and "Plan: 3 to add, 2 to change, 0 to destroy." in captured
+    assert "Apply complete!" in echoed[-1]
+
+    applied = provisioner.apply_version(spec, "1.1.0")
+    assert (applied.from_version, applied.to_version) == ("1.0.0", "1.1.0")
+    assert applied.changes == {"resources": {"add": 3, "change": 2, "destroy": 0}}
+    labels = next(iter(json.loads((workdir / STACK_FILE).read_text())["resource"]["google_project"].values()))
+    assert labels["labels"]["template_version"] == "1_1_0"
+
+    status = provisioner.status(spec)
+    assert status.exists and status.template_version == "1.1.0"
+    assert status.outputs["serving_url"] == "https://serving-abc-ew.a.run.app"
+
+    log.unlink()
+    provisioner.delete(spec)
+    assert log.read_text().splitlines() == [
+        f"{workdir}|init -input=false",
+        f"{workdir}|plan -destroy -input=false -lock-timeout=5m -out=tfplan",
+        f"{workdir}|apply -input=false -lock-timeout=5m tfplan",
+    ]
+    registry.retire("1.0.0")
+    with pytest.raises(TemplateError, match="retired"):
+        provisioner.apply_version(spec, "1.0.0")
+
+
+def test_failures_say_where_the_log_is(
+    settings: Settings, spec: ClientSpec, registry: TemplateRegistry, tmp_path: Path
+) -> None:
+    log = tmp_path / "argv.log"
+    fake = _fake_terraform(tmp_path / "bin", log, fail_on="apply")
+    provisioner = TerraformProvisioner(
+        settings, platform=load_platform(), out_dir=tmp_path / "stacks", terraform=str(fake), registry=registry
+    )
+    with pytest.raises(TerraformFailed, match=r"terraform apply failed \(exit 3\).*see the provisioning log: /") as err:
+        provisioner.create(spec, "1.0.0")
+    log_file = Path(err.value.message.rsplit(": ", 1)[1])
+    assert "Error: quota exceeded" in log_file.read_text()
+    assert provisioner.status(spec).template_version is None  # nothing was recorded as applied
+    with pytest.raises(TerraformMissing, match="no executable file there"):
+        TerraformProvisioner(settings, platform=load_platform(), out_dir=tmp_path, terraform="/nowhere/terraform")
+
+
+def test_plan_summary_parsing() -> None:
+    assert plan_summary(["x", "Plan: 10 to add, 0 to change, 1 to destroy."]) == {"add": 10, "change": 0, "destroy": 1}
+    assert plan_summary(["No changes. Your infrastructure matches the configuration."]) == {
+        "add": 0,
+        "change": 0,
+        "destroy": 0,
+    }
+    assert plan_summary(["garbage"]) == {}

@@ -1,0 +1,3 @@
+from tests.trainer.quick_stages import main
+
+main("extract")
