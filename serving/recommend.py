@@ -254,7 +254,7 @@ def recommend(
                 bought = np.union1d(state.purchases[state.customer_rows[cid]], bought)
             exclusions[i] = bought
     if state.ranking is not None:
-        targets = [(i, resolved[i][0], row) for i, row in model]
+        targets: list[tuple[int, str, int | None]] = [(i, resolved[i][0], row) for i, row in model]
         targets += [(i, resolved[i][0], None) for i, _ in queries]
         _ranked(state, state.ranking, targets, k, blocked, exclusions, history, now, resolved, results, customer_ids)
         model, queries = [], []

@@ -24,9 +24,14 @@ from b2brec.ranking import CatalogTables, CustomerItems, RankerWeights, catalog_
 class HistoryRecord(Protocol):
     """What a history item must offer (``serving.history.HistoryItem`` does)."""
 
-    product_id: str
-    count: float
-    last_ts: float
+    @property
+    def product_id(self) -> str: ...
+
+    @property
+    def count(self) -> float: ...
+
+    @property
+    def last_ts(self) -> float: ...
 
 
 @dataclass(frozen=True)

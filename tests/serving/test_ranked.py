@@ -111,3 +111,31 @@ def test_the_evaluation_scores_exactly_what_serving_scores(fitted: tuple[HybridM
     for i, customer in enumerate(split.customers):
         rows, scores = model.score(model.interactions.customer_pos[customer])
         np.testing.assert_allclose(dense[i, [position[model.product_ids[r]] for r in rows]], scores, rtol=1e-12)
+
+
+def test_a_customer_known_only_to_the_warehouse_history_is_ranked_not_a_fallback(
+    fitted: tuple[HybridModel, pd.DataFrame], tmp_path: Path
+) -> None:
+    from serving.history import CustomerHistory, HistoryItem
+
+    model, frame = fitted
+    state = _state(model, frame, tmp_path)
+    last = CUTOFF.timestamp() - 2 * DAY
+    # like the generated customers: a few favourites re-ordered often, a dozen one-off products
+    bought = [HistoryItem("p7", 8, last, 60.0)] + [
+        HistoryItem(f"p{p}", 1, last - (40 + p) * DAY, 5.0) for p in range(20, 32)
+    ]
+    history = CustomerHistory(purchases={"newcomer": bought})
+    (answer,) = recommend(state, ["newcomer"], 5, FilterSpec(), history=history)  # type: ignore[arg-type]
+    assert not answer.fallback and answer.source == "history"
+    served = [state.product_ids[r] for r in answer.product_rows]  # type: ignore[attr-defined]
+    assert served[0] == "p7"  # bought eight times, two days ago: the re-order comes first
+    # a model customer's live history wins over the bundle's: c0 re-orders p7 ten times now
+    (live,) = recommend(
+        state,  # type: ignore[arg-type]
+        ["c0"],
+        3,
+        FilterSpec(),
+        history=CustomerHistory(purchases={"c0": [HistoryItem("p7", 10, last, 90.0)]}),
+    )
+    assert live.source == "model" and state.product_ids[live.product_rows[0]] == "p7"  # type: ignore[attr-defined]
