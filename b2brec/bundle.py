@@ -103,6 +103,8 @@ class RankingArtifacts:
         found = []
         if self.popularity.shape != (n_products,):
             found.append(f"ranking popularity must be [{n_products}], got {self.popularity.shape}")
+        elif not np.isfinite(self.popularity.astype(np.float64)).all():
+            found.append("ranking popularity holds NaN or infinite values")
         if not self.neighbours.schema.equals(NEIGHBOURS_SCHEMA):
             found.append(f"neighbours schema {self.neighbours.schema}")
         elif self.neighbours.num_rows:
@@ -110,6 +112,8 @@ class RankingArtifacts:
                 values = self.neighbours.column(column).to_numpy()
                 if values.min() < 0 or values.max() >= n_products:
                     found.append(f"neighbours.{column} must index the {n_products} products")
+            if not np.isfinite(self.neighbours.column("weight").to_numpy().astype(np.float64)).all():
+                found.append("neighbour weights hold NaN or infinite values")
         if not self.history.schema.equals(HISTORY_SCHEMA):
             found.append(f"history schema {self.history.schema}")
         try:

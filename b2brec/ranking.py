@@ -66,10 +66,17 @@ class RankerWeights:
         sizes = {len(self.features), len(self.mean), len(self.scale), len(self.weights)}
         if len(sizes) != 1 or tuple(self.features) != FEATURES[: len(self.features)]:
             raise ValueError(f"ranker weights do not match the features {FEATURES}: {self.features}")
+        numbers = [*self.mean, *self.scale, *self.weights, self.bias, self.half_life_days]
+        if not np.isfinite(numbers).all() or self.half_life_days <= 0 or min(self.scale, default=1.0) <= 0:
+            raise ValueError("ranker weights hold NaN, infinite or non-positive scale/half-life values")
         if self.trees is not None:
             nodes = {len(self.trees[k]) for k in ("feature", "threshold", "left", "right", "value", "is_leaf")}
             if len(nodes) != 1 or max(self.trees["feature"], default=0) >= len(FEATURES):
                 raise ValueError("ranker trees are inconsistent: node arrays differ in length or name unknown features")
+            total = len(self.trees["value"])
+            links = [*self.trees["left"], *self.trees["right"], *self.trees["roots"]]
+            if not np.isfinite(self.trees["value"]).all() or (links and (min(links) < 0 or max(links) >= total)):
+                raise ValueError("ranker trees hold non-finite leaf values or links outside the tree")
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

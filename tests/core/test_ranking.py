@@ -220,3 +220,30 @@ def test_ranking_files_round_trip_and_are_validated(tmp_path: Path) -> None:
     store.delete("v1/serving/ranking/history.parquet")
     with pytest.raises(BundleError, match="lacks history.parquet"):
         read_bundle(store, "v1")
+
+
+def test_a_ranker_with_non_finite_values_is_refused() -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        _ranker(bias=float("nan"))
+    broken = _bundle([0])
+    assert broken.ranking is not None
+    bad = RankingArtifacts(
+        ranker={
+            **broken.ranking.ranker,
+            "trees": {
+                "feature": [0],
+                "threshold": [0.0],
+                "left": [0],
+                "right": [5],
+                "value": [1.0],
+                "is_leaf": [0],
+                "roots": [0],
+            },
+        },
+        popularity=np.array([np.inf, 1.0]),
+        neighbours=broken.ranking.neighbours,
+        history=broken.ranking.history,
+    )
+    problems = bad.problems(2)
+    assert any("popularity holds NaN or infinite" in p for p in problems)
+    assert any("links outside the tree" in p for p in problems)
