@@ -56,10 +56,10 @@ def cli(settings: Settings, *args: str, input: str | None = None) -> tuple[int, 
 def test_same_display_name_with_another_client_id_cannot_take_over_the_project(tmp_path: Path, envs: Path) -> None:
     settings = settings_for(tmp_path, envs)
     write_env(envs, "impostor-dev", "impostor-9", "Acme")  # same name and env: same project id
-    assert cli(settings, "client", "create", "--env", "acme-dev")[0] == 0
+    assert cli(settings, "client", "create", "--no-services", "--env", "acme-dev")[0] == 0
     assert cli(settings, "secrets", "set", "erp-password", "--client", "acme-001", "--stdin", input="acme-pw")[0] == 0
 
-    code, output = cli(settings, "client", "create", "--env", "impostor-dev")
+    code, output = cli(settings, "client", "create", "--no-services", "--env", "impostor-dev")
     assert code == 2
     assert "identity_collision" in output
     assert "acme-dev.yaml" in output and "impostor-dev.yaml" in output  # names both files
@@ -71,13 +71,13 @@ def test_same_display_name_with_another_client_id_cannot_take_over_the_project(t
 def test_a_client_id_equal_to_another_project_id_is_refused(tmp_path: Path, envs: Path) -> None:
     settings = settings_for(tmp_path, envs)
     write_env(envs, "squatter-dev", "client-acme-dev", "Squatter")  # client_id = acme's project id
-    assert cli(settings, "client", "create", "--env", "acme-dev")[0] == 0
-    code, output = cli(settings, "client", "create", "--env", "squatter-dev")
+    assert cli(settings, "client", "create", "--no-services", "--env", "acme-dev")[0] == 0
+    code, output = cli(settings, "client", "create", "--no-services", "--env", "squatter-dev")
     assert code == 2 and "acme-dev.yaml" in output and "squatter-dev.yaml" in output
     # and in the other order (the squatter first): the real client is refused, nobody is captured
     other = Settings(home=tmp_path / "home2", environments_dir=envs)
-    assert cli(other, "client", "create", "--env", "squatter-dev")[0] == 0
-    assert cli(other, "client", "create", "--env", "acme-dev")[0] == 2
+    assert cli(other, "client", "create", "--no-services", "--env", "squatter-dev")[0] == 0
+    assert cli(other, "client", "create", "--no-services", "--env", "acme-dev")[0] == 2
     code, output = cli(other, "secrets", "set", "erp-password", "--client", "client-acme-dev", "--stdin", input="x")
     assert code == 0 and "client-squatter-dev" in output  # the exact name it really is, nothing else
 
