@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cli import client, data, demo, etl, infra, model, pipeline, secrets, serve, template
+from cli import app as client_app
+from cli import client, control_plane, data, demo, etl, infra, model, pipeline, secrets, serve, template
 
 app = typer.Typer(
     name="b2brec",
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.command("demo")(demo.demo)
 app.add_typer(client.app, name="client")
+app.add_typer(client_app.app, name="app")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(etl.app, name="etl")
 app.add_typer(data.app, name="data")
@@ -23,6 +25,7 @@ app.add_typer(template.app, name="template")
 app.command("serve")(serve.serve)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)
+control_plane.register(app)
 
 
 def main() -> None:

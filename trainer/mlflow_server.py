@@ -59,7 +59,8 @@ def _owned_pid(project: LocalClientProject) -> int | None:
     pid_file = _pid_file(project)
     if not os.path.exists(pid_file):
         return None
-    pid = int(open(pid_file).read().strip())
+    with open(pid_file) as handle:  # closed at once: tests turn ResourceWarning into an error
+        pid = int(handle.read().strip())
     return pid if alive(pid) else None
 
 

@@ -88,6 +88,8 @@ class ClientBackends:
             staging_bucket=settings.gcp_staging_bucket,
             service_account=settings.vertex_service_account,
             labels=self.spec.all_labels,
+            spot=settings.vertex_spot,
+            network_attachment=settings.vertex_network_attachment,
         )
 
     @cached_property

@@ -205,6 +205,8 @@ class VertexJobRunner:
         staging_bucket: str,
         service_account: str | None = None,
         labels: dict[str, str] | None = None,
+        spot: bool = False,
+        network_attachment: str | None = None,
         client: Any = None,
     ) -> None:
         self.project = project
@@ -213,6 +215,8 @@ class VertexJobRunner:
         self.staging_bucket = staging_bucket
         self.service_account = service_account
         self.labels = labels or {}
+        self.spot = spot
+        self.network_attachment = network_attachment
         self._client = client
 
     @property
@@ -254,6 +258,14 @@ class VertexJobRunner:
         )
         if self.service_account:
             job_spec.service_account = self.service_account
+        if self.spot:
+            # Spot VMs: Vertex AI restarts the job when the VM is preempted.
+            job_spec.scheduling = v1.Scheduling(
+                strategy=v1.Scheduling.Strategy.SPOT, restart_job_on_worker_restart=True
+            )
+        if self.network_attachment:
+            # Private Service Connect interface into the client's VPC: the job reaches the internal MLflow service.
+            job_spec.psc_interface_config = v1.PscInterfaceConfig(network_attachment=self.network_attachment)
         return v1.CustomJob(display_name=spec.name, job_spec=job_spec, labels=self.labels)
 
     def submit(self, spec: JobSpec) -> str:

@@ -1,0 +1,75 @@
+"""Feature availability (from the mapping) and the training data choices: window and revenue coverage.
+
+The trainer uses every feature the mapping provides and leaves out the ones it does not (the run's
+metadata says which); what a user chooses here is the window and the revenue coverage, and this page
+shows what that choice keeps before training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from b2brec.features import FEATURE_CONTRACT
+from client_app import activity, validation
+from client_app.connections.services import effective_spec
+from client_app.extensions import db
+from client_app.models import get_preference, set_preference
+from client_app.warehouse import query, table_exists
+
+KEY = "feature_choices"
+
+
+def availability() -> list[dict[str, Any]]:
+    spec = effective_spec()
+    rows = []
+    for item in FEATURE_CONTRACT:
+        feature, table, column = item.name, item.table, item.column
+        mapping = spec.mapping.get(table)
+        provided = mapping is not None and column in mapping.columns
+        if feature == "revenue" and not provided and mapping is not None:
+            products = spec.mapping.get("products")
+            provided = "quantity" in mapping.columns and products is not None and "price" in products.columns
+        rows.append(
+            {
+                "feature": feature,
+                "source": f"{table}.{column}",
+                "provided": provided,
+                "required": item.required,
+                "tower": item.tower,
+            }
+        )
+    return rows
+
+
+def chosen_options() -> dict[str, Any]:
+    return dict(get_preference(KEY, {}) or {})
+
+
+def save(form: dict[str, Any], actor: str) -> dict[str, Any]:
+    choices = {
+        "window_days": validation.integer(form.get("window_days"), "window (days)", low=7, high=3650),
+        "revenue_coverage": validation.number(form.get("revenue_coverage"), "revenue coverage", low=0.05, high=1.0),
+    }
+    set_preference(KEY, choices)
+    activity.record("features.save", "", str(choices), actor=actor)
+    db.session.commit()
+    return choices
+
+
+def kept(window_days: int, revenue_coverage: float) -> dict[str, int]:
+    """Customers, products and rows a window and coverage keep (products covering that share of revenue)."""
+    if not table_exists("raw_data", "transactions"):
+        return {"customers": 0, "products": 0, "rows": 0}
+    sql = """
+    WITH w AS (
+      SELECT * FROM raw_data.transactions
+      WHERE timestamp >= TIMESTAMP_SUB((SELECT MAX(timestamp) FROM raw_data.transactions), INTERVAL @days DAY)),
+    p AS (SELECT product_id, SUM(COALESCE(revenue, 0)) AS r FROM w GROUP BY product_id),
+    c AS (SELECT product_id, SUM(r) OVER (ORDER BY r DESC, product_id) / NULLIF(SUM(r) OVER (), 0) AS cum,
+                 r / NULLIF(SUM(r) OVER (), 0) AS share FROM p),
+    keep AS (SELECT product_id FROM c WHERE cum - share < @coverage)
+    SELECT COUNT(DISTINCT w.customer_id) AS customers, COUNT(DISTINCT w.product_id) AS products, COUNT(*) AS n
+    FROM w JOIN keep USING (product_id)
+    """
+    row = query(sql, {"days": window_days, "coverage": revenue_coverage})[0]
+    return {"customers": int(row["customers"] or 0), "products": int(row["products"] or 0), "rows": int(row["n"] or 0)}
