@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import after_this_request, g, has_request_context
 
+from b2brec.backends.factory import runs_locally
 from b2brec.projects.local import list_projects
-from b2brec.settings import Backend
 from control_plane.billing import queries
 from control_plane.billing.export import BillingExport
 from control_plane.billing.metering import MeteredClient, meter
@@ -66,7 +66,7 @@ def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None) -> dict[str, int]:
     """Meter every registered local client's jobs and daily services into the export."""
-    if rt.platform.backend is not Backend.LOCAL:
+    if not runs_locally(rt.platform):
         return {"jobs": 0, "daily": 0}  # on GCP the real export is read; nothing to meter
     projects = {p.project_id: p for p in list_projects(rt.platform)}
     metered = []

@@ -11,10 +11,11 @@ from typing import Any, Protocol
 
 import httpx
 
+from b2brec.backends.factory import runs_locally
 from b2brec.errors import B2BRecError
 from b2brec.etl.history import list_runs as etl_runs
 from b2brec.projects.local import open_project
-from b2brec.settings import Backend, Settings
+from b2brec.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class HttpHealthProbe:
         return ClientHealth(client_id, healthy, checks, version, p99, error_rate, fallback_rate, predictions)
 
     def _etl(self, project_id: str) -> dict[str, dict[str, Any]]:
-        if self.platform.backend is not Backend.LOCAL:
+        if not runs_locally(self.platform):
             return {}
         try:
             project = open_project(project_id, self.platform)
