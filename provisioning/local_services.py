@@ -95,8 +95,10 @@ class ProcessService:
         project.logs_dir.mkdir(parents=True, exist_ok=True)
         full_env = {**os.environ, **env, "B2BREC_HOME": str(project.home), "B2BREC_BACKEND": "local"}
         with open(self._log(project), "ab") as log:
-            process = subprocess.Popen(
-                self.command(project), stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+            process = keep(  # reaped by alive() once it ends; no ResourceWarning when this object goes
+                subprocess.Popen(
+                    self.command(project), stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+                )
             )
         self._pid_file(project).write_text(str(process.pid))
         keep(process)  # alive() reaps it when it ends
