@@ -44,7 +44,7 @@ lint: install
 
 ## mypy over the application packages (tests excluded); settings in pyproject.toml [tool.mypy].
 typecheck: install
-	$(BIN)/mypy b2brec serving trainer stacks modules cli provisioning client_app
+	$(BIN)/mypy b2brec serving trainer stacks modules cli provisioning client_app control_plane
 
 bench-etl: install
 	$(BIN)/python benchmarks/etl.py

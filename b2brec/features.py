@@ -54,6 +54,9 @@ TRANSACTIONS = PlatformTable(
         Column(name="quantity", type="float", required=False, doc="Units sold."),
         Column(name="revenue", type="float", required=False, doc="Line revenue; else quantity x price."),
         Column(name="updated_at", type="timestamp", required=False, doc="Last change; incremental cursor."),
+        Column(
+            name="invoice_id", type="string", required=False, doc="Invoice/order number (cancellation prefix rules)."
+        ),
     ),
 )
 

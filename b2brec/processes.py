@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+
+_KEPT: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def keep(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Hold on to a background process this process started and will poll by pid (a job, a server):
+    :func:`alive` reaps it once it ends, instead of it staying a zombie, and dropping the ``Popen``
+    of a running child does not warn."""
+    _KEPT[process.pid] = process
+    return process
 
 
 def alive(pid: int) -> bool:
     """True while ``pid`` runs; a zombie (exited, not yet reaped) counts as gone."""
+    child = _KEPT.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _KEPT[pid]
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

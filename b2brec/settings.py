@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         description="Fail (instead of skip) tests whose PostgreSQL/MariaDB service is missing. CI sets 1.",
     )
     log_level: str = Field("INFO", description="Python logging level for CLI and services.")
+    client_spec: str | None = Field(
+        None,
+        description="The ClientSpec of the one client this process serves, as JSON. The client stack sets it on "
+        "every Cloud Run service and job (it holds names, never a secret), so images bake no environment files.",
+    )
 
     # --- operator-side security settings (never part of a ClientSpec a client can edit) -----
     source_hosts_allowed: dict[str, list[str]] = Field(
@@ -68,6 +73,12 @@ class Settings(BaseSettings):
     )
     vertex_accelerator_count: int = Field(0, ge=0, le=16, description="Accelerators per trainer replica.")
     vertex_service_account: str | None = Field(None, description="Service account Vertex AI jobs run as.")
+    vertex_spot: bool = Field(False, description="Run Vertex AI jobs on Spot VMs (cheaper; may be preempted).")
+    vertex_network_attachment: str | None = Field(
+        None,
+        description="Network attachment (projects/P/regions/R/networkAttachments/N) Vertex AI jobs join through a "
+        "Private Service Connect interface, so they reach the client's internal MLflow service.",
+    )
     trainer_image: str | None = Field(None, description="Container image URI Vertex AI jobs run.")
     mlflow_uri: str | None = Field(
         None, description="The client's MLflow tracking server URL (backend=gcp; locally the project's own server)."

@@ -65,6 +65,8 @@ def create(
     console.print(f"[green]client project {state}:[/green] {project.project_id} (template {version})")
     console.print_json(json.dumps(project.describe()))
     _print_services(result.services)
+    if result.services:
+        console.print(f"its services keep running; stop them with: b2brec client stop {env}")
     if not result.healthy:
         raise B2BRecError(
             f"{project.project_id} was provisioned but not every service is healthy; see {project.logs_dir}",

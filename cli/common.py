@@ -40,7 +40,9 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except B2BRecError as exc:
             err_console.print(f"[red]error ({exc.code}):[/red] {exc.message}", markup=True, highlight=False)
-            if exc.fix and f"Fix: {exc.fix}" not in exc.message:
+            # An error's own fix is shown; the registry's generic one is left to the APIs' data.fix, since
+            # messages shown here already say what to do.
+            if exc.fix and exc.fix != exc.entry.fix and f"Fix: {exc.fix}" not in exc.message:
                 err_console.print(f"[yellow]fix:[/yellow] {exc.fix}", highlight=False)
             raise typer.Exit(2) from None
 

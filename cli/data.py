@@ -17,6 +17,8 @@ from cli.common import console, err_console, load_settings, user_errors
 
 DEMO_ENVIRONMENT = "demo-dev"
 DEMO_SOURCE_FILE = "demo-erp.sqlite"
+REALISTIC_ENVIRONMENT = "realistic-dev"
+REALISTIC_SOURCE_FILE = "realistic-erp.sqlite"
 """The demo's ERP database, in the demo client's upload area (where its spec's source path points)."""
 
 app = typer.Typer(help="Synthetic B2B sales data (a client ERP's customers, products and sales).", no_args_is_help=True)
@@ -59,17 +61,32 @@ def generate_cmd(
     ),
     file_format: str | None = typer.Option(None, "--format", help=f"For file:// targets: {' or '.join(FILE_FORMATS)}."),
     no_replace: bool = typer.Option(False, "--no-replace", help="Fail instead of replacing existing tables/files."),
+    realistic: bool = typer.Option(
+        False,
+        "--realistic",
+        help="Invoice lines as a real ERP exports them: lines without a customer, cancellations (C invoices), "
+        "returns, postage and fee lines, unit prices instead of revenue (docs/datagen.md).",
+    ),
 ) -> None:
     """Generate customers, products and sales lines into a database or folder."""
     end = _end_date(end_date)
     cfg = GeneratorConfig(
-        transactions=transactions, customers=customers, products=products, seed=seed, end_date=end, days=days
+        transactions=transactions,
+        customers=customers,
+        products=products,
+        seed=seed,
+        end_date=end,
+        days=days,
+        mode="realistic" if realistic else "demo",
     )
     if to is None:
         settings = load_settings()
-        uploads = upload_area(load_environment(settings.environments_dir, DEMO_ENVIRONMENT), settings)
+        environment, source_file = (
+            (REALISTIC_ENVIRONMENT, REALISTIC_SOURCE_FILE) if realistic else (DEMO_ENVIRONMENT, DEMO_SOURCE_FILE)
+        )
+        uploads = upload_area(load_environment(settings.environments_dir, environment), settings)
         uploads.mkdir(parents=True, exist_ok=True)
-        to = f"sqlite:///{uploads / DEMO_SOURCE_FILE}"
+        to = f"sqlite:///{uploads / source_file}"
     parse_target(to, file_format)  # fail on a bad URL before drawing a progress bar
     with Progress(
         TextColumn("[bold]generating sales"),
@@ -95,6 +112,7 @@ def generate_cmd(
     table.add_row("first sale", f"{summary.first_sale:%Y-%m-%d %H:%M}")
     table.add_row("last sale", f"{summary.last_sale:%Y-%m-%d %H:%M}")
     table.add_row("seed", str(cfg.seed))
+    table.add_row("mode", cfg.mode)
     table.add_row("took", f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} lines/s)")
     console.print(table)
 

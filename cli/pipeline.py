@@ -66,6 +66,23 @@ def _print_state(state: RunRecord) -> None:
         job_id = (job.job_id or "") if job else ""
         table.add_row(stage.name, stage.status, job_id, seconds, machine, (stage.error or "")[:80])
     console.print(table)
+    extracted = state.stage("extract").outputs.get("rows", {})
+    if extracted:
+        console.print(
+            "extract: "
+            + ", ".join(
+                f"{label} {extracted[key]:,}"
+                for key, label in (
+                    ("train", "train rows"),
+                    ("test", "test rows"),
+                    ("malformed", "malformed"),
+                    ("rejected", "rejected by row rules"),
+                    ("excluded", "excluded products"),
+                    ("no_customer", "without a customer"),
+                )
+                if key in extracted
+            )
+        )
     metrics = state.stage("train").outputs
     if metrics.get("metrics"):
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")

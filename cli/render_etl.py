@@ -6,9 +6,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from b2brec.progress import ProgressEvent
 
@@ -17,13 +19,24 @@ if TYPE_CHECKING:
     from b2brec.etl.history import LoadSummary
 
 
-def render_report(report: ConnectionReport) -> Table:
-    table = Table("", "source", "check", "result", "how to fix", title="Connection test")
+def render_report(report: ConnectionReport) -> Group:
+    """The checks as a table, then each failure's fix in full below it.
+
+    A table squeezed into a narrow terminal crops or folds its last column; the fix is what the
+    user needs, so it is also printed as plain wrapped text that is never cut off.
+    """
+    table = Table("", "source", "check", title="Connection test")
+    table.add_column("result", overflow="fold")
     for check in report.checks:
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-        result = check.detail if check.ok else f"[red]{check.code}[/red]: {check.detail}"
-        table.add_row(mark, check.source, check.target, result, check.fix)
-    return table
+        result = escape(check.detail) if check.ok else f"[red]{escape(check.code or '')}[/red]: {escape(check.detail)}"
+        table.add_row(mark, check.source, check.target, result)
+    fixes = [
+        Text.assemble(("✗ ", "red"), (f"{check.source} / {check.target}", "bold"), " — how to fix: ", check.fix)
+        for check in report.failures
+        if check.fix
+    ]
+    return Group(table, *fixes)
 
 
 def render_summary(summary: LoadSummary) -> Table:
@@ -47,6 +60,19 @@ def render_summary(summary: LoadSummary) -> Table:
         )
     table.add_section()
     table.add_row("total", "", "", f"{summary.rows_read:,}", f"{summary.rows_written:,}", "")
+    if summary.rules is not None:
+        counts = summary.rules
+        table.add_section()
+        table.add_row(
+            "transactions",
+            "row rules",
+            "",
+            f"{counts.lines:,} lines",
+            f"{counts.kept:,} sales",
+            f"rejected {counts.rejected:,} (cancelled {counts.cancelled:,}, negative {counts.negative:,}, "
+            f"returned in full {counts.returned_in_full:,}); excluded {counts.excluded:,}; "
+            f"no customer {counts.no_customer:,}",
+        )
     return table
 
 
@@ -85,4 +111,4 @@ class EtlProgressView:
         elif event.kind == "start":
             self.progress.update(task, completed=rows, status="loading")
         elif event.kind == "done":
-            self.progress.update(task, total=max(rows, 1), completed=max(rows, 1), status="written")
+            self.progress.update(task, total=max(rows, 1), completed=rows, status="written")

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cdktn import TerraformResourceLifecycle
+from cdktn import TerraformResourceLifecycle, TerraformStack
 from constructs import Construct
 
 from b2brec import naming
@@ -30,6 +30,40 @@ _KEY_CHARS = re.compile(r"[^a-z0-9]+")
 
 PROTECTED = TerraformResourceLifecycle(prevent_destroy=True)
 """Lifecycle of stateful resources: Terraform refuses to plan their destruction."""
+
+
+def tf_literal(text: str) -> str:
+    """``text`` as a Terraform string literal: ``${`` and ``%{`` escaped (``$${``, ``%%{``), so a value
+    from a ClientSpec (``${B2BREC_HOME}/x``, a hostile display name) reaches the resource unchanged
+    instead of being parsed as an interpolation or template directive."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+# --- references to service accounts --------------------------------------------------------------
+# Props name members and accounts by their readable email (construct ids derive from it and must stay
+# stable), while the synthesized value must reference the service-account resource, or Terraform
+# would not order the binding after the account it names ("service account does not exist").
+_REFERENCES: dict[tuple[int, str], dict[str, str]] = {}
+
+
+def _stack_key(scope: Construct) -> tuple[int, str]:
+    stack = TerraformStack.of(scope)
+    return id(stack.node.root), stack.node.path
+
+
+def register_references(scope: Construct, references: Mapping[str, str]) -> None:
+    """Record ``readable value -> resource attribute`` (member or email) for the stack of ``scope``."""
+    _REFERENCES.setdefault(_stack_key(scope), {}).update(references)
+
+
+def reference(scope: Construct, value: str) -> str:
+    """The resource attribute registered for ``value`` in this stack, else ``value`` itself."""
+    return _REFERENCES.get(_stack_key(scope), {}).get(value, value)
+
+
+def is_token(value: str) -> bool:
+    """True for an unresolved cdktn token (a reference known only at apply time)."""
+    return "${" in value
 
 
 class PropsError(B2BRecError):
@@ -112,6 +146,7 @@ def bind_members(
 ) -> None:
     """One ``*IamMember`` resource per (role, member) of ``iam``, on the resource ``target`` names
     (e.g. ``bucket=...`` or ``project=..., location=..., name=...``); construct ids
-    ``key(*id_prefix, "iam", role, member)``, so they stay stable."""
+    ``key(*id_prefix, "iam", role, member)``, so they stay stable. A member registered with
+    ``register_references`` is written as the reference (so the binding waits for its account)."""
     for member_id, role, member in iam_pairs(iam):
-        member_resource(scope, key(*id_prefix, "iam", member_id), role=role, member=member, **target)
+        member_resource(scope, key(*id_prefix, "iam", member_id), role=role, member=reference(scope, member), **target)

@@ -30,6 +30,8 @@ class BudgetProps:
     currency: str | None = None
     """None = the billing account's currency."""
     thresholds: tuple[float, ...] = (0.5, 0.9, 1.0)
+    forecast_thresholds: tuple[float, ...] = (1.0,)
+    """Shares of the amount the month's *forecast* spend may reach before an alert (before it is spent)."""
     """Shares of ``amount`` (actual spend) that trigger an alert."""
     notification_channels: tuple[str, ...] = ()
     """Monitoring channel ids; billing admins are e-mailed as well."""
@@ -43,7 +45,7 @@ class Budget(Construct):
             raise PropsError(f"{where}: billing account {props.billing_account!r}; use the form 012345-6789AB-CDEF01")
         if props.amount < 1:
             raise PropsError(f"{where}: amount {props.amount} must be at least 1")
-        if not props.thresholds or any(not 0 < t <= 2 for t in props.thresholds):
+        if not props.thresholds or any(not 0 < t <= 2 for t in (*props.thresholds, *props.forecast_thresholds)):
             raise PropsError(f"{where}: thresholds {list(props.thresholds)} must be shares in (0, 2]")
         if len(props.display_name) > 60:
             raise PropsError(f"{where}: display_name is longer than 60 characters; shorten it")
@@ -63,8 +65,15 @@ class Budget(Construct):
                 )
             ),
             threshold_rules=[
-                BillingBudgetThresholdRules(threshold_percent=t, spend_basis="CURRENT_SPEND")
-                for t in sorted(set(props.thresholds))
+                *(
+                    BillingBudgetThresholdRules(threshold_percent=t, spend_basis="CURRENT_SPEND")
+                    for t in sorted(set(props.thresholds))
+                ),
+                # warned while there is still time to act: the month's forecast crosses these shares
+                *(
+                    BillingBudgetThresholdRules(threshold_percent=t, spend_basis="FORECASTED_SPEND")
+                    for t in sorted(set(props.forecast_thresholds))
+                ),
             ],
             all_updates_rule=BillingBudgetAllUpdatesRule(
                 monitoring_notification_channels=list(props.notification_channels) or None,

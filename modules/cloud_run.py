@@ -25,6 +25,7 @@ from cdktn_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateContainersPorts,
     CloudRunV2ServiceTemplateContainersResources,
     CloudRunV2ServiceTemplateContainersStartupProbe,
+    CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
     CloudRunV2ServiceTemplateContainersStartupProbeTcpSocket,
     CloudRunV2ServiceTemplateScaling,
     CloudRunV2ServiceTemplateVpcAccess,
@@ -36,6 +37,7 @@ from constructs import Construct
 from modules.base import (
     PropsError,
     bind_members,
+    reference,
     require_iam,
     require_labels,
     require_name,
@@ -57,6 +59,14 @@ DEPLOY_TOOL_OWNED: tuple[str, ...] = (
 """Fields the deploy tool changes on each rollout; Terraform leaves them alone."""
 
 INGRESS = {"all": "INGRESS_TRAFFIC_ALL", "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY"}
+
+CLOUD_SQL_PROXY_IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1"
+"""The Cloud SQL Auth Proxy (v2) sidecar: mTLS to the instance and IAM database login for the service's account."""
+CLOUD_SQL_PROXY = "cloud-sql-proxy"
+"""Name of the sidecar container (the service's container waits for it to be healthy)."""
+CLOUD_SQL_PROXY_PORT = 5432
+"""Where the sidecar listens inside the instance (127.0.0.1): the service's database URL points here."""
+_PROXY_HEALTH_PORT = 9801
 
 
 def container_env(
@@ -113,6 +123,10 @@ class CloudRunServiceProps:
     """``role -> members`` on the service, e.g. roles/run.invoker."""
     allow_public: bool = False
     """Must be True for ``allUsers`` to appear in ``iam`` (the app then does its own sign-in / API keys)."""
+    cloud_sql: str | None = None
+    """Connection name (``project:region:instance``) of a Cloud SQL instance: adds the Cloud SQL Auth Proxy
+    as a sidecar on 127.0.0.1:5432 (private IP, IAM login as the service's account, client certificates);
+    the service's container starts once the proxy is up. Unset = no database."""
 
 
 class CloudRunService(Construct):
@@ -155,12 +169,16 @@ class CloudRunService(Construct):
                 period_seconds=5,
                 failure_threshold=24,
             ),
+            depends_on=[CLOUD_SQL_PROXY] if props.cloud_sql else None,
             liveness_probe=CloudRunV2ServiceTemplateContainersLivenessProbe(
                 http_get=CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet(path=props.liveness_path),
                 period_seconds=30,
                 failure_threshold=3,
             ),
         )
+        containers = [container]
+        if props.cloud_sql:
+            containers.append(cloud_sql_proxy(props.cloud_sql))
         self.service = CloudRunV2Service(
             self,
             "service",
@@ -171,7 +189,7 @@ class CloudRunService(Construct):
             labels=labels,
             deletion_protection=True,
             template=CloudRunV2ServiceTemplate(
-                service_account=props.service_account,
+                service_account=reference(self, props.service_account),
                 labels=labels,
                 scaling=CloudRunV2ServiceTemplateScaling(
                     min_instance_count=props.min_instances, max_instance_count=props.max_instances
@@ -184,7 +202,7 @@ class CloudRunService(Construct):
                         )
                     ],
                 ),
-                containers=[container],
+                containers=containers,
             ),
             lifecycle=TerraformResourceLifecycle(ignore_changes=list(DEPLOY_TOOL_OWNED)),
         )
@@ -197,3 +215,29 @@ class CloudRunService(Construct):
             location=props.region,
             name=self.service.name,
         )
+
+
+def cloud_sql_proxy(connection_name: str) -> CloudRunV2ServiceTemplateContainers:
+    """The Auth Proxy sidecar: ``--auto-iam-authn`` logs in as the service's account (a Cloud SQL IAM
+    user), so the URL the app uses holds no password; ``--private-ip`` keeps traffic in the VPC."""
+    return CloudRunV2ServiceTemplateContainers(
+        name=CLOUD_SQL_PROXY,
+        image=CLOUD_SQL_PROXY_IMAGE,
+        args=[
+            "--private-ip",
+            "--auto-iam-authn",
+            "--structured-logs",
+            "--health-check",
+            "--http-address=0.0.0.0",
+            f"--http-port={_PROXY_HEALTH_PORT}",
+            "--address=127.0.0.1",
+            f"--port={CLOUD_SQL_PROXY_PORT}",
+            connection_name,
+        ],
+        resources=CloudRunV2ServiceTemplateContainersResources(limits={"cpu": "1", "memory": "256Mi"}),
+        startup_probe=CloudRunV2ServiceTemplateContainersStartupProbe(
+            http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(path="/startup", port=_PROXY_HEALTH_PORT),
+            period_seconds=2,
+            failure_threshold=30,
+        ),
+    )

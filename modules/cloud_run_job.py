@@ -29,6 +29,7 @@ from constructs import Construct
 from modules.base import (
     PropsError,
     bind_members,
+    reference,
     require_iam,
     require_labels,
     require_name,
@@ -103,7 +104,7 @@ class ScheduledJob(Construct):
                 labels=labels,
                 task_count=1,
                 template=CloudRunV2JobTemplateTemplate(
-                    service_account=props.service_account,
+                    service_account=reference(self, props.service_account),
                     timeout=f"{props.timeout_seconds}s",
                     max_retries=props.max_retries,
                     vpc_access=CloudRunV2JobTemplateTemplateVpcAccess(
@@ -150,7 +151,7 @@ class ScheduledJob(Construct):
                     f"/jobs/{props.name}:run"
                 ),
                 oauth_token=CloudSchedulerJobHttpTargetOauthToken(
-                    service_account_email=props.scheduler_service_account,
+                    service_account_email=reference(self, props.scheduler_service_account),
                     scope="https://www.googleapis.com/auth/cloud-platform",
                 ),
             ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cdktn import Fn
 from cdktn_provider_google.sql_database import SqlDatabase
 from cdktn_provider_google.sql_database_instance import (
     SqlDatabaseInstance,
@@ -23,7 +24,9 @@ from constructs import Construct
 from modules.base import (
     PROTECTED,
     PropsError,
+    is_token,
     key,
+    reference,
     require_labels,
     require_name,
     require_project,
@@ -31,6 +34,12 @@ from modules.base import (
 )
 
 _SA_EMAIL = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\.iam\.gserviceaccount\.com$")
+
+
+def iam_user_name(email: str) -> str:
+    """The PostgreSQL user of a service account (IAM auth): its email without ``.gserviceaccount.com``."""
+    return email.removesuffix(".gserviceaccount.com")
+
 
 DATABASE_FLAGS: dict[str, str] = {
     "cloudsql.iam_authentication": "on",
@@ -65,6 +74,9 @@ class CloudSqlProps:
     databases: tuple[str, ...] = ("app",)
     iam_users: dict[str, str] = field(default_factory=dict)
     """Database users logging in with their service account (IAM auth), keyed by component: email."""
+    iam_user_roles: tuple[str, ...] = ("cloudsqlsuperuser",)
+    """Database roles granted to every IAM user. Without one an IAM user cannot create a table (PostgreSQL
+    15+ gives PUBLIC no CREATE on the public schema), so MLflow's and the app's migrations fail."""
     tier: str = "db-custom-1-3840"
     availability: str = "ZONAL"
     """ZONAL, or REGIONAL for a hot standby in a second zone."""
@@ -152,13 +164,18 @@ class CloudSqlPostgres(Construct):
             )
             for name in sorted(props.databases)
         }
+        self.users: dict[str, SqlUser] = {}
         for component in sorted(props.iam_users):
             # IAM service-account users are named by the email without ".gserviceaccount.com".
-            SqlUser(
+            email = reference(self, props.iam_users[component])
+            self.users[component] = SqlUser(
                 self,
                 key("user", component),
                 project=props.project_id,
                 instance=self.instance.name,
-                name=props.iam_users[component].removesuffix(".gserviceaccount.com"),
+                name=Fn.trimsuffix(email, ".gserviceaccount.com") if is_token(email) else iam_user_name(email),
                 type="CLOUD_IAM_SERVICE_ACCOUNT",
+                # IAM users start with no privileges; cloudsqlsuperuser owns the databases Terraform
+                # creates (and their public schema), so membership lets the component create its tables.
+                database_roles=list(props.iam_user_roles),
             )

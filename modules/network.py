@@ -15,13 +15,14 @@ from cdktn_provider_google.compute_address import ComputeAddress
 from cdktn_provider_google.compute_firewall import ComputeFirewall, ComputeFirewallDeny, ComputeFirewallLogConfig
 from cdktn_provider_google.compute_global_address import ComputeGlobalAddress
 from cdktn_provider_google.compute_network import ComputeNetwork
+from cdktn_provider_google.compute_network_attachment import ComputeNetworkAttachment
 from cdktn_provider_google.compute_router import ComputeRouter
 from cdktn_provider_google.compute_router_nat import ComputeRouterNat, ComputeRouterNatLogConfig
 from cdktn_provider_google.compute_subnetwork import ComputeSubnetwork, ComputeSubnetworkLogConfig
 from cdktn_provider_google.service_networking_connection import ServiceNetworkingConnection
 from constructs import Construct
 
-from modules.base import PropsError, require_labels, require_name, require_project, require_region
+from modules.base import PROTECTED, PropsError, require_labels, require_name, require_project, require_region
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,9 @@ class NetworkProps:
     """Size of the range reserved for Google-managed services (Cloud SQL private IP)."""
     nat_logging: str = "ERRORS_ONLY"
     """NAT log filter: ERRORS_ONLY, TRANSLATIONS_ONLY or ALL."""
+    attachment_cidr: str | None = "10.10.1.0/28"
+    """Subnet of a network attachment Vertex AI jobs join with a Private Service Connect interface (so a
+    training job reaches internal services such as MLflow); None = no attachment."""
 
 
 class Network(Construct):
@@ -103,6 +107,8 @@ class Network(Construct):
             network_tier="PREMIUM",
             description="The one address every outbound connection leaves from (clients whitelist it).",
             labels=labels,
+            # Clients allow-list this address in their firewalls: replacing it would cut every ETL off.
+            lifecycle=PROTECTED,
         )
         self.router = ComputeRouter(
             self,
@@ -142,3 +148,28 @@ class Network(Construct):
             reserved_peering_ranges=[self.private_services_range.name],
         )
         self.egress_ip = self.egress_address.address
+        self.attachment: ComputeNetworkAttachment | None = None
+        if props.attachment_cidr:
+            attachment_subnet = ComputeSubnetwork(
+                self,
+                "attachment_subnet",
+                project=props.project_id,
+                region=props.region,
+                name=f"{props.name}-{props.region}-psc",
+                network=self.vpc.id,
+                ip_cidr_range=props.attachment_cidr,
+                private_ip_google_access=True,
+                log_config=ComputeSubnetworkLogConfig(
+                    aggregation_interval="INTERVAL_10_MIN", flow_sampling=0.5, metadata="INCLUDE_ALL_METADATA"
+                ),
+            )
+            self.attachment = ComputeNetworkAttachment(
+                self,
+                "attachment",
+                project=props.project_id,
+                region=props.region,
+                name=f"{props.name}-vertex",
+                description="Vertex AI training jobs join the VPC here (Private Service Connect interface).",
+                connection_preference="ACCEPT_AUTOMATIC",
+                subnetworks=[attachment_subnet.self_link],
+            )

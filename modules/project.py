@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from cdktn_provider_google.project import Project as GoogleProject
@@ -25,6 +26,20 @@ from modules.base import (
     require_project,
 )
 
+_DISPLAY_DROP = re.compile(r"[^A-Za-z0-9' !-]+")
+_DISPLAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9' !-]{2,28}[A-Za-z0-9'!]$")
+
+
+def display_name(name: str, fallback: str) -> str:
+    """A valid project display name from a free-form one: GCP allows letters, digits, hyphen, single
+    quote, space and exclamation mark, 4-30 characters, starting with a letter (``Prairie Supply Co.``
+    becomes ``Prairie Supply Co``). ``fallback`` (the project id) stands in when nothing usable is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = " ".join(_DISPLAY_DROP.sub(" ", ascii_name).split())
+    cleaned = cleaned.lstrip("0123456789' !-")[:30].rstrip(" -")
+    return cleaned if _DISPLAY_NAME.match(cleaned) else fallback
+
+
 _BILLING = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 _FOLDER = re.compile(r"^folders/\d+$")
 
@@ -36,7 +51,7 @@ DATA_ACCESS_AUDITED: tuple[str, ...] = ("allServices",)
 class ProjectProps:
     project_id: str
     name: str
-    """Display name shown in the console."""
+    """Display name shown in the console; sanitized to what GCP accepts (``display_name``)."""
     billing_account: str
     """Billing account id ``XXXXXX-XXXXXX-XXXXXX`` the project is charged to."""
     folder_id: str
@@ -70,7 +85,7 @@ class Project(Construct):
             self,
             "project",
             project_id=props.project_id,
-            name=props.name[:30],
+            name=display_name(props.name, props.project_id),
             folder_id=props.folder_id,
             billing_account=props.billing_account,
             auto_create_network=False,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.project_iam_member import ProjectIamMember, ProjectIamMemberCondition
 from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
@@ -16,6 +16,7 @@ from modules.base import (
     PropsError,
     bind_members,
     key,
+    register_references,
     require_iam,
     require_name,
     require_project,
@@ -24,7 +25,7 @@ from modules.base import (
 
 
 def service_account_email(project_id: str, name: str) -> str:
-    """Emails are known before apply; using them keeps IAM members readable in plans."""
+    """The readable email: props and construct ids use it; synthesized values reference the account."""
     return f"{name}@{project_id}.iam.gserviceaccount.com"
 
 
@@ -35,6 +36,8 @@ class ServiceAccountSpec:
     """Project-level roles; prefer resource-level grants in the module owning the resource."""
     iam: dict[str, list[str]] = field(default_factory=dict)
     """Bindings on the account itself, e.g. ``roles/iam.serviceAccountUser`` for who may act as it."""
+    conditional_project_roles: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Project roles held only under an IAM condition: ``role -> (title, CEL expression)``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,12 @@ class ServiceAccounts(Construct):
             email = service_account_email(props.project_id, name)
             self.emails[name] = email
             self.members[name] = f"serviceAccount:{email}"
+            # Every later use of this email or member in the stack is written as a reference to the
+            # account, so Terraform creates the account first (apply order, not string equality).
+            register_references(self, {email: account.email, self.members[name]: account.member})
+        # Bindings after every account is registered, so a member naming another account references it.
+        for name in sorted(props.accounts):
+            spec, account, where = props.accounts[name], self.accounts[name], f"service account {name!r}"
             for role in require_roles(spec.project_roles, where):
                 ProjectIamMember(
                     self,
@@ -78,6 +87,16 @@ class ServiceAccounts(Construct):
                     project=props.project_id,
                     role=role,
                     member=account.member,
+                )
+            for role in require_roles(spec.conditional_project_roles, where):
+                title, expression = spec.conditional_project_roles[role]
+                ProjectIamMember(
+                    self,
+                    key(name, role, "conditional"),
+                    project=props.project_id,
+                    role=role,
+                    member=account.member,
+                    condition=ProjectIamMemberCondition(title=title, expression=expression),
                 )
             bind_members(
                 self,

@@ -18,10 +18,15 @@ APIS=(cloudresourcemanager.googleapis.com cloudbilling.googleapis.com billingbud
       iam.googleapis.com serviceusage.googleapis.com storage.googleapis.com compute.googleapis.com
       run.googleapis.com bigquery.googleapis.com logging.googleapis.com monitoring.googleapis.com
       servicenetworking.googleapis.com artifactregistry.googleapis.com)
-# Organisation roles of the deployer: folders, projects, IAM and billing links; never owner/editor.
-ORG_ROLES=(roles/resourcemanager.folderAdmin roles/resourcemanager.projectCreator
-           roles/resourcemanager.organizationViewer roles/billing.projectManager
-           roles/iam.securityAdmin roles/serviceusage.serviceUsageAdmin)
+# Organisation roles of the deployer: only what the org stack needs (create the three folders and set
+# their IAM; look the Clients folder up). Everything about client projects is granted on the Clients
+# folder by the org stack (stacks/org.py DEPLOYER_ROLES_ON_CLIENTS), never organisation-wide, and there
+# is no organisation IAM role (no securityAdmin): the deployer cannot grant itself anything outside.
+ORG_ROLES=(roles/resourcemanager.folderAdmin roles/resourcemanager.organizationViewer)
+# Roles on the control plane project only, for the control-plane stack's resources; never owner/editor.
+PROJECT_ROLES=(roles/bigquery.admin roles/storage.admin roles/compute.networkAdmin roles/artifactregistry.admin
+               roles/run.admin roles/iam.serviceAccountAdmin roles/iam.serviceAccountUser
+               roles/resourcemanager.projectIamAdmin roles/serviceusage.serviceUsageAdmin)
 
 run() {
   if [[ "${DRY_RUN:-0}" == "1" ]]; then echo "+ $*"; else "$@"; fi
@@ -48,6 +53,10 @@ exists gcloud iam service-accounts describe "$DEPLOYER" --project "$PROJECT" \
        --display-name "Terraform deployer" --description "Runs b2brec deploy (CI and the control plane)"
 for role in "${ORG_ROLES[@]}"; do
   run gcloud organizations add-iam-policy-binding "$ORG_ID" --member "serviceAccount:${DEPLOYER}" \
+    --role "$role" --condition None --quiet
+done
+for role in "${PROJECT_ROLES[@]}"; do
+  run gcloud projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:${DEPLOYER}" \
     --role "$role" --condition None --quiet
 done
 # billing.user links projects; billing.costsManager creates the per-client budgets.

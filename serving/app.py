@@ -27,6 +27,7 @@ from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import register_error_handlers
 from serving.guard import RequestGuard
+from serving.history import HistoryCache, load_history
 from serving.live import LiveFollower
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
@@ -82,6 +83,7 @@ def create_app(
     registry: ModelRegistry | None = None,
     credentials: Credentials | None = None,
     fail_closed: bool | None = None,
+    history: HistoryCache | None = None,
 ) -> FastAPI:
     """``fail_closed``: refuse calls while no API keys / admin token are configured (default: on GCP)."""
     settings = settings or Settings()
@@ -117,9 +119,13 @@ def create_app(
             follower.start()
         if predictions is not None:
             predictions.start()
+        if history is not None:
+            history.start()
         try:
             yield
         finally:
+            if history is not None:
+                history.stop()
             if follower is not None:
                 follower.stop()
             if predictions is not None:
@@ -139,6 +145,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.predictions = predictions
     app.state.credentials = credentials
+    app.state.history = history
     app.state.live_store = source.store if source is not None else None
     register_error_handlers(app)
     app.include_router(api_router)
@@ -172,8 +179,9 @@ def _load_at_start(registry: ModelRegistry, source: BundleSource, serving: Servi
             )
         except B2BRecError as exc:  # another instance recorded one first: follow it on the next refresh
             log.warning("live version not recorded", extra={"error": exc.message})
-    except B2BRecError as exc:  # stay up (live, not ready) so an operator can deploy
-        log.error("no model loaded at start-up", extra={"error": exc.message})
+    except Exception as exc:  # stay up (live, not ready) so an operator can deploy another version
+        error = exc.message if isinstance(exc, B2BRecError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        log.error("no model loaded at start-up", extra={"error": error})
 
 
 def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
@@ -182,6 +190,10 @@ def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
     backends = ctx.backends
     serving = serving.model_copy(update={"mlflow_tracking_uri": client_registry_uri(ctx, serving)})
     sink = sink_for(backends.warehouse) if serving.prediction_log else None
+    transactions = ctx.spec.mapping.get("transactions")
+    rules = transactions.rules if transactions is not None else None
+    warehouse = backends.warehouse
+    history = HistoryCache(lambda: load_history(warehouse, rules), serving.history_refresh_s)
     return create_app(
         ctx.settings,
         serving,
@@ -189,4 +201,5 @@ def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
         prediction_sink=sink,
         credentials=Credentials.from_settings(serving, backends.secrets),
         fail_closed=backends.fail_closed,
+        history=history,
     )

@@ -11,7 +11,7 @@ import re
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MAX_K = 100
+MAX_K = 500
 """Largest ``k`` a request may ask for (the evaluation's largest cut-off, Recall@100)."""
 
 MAX_BATCH = 1000
@@ -71,6 +71,11 @@ class ServingSettings(BaseSettings):
     recall_sample: int = Field(200, ge=10, le=5000, description="Queries used to measure the approximate recall.")
     compute_threads: int = Field(2, ge=1, le=64, description="Threads scoring a batch (BLAS runs 1 thread each).")
     prediction_log: bool = Field(True, description="Log every recommendation to predictions.recommendation_history.")
+    history_refresh_s: float = Field(
+        300.0,
+        ge=0,
+        description="Reload the customers' purchase history from the warehouse this often (0: at start only).",
+    )
     flush_interval_s: float = Field(2.0, gt=0, description="Longest a logged prediction waits before it is written.")
     flush_rows: int = Field(5000, ge=1, description="Write as soon as this many prediction rows are waiting.")
     max_pending_rows: int = Field(
@@ -102,6 +107,11 @@ class ServingSettings(BaseSettings):
         "instance hot-swaps when it moved, so all instances converge within this interval. 0 = read at start only.",
     )
     log_level: str = Field("INFO", description="Level of the service's JSON logs.")
+    host: str = Field(
+        "0.0.0.0",
+        description="Interface `python -m serving` listens on when run from the client's spec (Cloud Run); "
+        "the port is then Cloud Run's $PORT.",
+    )
     max_body_bytes: int = Field(
         MAX_BODY_BYTES,
         ge=1024,

@@ -14,6 +14,7 @@ from b2brec.settings import Settings
 from serving.config import ServingSettings
 from serving.credentials import Credentials
 from serving.errors import AdminDisabled, ApiDisabled, Unauthorized
+from serving.history import CustomerHistory
 from serving.metrics import ServingMetrics
 from serving.model.registry import ModelRegistry
 from serving.model.state import ModelState
@@ -27,6 +28,12 @@ async def get_registry(request: Request) -> ModelRegistry:
 async def get_model(request: Request) -> ModelState:
     """The live version, read once: the request keeps it even if a deploy swaps it meanwhile."""
     return request.app.state.registry.current
+
+
+async def get_history(request: Request) -> CustomerHistory | None:
+    """The customers' warehouse history (None when the app runs without a warehouse)."""
+    cache = getattr(request.app.state, "history", None)
+    return cache.current if cache is not None else None
 
 
 async def get_metrics(request: Request) -> ServingMetrics:
@@ -46,6 +53,7 @@ async def get_settings(request: Request) -> Settings:
 
 
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+HistoryDep = Annotated[CustomerHistory | None, Depends(get_history)]
 ModelDep = Annotated[ModelState, Depends(get_model)]
 MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]
 PredictionsDep = Annotated[PredictionLogger | None, Depends(get_predictions)]

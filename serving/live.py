@@ -42,9 +42,10 @@ class LiveFollower:
             self.registry.deploy(wanted)
             log.info("following the live version", extra={"model_version": wanted, "previous": current})
             self._failed = None
-        except B2BRecError as exc:
+        except Exception as exc:  # a broken bundle raises whatever its reader raises: never kill the loop
             self._failed = wanted
-            log.error("live version failed to load", extra={"model_version": wanted, "error": exc.message})
+            error = exc.message if isinstance(exc, B2BRecError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+            log.error("live version failed to load", extra={"model_version": wanted, "error": error})
         return wanted
 
     def _run(self) -> None:

@@ -114,6 +114,7 @@ class Item(BaseModel):
     name: str | None
     category: str | None
     subcategory: str | None
+    padding: bool = Field(False, description="A popular product added so the answer has k items.")
 
 
 class Recommendation(BaseModel):
@@ -121,6 +122,12 @@ class Recommendation(BaseModel):
     customer_id: str
     fallback: bool
     fallback_reason: str | None
+    source: Literal["model", "history", "fallback"] = Field(
+        "model",
+        description="model: the customer is in the model; history: scored from their purchases in the warehouse "
+        "(bought before the training window); fallback: popular products.",
+    )
+    notes: list[str] = Field(default_factory=list, description="E.g. a mangled customer id read as another.")
     items: list[Item]
 
 
@@ -160,7 +167,17 @@ class ModelInfo(BaseModel):
 
 
 class DeployRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # The schema states what the validator below enforces: not both targets at once.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "not": {
+                "required": ["version", "registered"],
+                "properties": {"version": {"type": "string"}, "registered": {"type": "string"}},
+            }
+        },
+    )
 
     version: str | None = Field(
         None,

@@ -12,6 +12,7 @@ COMPONENTS: dict[str, str] = {
     "trainer": "Vertex AI pipeline jobs: extractor, vocabulary builder, two-tower trainer.",
     "serving": "The recommendation API: reads exported models.",
     "mlflow": "The MLflow tracking server and model registry.",
+    "backup": "Takes the daily BigQuery snapshots of raw_data (scheduled query); writes nowhere else.",
 }
 
 _RUNTIME = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent")
@@ -24,20 +25,27 @@ PROJECT_ROLES: dict[str, tuple[str, ...]] = {
         "roles/bigquery.jobUser",
         "roles/cloudsql.client",
         "roles/cloudsql.instanceUser",  # IAM database login
-        "roles/secretmanager.admin",  # stores the credentials of connections users add
+        # Secrets: nothing project-wide. It manages only the secrets named CONNECTION_SECRET_PREFIX* (see
+        # conditional_roles) and holds per-secret grants on the others it uses (serving-api-keys, sources').
     ),
     "trainer": (*_RUNTIME, "roles/aiplatform.user", "roles/bigquery.jobUser", "roles/bigquery.readSessionUser"),
     "serving": _RUNTIME,
     "mlflow": (*_RUNTIME, "roles/cloudsql.client", "roles/cloudsql.instanceUser"),
+    "backup": ("roles/logging.logWriter", "roles/bigquery.jobUser"),
 }
 
 DATASET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
-    "raw_data": {"roles/bigquery.dataEditor": ("etl-runner",), "roles/bigquery.dataViewer": ("client-app", "trainer")},
+    "raw_data": {
+        "roles/bigquery.dataEditor": ("etl-runner",),
+        "roles/bigquery.dataViewer": ("backup", "client-app", "trainer"),
+    },
     "features": {"roles/bigquery.dataEditor": ("client-app", "trainer")},
     "ml_datasets": {"roles/bigquery.dataEditor": ("trainer",), "roles/bigquery.dataViewer": ("client-app",)},
     # serving streams every recommendation into predictions.recommendation_history
     "predictions": {"roles/bigquery.dataEditor": ("trainer", "serving"), "roles/bigquery.dataViewer": ("client-app",)},
     "raw_data_staging": {"roles/bigquery.dataEditor": ("etl-runner",)},
+    # only the backup account writes snapshots; the client app may list and restore from them
+    "raw_data_snapshots": {"roles/bigquery.dataEditor": ("backup",), "roles/bigquery.dataViewer": ("client-app",)},
 }
 
 BUCKET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -53,6 +61,26 @@ SERVICE_INVOKERS: dict[str, tuple[str, ...]] = {
     "mlflow": ("client-app", "trainer", "serving"),  # internal ingress and IAM only
 }
 PUBLIC_SERVICES: frozenset[str] = frozenset(s for s, members in SERVICE_INVOKERS.items() if "allUsers" in members)
+
+
+CONNECTION_SECRET_PREFIX = "conn-"
+"""Secrets the client app creates for connections users add are named ``conn-…``; its secret admin role is
+conditioned on that prefix, so it can never read or replace a platform secret (serving-admin-token)."""
+
+
+def conditional_roles(component: str, project_number: str) -> dict[str, tuple[str, str]]:
+    """Project roles held under an IAM condition: ``role -> (title, CEL expression)``.
+
+    Secret Manager checks conditions against ``projects/NUMBER/secrets/ID`` (the project *number*)."""
+    if component != "client-app":
+        return {}
+    prefix = f"projects/{project_number}/secrets/{CONNECTION_SECRET_PREFIX}"
+    return {
+        "roles/secretmanager.admin": (
+            "connection secrets only",
+            f'resource.name.startsWith("{prefix}")',
+        )
+    }
 
 
 def grants(table: dict[str, tuple[str, ...]], members: dict[str, str]) -> dict[str, list[str]]:

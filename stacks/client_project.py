@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from cdktn import TerraformOutput
+from cdktn_provider_google.cloud_run_domain_mapping import (
+    CloudRunDomainMapping,
+    CloudRunDomainMappingMetadata,
+    CloudRunDomainMappingSpec,
+)
 from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFolder
 from constructs import Construct
 
 from b2brec import naming
-from b2brec.spec import ClientSpec
+from b2brec.spec import SPEC_ENV, ClientSpec
 from b2brec.spec.infra import ServiceScaling
 from modules.artifact_registry import ArtifactRegistry, RegistryProps
-from modules.base import PropsError
+from modules.base import PropsError, reference, tf_literal
 from modules.bigquery import PREDICTION_TABLES, RAW_TABLES, BigQueryDataset, DatasetProps
 from modules.bucket import DEFAULT_TIERS, Bucket, BucketProps, TierRule
 from modules.budget import Budget, BudgetProps
-from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
+from modules.cloud_run import CLOUD_SQL_PROXY_PORT, CloudRunService, CloudRunServiceProps, Egress
 from modules.cloud_run_job import ScheduledJob, ScheduledJobProps
-from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps
+from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps, iam_user_name
 from modules.monitoring import Monitoring, MonitoringProps, UptimeTarget
 from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
 from modules.secrets import Secrets, SecretSpec, SecretsProps
 from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
+from modules.snapshots import SnapshotsProps, TableSnapshots
 from stacks.base import PlatformStack, add_dependencies
 from stacks.client_iam import (
     BUCKET_ROLES,
@@ -30,6 +38,7 @@ from stacks.client_iam import (
     PROJECT_ROLES,
     PUBLIC_SERVICES,
     SERVICE_INVOKERS,
+    conditional_roles,
     grants,
 )
 from stacks.platform import CLIENTS_FOLDER, PlatformConfig
@@ -38,6 +47,7 @@ APIS: tuple[str, ...] = (
     "aiplatform.googleapis.com",
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "bigquerydatatransfer.googleapis.com",
     "bigquerystorage.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
@@ -51,6 +61,51 @@ APIS: tuple[str, ...] = (
     "storage.googleapis.com",
 )
 
+SNAPSHOTS_DATASET = "raw_data_snapshots"
+"""Where the daily snapshots of raw_data go (each expires after ``infra.snapshots_keep_days``)."""
+
+MLFLOW_ALLOWED_HOSTS = "mlflow-*.run.app,localhost,localhost:*,127.0.0.1,127.0.0.1:*"
+"""Host headers the MLflow server accepts: its run.app URL (both URL forms) and Cloud Run's probes."""
+
+
+def database_url(email: str, database: str) -> str:
+    """The SQLAlchemy URL a service with the Auth Proxy sidecar uses: its IAM database user on
+    127.0.0.1, no password (the proxy logs in with the service account's token)."""
+    user = quote(iam_user_name(email), safe="")
+    return f"postgresql+psycopg://{user}@127.0.0.1:{CLOUD_SQL_PROXY_PORT}/{database}"
+
+
+DOMAIN_MAPPING_REGIONS: frozenset[str] = frozenset(
+    {
+        "asia-east1", "asia-northeast1", "asia-southeast1", "europe-north1", "europe-west1", "europe-west4",
+        "us-central1", "us-east1", "us-east4", "us-west1",
+    }
+)  # fmt: skip
+"""Regions where Cloud Run domain mappings exist; elsewhere the app keeps its run.app URL (docs/infra.md)."""
+
+
+def app_domain(spec: ClientSpec, platform: PlatformConfig) -> str | None:
+    """The client app's own host name: ``{client}.{platform domain}`` for prod, ``{client}-{env}.…``
+    otherwise; None when the platform has no domain."""
+    if not platform.domain or spec.region not in DOMAIN_MAPPING_REGIONS:
+        return None
+    label = spec.client_id if spec.env == "prod" else f"{spec.client_id}-{spec.env}"
+    return f"{label}.{platform.domain}"
+
+
+def training_env(spec: ClientSpec) -> dict[str, str]:
+    """How the client app submits Vertex AI jobs (``B2BREC_VERTEX_*`` of b2brec.settings), from ``infra.training``."""
+    training = spec.infra.training
+    env = {
+        "B2BREC_VERTEX_MACHINE_TYPE": training.machine_type,
+        "B2BREC_VERTEX_ACCELERATOR_COUNT": str(training.accelerator_count),
+        "B2BREC_VERTEX_SPOT": "true" if training.spot else "false",
+    }
+    if training.accelerator_type:
+        env["B2BREC_VERTEX_ACCELERATOR_TYPE"] = training.accelerator_type
+    return env
+
+
 LIVENESS_PATHS = {"client-app": "/healthz", "mlflow": "/health", "serving": "/health/live"}
 MODEL_TIERS = {
     "models-nearline": TierRule(storage_class="NEARLINE", age_days=30, prefixes=("models/",)),
@@ -63,6 +118,11 @@ MODEL_TIERS = {
 class ClientProjectStack(PlatformStack):
     def __init__(self, scope: Construct, id_: str, *, spec: ClientSpec, platform: PlatformConfig) -> None:
         project_id, region = spec.project_id, spec.region
+        if spec.env == "prod" and not spec.infra.alert_emails:
+            raise PropsError(
+                f"environment {spec.client_id} ({spec.env}): a prod environment must name who gets its alerts; "
+                "set infra.alert_emails (e.g. ops: platform-ops@example.com)"
+            )
         super().__init__(scope, id_, platform=platform, project=project_id, region=region)
         labels = spec.all_labels
         billing = spec.billing_account or platform.billing_account
@@ -91,6 +151,7 @@ class ClientProjectStack(PlatformStack):
                     name: ServiceAccountSpec(
                         description=COMPONENTS[name],
                         project_roles=PROJECT_ROLES[name],
+                        conditional_project_roles=conditional_roles(name, self.project.number),
                         # The client app launches Vertex AI jobs that run as the trainer.
                         iam={"roles/iam.serviceAccountUser": [members["client-app"]]} if name == "trainer" else {},
                     )
@@ -118,8 +179,9 @@ class ClientProjectStack(PlatformStack):
                 ),
             )
         tables = {"raw_data": RAW_TABLES, "predictions": PREDICTION_TABLES}
-        for dataset in (*naming.DATASETS, naming.ETL_STAGING_DATASET):
-            BigQueryDataset(
+        datasets: dict[str, BigQueryDataset] = {}
+        for dataset in (*naming.DATASETS, naming.ETL_STAGING_DATASET, SNAPSHOTS_DATASET):
+            datasets[dataset] = BigQueryDataset(
                 self,
                 f"dataset_{dataset}",
                 DatasetProps(
@@ -127,7 +189,7 @@ class ClientProjectStack(PlatformStack):
                     region=region,
                     dataset_id=dataset,
                     labels=labels,
-                    description=(
+                    description=tf_literal(
                         f"ETL staging (scratch) of {spec.name} ({spec.env})."
                         if dataset == naming.ETL_STAGING_DATASET
                         else f"{dataset} of {spec.name} ({spec.env})."
@@ -136,7 +198,20 @@ class ClientProjectStack(PlatformStack):
                     iam=grants(DATASET_ROLES[dataset], members),
                 ),
             )
-        secrets = self._secrets(spec, members, labels)
+        snapshots = TableSnapshots(
+            self,
+            "snapshots",
+            SnapshotsProps(
+                project_id=project_id,
+                region=region,
+                source="raw_data",
+                target=SNAPSHOTS_DATASET,
+                service_account=emails["backup"],
+                keep_days=spec.infra.snapshots_keep_days,
+            ),
+        )
+        add_dependencies(snapshots.transfer, [datasets["raw_data"].dataset, datasets[SNAPSHOTS_DATASET].dataset])
+        self._secrets(spec, members, labels)
         registry = ArtifactRegistry(
             self,
             "registry",
@@ -167,34 +242,57 @@ class ClientProjectStack(PlatformStack):
         )
         add_dependencies(sql.instance, [network.private_services])
 
-        base_env = {"B2BREC_BACKEND": "gcp", "B2BREC_GCP_PROJECT": project_id, "B2BREC_GCP_REGION": region}
-        db_env = {"B2BREC_SQL_HOST": sql.private_ip, "B2BREC_SQL_CONNECTION": sql.connection_name}
+        # What every deployable reads (b2brec.settings.Settings): the backend and the client's spec, escaped
+        # so that no string of the spec is read as a Terraform interpolation.
+        base_env = {"B2BREC_BACKEND": "gcp", SPEC_ENV: tf_literal(spec.model_dump_json())}
         scaling = spec.infra.scaling
         mlflow = self._service(
             spec, "mlflow", emails, labels, egress, scaling.mlflow,
-            env={**base_env, **db_env, "B2BREC_SQL_DATABASE": "mlflow",
-                 "B2BREC_SQL_USER": emails["mlflow"].removesuffix(".gserviceaccount.com"),
-                 "MLFLOW_ARTIFACTS_DESTINATION": f"gs://{spec.bucket('mlflow')}"},
+            # images/mlflow-entrypoint.sh reads these; the database is reached through the Auth Proxy sidecar.
+            env={"MLFLOW_BACKEND_STORE_URI": database_url(emails["mlflow"], "mlflow"),
+                 "MLFLOW_ARTIFACTS_DESTINATION": f"gs://{spec.bucket('mlflow')}",
+                 # MLflow 3 refuses Host headers outside localhost/private IPs; its callers use the run.app URL.
+                 "MLFLOW_SERVER_ALLOWED_HOSTS": MLFLOW_ALLOWED_HOSTS},
+            cloud_sql=sql.connection_name,
         )  # fmt: skip
         client_app = self._service(
             spec, "client-app", emails, labels, egress, scaling.client_app,
-            env={**base_env, **db_env, "B2BREC_SQL_DATABASE": "app",
-                 "B2BREC_SQL_USER": emails["client-app"].removesuffix(".gserviceaccount.com"),
+            # No secret is injected: the app reads its own (and generates its SECRET_KEY on first start) through
+            # the secrets backend at run time, so the first apply never waits on a secret version.
+            env={**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
                  "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
-                 "B2BREC_VERTEX_SERVICE_ACCOUNT": emails["trainer"],
-                 "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{spec.template_version}",
-                 "MLFLOW_TRACKING_URI": mlflow.uri},
-            secret_env={"B2BREC_SECRET_KEY": "client-app-secret-key"},
+                 "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
+                 "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
+                 "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
+                 # jobs join the VPC through this attachment, so they reach the internal MLflow service
+                 **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {})},
+            cloud_sql=sql.connection_name,
         )  # fmt: skip
+        domain = app_domain(spec, platform)
+        if domain:
+            # {client}.{platform domain} with a Google-managed certificate (issued once DNS points at Cloud Run:
+            # the `client_app_dns` output lists the records; runbook step 4).
+            mapping = CloudRunDomainMapping(
+                self,
+                "client_app_domain_mapping",
+                project=project_id,
+                location=region,
+                name=domain,
+                metadata=CloudRunDomainMappingMetadata(namespace=project_id, labels=labels),
+                spec=CloudRunDomainMappingSpec(route_name=client_app.service.name, certificate_mode="AUTOMATIC"),
+            )
+            TerraformOutput(self, "client_app_domain", value=f"https://{domain}")
+            TerraformOutput(self, "client_app_dns", value=mapping.status.get(0).resource_records)
         serving = self._service(
             spec, "serving", emails, labels, egress, scaling.serving,
-            # Models come from the client's models bucket (b2brec.backends); the API keys and the admin
-            # token are read from Secret Manager at run time and re-read every minute (serving/credentials.py),
-            # so keys rotate without a new revision and the service starts before the secrets have values.
+            # `python -m serving` reads its client's spec; models come from the client's models bucket; the API
+            # keys and the admin token are read from Secret Manager at run time and re-read every minute
+            # (serving/credentials.py), so keys rotate without a new revision and the service starts before
+            # the secrets have values.
             env={**base_env, "MLFLOW_TRACKING_URI": mlflow.uri},
         )  # fmt: skip
-        for service in (mlflow, client_app, serving):
-            add_dependencies(service.service, list(secrets.secrets.values()))
+        for service in (mlflow, client_app):
+            add_dependencies(service.service, [sql.instance, *sql.databases.values(), *sql.users.values()])
 
         ScheduledJob(
             self,
@@ -208,13 +306,9 @@ class ClientProjectStack(PlatformStack):
                 labels=labels,
                 egress=egress,
                 schedule=spec.etl.schedule,
-                time_zone=spec.etl.timezone,
-                env={
-                    **base_env,
-                    "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
-                    # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
-                    "B2BREC_CLIENT_SPEC": spec.model_dump_json(),
-                },
+                time_zone=tf_literal(spec.etl.timezone),
+                # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
+                env=base_env,
                 # No secret env: the job reads source passwords from Secret Manager at run time
                 # (etl-runner holds secretAccessor on each), so none sits in its environment.
                 iam={"roles/run.invoker": [members["client-app"]]},
@@ -226,12 +320,16 @@ class ClientProjectStack(PlatformStack):
             MonitoringProps(
                 project_id=project_id,
                 labels=labels,
-                emails=dict(spec.infra.alert_emails),
+                emails={name: tf_literal(email) for name, email in spec.infra.alert_emails.items()},
                 uptime={
                     "client-app": UptimeTarget(url=client_app.uri, path=LIVENESS_PATHS["client-app"]),
                     "serving": UptimeTarget(url=serving.uri, path=LIVENESS_PATHS["serving"]),
                 },
                 error_rate_services=("client-app", "mlflow", "serving"),
+                nightly_jobs=("etl",),
+                training_jobs=True,
+                sql_instance="b2brec-pg",
+                nat_gateway=network.nat.name,
             ),
         )
         Budget(
@@ -249,6 +347,7 @@ class ClientProjectStack(PlatformStack):
         )
         self.depend_on_apis(self.project.services, skip=self.project)
         TerraformOutput(self, "project_id", value=project_id)
+        TerraformOutput(self, "region", value=region)
         TerraformOutput(
             self, "egress_ip", value=network.egress_ip, description="Static IP every outbound connection uses."
         )
@@ -268,7 +367,12 @@ class ClientProjectStack(PlatformStack):
         accessor = "roles/secretmanager.secretAccessor"
         secrets = {
             "client-app-secret-key": SecretSpec(
-                description="Flask SECRET_KEY of the client app.", iam={accessor: [members["client-app"]]}
+                # the app generates it on first start when the secret has no version yet (no value in Terraform)
+                description="Flask SECRET_KEY of the client app.",
+                iam={
+                    accessor: [members["client-app"]],
+                    "roles/secretmanager.secretVersionAdder": [members["client-app"]],
+                },
             ),
             "serving-api-keys": SecretSpec(
                 description="API keys the serving API accepts (managed in the client app).",
@@ -286,8 +390,12 @@ class ClientProjectStack(PlatformStack):
             if secret_id in secrets:
                 raise PropsError(f"sources.{source}.password_secret {secret_id!r} clashes with a platform secret")
             secrets[secret_id] = SecretSpec(
-                description=f"Password of source {source!r}.",
-                iam={accessor: sorted([members["etl-runner"], members["client-app"]])},
+                description=tf_literal(f"Password of source {source!r}."),
+                # the ETL reads it; the client app tests the connection and stores a changed password
+                iam={
+                    accessor: sorted([members["etl-runner"], members["client-app"]]),
+                    "roles/secretmanager.secretVersionAdder": [members["client-app"]],
+                },
             )
         return Secrets(
             self,
@@ -305,7 +413,7 @@ class ClientProjectStack(PlatformStack):
         scaling: ServiceScaling,
         *,
         env: dict[str, str],
-        secret_env: dict[str, str] | None = None,
+        cloud_sql: str | None = None,
     ) -> CloudRunService:
         invokers = [m if m == "allUsers" else f"serviceAccount:{emails[m]}" for m in SERVICE_INVOKERS[name]]
         return CloudRunService(
@@ -325,7 +433,7 @@ class ClientProjectStack(PlatformStack):
                 liveness_path=LIVENESS_PATHS[name],
                 ingress="all" if name in PUBLIC_SERVICES else "internal",
                 env=env,
-                secret_env=secret_env or {},
+                cloud_sql=cloud_sql,
                 iam={"roles/run.invoker": sorted(invokers)},
                 allow_public=name in PUBLIC_SERVICES,
             ),

@@ -16,6 +16,7 @@ from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
 from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
 from stacks.base import PlatformStack
+from stacks.control_plane_app import ControlPlaneApp, ControlPlaneAppProps
 from stacks.platform import MANAGEMENT_FOLDER, PlatformConfig
 
 APIS: tuple[str, ...] = (
@@ -25,19 +26,24 @@ APIS: tuple[str, ...] = (
     "cloudbilling.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",
+    "iap.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "run.googleapis.com",
+    "secretmanager.googleapis.com",
     "servicenetworking.googleapis.com",
     "serviceusage.googleapis.com",
+    "sqladmin.googleapis.com",
     "storage.googleapis.com",
 )
 BILLING_DATASET = "billing_export"
 
 
 class ControlPlaneStack(PlatformStack):
-    def __init__(self, scope: Construct, id_: str, *, platform: PlatformConfig) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, platform: PlatformConfig, client_projects: tuple[str, ...] = ()
+    ) -> None:
         project_id, region = platform.control_plane_project, platform.region
         super().__init__(scope, id_, platform=platform, project=project_id, region=region)
         labels = self.platform_labels()
@@ -115,6 +121,23 @@ class ControlPlaneStack(PlatformStack):
                 iam={"roles/artifactregistry.reader": [member]},
             ),
         )
+        # what the control plane app needs (database, secrets, IAP, metrics scope, billing views)
+        app = ControlPlaneApp(
+            self,
+            "app",
+            ControlPlaneAppProps(
+                project_id=project_id,
+                region=region,
+                labels=labels,
+                network=network.vpc.id,
+                service_account=email,
+                billing_account=platform.billing_account,
+                billing_dataset=BILLING_DATASET,
+                operators=tuple(platform.operators),
+                client_projects=client_projects,
+            ),
+        )
+        project_number = self.project.number
         service = CloudRunService(
             self,
             "run_control_plane",
@@ -135,9 +158,14 @@ class ControlPlaneStack(PlatformStack):
                     "B2BREC_BILLING_DATASET": f"{project_id}.{BILLING_DATASET}",
                     "B2BREC_STATE_BUCKET": platform.state_bucket,
                     "B2BREC_DEPLOYER_SA": platform.terraform_sa,
+                    **app.env(project_number, region),
                 },
+                secret_env=app.secret_env(),
                 iam={"roles/run.invoker": sorted(platform.operators)} if platform.operators else {},
             ),
+        )
+        app.protect_with_iap(
+            service, project_id=project_id, region=region, project_number=project_number, operators=platform.operators
         )
         Monitoring(
             self,

@@ -38,6 +38,18 @@ class PlatformConfig(BaseModel):
     cost_center: str = Field("platform", description="cost_center label of the platform's own resources.")
     template_version: str = Field("v1", description="template_version label of the platform's own resources.")
     created: str = Field("2026-01-01", description="created_date label of the platform's own resources.")
+    domain: str | None = Field(
+        None,
+        description="DNS domain the platform owns (verified in Search Console for the deployer): each client "
+        "app is served at {client}.{domain} with a Google-managed certificate. Unset = run.app URLs only.",
+    )
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", value):
+            raise ValueError("use a lowercase DNS domain such as clients.example.com")
+        return value
 
     @field_validator("org_id")
     @classmethod

@@ -95,7 +95,9 @@ def build_stacks(app: Any, targets: Sequence[Target], platform: PlatformConfig) 
         elif target.name == ORG_STACK:
             OrgStack(app, target.name, platform=platform)
         else:
-            ControlPlaneStack(app, target.name, platform=platform)
+            # the metrics scope covers every client synthesized with it (`synth --all` in CI)
+            clients = tuple(sorted(t.spec.project_id for t in targets if t.spec is not None))
+            ControlPlaneStack(app, target.name, platform=platform, client_projects=clients)
 
 
 def synthesize(

@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from b2brec.processes import alive, stop_group
+from b2brec.processes import alive, keep, stop_group
 from b2brec.projects.local import LocalClientProject
 from trainer.errors import PipelineError
 
@@ -84,8 +84,10 @@ def start(project: LocalClientProject, *, timeout: float = 90.0, env: dict[str, 
         # MLflow 3's background job runner (GenAI jobs, ~7 worker processes) is not used here; on a
         # 2-core machine it only competes with training.
         full_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
-        process = subprocess.Popen(
-            command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=full_env
+        process = keep(
+            subprocess.Popen(
+                command(project), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=full_env
+            )
         )
     with open(_pid_file(project), "w") as handle:
         handle.write(str(process.pid))

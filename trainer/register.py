@@ -13,6 +13,7 @@ import logging
 import sys
 from typing import Any
 
+from b2brec.backends.identity import authenticate_mlflow
 from trainer.errors import PipelineError
 from trainer.stage import stage_main
 from trainer.uris import store
@@ -38,6 +39,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         raise PipelineError(f"{models.url(key)} is missing; run the train stage for version {args.version} first")
     trained = json.loads(models.read_text(key))
     name = args.model_name or trained["model_name"]
+    authenticate_mlflow(args.mlflow_uri)  # the internal Cloud Run MLflow wants an ID token
     mlflow.set_tracking_uri(args.mlflow_uri)
     window = trained["window"]
     tags = {

@@ -36,11 +36,13 @@ class RunOptions:
     baselines: bool = True
     model_name: str = "two-tower"
     experiment: str = "b2brec"
+    rules: str | None = None
+    """The client's row rules (``mapping.transactions.rules`` as JSON), applied by the extract stage."""
 
     @classmethod
     def from_spec(cls, spec: ClientSpec, **overrides: Any) -> RunOptions:
         p = spec.pipeline
-        defaults = {
+        defaults: dict[str, Any] = {
             "window_days": p.window_days,
             "test_days": p.test_days,
             "revenue_coverage": p.revenue_coverage,
@@ -49,6 +51,9 @@ class RunOptions:
             "batch_size": p.batch_size,
             "learning_rate": p.learning_rate,
         }
+        transactions = spec.mapping.get("transactions")
+        if transactions is not None and transactions.rules is not None and transactions.rules.active:
+            defaults["rules"] = transactions.rules.model_dump_json()
         return cls(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
 
 
@@ -137,7 +142,8 @@ def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOption
             "--min-products",
             str(options.min_products),
         ]
-        return tuple(args + (["--cutoff", options.cutoff] if options.cutoff else []))
+        args += ["--cutoff", options.cutoff] if options.cutoff else []
+        return tuple(args + (["--rules", options.rules] if options.rules else []))
     if stage == "vocab":
         return ("--dataset", dataset)
     if stage == "train":
@@ -181,7 +187,10 @@ def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOption
 def stage_outputs(stage: str, ctx: PipelineContext, run_id: str) -> dict[str, Any]:
     if stage == "extract":
         dataset = ctx.data.url(f"datasets/{run_id}")
-        return {"dataset": dataset, "metadata": f"{dataset}/metadata.json"}
+        key = f"datasets/{run_id}/metadata.json"
+        # rows kept, malformed, rejected by the row rules, excluded products, without a customer
+        rows = json.loads(ctx.data.read_text(key)).get("rows", {}) if ctx.data.exists(key) else {}
+        return {"dataset": dataset, "metadata": f"{dataset}/metadata.json", "rows": rows}
     if stage == "vocab":
         return {"vocabularies": ctx.data.url(f"datasets/{run_id}/vocabularies.json")}
     key = f"{run_id}/{'train_result' if stage == 'train' else 'registered'}.json"

@@ -51,6 +51,7 @@ __all__ = [
     "cancel",
     "list_runs",
     "load_run",
+    "metered_jobs",
     "poll",
     "resume",
     "start_run",
@@ -343,6 +344,7 @@ def cancel(ctx: Context, run_id: str) -> RunRecord:
             current.error = "cancelled"
             if current.job is not None:
                 current.job.state = JobState.CANCELLED.value
+                current.job.started_at = current.job.started_at or current.job.submitted_at
                 current.job.ended_at = current.job.ended_at or now()
             r.failed_stage = current.name
         r.status = RunStatus.CANCELLED
@@ -395,6 +397,35 @@ def resume(ctx: Context, run_id: str, *, from_stage: str | None = None, until: s
         return True
 
     return _update(pctx, run_id, change)
+
+
+def metered_jobs(ctx: Context) -> list[dict[str, Any]]:
+    """Every finished job of every run of the client, flat: what billing prices (run, stage, attempt,
+    start, end, seconds, machine type, accelerators, replicas). Jobs still running are left out."""
+    rows = []
+    for record in list_runs(ctx):
+        for stage in record.stages:
+            for attempt, job in enumerate(stage.jobs, start=1):
+                if job.ended_at is None or job.started_at is None:
+                    continue
+                rows.append(
+                    {
+                        "client": record.client,
+                        "run_id": record.run_id,
+                        "stage": stage.name,
+                        "attempt": attempt,
+                        "job_id": job.job_id,
+                        "state": job.state,
+                        "started_at": job.started_at,
+                        "ended_at": job.ended_at,
+                        "seconds": job.seconds,
+                        "machine_type": job.machine_type,
+                        "accelerator_type": job.accelerator_type,
+                        "accelerator_count": job.accelerator_count,
+                        "replica_count": job.replica_count,
+                    }
+                )
+    return rows
 
 
 def describe(record: RunRecord) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from b2brec.backends.identity import authenticate_mlflow
 from b2brec.spec import PipelineDefaults
 from trainer.errors import PipelineError
 from trainer.stage import stage_main
@@ -114,6 +115,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     train, test = load_split(args.dataset, "train", metadata), load_split(args.dataset, "test", metadata)
     config = _config(args)
     tags = _dataset_tags(metadata, vocab, args.version)
+    authenticate_mlflow(args.mlflow_uri)  # the internal Cloud Run MLflow wants an ID token
     mlflow.set_tracking_uri(args.mlflow_uri)
     mlflow.set_experiment(args.experiment)
     started = time.perf_counter()

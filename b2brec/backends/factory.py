@@ -24,7 +24,7 @@ from b2brec.backends.secrets import SecretManagerStore, SecretStore
 from b2brec.backends.storage import ObjectStore
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from b2brec.errors import B2BRecError
-from b2brec.projects.local import LocalClientProject, find_project, open_project
+from b2brec.projects.local import LocalClientProject, find_project, open_project, upload_area
 from b2brec.settings import Backend, Settings
 from b2brec.spec import ClientSpec, find_environment
 
@@ -88,6 +88,8 @@ class ClientBackends:
             staging_bucket=settings.gcp_staging_bucket,
             service_account=settings.vertex_service_account,
             labels=self.spec.all_labels,
+            spot=settings.vertex_spot,
+            network_attachment=settings.vertex_network_attachment,
         )
 
     @cached_property
@@ -149,6 +151,12 @@ def fails_closed(settings: Settings) -> bool:
     """Whether a public endpoint with no credentials configured must refuse calls (GCP: services are
     reachable from the internet) rather than stay open (the embedded default: 127.0.0.1 only)."""
     return settings.backend is not Backend.LOCAL
+
+
+def file_upload_area(spec: ClientSpec, settings: Settings) -> Path | None:
+    """The folder a client's file sources (CSV, Parquet, SQLite) are confined to, or None where the
+    platform does not read file sources yet (gcp)."""
+    return upload_area(spec, settings) if settings.backend is Backend.LOCAL else None
 
 
 def backends_for(spec: ClientSpec, settings: Settings) -> ClientBackends:

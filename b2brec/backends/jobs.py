@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from b2brec.errors import B2BRecError
-from b2brec.processes import alive
+from b2brec.processes import alive, keep
 
 
 class JobState(StrEnum):
@@ -105,17 +105,6 @@ def wait(runner: JobRunner, job_id: str, *, timeout: float = 3600.0, poll: float
         time.sleep(poll)
 
 
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-"""Jobs started by this process, by pid: kept so that each is reaped here when it ends (a dropped
-``Popen`` of a running child warns, and an unreaped one stays a zombie). Other processes poll by files."""
-
-
-def _reap(pid: int) -> None:
-    child = _STARTED.get(pid)
-    if child is not None and child.poll() is not None:
-        del _STARTED[pid]
-
-
 class SubprocessJobRunner:
     """Runs each job as a detached subprocess; state lives in ``jobs_dir/{job_id}/`` so any
     process (CLI, Celery worker, web app) can poll it."""
@@ -137,7 +126,7 @@ class SubprocessJobRunner:
         with open(job_dir / "output.log", "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         (job_dir / "pid").write_text(str(process.pid))
-        _STARTED[process.pid] = process
+        keep(process)  # reaped by alive() when it ends; other processes poll by the files
         return job_id
 
     def status(self, job_id: str) -> JobStatus:
@@ -148,7 +137,7 @@ class SubprocessJobRunner:
         rc_file = job_dir / "exit_code"
         pid = int((job_dir / "pid").read_text()) if (job_dir / "pid").exists() else None
         if pid is not None:
-            _reap(pid)
+            alive(pid)  # reaps a job this process started once it has ended
         if rc_file.exists():
             code = int(rc_file.read_text().strip())
             ended = self._stamp(job_dir / "ended_at")
@@ -216,6 +205,8 @@ class VertexJobRunner:
         staging_bucket: str,
         service_account: str | None = None,
         labels: dict[str, str] | None = None,
+        spot: bool = False,
+        network_attachment: str | None = None,
         client: Any = None,
     ) -> None:
         self.project = project
@@ -224,6 +215,8 @@ class VertexJobRunner:
         self.staging_bucket = staging_bucket
         self.service_account = service_account
         self.labels = labels or {}
+        self.spot = spot
+        self.network_attachment = network_attachment
         self._client = client
 
     @property
@@ -265,6 +258,14 @@ class VertexJobRunner:
         )
         if self.service_account:
             job_spec.service_account = self.service_account
+        if self.spot:
+            # Spot VMs: Vertex AI restarts the job when the VM is preempted.
+            job_spec.scheduling = v1.Scheduling(
+                strategy=v1.Scheduling.Strategy.SPOT, restart_job_on_worker_restart=True
+            )
+        if self.network_attachment:
+            # Private Service Connect interface into the client's VPC: the job reaches the internal MLflow service.
+            job_spec.psc_interface_config = v1.PscInterfaceConfig(network_attachment=self.network_attachment)
         return v1.CustomJob(display_name=spec.name, job_spec=job_spec, labels=self.labels)
 
     def submit(self, spec: JobSpec) -> str:

@@ -17,6 +17,7 @@ a *generation* and writes only if the object still has that generation; the lose
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import posixpath
@@ -158,6 +159,12 @@ class GcsVersionedStore:
         return sorted(b.name[cut:] for b in self.client.list_blobs(self.bucket_name, prefix=start))
 
 
+@functools.cache
+def _gcs_store(bucket: str, prefix: str) -> GcsVersionedStore:
+    """One store (and one authenticated client) per bucket and prefix: serving polls every few seconds."""
+    return GcsVersionedStore(bucket, prefix)
+
+
 def versioned(store: ObjectStore) -> VersionedStore:
     """The CAS view of ``store``: local folder or GCS bucket, chosen by its URL."""
     url = store.url()
@@ -165,7 +172,7 @@ def versioned(store: ObjectStore) -> VersionedStore:
         return LocalVersionedStore(Path(store.fs._strip_protocol(url)))
     if url.startswith("gs://"):
         bucket, _, prefix = url.removeprefix("gs://").partition("/")
-        return GcsVersionedStore(bucket, prefix)
+        return _gcs_store(bucket, prefix)
     raise B2BRecError(
         f"{url}: compare-and-swap writes need a file:// folder or a gs:// bucket", code="invalid_settings"
     )

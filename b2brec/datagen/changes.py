@@ -49,6 +49,11 @@ def append_changes(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
             raise DatagenError(f"{name} must be a whole number between 0 and {high:,}, got {value!r}")
+    if cfg.mode != "demo":
+        raise DatagenError(
+            f"append_changes simulates the demo ERP only (mode {cfg.mode!r} given); "
+            "regenerate a realistic database with a later --end-date instead"
+        )
     target = parse_target(url)
     if isinstance(target, FileTarget):
         raise DatagenError("append_changes needs a database URL; file:// exports cannot be updated in place")

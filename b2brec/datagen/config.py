@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 from b2brec.errors import B2BRecError
 
@@ -15,6 +16,8 @@ MAX_PRODUCTS = 40_000
 MIN_DAYS, MAX_DAYS = 7, 3_650
 DEFAULT_END_DATE = date(2026, 11, 1)
 DEFAULT_CHUNK_SIZE = 50_000
+MODES = ("demo", "realistic")
+Mode = Literal["demo", "realistic"]
 
 
 class DatagenError(B2BRecError):
@@ -28,6 +31,16 @@ def default_customers(transactions: int) -> int:
     return max(20, round(1.08 * transactions**0.611))
 
 
+def default_realistic_customers(transactions: int) -> int:
+    """About 110 customer lines per customer (a quarter of lines have none): 750 for 100k lines."""
+    return max(20, round(transactions * 0.75 / 90))
+
+
+def default_realistic_products(transactions: int) -> int:
+    """A catalogue that grows slowly with the history: ~1.9k products for 100k lines, ~3.8k for 1M."""
+    return min(MAX_PRODUCTS, max(50, round(60 * transactions**0.3)))
+
+
 def default_products(transactions: int) -> int:
     """About 800 products for 10k lines, 10k for 1M, capped by the catalogue's name space."""
     return min(MAX_PRODUCTS, max(50, round(5.14 * transactions**0.548)))
@@ -39,7 +52,8 @@ class GeneratorConfig:
 
     ``customers``/``products`` default to a function of ``transactions``; sales fall in the
     ``days`` days before ``end_date`` (exclusive). ``chunk_size`` bounds rows held in memory
-    per write and does not change the data.
+    per write and does not change the data. ``mode="realistic"`` writes invoice lines with the
+    untidiness of a real ERP export (see ``realistic.py``); ``"demo"`` is the tidy default.
     """
 
     transactions: int = 100_000
@@ -49,6 +63,7 @@ class GeneratorConfig:
     end_date: date = DEFAULT_END_DATE
     days: int = 365
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    mode: Mode = "demo"
     n_customers: int = field(init=False)
     n_products: int = field(init=False)
 
@@ -59,8 +74,13 @@ class GeneratorConfig:
         _check_int("chunk_size", self.chunk_size, 100, 5_000_000)
         if isinstance(self.end_date, datetime) or not isinstance(self.end_date, date):
             raise DatagenError(f"end_date must be a date (YYYY-MM-DD), got {self.end_date!r}")
-        customers = default_customers(self.transactions) if self.customers is None else self.customers
-        products = default_products(self.transactions) if self.products is None else self.products
+        if self.mode not in MODES:
+            raise DatagenError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        realistic = self.mode == "realistic"
+        default_c = default_realistic_customers if realistic else default_customers
+        default_p = default_realistic_products if realistic else default_products
+        customers = default_c(self.transactions) if self.customers is None else self.customers
+        products = default_p(self.transactions) if self.products is None else self.products
         _check_int("customers", customers, 10, min(MAX_CUSTOMERS, self.transactions // 2))
         _check_int("products", products, 20, MAX_PRODUCTS)
         object.__setattr__(self, "n_customers", customers)

@@ -16,8 +16,12 @@ TABLES = ("customers", "products", "sales")
 UPDATED_AT_INDEX = "ix_sales_updated_at"
 
 
-def build_metadata(dialect: str) -> sa.MetaData:
+def build_metadata(dialect: str, mode: str = "demo") -> sa.MetaData:
     """The three ERP tables. Money is NUMERIC(12,2), except on SQLite (no decimals) where it is a double."""
+    if mode == "realistic":
+        from b2brec.datagen.realistic_tables import realistic_metadata
+
+        return realistic_metadata(dialect)
     money: sa.types.TypeEngine = sa.Float() if dialect == "sqlite" else sa.Numeric(12, 2, asdecimal=False)
     opts: dict[str, Any] = {"mysql_charset": "utf8mb4", "mariadb_charset": "utf8mb4"}  # dialect kwargs (**kw)
     md = sa.MetaData()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from b2brec.datagen.config import DatagenError
+from b2brec.security.masking import mask_secrets
 
 FILE_FORMATS = ("csv", "parquet")
 SUPPORTED = (
@@ -102,9 +103,9 @@ def parse_target(target: str, file_format: str | None = None) -> FileTarget | Sq
 
 
 def describe_db_error(target: SqlTarget, exc: Exception) -> DatagenError:
-    """A user-safe message for a driver error (first line only, password scrubbed)."""
+    """A user-safe message for a driver error (first line only, credentials masked)."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     password = target.url.password
-    if password:
-        reason = reason.replace(str(password), "***")
+    # Masked by structure, never by replacing the password's substrings (see b2brec.security.masking).
+    reason = mask_secrets(reason, [str(password)] if password else [])
     return DatagenError(f"database {target.safe} failed: {reason[:300]}")

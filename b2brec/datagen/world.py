@@ -239,11 +239,8 @@ def _taste(catalog: Catalog, customers: Customers, rng: np.random.Generator) -> 
     return np.array(rows)
 
 
-def build_world(cfg: GeneratorConfig) -> World:
-    world_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1]))
-    catalog = build_catalog(cfg, world_rng)
-    customers = build_customers(cfg, world_rng)
-    taste = _taste(catalog, customers, world_rng)
+def sampling_keys(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """Products sorted by subcategory, and subcategory + cumulative popularity within it (for sampling)."""
     order = np.lexsort((np.arange(len(catalog.names)), catalog.subcategory))
     within = np.zeros(len(order))
     sub_sorted = catalog.subcategory[order]
@@ -253,7 +250,15 @@ def build_world(cfg: GeneratorConfig) -> World:
         within[idx] = np.cumsum(pop_sorted[idx]) / pop_sorted[idx].sum()
     order_key = sub_sorted + within
     # fix the boundary: a key of exactly s+1 belongs to subcategory s
-    order_key = np.where(within >= 1.0, sub_sorted + 0.9999999, order_key)
+    return order, np.where(within >= 1.0, sub_sorted + 0.9999999, order_key)
+
+
+def build_world(cfg: GeneratorConfig) -> World:
+    world_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1]))
+    catalog = build_catalog(cfg, world_rng)
+    customers = build_customers(cfg, world_rng)
+    taste = _taste(catalog, customers, world_rng)
+    order, order_key = sampling_keys(catalog)
     none = np.empty(0)
     world = World(
         cfg,

@@ -32,18 +32,18 @@ class TableWriter(Protocol):
     def close(self) -> None: ...
 
 
-def open_writer(target: FileTarget | SqlTarget, chunk_size: int) -> TableWriter:
+def open_writer(target: FileTarget | SqlTarget, chunk_size: int, mode: str = "demo") -> TableWriter:
     if isinstance(target, FileTarget):
         return FileWriter(target)
-    return SqlWriter(target, chunk_size)
+    return SqlWriter(target, chunk_size, mode)
 
 
 class SqlWriter:
-    def __init__(self, target: SqlTarget, chunk_size: int) -> None:
+    def __init__(self, target: SqlTarget, chunk_size: int, mode: str = "demo") -> None:
         self.target = target
         self.engine = target.engine()
         self.dialect = self.engine.dialect
-        self.md = build_metadata(target.dialect)
+        self.md = build_metadata(target.dialect, mode)
         self.chunk_size = chunk_size
 
     def prepare(self, replace: bool) -> None:

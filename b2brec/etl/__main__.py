@@ -1,32 +1,31 @@
-"""``python -m b2brec.etl CLIENT [--full-refresh] [--table T ...]``: one ETL run, no UI.
+"""``python -m b2brec.etl [CLIENT] [--full-refresh] [--table T ...]``: one ETL run, no UI.
 
-The entry point a job runner (subprocess locally, Cloud Run job / Vertex on GCP) starts; it
-prints the load summary as JSON and exits 2 on a user error.
+The entry point a job runner (subprocess locally, the Cloud Run job on GCP) starts; it prints the
+load summary as JSON and exits 2 on a user error. With no CLIENT it serves the client whose spec
+is in ``$B2BREC_CLIENT_SPEC`` (``Settings.client_spec``: what the client stack gives the Cloud Run job).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
+
+from pydantic import ValidationError
 
 from b2brec.context import ClientContext, client_context, context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl.run import run_etl
 from b2brec.settings import Settings
-from b2brec.spec import parse_spec
-
-SPEC_ENV = "B2BREC_CLIENT_SPEC"
-"""On GCP the Cloud Run job receives its ClientSpec as JSON in this variable (it holds no secrets)."""
+from b2brec.spec import SPEC_ENV, spec_from_json
 
 
 def _context(client: str | None, settings: Settings) -> ClientContext:
     if client:
         return client_context(client, settings)
-    if SPEC_ENV in os.environ:
-        return context_for_spec(parse_spec(json.loads(os.environ[SPEC_ENV]), origin=f"${SPEC_ENV}"), settings)
+    if settings.client_spec:
+        return context_for_spec(spec_from_json(settings.client_spec), settings)
     raise B2BRecError(
         f"name a local client project, or set ${SPEC_ENV} to the client's spec as JSON", code="invalid_request"
     )
@@ -42,12 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--table", action="append", dest="tables")
     args = parser.parse_args(argv)
-    settings = Settings()
     try:
+        settings = Settings()
         ctx = _context(args.client, settings)
         summary = run_etl(ctx, full_refresh=args.full_refresh, tables=args.tables)
     except B2BRecError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error (invalid_settings): {exc}", file=sys.stderr)
         return 2
     print(json.dumps(asdict(summary), default=str))
     return 0

@@ -25,7 +25,7 @@ from b2brec.etl.errors import (
     EtlError,
     classify_connect_error,
 )
-from b2brec.etl.mapping import reflect_table, resolve_columns
+from b2brec.etl.mapping import reflect_table, resolve_columns, resolve_derived
 from b2brec.etl.sources import SourceHandle, resolve_source
 from b2brec.features import PLATFORM_TABLES
 from b2brec.progress import OnEvent, emit
@@ -159,6 +159,7 @@ def _check_table(spec: ClientSpec, handle: SourceHandle, table_name: str) -> Pre
     if handle.conn.kind.is_database:
         table = reflect_table(handle.engine(), table_name, mapping, handle.db_schema)
         resolve_columns(table, table_name, mapping)
+        resolve_derived(table, table_name, mapping)
         return Prepared(table_name=table_name, handle=handle, sql_table=table)
     paths = files.resolve_files(handle.path(), handle.conn.kind, table_name, mapping)
     for path in paths[:1]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 from b2brec.etl.errors import BAD_FILE, MISSING_COLUMN, MISSING_FILE, PATH_REFUSED, WRONG_COLUMN_TYPE, EtlError
 from b2brec.etl.mapping import ARROW_TYPES, derives_revenue, platform_table
 from b2brec.security.paths import PathRefused, confine
-from b2brec.spec import SourceKind, TableMapping
+from b2brec.spec import SourceKind, TableMapping, expressions
 
 BATCH_BYTES = 16 << 20
 
@@ -123,9 +124,51 @@ def check_columns(path: Path, kind: SourceKind, table_name: str, mapping: TableM
                 code=MISSING_COLUMN,
                 fix=f"correct mapping.{table_name}.columns.{platform_column}; the file has: {', '.join(present)}.",
             )
-    for batch in _batches(path, kind, list(mapping.columns.values())):
+    for platform_column, text in mapping.derived.items():
+        for name in expressions.columns(expressions.parse(text)):
+            if name not in present:
+                raise EtlError(
+                    f"column '{name}' (used in {table_name}.{platform_column} = {text}) is not in {path.name}.",
+                    code=MISSING_COLUMN,
+                    fix=f"correct mapping.{table_name}.derived.{platform_column}; the file has: {', '.join(present)}.",
+                )
+    for batch in _batches(path, kind, source_columns(mapping)):
         convert(pa.Table.from_batches([batch]), table_name, mapping)
         break
+
+
+def source_columns(mapping: TableMapping) -> list[str]:
+    """Client columns read from a file: mapped ones and those derived expressions use."""
+    used = list(mapping.columns.values())
+    for text in mapping.derived.values():
+        used += expressions.columns(expressions.parse(text))
+    return list(dict.fromkeys(used))
+
+
+def derived_array(text: str, table: pa.Table, where: str) -> pa.Array:
+    """A derived expression computed with Arrow over a batch (columns read as float64; x / 0 is null)."""
+
+    def build(expr: expressions.Expr) -> Any:
+        if isinstance(expr, expressions.Column):
+            try:
+                return pc.cast(table.column(expr.name), pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise EtlError(
+                    f"column '{expr.name}' (used in {where} = {text}) holds values that are not numbers.",
+                    code=WRONG_COLUMN_TYPE,
+                    fix="derive from numeric columns, or fix the values in the exported file.",
+                ) from None
+        if isinstance(expr, expressions.Number):
+            return pa.scalar(expr.value, pa.float64())
+        left, right = build(expr.left), build(expr.right)
+        if expr.op == "/":
+            right = pc.if_else(pc.equal(right, 0.0), pa.scalar(None, pa.float64()), right)
+        return {"+": pc.add, "-": pc.subtract, "*": pc.multiply, "/": pc.divide}[expr.op](left, right)
+
+    result = build(expressions.parse(text))
+    if isinstance(result, pa.Scalar):
+        return pa.array([result.as_py()] * table.num_rows, pa.float64())
+    return result
 
 
 def convert(table: pa.Table, table_name: str, mapping: TableMapping) -> pa.Table:
@@ -144,6 +187,8 @@ def convert(table: pa.Table, table_name: str, mapping: TableMapping) -> pa.Table
                 code=WRONG_COLUMN_TYPE,
                 fix="map a column of the right kind, or fix the values in the exported file.",
             ) from None
+    for platform_column, text in mapping.derived.items():
+        arrays[platform_column] = derived_array(text, table, f"{table_name}.{platform_column}")
     if derives_revenue(table_name, mapping):
         arrays["revenue"] = pa.nulls(table.num_rows, pa.float64())
     return pa.table(arrays)
@@ -152,5 +197,5 @@ def convert(table: pa.Table, table_name: str, mapping: TableMapping) -> pa.Table
 def read_file_table(files: list[Path], kind: SourceKind, table_name: str, mapping: TableMapping) -> Iterator[pa.Table]:
     """Arrow tables in platform shape, one per batch, for a dlt resource to yield."""
     for path in files:
-        for batch in _batches(path, kind, list(mapping.columns.values())):
+        for batch in _batches(path, kind, source_columns(mapping)):
             yield convert(pa.Table.from_batches([batch]), table_name, mapping)

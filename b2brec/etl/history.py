@@ -14,6 +14,7 @@ from typing import Any
 
 from b2brec.backends.warehouse import Warehouse
 from b2brec.features import RAW_DATASET
+from b2brec.rowrules import RuleCounts
 
 RUNS_TABLE = "_etl_runs"
 
@@ -23,11 +24,17 @@ CREATE TABLE IF NOT EXISTS {RAW_DATASET}.{RUNS_TABLE} (
   rows_read INT64, rows_written INT64, tables STRING, error_code STRING, error_message STRING
 )
 """
+# added later: a history table created before gains them on the next run
+_ADD_COLUMNS = tuple(
+    f"ALTER TABLE {RAW_DATASET}.{RUNS_TABLE} ADD COLUMN IF NOT EXISTS {name} {kind}"
+    for name, kind in (("rows_rejected", "INT64"), ("rows_excluded", "INT64"), ("rules", "STRING"))
+)
 _INSERT = f"""
 INSERT INTO {RAW_DATASET}.{RUNS_TABLE}
-  (run_id, started_at, finished_at, status, full_refresh, rows_read, rows_written, tables, error_code, error_message)
+  (run_id, started_at, finished_at, status, full_refresh, rows_read, rows_written, tables, error_code, error_message,
+   rows_rejected, rows_excluded, rules)
 VALUES (@run_id, @started_at, @finished_at, @status, @full_refresh, @rows_read, @rows_written, @tables,
-  @error_code, @error_message)
+  @error_code, @error_message, @rows_rejected, @rows_excluded, @rules)
 """
 
 
@@ -53,6 +60,18 @@ class LoadSummary:
     status: str = "success"
     error_code: str | None = None
     error_message: str | None = None
+    rules: RuleCounts | None = None
+    """What the row rules make of ``raw_data.transactions`` after this load (None: not loaded)."""
+
+    @property
+    def rows_rejected(self) -> int | None:
+        """Transactions that are not sales under the client's rules (cancellations, returns)."""
+        return None if self.rules is None else self.rules.rejected
+
+    @property
+    def rows_excluded(self) -> int | None:
+        """Transactions of excluded products (postage, fees...)."""
+        return None if self.rules is None else self.rules.excluded
 
     @property
     def duration_seconds(self) -> float:
@@ -75,6 +94,8 @@ class LoadSummary:
 
 def record_run(warehouse: Warehouse, summary: LoadSummary) -> None:
     warehouse.execute(_CREATE)
+    for statement in _ADD_COLUMNS:
+        warehouse.execute(statement)
     warehouse.execute(
         _INSERT,
         {
@@ -88,6 +109,9 @@ def record_run(warehouse: Warehouse, summary: LoadSummary) -> None:
             "tables": json.dumps([asdict(t) for t in summary.tables]),
             "error_code": summary.error_code,
             "error_message": summary.error_message,
+            "rows_rejected": summary.rows_rejected,
+            "rows_excluded": summary.rows_excluded,
+            "rules": json.dumps(summary.rules.as_dict()) if summary.rules else None,
         },
     )
 
@@ -101,4 +125,5 @@ def list_runs(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
     ).to_pylist()
     for row in rows:
         row["tables"] = json.loads(row["tables"] or "[]")
+        row["rules"] = json.loads(row["rules"]) if row.get("rules") else None
     return rows

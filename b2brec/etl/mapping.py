@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from b2brec.etl.errors import MISSING_COLUMN, MISSING_TABLE, WRONG_COLUMN_TYPE, EtlError
 from b2brec.features import PLATFORM_TABLES, ColumnType, PlatformTable
-from b2brec.spec import TableMapping
+from b2brec.spec import TableMapping, expressions
 
 if TYPE_CHECKING:
     from dlt.common.data_types import TDataType
@@ -55,14 +55,15 @@ def platform_table(name: str) -> PlatformTable:
 
 
 def derives_revenue(table_name: str, mapping: TableMapping) -> bool:
-    """Transactions without a revenue column get revenue = quantity x products.price after loading."""
-    return table_name == "transactions" and "revenue" not in mapping.columns
+    """Transactions without a revenue column (mapped or derived) get revenue = quantity x products.price
+    after loading."""
+    return table_name == "transactions" and "revenue" not in mapping.platform_columns
 
 
 def column_hints(table_name: str, mapping: TableMapping) -> dict[str, TColumnSchema]:
     """dlt column schema of the platform table, typed from ``features.py``."""
     platform = platform_table(table_name)
-    names = list(mapping.columns)
+    names = mapping.platform_columns
     if derives_revenue(table_name, mapping):
         names.append("revenue")
     hints: dict[str, TColumnSchema] = {}
@@ -98,6 +99,57 @@ def _available(table: sa.Table, max_names: int = 12) -> str:
     names = [c.name for c in table.columns]
     more = f" (and {len(names) - max_names} more)" if len(names) > max_names else ""
     return ", ".join(names[:max_names]) + more
+
+
+def _find(table: sa.Table, name: str) -> sa.Column | None:
+    column = table.columns.get(name)
+    if column is None:
+        column = {c.name.lower(): c for c in table.columns}.get(name.lower())
+    return column
+
+
+def resolve_derived(table: sa.Table, table_name: str, mapping: TableMapping) -> dict[str, sa.Column]:
+    """Client column name -> reflected column, for every column a derived expression reads."""
+    resolved: dict[str, sa.Column] = {}
+    for platform_column, text in mapping.derived.items():
+        for name in expressions.columns(expressions.parse(text)):
+            column = _find(table, name)
+            if column is None:
+                raise EtlError(
+                    f"column '{name}' (used in {table_name}.{platform_column} = {text}) was not found in table "
+                    f"'{mapping.table}'.",
+                    code=MISSING_COLUMN,
+                    fix=f"correct mapping.{table_name}.derived.{platform_column}; the table has: {_available(table)}.",
+                )
+            if not isinstance(column.type, _ACCEPTED["float"]):
+                raise EtlError(
+                    f"column '{name}' (used in {table_name}.{platform_column} = {text}) has type {column.type}, "
+                    "but a number is needed.",
+                    code=WRONG_COLUMN_TYPE,
+                    fix="derive from numeric columns, or expose a converted column in a database view and map that.",
+                )
+            resolved[name] = column
+    return resolved
+
+
+def derived_sql(text: str, columns: dict[str, sa.Column], dialect: str) -> sa.ColumnElement[Any]:
+    """A derived expression as SQL over the client's columns (each read as a float)."""
+
+    def build(expr: expressions.Expr) -> sa.ColumnElement[Any]:
+        if isinstance(expr, expressions.Column):
+            return _as_float(columns[expr.name], dialect)
+        if isinstance(expr, expressions.Number):
+            return sa.literal(expr.value, sa.Float())
+        left, right = build(expr.left), build(expr.right)
+        if expr.op == "+":
+            return left + right
+        if expr.op == "-":
+            return left - right
+        if expr.op == "*":
+            return left * right
+        return left / sa.func.nullif(right, 0)  # x / 0 is NULL, not an error that stops the load
+
+    return build(expressions.parse(text))
 
 
 def resolve_columns(table: sa.Table, table_name: str, mapping: TableMapping) -> dict[str, sa.Column]:
@@ -170,6 +222,9 @@ def mapped_select(table: sa.Table, table_name: str, mapping: TableMapping, diale
         elif kind == "integer" and not isinstance(column.type, sa.types.Integer):
             expr = sa.cast(column, sa.BigInteger())
         items.append(expr.label(platform_column))
+    derived_columns = resolve_derived(table, table_name, mapping)
+    for platform_column, text in mapping.derived.items():
+        items.append(sa.cast(derived_sql(text, derived_columns, dialect), sa.Float()).label(platform_column))
     if derives_revenue(table_name, mapping):
         items.append(sa.cast(sa.null(), sa.Float()).label("revenue"))
     return sa.select(*items).subquery(table_name)

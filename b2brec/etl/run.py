@@ -22,6 +22,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
+from b2brec.backends.warehouse import Warehouse
 from b2brec.context import ClientContext
 from b2brec.etl import files
 from b2brec.etl.checks import Prepared, inspect_sources, select_tables
@@ -41,6 +42,7 @@ from b2brec.etl.recovery import RefreshLedger, recover_interrupted
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET, derived_revenue_sql
 from b2brec.progress import OnEvent, emit
+from b2brec.rowrules import RuleCounts, rule_counts
 from b2brec.spec import ClientSpec
 
 log = logging.getLogger(__name__)
@@ -212,6 +214,12 @@ def _load(
     return loads, full_refresh
 
 
+def transaction_rule_counts(warehouse: Warehouse, spec: ClientSpec) -> RuleCounts:
+    """What the client's row rules make of everything in ``raw_data.transactions``."""
+    columns = warehouse.query(f"SELECT * FROM {RAW_DATASET}.transactions LIMIT 0").schema.names
+    return rule_counts(warehouse, spec.mapping["transactions"].rules, columns)
+
+
 def _etl_error_in(exc: BaseException) -> EtlError | None:
     """The EtlError dlt wrapped (e.g. a bad file raised inside a resource), if any."""
     seen: set[int] = set()
@@ -264,8 +272,11 @@ def run_etl(
                 code=LOAD_FAILED,
                 fix="run `b2brec etl test-connection` and retry; an interrupted load is finished on the next run.",
             ) from None
-        if "transactions" in selected and derives_revenue("transactions", spec.mapping["transactions"]):
-            backends.warehouse.execute(_REVENUE_SQL)
+        counts = None
+        if "transactions" in selected:
+            if derives_revenue("transactions", spec.mapping["transactions"]):
+                backends.warehouse.execute(_REVENUE_SQL)
+            counts = transaction_rule_counts(backends.warehouse, spec)
     except EtlError as exc:
         failed = LoadSummary(
             run_id=run_id,
@@ -288,6 +299,7 @@ def run_etl(
         finished_at=datetime.now(UTC),
         full_refresh=full_refresh,
         tables=tuple(loads),
+        rules=counts,
     )
     record_run(backends.warehouse, summary)
     emit(on_event, "etl", "done", done=summary.rows_written, run_id=run_id)

@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from b2brec.backends.factory import file_upload_area
 from b2brec.backends.secrets import SecretNotFound, SecretStore
 from b2brec.etl.errors import HOST_REFUSED, MISSING_FILE, PATH_REFUSED, SECRET_MISSING, EtlError
-from b2brec.projects.local import upload_area
 from b2brec.security.hosts import HostRefused, check_host
 from b2brec.security.paths import PathRefused, confine
-from b2brec.settings import Backend, Settings
+from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -174,13 +174,13 @@ def source_path(name: str, conn: SourceConnection, spec: ClientSpec, settings: S
 
     ``path`` is relative to the upload area (``sales`` or ``exports/2026``); an absolute path (or
     one starting with ``${B2BREC_HOME}``) must lead inside it too, after links and ``..``."""
-    if settings.backend is Backend.GCP:
+    root = file_upload_area(spec, settings)
+    if root is None:
         raise EtlError(
             f"source '{name}': {conn.kind.value} sources are not read on backend=gcp yet.",
             code=PATH_REFUSED,
             fix="load the files into a database the platform can reach, or run the ETL on the local backend.",
         )
-    root = upload_area(spec, settings)
     given = (conn.path or "").replace("${B2BREC_HOME}", str(settings.home))
     try:
         return confine(given, root)

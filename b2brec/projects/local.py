@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,9 +140,19 @@ def _next_ports(settings: Settings) -> dict[str, int]:
     while True:
         base = _PORT_BASE + slot * _PORT_STRIDE
         ports = {name: base + i for i, name in enumerate(SERVICES)}
-        if not used & set(ports.values()):
+        if not used & set(ports.values()) and all(_port_free(port) for port in ports.values()):
             return ports
         slot += 1
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens on ``port`` now (another program, or another home's project, may hold it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _write_json_atomic(path: Path, payload: dict[str, object]) -> None:

@@ -2,6 +2,7 @@
 
 from b2brec.spec.clientspec import ClientSpec, PipelineDefaults, SourceConnection, SourceKind, TableMapping
 from b2brec.spec.loader import (
+    SPEC_ENV,
     ClientAmbiguous,
     ClientNotFound,
     SpecError,
@@ -10,9 +11,11 @@ from b2brec.spec.loader import (
     load_environment,
     load_spec,
     parse_spec,
+    spec_from_json,
 )
 
 __all__ = [
+    "SPEC_ENV",
     "ClientAmbiguous",
     "ClientNotFound",
     "ClientSpec",
@@ -26,4 +29,5 @@ __all__ = [
     "load_environment",
     "load_spec",
     "parse_spec",
+    "spec_from_json",
 ]

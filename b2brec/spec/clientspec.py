@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from b2brec import naming
 from b2brec.features import PLATFORM_TABLES
 from b2brec.security.hosts import HostRefused, check_host_syntax
+from b2brec.spec import expressions
 from b2brec.spec.infra import InfraSettings
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -103,18 +104,92 @@ class SourceConnection(_Strict):
         return Path(self.path.replace("${B2BREC_HOME}", str(home))).expanduser()
 
 
+NEGATIVE_QUANTITY_RULES = ("keep", "drop", "net")
+
+
+class RowRules(_Strict):
+    """What to do with rows of real ERP data that are not sales (transactions only).
+
+    Applied when the data is read for training and by serving, never to what the ETL stores:
+    ``raw_data`` keeps the client's rows as they are, so changing a rule needs no reload.
+    """
+
+    cancellation_prefixes: list[str] = Field(
+        default_factory=list,
+        description="Invoice numbers starting with one of these are cancellations and dropped (needs invoice_id).",
+    )
+    negative_quantity: Literal["keep", "drop", "net"] = Field(
+        "keep",
+        description="Other lines with a negative quantity (returns): keep them, drop them, or net them against "
+        "the customer's latest earlier purchases of the product (a purchase returned in full disappears).",
+    )
+    exclude_products: list[str] = Field(
+        default_factory=list,
+        description="Product ids that are not products (postage, fees): never trained on or served.",
+    )
+    exclude_categories: list[str] = Field(
+        default_factory=list, description="Product categories to exclude likewise (needs products.category)."
+    )
+
+    @field_validator("cancellation_prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not v or len(v) > 10 or not v.isprintable() or "'" in v]
+        if bad:
+            raise ValueError(f"prefixes must be 1-10 printable characters without quotes, got {bad!r} (e.g. ['C'])")
+        return value
+
+    @field_validator("exclude_products", "exclude_categories")
+    @classmethod
+    def _exclusions(cls, value: list[str]) -> list[str]:
+        if len(value) > 10_000:
+            raise ValueError(f"at most 10,000 entries, got {len(value):,}")
+        bad = [v for v in value if not v.strip() or len(v) > 200]
+        if bad:
+            raise ValueError(f"entries must be non-empty and at most 200 characters, got {bad[:3]!r}")
+        return value
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.cancellation_prefixes
+            or self.negative_quantity != "keep"
+            or self.exclude_products
+            or self.exclude_categories
+        )
+
+
 class TableMapping(_Strict):
     """How one client table maps onto a platform table in ``raw_data``.
 
-    ``columns`` maps *platform* column → *client* column. ``cursor`` names the platform
-    column whose growth marks new or changed rows (incremental load, merge on the key);
-    without it every run is a full reload.
+    ``columns`` maps *platform* column → *client* column. ``derived`` computes a platform
+    column from client columns (``revenue: quantity * unit_price``; names, numbers, ``+ - * /``
+    and parentheses). ``cursor`` names the platform column whose growth marks new or changed
+    rows (incremental load, merge on the key); without it every run is a full reload.
+    ``rules`` (transactions only) says which rows are not sales.
     """
 
     source: str
     table: str
     columns: dict[str, str]
+    derived: dict[str, str] = Field(default_factory=dict)
     cursor: str | None = None
+    rules: RowRules | None = None
+
+    @field_validator("derived")
+    @classmethod
+    def _derived(cls, value: dict[str, str]) -> dict[str, str]:
+        for platform_column, text in value.items():
+            try:
+                expressions.parse(text)
+            except expressions.ExpressionError as exc:
+                raise ValueError(f"derived.{platform_column}: {exc}") from None
+        return value
+
+    @property
+    def platform_columns(self) -> list[str]:
+        """Mapped and derived platform columns."""
+        return [*self.columns, *(c for c in self.derived if c not in self.columns)]
 
     @field_validator("table")
     @classmethod
@@ -229,16 +304,55 @@ class ClientSpec(_Strict):
                 raise ValueError(f"{where}.columns: required columns {missing} are not mapped")
             if table_map.cursor is not None and table_map.cursor not in table_map.columns:
                 raise ValueError(f"{where}.cursor: {table_map.cursor!r} must be one of the mapped columns")
+            self._check_derived(where, table_name, table_map)
+            if table_map.rules is not None:
+                self._check_rules(where, table_name, table_map, table_map.rules)
         transactions = self.mapping.get("transactions")
-        if transactions is not None and "revenue" not in transactions.columns:
+        if transactions is not None and "revenue" not in transactions.platform_columns:
             products = self.mapping.get("products")
-            if "quantity" not in transactions.columns or products is None or "price" not in products.columns:
+            if "quantity" not in transactions.platform_columns or products is None or "price" not in products.columns:
                 raise ValueError(
-                    "mapping.transactions.columns: map revenue, or map quantity here and price in mapping.products"
+                    "mapping.transactions.columns: map revenue, derive it (derived: {revenue: quantity * unit_price}), "
+                    "or map quantity here and price in mapping.products"
                 )
         if self.mapping and "transactions" not in self.mapping:
             raise ValueError("mapping: a transactions table is required")
         return self
+
+    @staticmethod
+    def _check_derived(where: str, table_name: str, table_map: TableMapping) -> None:
+        platform = PLATFORM_TABLES[table_name]
+        for column in table_map.derived:
+            if column not in platform.column_names:
+                raise ValueError(
+                    f"{where}.derived: unknown platform column {column!r}; allowed: {list(platform.column_names)}"
+                )
+            if column in table_map.columns:
+                raise ValueError(f"{where}.derived.{column}: it is also in columns; map it or derive it, not both")
+            if platform.column(column).type != "float":
+                numeric = [c.name for c in platform.columns if c.type == "float"]
+                raise ValueError(f"{where}.derived.{column}: only numeric columns can be derived ({numeric})")
+
+    def _check_rules(self, where: str, table_name: str, table_map: TableMapping, rules: RowRules) -> None:
+        if table_name != "transactions":
+            raise ValueError(f"{where}.rules: row rules apply to mapping.transactions only; move them there")
+        have = table_map.platform_columns
+        if rules.cancellation_prefixes and "invoice_id" not in have:
+            raise ValueError(
+                f"{where}.rules.cancellation_prefixes needs the invoice number: map columns.invoice_id "
+                "(e.g. invoice_id: invoice_no)"
+            )
+        if rules.negative_quantity != "keep" and "quantity" not in have:
+            raise ValueError(
+                f"{where}.rules.negative_quantity: {rules.negative_quantity!r} needs columns.quantity; map it or "
+                "use 'keep'"
+            )
+        if rules.exclude_categories:
+            products = self.mapping.get("products")
+            if products is None or "category" not in products.columns:
+                raise ValueError(
+                    f"{where}.rules.exclude_categories needs product categories: map mapping.products.columns.category"
+                )
 
     # --- derived names (all through the naming helper) ---------------------------------
     @property

@@ -1,10 +1,10 @@
 """One client identity maps to one project: collisions are refused everywhere (create, lookup, synth).
 
-A client is reachable by several names: its ``client_id``, its project id (derived from the display
-name and env), the name of its environment file and the ``{sanitized-name}-{env}`` alias. Two specs
-collide when any of those names is shared while they are not the same client (same client_id *and*
-same project id), or when one client is described by two environment files. The error names both
-files, so the operator knows which one to fix.
+A client environment is reachable by several names: its project id (derived from the display name and
+env, unique and canonical), its ``client_id`` (shared by the client's dev/prod environments), the name
+of its environment file and the ``{sanitized-name}-{env}`` alias. :func:`collision` says which overlaps
+would hand one client's project or lookups to another; the error names both files, so the operator
+knows which one to fix.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ class Identity:
     environment: str | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.spec.client_id, self.spec.project_id)
+    def key(self) -> tuple[str, str, str]:
+        return (self.spec.client_id, self.spec.env, self.spec.project_id)
 
     @property
     def names(self) -> frozenset[str]:
@@ -55,15 +55,35 @@ class Identity:
 
 
 def collision(new: Identity, other: Identity) -> str | None:
-    """Why ``new`` and ``other`` cannot both exist, or ``None`` when they can."""
-    shared = sorted(new.names & other.names)
+    """Why ``new`` and ``other`` cannot both exist, or ``None`` when they can.
+
+    One client may have several environments (dev, prod: one project each), so a shared client id is
+    fine; lookups by it are refused as ambiguous. What is refused here is what would hand one client's
+    project, or its lookups, to another:
+
+    * one project id for two clients (same display name and env, different client ids);
+    * a client id, environment name or alias equal to *another* project's id (lookups by project id
+      win, so the impostor's own commands would act on the victim's project);
+    * one client and env described twice (two files, or a renamed display name: two projects);
+    * one environment name recorded for two projects.
+    """
+    a, b = new.spec, other.spec
     if new.key == other.key:
         if new.environment and other.environment and new.environment != other.environment:
             return f"{new.describe()} and {other.describe()} describe the same client in two files"
         return None
-    if shared:
-        what = "project" if new.spec.project_id == other.spec.project_id else "name"
-        return f"{new.describe()} and {other.describe()} collide: they share the {what} {', '.join(map(repr, shared))}"
+    if a.project_id == b.project_id:
+        return f"{new.describe()} and {other.describe()} collide: both map to project {a.project_id!r}"
+    captured = sorted((new.names & {b.project_id}) | (other.names & {a.project_id}))
+    if captured:
+        return (
+            f"{new.describe()} and {other.describe()} collide: {captured[0]!r} is one's project id and a name "
+            "of the other"
+        )
+    if (a.client_id, a.env) == (b.client_id, b.env):
+        return f"{new.describe()} and {other.describe()} are the same client and env in two projects"
+    if new.environment and new.environment == other.environment:
+        return f"{new.describe()} and {other.describe()} share the environment name {new.environment!r}"
     return None
 
 

@@ -114,6 +114,46 @@ class SqlSettings(_Strict):
         return value
 
 
+_ACCELERATOR = re.compile(r"^NVIDIA_[A-Z0-9_]+$")
+_MACHINE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+
+
+class TrainingSettings(_Strict):
+    """Where the client's Vertex AI pipeline jobs run (GPU, Spot VMs). Passed to the client app, which
+    submits the jobs (``B2BREC_VERTEX_*``)."""
+
+    machine_type: str = Field("n1-standard-8", description="Vertex AI machine type of each pipeline job.")
+    accelerator_type: str | None = Field(
+        None, description="GPU for the jobs, e.g. NVIDIA_TESLA_T4 or NVIDIA_L4; unset = CPU only."
+    )
+    accelerator_count: int = Field(0, ge=0, le=16, description="GPUs per replica (with accelerator_type).")
+    spot: bool = Field(
+        False,
+        description="Run the jobs on Spot VMs (much cheaper, may be preempted: Vertex AI restarts a preempted "
+        "job, and a stage resumes from its outputs: extract/vocab rerun, a run resumes at its failed stage).",
+    )
+
+    @field_validator("machine_type")
+    @classmethod
+    def _machine(cls, value: str) -> str:
+        if not _MACHINE.match(value):
+            raise ValueError("use a Compute Engine machine type such as n1-standard-8 or g2-standard-8")
+        return value
+
+    @field_validator("accelerator_type")
+    @classmethod
+    def _accelerator(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCELERATOR.match(value):
+            raise ValueError("use a Vertex AI accelerator name such as NVIDIA_TESLA_T4 or NVIDIA_L4")
+        return value
+
+    @model_validator(mode="after")
+    def _gpu_pair(self) -> TrainingSettings:
+        if bool(self.accelerator_type) != bool(self.accelerator_count):
+            raise ValueError("set accelerator_type and accelerator_count together (or neither, for CPU only)")
+        return self
+
+
 class InfraSettings(_Strict):
     """Per-client infrastructure choices; everything else derives from the ClientSpec's names."""
 
@@ -126,6 +166,10 @@ class InfraSettings(_Strict):
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     sql: SqlSettings = Field(default_factory=SqlSettings)
     scaling: ServicesScaling = Field(default_factory=ServicesScaling)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    snapshots_keep_days: int = Field(
+        30, ge=1, le=3650, description="Daily BigQuery snapshots of raw_data are kept this many days."
+    )
 
     @field_validator("folder_id")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,26 @@ def load_environment(environments_dir: Path, name: str) -> ClientSpec:
         known = ", ".join(list_environments(environments_dir)) or "none"
         raise SpecError(f"environment {name!r} not found in {environments_dir} (known: {known})")
     return load_spec(path)
+
+
+SPEC_ENV = "B2BREC_CLIENT_SPEC"
+"""The variable a deployable on GCP reads its ClientSpec from (``Settings.client_spec``)."""
+
+
+def spec_from_json(text: str | None, *, origin: str = f"${SPEC_ENV}") -> ClientSpec:
+    """The ClientSpec given as JSON (what the client stack puts in ``$B2BREC_CLIENT_SPEC``)."""
+    if not text or not text.strip():
+        raise SpecError(
+            f"{origin} is not set: a deployable on GCP reads its client's spec from it; "
+            "the client stack sets it (see `b2brec synth`), or export it as the environment's spec in JSON"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"{origin} is not valid JSON ({exc.msg} at position {exc.pos}); set it to the spec as JSON"
+        ) from None
+    return parse_spec(data, origin=origin)
 
 
 class ClientNotFound(B2BRecError):

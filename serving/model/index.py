@@ -93,6 +93,10 @@ class ExactIndex:
         batch memory-bound: 27 ms/customer instead of ~3)."""
         return int(max(_MIN_CHUNK_ROWS, min(128, _SCORE_BUFFER_FLOATS // self._padded)))
 
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Candidate embeddings of product ``rows`` ([len(rows), dim])."""
+        return self._matrix_t[:, rows].T
+
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """Full score matrix [queries, n] (for tests and recall measurement)."""
         return (queries.astype(np.float32, copy=False) @ self._matrix_t)[:, : self.n]

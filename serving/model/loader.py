@@ -39,6 +39,9 @@ def version_from_registry(tracking_uri: str, model_name: str, alias_or_version: 
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from b2brec.backends.identity import authenticate_mlflow
+
+    authenticate_mlflow(tracking_uri)  # the client's MLflow is internal Cloud Run with IAM: it wants an ID token
     client = MlflowClient(tracking_uri=tracking_uri)
     try:
         if alias_or_version.isdigit():

@@ -7,6 +7,7 @@ table, so the test exercises the real configuration and the real runner (scripts
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -75,3 +76,30 @@ def test_a_violation_breaks_the_contract(tmp_path: Path, relpath: str, source: s
     result = _run(_mini_project(tmp_path, {relpath: source}))
     assert result.returncode != 0, result.stdout
     assert broken in result.stdout
+
+
+BACKEND_CHECK = re.compile(r"Backend\.(LOCAL|GCP)|\.backend\s*(==|!=|\bis\b)|\.backend\.value|B2BREC_BACKEND\"\]")
+CHOOSERS = {REPO_ROOT / "b2brec" / "settings.py"}  # declares the enum and its default
+
+
+def test_the_backend_is_chosen_only_in_the_backends_package() -> None:
+    """No ``if backend == ...`` outside b2brec/backends: callers ask the client's backends instead."""
+    offenders = []
+    for package in (
+        "b2brec",
+        "trainer",
+        "serving",
+        "stacks",
+        "modules",
+        "provisioning",
+        "cli",
+        "client_app",
+        "control_plane",
+    ):
+        for path in (REPO_ROOT / package).rglob("*.py") if (REPO_ROOT / package).is_dir() else ():
+            if path.is_relative_to(REPO_ROOT / "b2brec" / "backends") or path in CHOOSERS:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if BACKEND_CHECK.search(line):
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "backend checks outside b2brec/backends:\n" + "\n".join(offenders)

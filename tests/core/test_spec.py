@@ -84,7 +84,7 @@ def test_revenue_may_be_derived_from_quantity_and_price(tmp_path: Path) -> None:
     del data["mapping"]["transactions"]["columns"]["revenue"]
     assert load_spec(_write(tmp_path, data)).mapping["transactions"].columns["quantity"] == "quantity"
     del data["mapping"]["products"]["columns"]["price"]
-    with pytest.raises(SpecError, match="map revenue, or map quantity here and price"):
+    with pytest.raises(SpecError, match=r"map revenue, derive it \(derived: .*\), or map quantity here and price"):
         load_spec(_write(tmp_path, data))
 
 

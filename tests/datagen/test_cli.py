@@ -48,6 +48,24 @@ def test_default_target_is_the_demo_clients_upload_area(tmp_path: Path) -> None:
     assert "2026-01" in result.stdout  # the 30 days before 2026-02-01
 
 
+def test_realistic_goes_to_its_own_file(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["data", "generate", "-n", "3000", "--realistic"], env={"B2BREC_HOME": str(tmp_path / "home")}
+    )
+    assert result.exit_code == 0, result.output
+    assert "realistic" in result.stdout
+    project = "client-realistic-wholesale-dev"  # the realistic-dev environment's upload area
+    uploads = tmp_path / "home" / "clients" / project / "buckets" / f"{project}-data" / "uploads"
+    url = f"sqlite:///{uploads / 'realistic-erp.sqlite'}"
+    assert _count(url) == 3_000
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        cancelled = conn.exec_driver_sql("SELECT COUNT(*) FROM sales WHERE invoice_no LIKE 'C%'").scalar_one()
+    engine.dispose()
+    assert cancelled > 0
+    assert not (uploads / "demo-erp.sqlite").exists()
+
+
 def test_bad_transactions_is_a_usage_error() -> None:
     result = runner.invoke(app, ["data", "generate", "--transactions", "20", "--to", "sqlite:////tmp/never.sqlite"])
     assert result.exit_code == 2

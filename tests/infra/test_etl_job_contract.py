@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from b2brec.etl.__main__ import SPEC_ENV
-from b2brec.spec import list_environments, parse_spec
+from b2brec.spec import SPEC_ENV, list_environments, parse_spec
+from tests.images.runtime import resolve
 from tests.infra.conftest import ENVIRONMENTS, Synthesized
 
 
@@ -18,7 +18,8 @@ def test_every_client_etl_job_carries_its_spec_and_no_arguments(stacks: dict[str
         (container,) = job["template"]["template"]["containers"]
         assert not container.get("args"), f"{name}: the ETL image takes no arguments on GCP"
         env = {item["name"]: item.get("value") for item in container["env"]}
-        spec = parse_spec(json.loads(env[SPEC_ENV]), origin=name)
+        # Terraform turns the escaped literal ($${B2BREC_HOME}) back into the spec's own text.
+        spec = parse_spec(json.loads(resolve(env[SPEC_ENV], {}, where=name)), origin=name)
         assert spec == stack.spec
         # Source passwords are read from Secret Manager at run time, never injected as env vars.
         assert not [item for item in container["env"] if "value_source" in item], f"{name}: secret in job env"

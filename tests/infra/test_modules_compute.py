@@ -221,7 +221,8 @@ def test_budget_thresholds_and_channels() -> None:
     budget = only(data, "google_billing_budget")
     assert budget["budget_filter"]["projects"] == ["projects/42"]
     assert budget["amount"] == {"specified_amount": {"currency_code": "EUR", "units": "300"}}
-    assert [r["threshold_percent"] for r in budget["threshold_rules"]] == [0.5, 1.0]
+    rules = [(r["spend_basis"], r["threshold_percent"]) for r in budget["threshold_rules"]]
+    assert rules == [("CURRENT_SPEND", 0.5), ("CURRENT_SPEND", 1.0), ("FORECASTED_SPEND", 1.0)]
     assert budget["all_updates_rule"]["monitoring_notification_channels"] == ["projects/p/notificationChannels/1"]
 
 

@@ -17,10 +17,21 @@ from b2brec import naming
 from b2brec.spec import list_environments
 from modules.base import BASIC_ROLES, PUBLIC_MEMBERS
 from stacks.client_iam import PUBLIC_SERVICES
+from stacks.client_project import SNAPSHOTS_DATASET
 from stacks.synth import PLATFORM_STACKS
 from tests.infra.conftest import ENVIRONMENTS, Synthesized
 
 STACKS = [*PLATFORM_STACKS, *list_environments(ENVIRONMENTS)]
+
+
+def component(member: str) -> str:
+    """The component a member names: ``serviceAccount:serving@…`` or a reference to its account resource
+    (``${google_service_account.service_accounts_etl_runner_1A2B3C4D.member}``, what client stacks write)."""
+    ref = re.match(r"^\$\{google_service_account\.service_accounts_([a-z_]+)_[0-9A-F]{8}\.(member|email)\}$", member)
+    if ref:
+        return ref.group(1).replace("_", "-")
+    return member.split(":")[1].split("@")[0]
+
 
 LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "google_project": ("labels",),
@@ -33,6 +44,7 @@ LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "google_cloud_run_v2_service": ("labels",),
     "google_cloud_run_v2_job": ("labels",),
     "google_compute_address": ("labels",),
+    "google_cloud_run_domain_mapping": ("metadata", "labels"),
     "google_monitoring_notification_channel": ("user_labels",),
     "google_monitoring_uptime_check_config": ("user_labels",),
     "google_monitoring_alert_policy": ("user_labels",),
@@ -43,6 +55,7 @@ UNLABELABLE: frozenset[str] = frozenset(
     {
         "google_artifact_registry_repository_iam_member",
         "google_bigquery_dataset_iam_member",
+        "google_bigquery_data_transfer_config",
         "google_billing_budget",
         "google_cloud_run_v2_job_iam_member",
         "google_cloud_run_v2_service_iam_member",
@@ -52,9 +65,12 @@ UNLABELABLE: frozenset[str] = frozenset(
         "google_compute_network",
         "google_compute_router",
         "google_compute_router_nat",
+        "google_compute_network_attachment",
         "google_compute_subnetwork",
         "google_folder",
         "google_folder_iam_member",
+        "google_iap_web_cloud_run_service_iam_member",
+        "google_monitoring_monitored_project",
         "google_project_default_service_accounts",
         "google_project_iam_audit_config",
         "google_project_iam_member",
@@ -181,7 +197,7 @@ def test_the_public_serving_api_can_read_its_keys_and_admin_token(stack: Synthes
     assert not [e for e in container.get("env", []) if "value_source" in e], "no secret in serving's environment"
     secrets = {ref: s["secret_id"] for ref, s in stack.resources("google_secret_manager_secret").items()}
     readers = {
-        (secrets[b["secret_id"].split(".")[1]], b["member"].split(":")[1].split("@")[0])
+        (secrets[b["secret_id"].split(".")[1]], component(b["member"]))
         for b in stack.resources("google_secret_manager_secret_iam_member").values()
         if b["role"] == "roles/secretmanager.secretAccessor"
     }
@@ -208,7 +224,7 @@ def test_serving_can_write_its_prediction_log_and_the_etl_its_staging(stack: Syn
         return
     datasets = {ref: d["dataset_id"] for ref, d in stack.resources("google_bigquery_dataset").items()}
     editors = {
-        (datasets[b["dataset_id"].split(".")[1]], b["member"].split(":")[1].split("@")[0])
+        (datasets[b["dataset_id"].split(".")[1]], component(b["member"]))
         for b in stack.resources("google_bigquery_dataset_iam_member").values()
         if b["role"] == "roles/bigquery.dataEditor"
     }
@@ -297,11 +313,11 @@ def test_client_stack_has_every_dataset_bucket_and_component_account(name: str, 
     spec = stack.spec
     assert spec is not None
     datasets = sorted(d["dataset_id"] for d in stack.resources("google_bigquery_dataset").values())
-    assert datasets == sorted((*naming.DATASETS, naming.ETL_STAGING_DATASET))
+    assert datasets == sorted((*naming.DATASETS, naming.ETL_STAGING_DATASET, SNAPSHOTS_DATASET))
     buckets = sorted(b["name"] for b in stack.resources("google_storage_bucket").values())
     assert buckets == sorted(spec.bucket(p) for p in naming.BUCKET_PURPOSES)
     accounts = sorted(a["account_id"] for a in stack.resources("google_service_account").values())
-    assert accounts == ["client-app", "etl-runner", "mlflow", "serving", "trainer"]
+    assert accounts == ["backup", "client-app", "etl-runner", "mlflow", "serving", "trainer"]
     project = next(iter(stack.resources("google_project").values()))
     assert project["project_id"] == spec.project_id
     assert stack.data["terraform"]["backend"]["gcs"]["prefix"] == f"stacks/{stack.name}"

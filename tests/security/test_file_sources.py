@@ -168,3 +168,15 @@ def test_a_bad_line_found_only_while_loading_is_a_bad_file_error_too(
     assert SECRET_LINE not in raised.value.message
     runs = list_runs(project.warehouse(read_only=True))
     assert (runs[0]["status"], runs[0]["error_code"]) == ("failed", "bad_file")
+
+
+def test_file_sources_are_refused_on_gcp(settings: Settings) -> None:
+    """On GCP the ETL job would read its own container's files: refused until they come from the bucket."""
+    from b2brec.etl.sources import source_path
+    from b2brec.settings import Backend
+
+    spec = csv_spec(settings, "export")
+    gcp = settings.model_copy(update={"backend": Backend.GCP})
+    with pytest.raises(EtlError) as raised:
+        source_path("export", spec.sources["export"], spec, gcp)
+    assert raised.value.code == "path_refused"

@@ -56,10 +56,10 @@ def cli(settings: Settings, *args: str, input: str | None = None) -> tuple[int, 
 def test_same_display_name_with_another_client_id_cannot_take_over_the_project(tmp_path: Path, envs: Path) -> None:
     settings = settings_for(tmp_path, envs)
     write_env(envs, "impostor-dev", "impostor-9", "Acme")  # same name and env: same project id
-    assert cli(settings, "client", "create", "--env", "acme-dev")[0] == 0
+    assert cli(settings, "client", "create", "--env", "acme-dev", "--no-services")[0] == 0
     assert cli(settings, "secrets", "set", "erp-password", "--client", "acme-001", "--stdin", input="acme-pw")[0] == 0
 
-    code, output = cli(settings, "client", "create", "--env", "impostor-dev")
+    code, output = cli(settings, "client", "create", "--env", "impostor-dev", "--no-services")
     assert code == 2
     assert "identity_collision" in output
     assert "acme-dev.yaml" in output and "impostor-dev.yaml" in output  # names both files
@@ -71,13 +71,13 @@ def test_same_display_name_with_another_client_id_cannot_take_over_the_project(t
 def test_a_client_id_equal_to_another_project_id_is_refused(tmp_path: Path, envs: Path) -> None:
     settings = settings_for(tmp_path, envs)
     write_env(envs, "squatter-dev", "client-acme-dev", "Squatter")  # client_id = acme's project id
-    assert cli(settings, "client", "create", "--env", "acme-dev")[0] == 0
-    code, output = cli(settings, "client", "create", "--env", "squatter-dev")
+    assert cli(settings, "client", "create", "--env", "acme-dev", "--no-services")[0] == 0
+    code, output = cli(settings, "client", "create", "--env", "squatter-dev", "--no-services")
     assert code == 2 and "acme-dev.yaml" in output and "squatter-dev.yaml" in output
     # and in the other order (the squatter first): the real client is refused, nobody is captured
     other = Settings(home=tmp_path / "home2", environments_dir=envs)
-    assert cli(other, "client", "create", "--env", "squatter-dev")[0] == 0
-    assert cli(other, "client", "create", "--env", "acme-dev")[0] == 2
+    assert cli(other, "client", "create", "--env", "squatter-dev", "--no-services")[0] == 0
+    assert cli(other, "client", "create", "--env", "acme-dev", "--no-services")[0] == 2
     code, output = cli(other, "secrets", "set", "erp-password", "--client", "client-acme-dev", "--stdin", input="x")
     assert code == 0 and "client-squatter-dev" in output  # the exact name it really is, nothing else
 
@@ -120,3 +120,19 @@ def test_recreating_the_same_environment_is_still_idempotent(tmp_path: Path, env
     first = create_project(load_environment(envs, "acme-dev"), settings, environment="acme-dev")
     again = create_project(load_environment(envs, "acme-dev"), settings, environment="acme-dev")
     assert (first.root, first.ports) == (again.root, again.ports)
+
+
+def test_one_clients_environments_coexist_and_renaming_is_refused(tmp_path: Path, envs: Path) -> None:
+    """dev and prod of one client are two projects (allowed); the same client and env under a new
+    display name would be a second project for it (refused)."""
+    settings = settings_for(tmp_path, envs)
+    data = yaml.safe_load((envs / "acme-dev.yaml").read_text())
+    (envs / "acme-prod.yaml").write_text(yaml.safe_dump({**data, "env": "prod"}))
+    (envs / "acme-renamed.yaml").write_text(yaml.safe_dump({**data, "name": "Acme Renamed"}))
+    create_project(load_environment(envs, "acme-dev"), settings, environment="acme-dev")
+    create_project(load_environment(envs, "acme-prod"), settings, environment="acme-prod")
+    with pytest.raises(ProjectAmbiguous):
+        open_project("acme-001", settings)  # the client id names both: refused, not guessed
+    with pytest.raises(IdentityCollision) as raised:
+        create_project(load_environment(envs, "acme-renamed"), settings, environment="acme-renamed")
+    assert "acme-dev.yaml" in str(raised.value) and "acme-renamed.yaml" in str(raised.value)

@@ -151,3 +151,29 @@ def test_live_pointer_rules(tmp_path: Path) -> None:
     set_live_version(store, "v2", actor="ben", expected="v1")
     back = rollback_live_version(store, actor="cy", reason="oops")
     assert (back.version, back.previous, back.action) == ("v1", "v2", "rollback") and live_version(store) == "v1"
+
+
+def test_a_live_version_that_fails_to_load_is_skipped_until_the_pointer_moves(tmp_path: Path) -> None:
+    from serving.config import ServingSettings
+    from serving.live import LiveFollower
+    from serving.model.loader import BundleSource
+    from serving.model.registry import ModelRegistry
+
+    store = ObjectStore((tmp_path / "models").as_uri())
+    for i, version in enumerate(("v1", "v2", "v3")):
+        write_bundle(store, synthetic_bundle(version, n_products=40, n_customers=8, seed=i))
+    store.write_bytes("v2/serving/candidate_embeddings.npy", b"not an array")  # v2 is broken after the fact
+    registry = ModelRegistry(BundleSource(store), ServingSettings())
+    registry.deploy("v1")
+    follower = LiveFollower(registry, store, refresh_s=0.05)
+
+    set_live_version(store, "v2", actor="ana")
+    assert follower.check_once() == "v2"
+    assert registry.current.version == "v1"  # kept serving what it had
+    loads = []
+    registry.build = lambda version, build=registry.build: loads.append(version) or build(version)  # type: ignore[method-assign]
+    follower.check_once()
+    assert loads == []  # the broken version is not retried on every tick
+    set_live_version(store, "v3", actor="ben", reason="fix")
+    follower.check_once()
+    assert registry.current.version == "v3" and loads == ["v3"]

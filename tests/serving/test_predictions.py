@@ -82,6 +82,7 @@ def test_rows_survive_a_locked_warehouse(warehouse: DuckDBWarehouse) -> None:
         assert logger.flush() == 0  # locked by the other process: kept for the next try
     finally:
         holder.wait(timeout=30)
+        holder.stdout.close()
     logger.log(_entry())
     assert logger.flush() == 2
     rows = _history(warehouse)

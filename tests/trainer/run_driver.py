@@ -1,5 +1,6 @@
 """A Celery-style worker for the run-driver tests: it only calls ``advance`` (and sleeps), as a
-periodic task would. Usage: ``python -m tests.trainer.run_driver HOME CLIENT RUN_ID LOG_DIR``."""
+periodic task would. Usage: ``python -m tests.trainer.run_driver HOME CLIENT RUN_ID LOG_DIR|MLFLOW_URL``
+(a log folder: the quick stand-in stages; an MLflow URL: the real stages)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def quick_context(settings: Settings, client: str, log_dir: Path, **env: str) ->
 
 
 def main(argv: list[str]) -> int:
-    home, client, run_id, log_dir = argv
+    home, client, run_id, where = argv
     settings = Settings(home=Path(home), environments_dir=REPO_ROOT / "environments")
-    ctx = quick_context(settings, client, Path(log_dir), QUICK_STAGE_SLEEP="1.5")
+    if where.startswith("http://"):  # the real stages, with this MLflow server
+        ctx = context_for(client_context(client, settings), mlflow_uri=where)
+    else:
+        ctx = quick_context(settings, client, Path(where), QUICK_STAGE_SLEEP="1.5")
     while True:
         record = advance(ctx, run_id)
         print(record.status.value, [s.status.value for s in record.stages], flush=True)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from mlflow import MlflowClient
@@ -11,6 +15,8 @@ from b2brec.bundle import read_bundle
 from b2brec.context import context_for_spec
 from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
+from tests.conftest import REPO_ROOT
+from trainer import runs
 from trainer.errors import PipelineError
 from trainer.pipeline import RunOptions, context_for, load_run, run_pipeline
 from trainer.runs import RunStatus, StageStatus
@@ -75,3 +81,36 @@ def test_empty_window_stops_before_training_with_a_clear_message(
     ctx = context_for(context_for_spec(project.spec, settings), mlflow_uri="http://127.0.0.1:9")
     with pytest.raises(PipelineError, match="no usable transactions between 2020"):
         run_pipeline(ctx, options=dataclasses.replace(OPTIONS, cutoff="2020-06-01"))
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_the_real_pipeline_completes(
+    settings: Settings, mlflow_project: LocalClientProject
+) -> None:
+    """The Celery-style driver of test_runs.py on the real stages: SIGKILL while vocab runs, a new
+    driver finishes the run, one job per stage, and the model is trained and registered."""
+    uri = f"http://127.0.0.1:{mlflow_project.ports['mlflow']}"
+    ctx = context_for(context_for_spec(mlflow_project.spec, settings), mlflow_uri=uri)
+    run_id = runs.start_run(ctx, OPTIONS).run_id
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.trainer.run_driver",
+        str(settings.home),
+        mlflow_project.project_id,
+        run_id,
+        uri,
+    ]
+    first = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while runs.load_run(ctx, run_id).stage("vocab").status is not StageStatus.RUNNING:
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    second = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    assert second.wait(timeout=900) == 0
+    record = runs.poll(ctx, run_id)
+    assert record.status is RunStatus.SUCCEEDED
+    assert [s.attempt for s in record.stages] == [1, 1, 1, 1] and len(record.jobs()) == 4
+    assert read_bundle(ctx.models, run_id).manifest.version == run_id
+    assert record.stage("register").outputs["registry_version"]

@@ -46,9 +46,9 @@ def log_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def _driver(settings: Settings, project: LocalClientProject, run_id: str, log_dir: Path) -> subprocess.Popen[str]:
+def _driver(settings: Settings, project: LocalClientProject, run_id: str, log_dir: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tests.trainer.run_driver", str(settings.home), project.project_id, run_id]
-    return subprocess.Popen([*argv, str(log_dir)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([*argv, str(log_dir)], cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
 
 
 def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -136,6 +136,15 @@ def test_cancel_stops_the_job_and_resume_runs_it_again(
     extract = done.stage("extract")
     assert extract.attempt == 2 and [j.state for j in extract.earlier_jobs] == [JobState.CANCELLED]
     assert len(done.jobs()) == 5  # the cancelled job is kept for metering
+    metered = runs.metered_jobs(quick)
+    assert [(m["stage"], m["attempt"], m["state"]) for m in metered] == [
+        ("extract", 1, "cancelled"),
+        ("extract", 2, "succeeded"),
+        ("vocab", 1, "succeeded"),
+        ("train", 1, "succeeded"),
+        ("register", 1, "succeeded"),
+    ]
+    assert all(m["seconds"] >= 0 and m["machine_type"] == "n1-standard-8" for m in metered)
 
 
 def test_failed_stage_resumes_where_it_failed(settings: Settings, project: LocalClientProject, log_dir: Path) -> None:

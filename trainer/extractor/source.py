@@ -18,6 +18,8 @@ from b2brec.features import (
     TRANSACTIONS,
     derived_revenue_sql,
 )
+from b2brec.rowrules import cleaned_sql
+from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError
 
 TABLE_ALIASES = {"transactions": "t", "products": "p", "customers": "c"}
@@ -79,9 +81,11 @@ def revenue_expression(columns: SourceColumns) -> str:
     return str(derived)
 
 
-def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
-    """Transactions in ``[@window_start, @cutoff)`` joined with product metadata and customer city.
-    Bind the bounds as timezone-aware (UTC) datetimes."""
+def window_sql(columns: SourceColumns, features: tuple[str, ...], rules: RowRules | None = None) -> str:
+    """Transactions in ``[@window_start, @cutoff)`` that are sales under the client's row ``rules``
+    (cancellations, returns and excluded products taken out over the whole history first) and have a
+    customer, joined with product metadata and customer city. Bind the bounds as timezone-aware (UTC)
+    datetimes."""
     select = [
         "CAST(t.customer_id AS STRING) AS customer_id",
         "CAST(t.product_id AS STRING) AS product_id",
@@ -104,9 +108,9 @@ def window_sql(columns: SourceColumns, features: tuple[str, ...]) -> str:
     return (
         "SELECT "
         + ", ".join(select)
-        + f" FROM {RAW_DATASET}.transactions AS t "
+        + f" FROM ({cleaned_sql(rules, sorted(columns.transactions))}) AS t "
         + " ".join(joins)
-        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff"
+        + " WHERE t.`timestamp` >= @window_start AND t.`timestamp` < @cutoff AND t.customer_id IS NOT NULL"
     )
 
 

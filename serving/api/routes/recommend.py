@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from serving.api.responses import ok
-from serving.deps import ApiKeyDep, MetricsDep, ModelDep, PredictionsDep
+from serving.deps import ApiKeyDep, HistoryDep, MetricsDep, ModelDep, PredictionsDep
 from serving.model.state import ModelState
 from serving.predictions import PredictionEntry
 from serving.recommend import FALLBACK_REASONS, Recommendation, items, recommend
@@ -31,6 +31,8 @@ def _payload(state: ModelState, rec: Recommendation, recommendation_id: str) -> 
         "customer_id": rec.customer_id,
         "fallback": rec.fallback,
         "fallback_reason": FALLBACK_REASONS.get(rec.fallback_reason) if rec.fallback_reason else None,
+        "source": rec.source,
+        "notes": list(rec.notes),
         "items": items(state, rec),
     }
 
@@ -45,11 +47,12 @@ def _count(metrics: MetricsDep, results: list[Recommendation]) -> None:
 
 @router.post("/recommend", response_model=Envelope[RecommendData], responses=ERRORS)
 async def recommend_one(
-    body: RecommendRequest, state: ModelDep, metrics: MetricsDep, predictions: PredictionsDep
+    body: RecommendRequest, state: ModelDep, metrics: MetricsDep, predictions: PredictionsDep, history: HistoryDep
 ) -> object:
-    """Top-k products for one customer; customers the model lacks get a marked popularity fallback."""
+    """Top-k products for one customer; customers the model lacks are answered from their warehouse
+    history, else get a marked popularity fallback."""
     cities = {body.customer_id: body.city} if body.city else None
-    args = (state, [body.customer_id], body.k, body.filters.spec(), cities)
+    args = (state, [body.customer_id], body.k, body.filters.spec(), cities, history)
     if state.n_products >= INLINE_MAX_PRODUCTS and state.index.kind == "exact":  # worth a thread
         rec = (await run_in_threadpool(recommend, *args))[0]
     else:  # sub-millisecond: a thread hop would cost more than it saves
@@ -68,10 +71,12 @@ async def recommend_one(
 
 
 @router.post("/recommend-batch", response_model=Envelope[BatchData], responses=ERRORS)
-def recommend_batch(body: BatchRequest, state: ModelDep, metrics: MetricsDep, predictions: PredictionsDep) -> object:
+def recommend_batch(
+    body: BatchRequest, state: ModelDep, metrics: MetricsDep, predictions: PredictionsDep, history: HistoryDep
+) -> object:
     """Top-k for up to 1000 customers in one matrix product; one recommendation id per customer."""
     started = time.perf_counter()
-    results = recommend(state, body.customer_ids, body.k, body.filters.spec(), body.cities)
+    results = recommend(state, body.customer_ids, body.k, body.filters.spec(), body.cities, history)
     compute_ms = (time.perf_counter() - started) * 1000
     request_id = uuid.uuid4().hex
     ids = [f"{request_id}-{i}" for i in range(len(results))]

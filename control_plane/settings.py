@@ -1,0 +1,74 @@
+"""Settings of the control plane app (``B2BREC_CP_*`` variables), validated at start-up.
+
+Tests build a ``ControlPlaneSettings`` explicitly and hand it to ``create_app``; nothing here
+reads ``os.environ`` outside the settings object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from b2brec.settings import Settings
+
+PLACEHOLDER_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "local-dev-only"})
+
+
+class ControlPlaneSettings(BaseSettings):
+    """Every supported ``B2BREC_CP_<FIELD>`` variable, with its default and what it does."""
+
+    model_config = SettingsConfigDict(env_prefix="B2BREC_CP_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the app database; unset = SQLite under B2BREC_HOME/control_plane/."
+    )
+    secret_key: str = Field("", description="Flask session signing key; required outside local development.")
+    local_dev: bool = Field(
+        True, description="Local development: a per-home random key is generated when SECRET_KEY is unset."
+    )
+    secure_cookies: bool = Field(True, description="Session cookie Secure flag (HTTPS only); tests over http unset it.")
+    broker_url: str | None = Field(
+        None, description="Celery broker; unset = kombu SQLite broker under B2BREC_HOME (Redis on GCP)."
+    )
+    celery_eager: bool = Field(False, description="Run Celery tasks in-process (tests and the demo without a worker).")
+    iap_audience: str | None = Field(
+        None, description="IAP JWT audience (/projects/NUMBER/global/backendServices/ID); set = IAP required."
+    )
+    iap_jwks_url: str = Field("https://www.gstatic.com/iap/verify/public_key-jwk", description="IAP public keys.")
+    soak_seconds: float = Field(60.0, ge=0, description="Health-gate soak after a rollout wave (minutes in prod).")
+    canary_fraction: float = Field(0.1, gt=0, le=1, description="Share of eligible clients in the canary wave.")
+    wave_size: int = Field(25, ge=1, description="Clients per wave after the canary.")
+    kept_versions: int = Field(3, ge=1, le=10, description="Released template versions kept deployable.")
+    health_timeout: float = Field(2.0, gt=0, description="Seconds per health probe request.")
+    stale_etl_hours: float = Field(48.0, gt=0, description="ETL older than this marks a client unhealthy.")
+    smtp_host: str | None = Field(None, description="SMTP server for alert emails; unset = write to alerts.log.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    alert_from: str = Field("control-plane@b2brec.local", description="Sender of alert emails.")
+    alert_to: str = Field("platform-ops@b2brec.local", description="Where alert emails go.")
+    margin: float = Field(0.15, ge=0, le=10, description="Margin added on cost in monthly statements (0.15 = 15%).")
+    anomaly_factor: float = Field(3.0, gt=1, description="A day above factor x trailing 14-day mean is an anomaly.")
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> ControlPlaneSettings:
+        if not self.local_dev and self.secret_key.strip().lower() in PLACEHOLDER_KEYS:
+            raise ValueError(
+                "B2BREC_CP_SECRET_KEY is unset or a placeholder; set a long random value "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return self
+
+    def state_dir(self, platform: Settings) -> Path:
+        """Folder of the control plane's local state (database, billing export, logs)."""
+        return platform.home / "control_plane"
+
+    def resolved_database_url(self, platform: Settings) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir(platform) / 'control_plane.sqlite'}"
+
+    def resolved_broker_url(self, platform: Settings) -> str:
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{self.state_dir(platform) / 'celery-broker.sqlite'}"

@@ -1,0 +1,12 @@
+# Control plane: Flask UI + JSON API behind IAP (Cloud Run service), served by gunicorn on $PORT.
+# The Celery worker runs the same image with: python -m control_plane.manage control-plane worker
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY b2brec ./b2brec
+COPY control_plane ./control_plane
+COPY environments ./environments
+RUN pip install --no-cache-dir -c constraints.txt . gunicorn
+ENV B2BREC_BACKEND=gcp B2BREC_ENVIRONMENTS_DIR=/app/environments B2BREC_CP_LOCAL_DEV=0 PYTHONUNBUFFERED=1
+EXPOSE 8080
+ENTRYPOINT ["gunicorn", "--workers", "2", "--threads", "4", "--access-logfile", "-", "control_plane.wsgi:app"]

@@ -1,0 +1,64 @@
+"""What a synthesized stack gives a container at run time: its environment and arguments.
+
+Values Terraform resolves only at apply time (``${google_cloud_run_v2_service.x.uri}``) are
+replaced by what the test names for them; escaped literals (``$${``, ``%%{``) are unescaped the
+way Terraform does, so the process sees exactly the string the spec held.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_REFERENCE = re.compile(r"(?<!\$)\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class ContainerRuntime:
+    """One container of a Cloud Run service or job as the stack defines it."""
+
+    stack: str
+    kind: str
+    """``service`` or ``job``."""
+    name: str
+    env: dict[str, str]
+    secret_env: dict[str, dict[str, Any]]
+    args: tuple[str, ...]
+    sidecars: tuple[dict[str, Any], ...] = field(default=())
+
+    def resolved_env(self, references: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment with references replaced (an unknown one fails) and escapes undone."""
+        return {
+            key: resolve(value, references or {}, where=f"{self.stack}/{self.name} {key}")
+            for key, value in self.env.items()
+        }
+
+
+def resolve(value: str, references: Mapping[str, str], *, where: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        expression = match.group(1)
+        for suffix, replacement in references.items():
+            if expression.endswith(suffix):
+                return replacement
+        raise AssertionError(f"{where}: no test value for the reference ${{{expression}}}; add one")
+
+    resolved = _REFERENCE.sub(replace, value)
+    return resolved.replace("$${", "${").replace("%%{", "%{")
+
+
+def containers(stack_name: str, data: dict[str, Any]) -> dict[tuple[str, str], ContainerRuntime]:
+    """``(kind, name) -> the main container`` of every Cloud Run service and job in a stack."""
+    found: dict[tuple[str, str], ContainerRuntime] = {}
+    kinds = {"google_cloud_run_v2_service": "service", "google_cloud_run_v2_job": "job"}
+    for rtype, kind in kinds.items():
+        for body in data.get("resource", {}).get(rtype, {}).values():
+            template = body["template"]["template"] if kind == "job" else body["template"]
+            main, *sidecars = template["containers"]
+            env = {item["name"]: item["value"] for item in main.get("env", []) if "value" in item}
+            secret_env = {item["name"]: item["value_source"] for item in main.get("env", []) if "value_source" in item}
+            found[(kind, body["name"])] = ContainerRuntime(
+                stack_name, kind, body["name"], env, secret_env, tuple(main.get("args") or ()), tuple(sidecars)
+            )
+    return found

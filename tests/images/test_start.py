@@ -1,0 +1,212 @@
+"""Each image started as the stacks run it: its own environment (only what its Dockerfile installs), the
+Dockerfile's command, and the variables and arguments of the synthesized ``cdk.tf.json``. Each must
+get past configuration and reach its first real dependency:
+
+- serving: loads a bundle from the client's models bucket in a GCS emulator (gcp-storage-emulator)
+  and answers /recommend with the model's own top-k;
+- MLflow: starts against a real PostgreSQL with the database URI the stack gives it, as the IAM user
+  the stack names, and creates its schema;
+- ETL: reaches the client's secrets or warehouse (Secret Manager / BigQuery: no emulator here, the
+  requests are asserted in tests/core/test_backends_gcp.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from gcsfs.core import GCSFileSystem  # the JSON-API filesystem (the emulator has no gRPC storage-layout API)
+
+from b2brec.backends.storage import ObjectStore
+from b2brec.bundle import read_bundle, write_bundle
+from b2brec.spec import list_environments
+from serving.synthetic import synthetic_bundle
+from tests.conftest import POSTGRES_ADMIN_URL, _unavailable
+from tests.images.conftest import NO_METADATA_SERVER, free_port, run
+from tests.images.harness import ImageEnv
+from tests.images.runtime import containers
+from tests.synthesized import ENVIRONMENTS, Synthesized
+
+CLIENT_STACKS = list_environments(ENVIRONMENTS)
+MLFLOW_URL = "https://mlflow-123456789012.europe-west1.run.app"
+"""What ``${google_cloud_run_v2_service.run_mlflow_service.uri}`` resolves to at apply time (its form)."""
+REFERENCES = {"run_mlflow_service_66852EEC.uri": MLFLOW_URL, ".uri": MLFLOW_URL}
+
+CONFIG_ERRORS = ("invalid_settings", "invalid_spec", "usage:", "ModuleNotFoundError", "ImportError")
+"""Output that means the entrypoint died on its own configuration or packaging, not on a dependency."""
+
+
+def _runtime(stacks: dict[str, Synthesized], stack: str, kind: str, name: str) -> dict[str, str]:
+    runtime = containers(stack, stacks[stack].data)[(kind, name)]
+    assert not runtime.args
+    return runtime.resolved_env(REFERENCES)
+
+
+# --- serving -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", CLIENT_STACKS)
+def test_serving_loads_its_bundle_from_the_bucket_and_recommends(
+    stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], gcs_emulator: str, start: Any, stack: str
+) -> None:
+    spec = stacks[stack].spec
+    assert spec is not None
+    fs = GCSFileSystem(endpoint_url=gcs_emulator, token="anon", project=spec.project_id)  # noqa: S106
+    bucket = spec.bucket("models")
+    if not fs.exists(bucket):
+        fs.mkdir(bucket)
+    models = ObjectStore(f"gs://{bucket}", fs=fs)
+    write_bundle(models, synthetic_bundle("20261130-000000-ab12", n_products=300, n_customers=50, seed=7))
+
+    port = free_port()
+    env = {
+        **_runtime(stacks, stack, "service", "serving"),
+        "PORT": str(port),  # Cloud Run sets it
+        "STORAGE_EMULATOR_HOST": gcs_emulator,  # the emulator stands in for storage.googleapis.com
+        "B2BREC_SERVING_HOST": "127.0.0.1",
+        # Secret Manager has no emulator: the key is given the way a single-machine setup gives it.
+        "B2BREC_SERVING_API_KEYS": "contract-test-key",
+        "B2BREC_SERVING_PREDICTION_LOG": "false",  # BigQuery streaming has no emulator either
+        **NO_METADATA_SERVER,
+    }
+    server = start(image_envs["serving"], env)
+    base = f"http://127.0.0.1:{port}"
+    assert server.wait_http(f"{base}/health/live").status_code == 200
+    ready = server.wait_http(f"{base}/health")
+    assert ready.status_code == 200, f"{ready.text}\n{server.output()[-3000:]}"
+
+    response = httpx.post(
+        f"{base}/recommend", json={"customer_id": "c3", "k": 5}, headers={"X-API-Key": "contract-test-key"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    # Expected: the 5 largest dot products of customer row 3 with every product of the bundle in the bucket.
+    bundle = read_bundle(models, "20261130-000000-ab12")
+    scores = bundle.candidate_embeddings @ bundle.customer_embeddings[3]
+    assert data["model_version"] == "20261130-000000-ab12"
+    assert [item["product_id"] for item in data["items"]] == [f"p{i}" for i in np.argsort(-scores)[:5]]
+    refused = httpx.post(f"{base}/recommend", json={"customer_id": "c3"}, timeout=10)
+    assert refused.status_code in {401, 403}
+
+
+def test_serving_starts_without_any_model_so_a_first_apply_succeeds(
+    stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], gcs_emulator: str, start: Any
+) -> None:
+    """A new client has no model yet: the service must still listen (live, not ready) or Cloud Run fails the apply."""
+    spec = stacks["template-dev"].spec
+    assert spec is not None
+    fs = GCSFileSystem(endpoint_url=gcs_emulator, token="anon", project=spec.project_id)  # noqa: S106
+    if fs.exists(spec.bucket("models")):
+        fs.rm(spec.bucket("models"), recursive=True)  # an empty (new) client: no bucket content at all
+    port = free_port()
+    env = {
+        **_runtime(stacks, "template-dev", "service", "serving"),
+        "PORT": str(port),
+        "STORAGE_EMULATOR_HOST": gcs_emulator,
+        "B2BREC_SERVING_HOST": "127.0.0.1",
+        **NO_METADATA_SERVER,
+    }
+    server = start(image_envs["serving"], env)
+    assert server.wait_http(f"http://127.0.0.1:{port}/health/live").status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 503
+
+
+# --- MLflow -------------------------------------------------------------------------------------------
+
+
+def test_mlflow_starts_on_postgresql_with_the_stacks_uri(
+    stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], gcs_emulator: str, start: Any, tmp_path: Path
+) -> None:
+    """The URI the stack gives (IAM user, through the Auth Proxy on 127.0.0.1:5432) against a real
+    PostgreSQL, with the user holding only what the stack grants it (membership of the role that owns
+    the database, as ``database_roles`` does on Cloud SQL)."""
+    env = _runtime(stacks, "nordhandel-prod", "service", "mlflow")
+    uri = urlsplit(env["MLFLOW_BACKEND_STORE_URI"])
+    assert uri.scheme == "postgresql+psycopg" and uri.hostname == "127.0.0.1" and uri.port == 5432
+    assert uri.password is None, "the Auth Proxy logs in with the service account: no password in the URI"
+    user = unquote(uri.username or "")
+    assert user == "mlflow@client-nordhandel-gmbh-prod.iam"
+    admin_url = sa.make_url(POSTGRES_ADMIN_URL)
+    suffix = uuid.uuid4().hex[:8]
+    database, owner, login = f"b2brec_mlflow_{suffix}", f"cloudsqlsuperuser_{suffix}", f"{user}.{suffix}"
+    try:
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE ROLE "{owner}" NOLOGIN'))
+            conn.execute(sa.text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{owner}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{database}" OWNER "{owner}"'))
+    except Exception as exc:  # noqa: BLE001 (any driver error: the service is not usable)
+        _unavailable("PostgreSQL", exc)
+    try:
+        # The stack's URI with only the server's address, the database and the user's test suffix changed.
+        local = uri._replace(
+            netloc=f"{login.replace('@', '%40')}@{admin_url.host or '127.0.0.1'}:{admin_url.port or 5432}",
+            path=f"/{database}",
+        ).geturl()
+        port = free_port()
+        server = start(
+            image_envs["mlflow"],
+            {**env, "MLFLOW_BACKEND_STORE_URI": local, "PORT": str(port), "MLFLOW_HOST": "127.0.0.1",
+             "MLFLOW_WORKERS": "1", "STORAGE_EMULATOR_HOST": gcs_emulator, **NO_METADATA_SERVER},
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        assert server.wait_http(f"{base}/health", timeout=180).status_code == 200
+        # Its callers use the run.app URL: the Host header the stack allows must be accepted.
+        created = httpx.post(
+            f"{base}/api/2.0/mlflow/experiments/create",
+            json={"name": f"contract-{suffix}"},
+            headers={"Host": urlsplit(MLFLOW_URL).hostname or ""},
+            timeout=30,
+        )
+        assert created.status_code == 200, created.text
+        with sa.create_engine(admin_url.set(database=database)).connect() as conn:
+            tables = conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'experiments'")).all()
+        assert tables == [(login,)], "MLflow created its schema as the IAM user"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{login}"'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{owner}"'))
+        admin.dispose()
+
+
+def test_mlflow_refuses_to_start_without_its_database(image_envs: dict[str, ImageEnv], tmp_path: Path) -> None:
+    result = run(image_envs["mlflow"], {"MLFLOW_ARTIFACTS_DESTINATION": "gs://x"}, tmp_path / "home")
+    assert result.returncode != 0 and "set MLFLOW_BACKEND_STORE_URI" in result.stderr
+
+
+# --- ETL ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", [s for s in CLIENT_STACKS if s != "demo-dev"])
+def test_etl_job_reaches_the_clients_secrets(
+    stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], tmp_path: Path, stack: str
+) -> None:
+    """Sources with a password: the first dependency is Secret Manager (after the spec was read and
+    validated, and without the trainer settings the old eager factory demanded)."""
+    env = {**_runtime(stacks, stack, "job", "etl"), **NO_METADATA_SERVER}
+    result = run(image_envs["etl"], env, tmp_path / "home")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert not [marker for marker in CONFIG_ERRORS if marker in output], output[-3000:]
+    assert "B2BREC_TRAINER_IMAGE" not in output
+    assert "secretmanager" in output and "DefaultCredentialsError" in output, output[-3000:]
+
+
+def test_etl_job_of_a_file_source_reaches_the_warehouse(
+    stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], tmp_path: Path
+) -> None:
+    """demo-dev's source is a SQLite file under ``${B2BREC_HOME}`` (escaped in the JSON, restored by Terraform):
+    with no file there the run fails its source check and records the failure in the warehouse (BigQuery)."""
+    env = {**_runtime(stacks, "demo-dev", "job", "etl"), **NO_METADATA_SERVER}
+    result = run(image_envs["etl"], env, tmp_path / "home")
+    output = result.stdout + result.stderr
+    assert "the SQLite file of source 'erp' does not exist" in output, output[-3000:]
+    assert str(tmp_path / "home" / ".b2brec" / "sources" / "demo-erp.sqlite") in output
+    assert "google/cloud/bigquery" in output and "DefaultCredentialsError" in output
