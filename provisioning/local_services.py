@@ -54,24 +54,6 @@ def wait_healthy(service: LocalService, project: LocalClientProject, timeout: fl
         time.sleep(0.3)
 
 
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-"""Service processes started by this process, by pid: kept so each is reaped here when it ends (a
-dropped ``Popen`` of a running child warns; an unreaped one stays a zombie)."""
-
-
-def _reap(pid: int, *, wait: bool = False) -> None:
-    child = _STARTED.get(pid)
-    if child is None:
-        return
-    if wait:
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return
-    if child.poll() is not None:
-        del _STARTED[pid]
-
-
 class ProcessService:
     """A service run as one detached process group, its pid in ``run/{name}.pid``, output in
     ``logs/{name}.log``, healthy when ``{url}{health_path}`` answers 200."""
@@ -96,7 +78,6 @@ class ProcessService:
         if not pid_file.exists():
             return None
         pid = int(pid_file.read_text().strip())
-        _reap(pid)
         return pid if alive(pid) else None
 
     def start(self, project: LocalClientProject, env: dict[str, str]) -> None:
@@ -120,7 +101,7 @@ class ProcessService:
                 )
             )
         self._pid_file(project).write_text(str(process.pid))
-        _STARTED[process.pid] = process
+        keep(process)  # alive() reaps it when it ends
 
     def stop(self, project: LocalClientProject) -> bool:
         pid_file = self._pid_file(project)
@@ -128,9 +109,7 @@ class ProcessService:
             return False
         pid = int(pid_file.read_text().strip())
         pid_file.unlink()
-        stopped = stop_group(pid)
-        _reap(pid, wait=True)
-        return stopped
+        return stop_group(pid)
 
     def health(self, project: LocalClientProject) -> ServiceState:
         url = self.url(project)

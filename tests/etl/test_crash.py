@@ -130,8 +130,8 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
     client = big_client
     started = time.monotonic()
     baseline = _etl(client, full_refresh=True)
-    baseline.communicate(timeout=300)
-    assert baseline.returncode == 0
+    _, stderr = baseline.communicate(timeout=300)
+    assert baseline.returncode == 0, stderr.decode()
     full_run = time.monotonic() - started
 
     outcomes: list[str] = []
@@ -173,9 +173,9 @@ def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Clien
     for incremental) must reload them in full and say so in the run history. ``fresh-disk`` also
     wipes dlt's local folder, as a new Cloud Run job starts with an empty disk."""
     client = big_client
-    process = _etl(client)
-    process.communicate(timeout=300)
-    assert process.returncode == 0
+    first = _etl(client)
+    _, stderr = first.communicate(timeout=300)  # communicate() also closes the pipe
+    assert first.returncode == 0, stderr.decode()
     assert _kill_at(client, ("job started", 0.0), 0.0, full_refresh=True) == "killed, package pending"
     ledger = client.project.storage("data")
     assert ledger.exists(LEDGER_KEY), "a full refresh records its tables before it starts"
