@@ -93,6 +93,12 @@ class B2BRecError(Exception):
 # --- the registry ------------------------------------------------------------------------------
 # Grouped by area. A test walks the source for code literals and checks each one is registered.
 
+# generic web errors, shared by the apps (an app passes its own fix= where it knows a better one)
+register("invalid_input", 400, "invalid input", "correct the named field and submit again")
+register("unauthenticated", 401, "sign in first", "sign in, then retry")
+register("forbidden", 403, "not allowed for your role", "ask an admin to change your role")
+register("not_found", 404, "not found", "pick an existing item from the list")
+register("conflict", 409, "conflicts with the current state", "reload the page and check the current state")
 # settings, specs, clients
 register("invalid_settings", 500, "invalid platform settings", "check the B2BREC_* environment variables")
 register(
