@@ -5,8 +5,12 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY b2brec ./b2brec
 COPY control_plane ./control_plane
+# it provisions clients: provisioning -> stacks -> modules (cdktn)
+COPY provisioning ./provisioning
+COPY stacks ./stacks
+COPY modules ./modules
 COPY environments ./environments
-RUN pip install --no-cache-dir -c constraints.txt . gunicorn
+RUN pip install --no-cache-dir -c constraints.txt ".[control-plane]"
 ENV B2BREC_BACKEND=gcp B2BREC_ENVIRONMENTS_DIR=/app/environments B2BREC_CP_LOCAL_DEV=0 PYTHONUNBUFFERED=1
 EXPOSE 8080
 ENTRYPOINT ["gunicorn", "--workers", "2", "--threads", "4", "--access-logfile", "-", "control_plane.wsgi:app"]

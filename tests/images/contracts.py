@@ -36,6 +36,8 @@ class ImageContract:
     None for images launched by a job runner (Vertex AI) rather than Terraform."""
     takes_args: bool = False
     """Whether the stack may pass arguments (the entrypoints here are configured by environment only)."""
+    client: bool = True
+    """Part of every client project (False: the platform's control-plane stack)."""
 
 
 IMAGES: dict[str, ImageContract] = {
@@ -74,8 +76,15 @@ IMAGES: dict[str, ImageContract] = {
         runs_as=None,  # Vertex AI CustomJobs built by VertexJobRunner: tests/images/test_trainer_jobs.py
         takes_args=True,
     ),
-    # client-app and control-plane: add their entries when images/client-app.Dockerfile and
-    # images/control-plane.Dockerfile exist (test_every_dockerfile_has_a_contract fails until then).
+    "control-plane": ImageContract(
+        "control-plane.Dockerfile",
+        settings=("b2brec.settings:Settings", "control_plane.settings:ControlPlaneSettings"),
+        env=("PORT",),
+        runs_as=("service", "control-plane"),
+        client=False,
+    ),
+    # client-app: add its entry when images/client-app.Dockerfile exists (test_every_dockerfile_has_a_contract
+    # fails until then).
 }
 
 
