@@ -41,6 +41,7 @@ test: install browser typecheck checkov
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_imports.py
 
 ## mypy over the application packages (tests excluded); settings in pyproject.toml [tool.mypy].
 typecheck: install

@@ -41,6 +41,11 @@ PRODUCTS_SCHEMA = pa.schema(
 CUSTOMERS_SCHEMA = pa.schema([("customer_id", pa.string()), ("city", pa.string())])
 PURCHASES_SCHEMA = pa.schema([("customer_id", pa.string()), ("product_id", pa.string())])
 POPULARITY_SCHEMA = pa.schema([("product_id", pa.string()), ("city", pa.string()), ("score", pa.float64())])
+NEIGHBOURS_SCHEMA = pa.schema([("product_row", pa.int32()), ("neighbour_row", pa.int32()), ("weight", pa.float32())])
+HISTORY_SCHEMA = pa.schema(
+    [("customer_id", pa.string()), ("product_id", pa.string()), ("count", pa.float64()), ("last_ts", pa.float64())]
+)
+RANKING_DIR = "ranking"
 
 
 class BundleError(B2BRecError):
@@ -86,6 +91,41 @@ class BundleManifest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RankingArtifacts:
+    """What the re-ranking model needs beyond the embeddings (see ``b2brec.ranking``)."""
+
+    ranker: dict[str, Any]
+    popularity: np.ndarray
+    neighbours: pa.Table
+    history: pa.Table
+
+    def problems(self, n_products: int) -> list[str]:
+        found = []
+        if self.popularity.shape != (n_products,):
+            found.append(f"ranking popularity must be [{n_products}], got {self.popularity.shape}")
+        elif not np.isfinite(self.popularity.astype(np.float64)).all():
+            found.append("ranking popularity holds NaN or infinite values")
+        if not self.neighbours.schema.equals(NEIGHBOURS_SCHEMA):
+            found.append(f"neighbours schema {self.neighbours.schema}")
+        elif self.neighbours.num_rows:
+            for column in ("product_row", "neighbour_row"):
+                values = self.neighbours.column(column).to_numpy()
+                if values.min() < 0 or values.max() >= n_products:
+                    found.append(f"neighbours.{column} must index the {n_products} products")
+            if not np.isfinite(self.neighbours.column("weight").to_numpy().astype(np.float64)).all():
+                found.append("neighbour weights hold NaN or infinite values")
+        if not self.history.schema.equals(HISTORY_SCHEMA):
+            found.append(f"history schema {self.history.schema}")
+        try:
+            from b2brec.ranking import RankerWeights
+
+            RankerWeights.from_dict(self.ranker)
+        except (TypeError, ValueError, KeyError) as exc:
+            found.append(f"ranker.json: {exc}")
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServingBundle:
     manifest: BundleManifest
     candidate_embeddings: np.ndarray
@@ -94,6 +134,7 @@ class ServingBundle:
     customers: pa.Table
     purchases: pa.Table
     popularity: pa.Table
+    ranking: RankingArtifacts | None = None
 
     def validate(self) -> None:
         """Shapes and schemas agree; raises BundleError naming what does not."""
@@ -121,6 +162,8 @@ class ServingBundle:
             (self.popularity.schema.equals(POPULARITY_SCHEMA), f"popularity schema {self.popularity.schema}"),
         ]
         problems = [message for ok, message in checks if not ok]
+        if self.ranking is not None:
+            problems += self.ranking.problems(self.products.num_rows)
         if problems:
             raise BundleRejected(f"bundle {self.manifest.version} is inconsistent: " + "; ".join(problems))
         self._validate_values()
@@ -167,9 +210,9 @@ def _prefix(version: str) -> str:
     return f"{check_version(version)}/{BUNDLE_DIR}"
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def _npy_bytes(array: np.ndarray, dtype: Any = np.float32) -> bytes:
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+    np.save(buffer, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -188,6 +231,12 @@ def write_bundle(store: ObjectStore, bundle: ServingBundle) -> str:
     store.write_bytes(f"{prefix}/customer_embeddings.npy", _npy_bytes(bundle.customer_embeddings))
     for name in ("products", "customers", "purchases", "popularity"):
         store.write_bytes(f"{prefix}/{name}.parquet", _parquet_bytes(getattr(bundle, name)))
+    if bundle.ranking is not None:
+        ranking = f"{prefix}/{RANKING_DIR}"
+        store.write_text(f"{ranking}/ranker.json", json.dumps(bundle.ranking.ranker))
+        store.write_bytes(f"{ranking}/popularity.npy", _npy_bytes(bundle.ranking.popularity, np.float64))
+        store.write_bytes(f"{ranking}/neighbours.parquet", _parquet_bytes(bundle.ranking.neighbours))
+        store.write_bytes(f"{ranking}/history.parquet", _parquet_bytes(bundle.ranking.history))
     store.write_text(f"{prefix}/manifest.json", json.dumps(asdict(bundle.manifest), indent=2, sort_keys=True))
     return store.url(prefix)
 
@@ -221,12 +270,30 @@ def read_bundle(store: ObjectStore, version: str) -> ServingBundle:
             customers=parquet("customers"),
             purchases=parquet("purchases"),
             popularity=parquet("popularity"),
+            ranking=_read_ranking(store, prefix) if manifest.extra.get("scoring") == "ranker" else None,
         )
     except (OSError, ValueError, pa.ArrowException):
         # Missing or corrupt files: said without the storage path (admin answers must not reveal it).
         raise BundleRejected(f"model version {version!r} has missing or unreadable bundle files") from None
     bundle.validate()
     return bundle
+
+
+def _read_ranking(store: ObjectStore, prefix: str) -> RankingArtifacts:
+    ranking = f"{prefix}/{RANKING_DIR}"
+    missing = [
+        name
+        for name in ("ranker.json", "popularity.npy", "neighbours.parquet", "history.parquet")
+        if not store.exists(f"{ranking}/{name}")
+    ]
+    if missing:
+        raise BundleError(f"bundle at {store.url(prefix)} says scoring=ranker but lacks {', '.join(missing)}")
+    return RankingArtifacts(
+        ranker=json.loads(store.read_text(f"{ranking}/ranker.json")),
+        popularity=np.load(io.BytesIO(store.read_bytes(f"{ranking}/popularity.npy")), allow_pickle=False),
+        neighbours=pq.read_table(io.BytesIO(store.read_bytes(f"{ranking}/neighbours.parquet"))),
+        history=pq.read_table(io.BytesIO(store.read_bytes(f"{ranking}/history.parquet"))),
+    )
 
 
 def list_versions(store: ObjectStore) -> list[str]:

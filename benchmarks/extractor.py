@@ -13,7 +13,8 @@ extractor), then, each in a fresh process so peak memory is its own:
 - ``stream``: one pass over the training split with ``trainer.data.stream_split`` (tf.data,
   batches of 4096), the way training reads it.
 
-Wall time and peak RSS (``ru_maxrss`` of the child) are printed as a table.
+Wall time, CPU time and peak RSS (the child's own ``ru_maxrss``, via ``os.wait4``) are printed as a
+table. On a shared machine compare CPU seconds and memory; wall time depends on the load.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -74,17 +74,20 @@ def build_warehouse(lines: int, folder: Path) -> Path:
     return path
 
 
-def timed(args: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed(args: list[str]) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB, stdout) of one child process (``os.wait4``: its
+    own rusage, not the maximum over every child so far)."""
     started = time.perf_counter()
-    done = subprocess.run(args, env=ENV, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:4])} failed:\n{done.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the max over all children so far: run sizes smallest first
-    return seconds, max(peak, before) / 1024, done.stdout
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(args, env=ENV, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(args[:4])} failed:\n{err.read()[-3000:]}")
+        return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
 
 
 BASELINE = """
@@ -116,7 +119,7 @@ print(json.dumps({"rows": rows}))
 """
 
 
-def bench(lines: int, folder: Path, reuse: bool = False) -> list[tuple[str, float, float, str]]:
+def bench(lines: int, folder: Path, reuse: bool = False) -> list[tuple[str, float, float, float, str]]:
     started = time.perf_counter()
     warehouse = folder / "warehouse.duckdb"
     if not (reuse and warehouse.exists()):
@@ -128,9 +131,9 @@ def bench(lines: int, folder: Path, reuse: bool = False) -> list[tuple[str, floa
     )
     dataset = (folder / "dataset").as_uri()
     rows = []
-    seconds, peak, _ = timed([python, "-c", BASELINE, str(warehouse), str(folder / "baseline.parquet")])
-    rows.append(("baseline: DuckDB query -> pandas -> Parquet", seconds, peak, ""))
-    seconds, peak, _ = timed(
+    seconds, cpu, peak, _ = timed([python, "-c", BASELINE, str(warehouse), str(folder / "baseline.parquet")])
+    rows.append(("baseline: DuckDB query -> pandas -> Parquet", seconds, cpu, peak, ""))
+    seconds, cpu, peak, _ = timed(
         [
             python,
             "-m",
@@ -148,9 +151,9 @@ def bench(lines: int, folder: Path, reuse: bool = False) -> list[tuple[str, floa
         ]
     )
     meta = json.loads((folder / "dataset" / "metadata.json").read_text())
-    rows.append(("extract (Beam, in-process runner)", seconds, peak, f"{meta['rows']['train']:,} train rows"))
-    seconds, peak, out = timed([python, "-c", STREAM, dataset])
-    rows.append(("stream training split (tf.data)", seconds, peak, f"{json.loads(out)['rows']:,} rows"))
+    rows.append(("extract (Beam, in-process runner)", seconds, cpu, peak, f"{meta['rows']['train']:,} train rows"))
+    seconds, cpu, peak, out = timed([python, "-c", STREAM, dataset])
+    rows.append(("stream training split (tf.data)", seconds, cpu, peak, f"{json.loads(out)['rows']:,} rows"))
     return rows
 
 
@@ -164,13 +167,17 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("lines", "step", "seconds", "lines/s", "peak RSS MB", "note", title="extractor benchmark")
+    table = Table(
+        "lines", "step", "wall s", "CPU s", "lines/s (wall)", "peak RSS MB", "note", title="extractor benchmark"
+    )
     for lines in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep / str(lines) if args.keep else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            for step, seconds, peak, note in bench(lines, folder, args.reuse):
-                table.add_row(f"{lines:,}", step, f"{seconds:.1f}", f"{lines / seconds:,.0f}", f"{peak:,.0f}", note)
+            for step, seconds, cpu, peak, note in bench(lines, folder, args.reuse):
+                table.add_row(
+                    f"{lines:,}", step, f"{seconds:.1f}", f"{cpu:.1f}", f"{lines / seconds:,.0f}", f"{peak:,.0f}", note
+                )
             table.add_section()
     Console(width=140).print(table)
 

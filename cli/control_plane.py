@@ -1,12 +1,12 @@
 """``b2brec control-plane|rollout …``: forwarded to ``python -m control_plane.manage``.
 
 The apps (cli, client_app, control_plane) are independent layers that never import each other,
-so these commands start the control plane's own command module in a child process, passing every
-argument (``--help`` included) through unchanged."""
+so these commands exec the control plane's own command module in place of this process, passing
+every argument (``--help`` included) through unchanged."""
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +22,8 @@ GROUPS = {
 
 def forward(group: str) -> Callable[[typer.Context], None]:
     def run(ctx: typer.Context) -> None:
-        command = [sys.executable, "-m", "control_plane.manage", group, *ctx.args]
-        raise typer.Exit(subprocess.call(command))
+        # replace this process (signals such as Ctrl-C or a SIGTERM reach the control plane directly)
+        os.execv(sys.executable, [sys.executable, "-m", "control_plane.manage", group, *ctx.args])
 
     run.__doc__ = GROUPS[group]
     return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import app as client_app
-from cli import client, control_plane, data, demo, etl, infra, model, pipeline, secrets, serve, template
+from cli import client, control_plane, data, demo, etl, evaluate, infra, model, pipeline, secrets, serve, template
 
 app = typer.Typer(
     name="b2brec",
@@ -23,6 +23,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(template.app, name="template")
 app.command("serve")(serve.serve)
+app.command("evaluate")(evaluate.evaluate)
 app.command("synth")(infra.synth)
 app.command("deploy")(infra.deploy)
 control_plane.register(app)

@@ -57,6 +57,23 @@ def run_with_progress(
     return state
 
 
+def _print_quality(quality: dict[str, Any]) -> None:
+    """The verdict line: a model that loses to a baseline is flagged in red."""
+    if not quality or quality.get("best_baseline") is None:
+        return
+    if quality.get("loses_to_baseline"):
+        console.print(
+            f"[red]flagged: the model loses to the baseline {quality['best_baseline']} on {quality['metric']} "
+            f"({quality['model']:.4f} < {quality['baseline']:.4f}); it will not replace a better live model "
+            "automatically[/red]"
+        )
+    else:
+        console.print(
+            f"[green]the model beats every baseline on {quality['metric']} ({quality['model']:.4f} vs. "
+            f"{quality['best_baseline']} {quality['baseline']:.4f})[/green]"
+        )
+
+
 def _print_state(state: RunRecord) -> None:
     table = Table("stage", "status", "job", "seconds", "machine", "reason", title=f"run {state.run_id}: {state.status}")
     for stage in state.stages:
@@ -86,12 +103,13 @@ def _print_state(state: RunRecord) -> None:
     metrics = state.stage("train").outputs
     if metrics.get("metrics"):
         results = Table("model", "recall@10", "recall@50", "recall@100", "ndcg@10", title="time-split test set")
-        rows = {"two-tower": metrics["metrics"], **metrics.get("baselines", {})}
+        rows = {"b2brec (served model)": metrics["metrics"], **metrics.get("baselines", {})}
         for name, values in rows.items():
             results.add_row(
                 name, *(f"{values.get(f'all/{k}', 0):.4f}" for k in ("recall@10", "recall@50", "recall@100", "ndcg@10"))
             )
         console.print(results)
+        _print_quality(metrics.get("quality") or {})
 
 
 @app.command("run")
@@ -105,7 +123,9 @@ def run(
     test_days: int | None = typer.Option(None, "--test-days", min=1),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     batch_size: int | None = typer.Option(None, "--batch-size", min=16),
-    no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the most-popular and ALS runs."),
+    no_baselines: bool = typer.Option(
+        False, "--no-baselines", help="Skip the baselines (the quality verdict is then unknown)."
+    ),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Default: the client's local server."),
 ) -> None:
     """Run the whole pipeline (or resume a failed run from its failed stage)."""

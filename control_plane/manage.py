@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,6 +92,7 @@ def serve(
         command = [sys.executable, "-m", "control_plane.manage", "control-plane", "worker"]
         child = subprocess.Popen(command, env=os.environ.copy())
     console.print(f"[green]control plane[/green] at http://{host}:{port}/ (sign in with an operator account)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the worker below is stopped too
     try:
         from werkzeug.serving import run_simple
 

@@ -24,6 +24,8 @@ from b2brec.projects.local import (
     delete_project,
     list_projects,
     open_project,
+    set_template_version,
+    update_spec,
 )
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
@@ -102,15 +104,18 @@ class LocalProvisioner:
         """Create the project on ``version`` and start its services (or, if it exists, bring it to
         ``version`` and make sure its services run)."""
         template = self.registry.deployable(version)
-        existed = (self.settings.clients_dir / spec.project_id / "project.json").exists()
-        project = create_project(
-            spec.model_copy(update={"template_version": version}), self.settings, environment=environment, ports=ports
-        )
+        versioned = spec.model_copy(update={"template_version": version})
+        existing = next((p for p in list_projects(self.settings) if p.project_id == spec.project_id), None)
+        if existing is not None and ports is None and existing.spec.datasets == spec.datasets:
+            # a re-run (a resumed onboarding): its services may be up and hold the warehouse open
+            project = update_spec(existing, versioned)
+        else:
+            project = create_project(versioned, self.settings, environment=environment, ports=ports)
         result = self._apply(project, template)
         return ProvisionResult(
             project_id=project.project_id,
             template_version=version,
-            created=not existed,
+            created=existing is None,
             urls=project.urls(),
             services=result.services,
         )
@@ -120,8 +125,7 @@ class LocalProvisioner:
         then every service's health is checked. Applying the version it already runs, healthy,
         changes nothing."""
         template = self.registry.deployable(version)
-        project = self._project(spec)
-        project = create_project(project.spec.model_copy(update={"template_version": version}), self.settings)
+        project = set_template_version(self._project(spec), version)
         return self._apply(project, template)
 
     def status(self, spec: ClientSpec) -> ProvisionStatus:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from b2brec.errors import B2BRecError
-from b2brec.processes import alive, stop_group
+from b2brec.processes import alive, keep, stop_group
 from b2brec.projects.local import LocalClientProject
 from provisioning import errors as _errors  # noqa: F401  (registers the codes used here)
 from provisioning.base import ServiceState
@@ -54,24 +54,6 @@ def wait_healthy(service: LocalService, project: LocalClientProject, timeout: fl
         time.sleep(0.3)
 
 
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-"""Service processes started by this process, by pid: kept so each is reaped here when it ends (a
-dropped ``Popen`` of a running child warns; an unreaped one stays a zombie)."""
-
-
-def _reap(pid: int, *, wait: bool = False) -> None:
-    child = _STARTED.get(pid)
-    if child is None:
-        return
-    if wait:
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return
-    if child.poll() is not None:
-        del _STARTED[pid]
-
-
 class ProcessService:
     """A service run as one detached process group, its pid in ``run/{name}.pid``, output in
     ``logs/{name}.log``, healthy when ``{url}{health_path}`` answers 200."""
@@ -96,7 +78,6 @@ class ProcessService:
         if not pid_file.exists():
             return None
         pid = int(pid_file.read_text().strip())
-        _reap(pid)
         return pid if alive(pid) else None
 
     def start(self, project: LocalClientProject, env: dict[str, str]) -> None:
@@ -114,11 +95,13 @@ class ProcessService:
         project.logs_dir.mkdir(parents=True, exist_ok=True)
         full_env = {**os.environ, **env, "B2BREC_HOME": str(project.home), "B2BREC_BACKEND": "local"}
         with open(self._log(project), "ab") as log:
-            process = subprocess.Popen(
-                self.command(project), stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+            process = keep(  # reaped by alive() once it ends; no ResourceWarning when this object goes
+                subprocess.Popen(
+                    self.command(project), stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+                )
             )
         self._pid_file(project).write_text(str(process.pid))
-        _STARTED[process.pid] = process
+        keep(process)  # alive() reaps it when it ends
 
     def stop(self, project: LocalClientProject) -> bool:
         pid_file = self._pid_file(project)
@@ -126,9 +109,7 @@ class ProcessService:
             return False
         pid = int(pid_file.read_text().strip())
         pid_file.unlink()
-        stopped = stop_group(pid)
-        _reap(pid, wait=True)
-        return stopped
+        return stop_group(pid)
 
     def health(self, project: LocalClientProject) -> ServiceState:
         url = self.url(project)

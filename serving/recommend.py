@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serving.history import CustomerHistory, candidate_ids, history_weights
+from serving.model.ranking import RankingState, items_from_history
 from serving.model.state import FilterSpec, ModelState
 
 FALLBACK_UNKNOWN_CITY = "unknown_customer_city_popular"
@@ -171,6 +172,52 @@ def pad(
     )
 
 
+def _ranked(
+    state: ModelState,
+    ranking: RankingState,
+    targets: list[tuple[int, str, int | None]],
+    k: int,
+    blocked: np.ndarray | None,
+    exclusions: list[np.ndarray | None],
+    history: CustomerHistory,
+    now: float,
+    resolved: list[tuple[str, tuple[str, ...]]],
+    results: list[Recommendation | None],
+    raw_ids: list[str],
+) -> None:
+    """Customers with a history through the re-ranking model (``b2brec.ranking``, what the trainer
+    evaluated): one batched index search for the two-tower candidates of the model's customers, then
+    each customer's candidates scored and filtered. The history is the warehouse's (scored as of
+    ``now``) when it knows the customer, else the bundle's (as of the training cutoff). A customer
+    outside the model's training data has no two-tower embedding: its retrieval features stay empty."""
+    if not targets:
+        return
+    with_rows = [(i, row) for i, _, row in targets if row is not None]
+    retrieved: dict[int, np.ndarray] = {}
+    if with_rows:
+        vectors = state.customer_embeddings[[row for _, row in with_rows]]
+        found = state.index_for(len(with_rows)).search(vectors, ranking.ranker.n_retrieval)
+        retrieved = {i: found.indices[j] for j, (i, _) in enumerate(with_rows)}
+    for i, cid, row in targets:
+        live = history.items(cid)
+        if live:
+            items, moment = items_from_history(live, ranking.product_rows), max(now, ranking.moment)
+        else:
+            items, moment = ranking.items(cid), ranking.moment
+        query = state.customer_embeddings[row] if row is not None else None
+        products, scores = ranking.score(items, query, retrieved.get(i), moment)
+        keep = np.ones(len(products), dtype=bool)
+        if blocked is not None:
+            keep &= ~blocked[products]
+        purchased = exclusions[i]
+        if purchased is not None and len(purchased):
+            keep &= ~np.isin(products, purchased)
+        source = "model" if row is not None else "history"
+        results[i] = Recommendation(
+            raw_ids[i], products[keep][:k], scores[keep][:k].tolist(), False, None, source=source, notes=resolved[i][1]
+        )
+
+
 def recommend(
     state: ModelState,
     customer_ids: list[str],
@@ -182,8 +229,9 @@ def recommend(
 ) -> list[Recommendation]:
     """Recommendations for each customer, in request order (see the module docstring).
 
-    Model customers are scored in one matrix product, history customers in another; ``now``
-    (epoch seconds, default: the newest purchase known) weighs history by recency."""
+    With a re-ranking bundle, model and history customers are scored by ``b2brec.ranking``; otherwise
+    model customers are scored in one matrix product, history customers in another. ``now`` (epoch
+    seconds, default: the newest purchase known) weighs history by recency."""
     cities = cities or {}
     history = history or _EMPTY_HISTORY
     blocked = blocked_rows(state, filters, history)
@@ -205,6 +253,11 @@ def recommend(
             if cid in state.customer_rows:
                 bought = np.union1d(state.purchases[state.customer_rows[cid]], bought)
             exclusions[i] = bought
+    if state.ranking is not None:
+        targets: list[tuple[int, str, int | None]] = [(i, resolved[i][0], row) for i, row in model]
+        targets += [(i, resolved[i][0], None) for i, _ in queries]
+        _ranked(state, state.ranking, targets, k, blocked, exclusions, history, now, resolved, results, customer_ids)
+        model, queries = [], []
     for source, positions, vectors in (
         ("model", [i for i, _ in model], state.customer_embeddings[[row for _, row in model]] if model else None),
         ("history", [i for i, _ in queries], np.stack([q for _, q in queries]) if queries else None),

@@ -14,16 +14,21 @@ import pyarrow as pa
 from b2brec.backends.storage import ObjectStore
 from b2brec.bundle import (
     CUSTOMERS_SCHEMA,
+    HISTORY_SCHEMA,
+    NEIGHBOURS_SCHEMA,
     POPULARITY_SCHEMA,
     PRODUCTS_SCHEMA,
     PURCHASES_SCHEMA,
     BundleManifest,
+    RankingArtifacts,
     ServingBundle,
     write_bundle,
 )
 from b2brec.features import CANDIDATE_FEATURES
-from trainer.fit import TrainResult, embed_customers, embed_products
+from trainer.examples import product_table
+from trainer.fit import TrainResult
 from trainer.keras_env import require_keras2
+from trainer.model.hybrid import HybridModel
 from trainer.tf_types import Tensor
 
 tf = require_keras2()
@@ -59,14 +64,22 @@ def _save(module: Any, call: Any, spec: dict[str, Any], path: Path) -> None:
 
 
 def save_models(
-    result: TrainResult, candidates: np.ndarray, history_length: int, store: ObjectStore, version: str, k: int = 100
+    result: TrainResult,
+    candidates: np.ndarray,
+    history_length: int,
+    store: ObjectStore,
+    version: str,
+    k: int = 100,
+    product_ids: list[str] | None = None,
 ) -> dict[str, str]:
-    """SavedModels under ``{version}/{saved_model,query_model,candidate_model}/`` of ``store``."""
+    """SavedModels under ``{version}/{saved_model,query_model,candidate_model}/`` of ``store``;
+    ``candidates`` are the embeddings of ``product_ids`` (default: the two-tower's vocabulary)."""
     import tensorflow_recommenders as tfrs
 
+    product_ids = result.product_ids if product_ids is None else product_ids
     query_spec = _query_spec(history_length)
-    index = tfrs.layers.factorized_top_k.BruteForce(result.query_model, k=min(k, len(result.product_ids)))
-    index.index(tf.constant(candidates), tf.constant(result.product_ids))
+    index = tfrs.layers.factorized_top_k.BruteForce(result.query_model, k=min(k, len(product_ids)))
+    index.index(tf.constant(candidates), tf.constant(product_ids))
 
     def retrieve(inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         scores, ids = index(inputs)
@@ -105,32 +118,66 @@ def popularity_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(table, schema=POPULARITY_SCHEMA, preserve_index=False)
 
 
+def _neighbours_table(matrix: Any) -> pa.Table:
+    coo = matrix.tocoo()
+    return pa.table(
+        {
+            "product_row": coo.row.astype(np.int32),
+            "neighbour_row": coo.col.astype(np.int32),
+            "weight": coo.data.astype(np.float32),
+        },
+        schema=NEIGHBOURS_SCHEMA,
+    )
+
+
+def _history_table(model: HybridModel) -> pa.Table:
+    inter = model.interactions
+    counts = inter.counts.tocoo()
+    last = inter.last_ts.tocoo()
+    customers = np.asarray(inter.customers, dtype=object)
+    products = np.asarray(model.product_ids, dtype=object)
+    return pa.table(
+        {
+            "customer_id": customers[counts.row].tolist(),
+            "product_id": products[counts.col].tolist(),
+            "count": counts.data.astype(np.float64),
+            "last_ts": last.data.astype(np.float64),
+        },
+        schema=HISTORY_SCHEMA,
+    )
+
+
 def build_bundle(
-    result: TrainResult,
-    window_frame: pd.DataFrame,
+    model: HybridModel,
+    frame: pd.DataFrame,
     *,
     version: str,
     cutoff: datetime,
-    history_length: int,
     metadata: dict[str, Any],
     metrics: dict[str, float],
     run_id: str | None,
     model_name: str | None,
+    quality: dict[str, Any] | None = None,
 ) -> ServingBundle:
-    """Everything serving needs: product embeddings, customer embeddings as of the cutoff (from all
-    purchases in the window), purchases, popularity, and the manifest."""
-    candidates = embed_products(result)
-    table = result.extra["product_table"]
-    customers = sorted(set(window_frame["customer_id"]))
-    cities = dict(zip(window_frame["customer_id"], window_frame["city"], strict=True)) if "city" in window_frame else {}
-    queries = embed_customers(result, window_frame, customers, cutoff.timestamp(), history_length, cities)
+    """Everything serving needs, as of the cutoff: product embeddings over the whole catalog,
+    customer embeddings from each customer's whole history, the ranker, neighbours, decayed
+    popularity, histories, purchases and the manifest. ``frame``: every row before the cutoff."""
+    frame = frame[frame["timestamp"] < cutoff.timestamp()]
+    table = product_table(frame, model.product_ids)
+    customers = model.interactions.customers
+    cities = dict(zip(frame["customer_id"], frame["city"], strict=True)) if "city" in frame else {}
+    candidates = model.product_embeddings
+    queries = model.customer_embeddings
+    if candidates is None or queries is None:  # no two-tower: a zero retrieval score for everyone
+        candidates = np.zeros((len(model.product_ids), 1), np.float32)
+        queries = np.zeros((len(customers), 1), np.float32)
 
     def column(name: str) -> list[str | None]:
-        return [value or None for value in table[name]] if name in table else [None] * len(result.product_ids)
+        return [value or None for value in table[name]] if name in table else [None] * len(model.product_ids)
 
     products = pa.table(
         {
-            "product_id": result.product_ids,
+            "product_id": model.product_ids,
             "name": column("art_name"),
             "category": column("category"),
             "subcategory": column("subcategory"),
@@ -140,7 +187,7 @@ def build_bundle(
     customer_table = pa.table(
         {"customer_id": customers, "city": [cities.get(c) or None for c in customers]}, schema=CUSTOMERS_SCHEMA
     )
-    purchases = window_frame[["customer_id", "product_id"]].drop_duplicates().sort_values(["customer_id", "product_id"])
+    purchases = frame[["customer_id", "product_id"]].drop_duplicates().sort_values(["customer_id", "product_id"])
     manifest = BundleManifest(
         version=version,
         trained_at=datetime.now(UTC).isoformat(),
@@ -153,9 +200,18 @@ def build_bundle(
         extra={
             "missing_features": metadata.get("missing_features", []),
             "dataset_digest": metadata.get("digest"),
-            "score": "dot product; dimension [embedding_dim] is a per-product bias (query side 1), the "
-            "dimensions after it a bought-before affinity (history vs. product embeddings)",
+            "scoring": "ranker",
+            "moment": model.moment,
+            "score": "candidates (own history, item-item neighbours, two-tower top-N, popular) re-ranked "
+            "by b2brec.ranking; the two-tower dot product is one of its features",
+            "quality": quality or {},
         },
+    )
+    ranking = RankingArtifacts(
+        ranker=model.ranker.to_dict(),
+        popularity=model.tables.popularity,
+        neighbours=_neighbours_table(model.tables.neighbours),
+        history=_history_table(model),
     )
     return ServingBundle(
         manifest=manifest,
@@ -164,7 +220,8 @@ def build_bundle(
         customer_embeddings=queries,
         customers=customer_table,
         purchases=pa.Table.from_pandas(purchases, schema=PURCHASES_SCHEMA, preserve_index=False),
-        popularity=popularity_table(window_frame),
+        popularity=popularity_table(frame),
+        ranking=ranking,
     )
 
 

@@ -53,6 +53,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "code_version": trained["code_version"],
         "saved_model_uri": trained["outputs"]["saved_model"],
         **{f"metric.{metric_key(k)}": f"{v:.4f}" for k, v in trained["metrics"].items() if "recall" in k},
+        **_quality_tags(trained.get("quality")),
     }
     client = MlflowClient()
     try:
@@ -67,10 +68,31 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         tags=tags,
         description=f"b2brec two-tower {trained['version']}, window {window['start']} .. {window['cutoff']}",
     )
-    record = {"name": name, "registry_version": registered.version, "tags": tags}
+    record = {"name": name, "registry_version": registered.version, "tags": tags, "quality": trained.get("quality")}
+    if tags["quality.loses_to_baseline"] == "true":
+        log.warning(
+            "registered %s version %s is flagged: it loses to the baseline %s; it will not be deployed "
+            "automatically over a live model that does not",
+            name,
+            registered.version,
+            tags["quality.best_baseline"],
+        )
     models.write_text(f"{args.version}/registered.json", json.dumps(record, indent=2, sort_keys=True))
     log.info("registered %s version %s (bundle %s)", name, registered.version, tags["bundle_uri"])
     return record
+
+
+def _quality_tags(quality: dict[str, Any] | None) -> dict[str, str]:
+    """``quality.loses_to_baseline`` (true/false/unknown), the best baseline and both scores."""
+    if not quality or quality.get("best_baseline") is None:
+        return {"quality.loses_to_baseline": "unknown", "quality.best_baseline": "none"}
+    return {
+        "quality.loses_to_baseline": str(bool(quality["loses_to_baseline"])).lower(),
+        "quality.best_baseline": str(quality["best_baseline"]),
+        "quality.metric": str(quality["metric"]),
+        "quality.model": f"{quality['model']:.4f}",
+        "quality.baseline": f"{quality['baseline']:.4f}",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -201,5 +201,6 @@ def stage_outputs(stage: str, ctx: PipelineContext, run_id: str) -> dict[str, An
             **result.get("outputs", {}),
             "metrics": result.get("metrics", {}),
             "baselines": result.get("baselines", {}),
+            "quality": result.get("quality", {}),
         }
     return result

@@ -11,7 +11,8 @@ import logging
 import sys
 import tempfile
 import time
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--logq-weight", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--distribute", choices=("auto", "mirrored", "none"), default="auto")
-    parser.add_argument("--no-baselines", action="store_true", help="Skip the most-popular and ALS runs")
+    parser.add_argument("--no-baselines", action="store_true", help="Skip the baselines (quality is then unknown)")
+    parser.add_argument(
+        "--validation-days",
+        type=int,
+        default=0,
+        help="Days before the test period the ranker learns from (default: as long as the test period)",
+    )
+    parser.add_argument("--half-life-days", type=float, default=90.0, help="Time decay of popularity and history")
+    parser.add_argument("--ranker", choices=("trees", "linear"), default="trees")
+    parser.add_argument("--no-two-tower", action="store_true", help="Rank without the two-tower retrieval")
     args = parser.parse_args(argv)
+    if args.validation_days < 0:
+        raise PipelineError(f"--validation-days {args.validation_days} must be 0 (= test period length) or positive")
     problems = [
         f"--{name.replace('_', '-')} must be positive"
-        for name in ("embedding_dim", "batch_size", "epochs", "learning_rate", "history_length", "temperature")
+        for name in (
+            "embedding_dim",
+            "batch_size",
+            "epochs",
+            "learning_rate",
+            "history_length",
+            "temperature",
+            "half_life_days",
+        )
         if getattr(args, name) <= 0
     ]
     try:
@@ -100,10 +120,11 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     import mlflow
 
+    from b2brec.quality import verdict
     from trainer.data import load_split, read_metadata
-    from trainer.evaluation import build_split, embedding_scorer, evaluate_both
+    from trainer.evaluation import build_split, evaluate_both
     from trainer.export import build_bundle, export_bundle, save_models
-    from trainer.fit import embed_customers, embed_products, fit
+    from trainer.model.hybrid import fit_hybrid
     from trainer.tracking import epoch_logger, hardware, metric_key
 
     metadata = read_metadata(args.dataset)
@@ -113,87 +134,162 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         raise PipelineError(f"{vocab_url} is missing; run the vocab stage for this run first")
     vocab = json.loads(store(parent).read_text(name))
     train, test = load_split(args.dataset, "train", metadata), load_split(args.dataset, "test", metadata)
-    config = _config(args)
+    window = metadata["window"]
+    test_start = _epoch(window["test_start"])
+    cutoff = _epoch(window["cutoff"])
+    test_days = max(1, round((cutoff - test_start) / 86400))
+    config = _hybrid_config(args, test_days)
     tags = _dataset_tags(metadata, vocab, args.version)
     authenticate_mlflow(args.mlflow_uri)  # the internal Cloud Run MLflow wants an ID token
     mlflow.set_tracking_uri(args.mlflow_uri)
     mlflow.set_experiment(args.experiment)
     started = time.perf_counter()
     with mlflow.start_run(run_name=f"{args.model_name} {args.version}", tags={**tags, "role": "model"}) as active:
-        mlflow.log_params({**config.params(), "train_rows": len(train), "test_rows": len(test)})
+        mlflow.log_params(
+            {**config.train_config.params(), **_hybrid_params(config), "train_rows": len(train), "test_rows": len(test)}
+        )
         mlflow.log_dict(metadata, "dataset/metadata.json")
         mlflow.log_dict(hardware(), "hardware.json")
-        result = fit(train, vocab, config, callbacks=[epoch_logger()])
-        split = build_split(train, test, result.product_ids)
-        test_start = datetime.fromisoformat(metadata["window"]["test_start"]).timestamp()
-        candidates = embed_products(result)
-        customers = embed_customers(result, train, split.customers, test_start, config.history_length)
-        metrics = evaluate_both(embedding_scorer(customers, candidates), split)
-        metrics |= {"train_seconds": result.seconds, "examples_per_second": result.examples_per_second}
+        # 1. fitted on rows before the test period, scored on it; baselines on the same split
+        config = replace(config, callbacks=(epoch_logger(),))
+        model = fit_hybrid(train, float(test_start), list(metadata["features"]), config)
+        split = build_split(train, test)
+        metrics = evaluate_both(model.scorer(split), split)
+        metrics |= {"train_seconds": model.timings.get("total", 0.0)}
         mlflow.log_metrics({metric_key(k): float(v) for k, v in metrics.items()})
-        models = store(args.models)
-        urls = save_models(result, candidates, config.history_length, models, args.version)
+        mlflow.log_dict({"timings": model.timings, "info": model.info, "ranker": model.ranker.to_dict()}, "model.json")
+        baseline_metrics, baseline_params = (
+            ({}, {}) if args.no_baselines else _baselines(train, split, float(test_start))
+        )
+        quality = verdict(metrics, baseline_metrics)
+        mlflow.set_tags(
+            {
+                "quality.loses_to_baseline": str(quality.loses_to_baseline).lower(),
+                "quality.best_baseline": str(quality.best_baseline),
+                "quality.summary": quality.summary,
+            }
+        )
+        if quality.loses_to_baseline:
+            log.warning("model %s %s", args.version, quality.summary)
+        # 2. served: the same learned parts, histories and neighbours refreshed up to the cutoff
         full = pd.concat([train, test], ignore_index=True)
+        served = model.refreshed(full, float(cutoff))
+        models = store(args.models)
+        urls: dict[str, str] = {}
+        if served.two_tower is not None and served.product_embeddings is not None:
+            urls = save_models(
+                served.two_tower,
+                served.product_embeddings,
+                config.train_config.history_length,
+                models,
+                args.version,
+                product_ids=served.product_ids,
+            )
         bundle = build_bundle(
-            result,
+            served,
             full,
             version=args.version,
-            cutoff=datetime.fromisoformat(metadata["window"]["cutoff"]),
-            history_length=config.history_length,
+            cutoff=datetime.fromtimestamp(cutoff, UTC),
             metadata=metadata,
             metrics=metrics,
             run_id=active.info.run_id,
             model_name=args.model_name,
+            quality=quality.to_dict(),
         )
         urls["bundle"] = export_bundle(models, bundle)
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "saved_model"
-            for key in models.list(f"{args.version}/saved_model/"):
-                target = local / key.split("/saved_model/", 1)[1]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(models.read_bytes(key))
-            mlflow.log_artifacts(str(local), "model")
+        if "saved_model" in urls:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / "saved_model"
+                for key in models.list(f"{args.version}/saved_model/"):
+                    target = local / key.split("/saved_model/", 1)[1]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(models.read_bytes(key))
+                mlflow.log_artifacts(str(local), "model")
         mlflow.log_metric("duration_seconds", time.perf_counter() - started)
         mlflow.set_tags({f"output.{k}": v for k, v in urls.items()})
         model_run_id = active.info.run_id
-    baseline_metrics = {} if args.no_baselines else _baselines(train, split, tags, args)
+    _log_baselines(baseline_metrics, baseline_params, tags, args.version)
+    two_tower = model.two_tower
     summary = {
         "version": args.version,
         "mlflow_run_id": model_run_id,
         "metrics": metrics,
         "baselines": baseline_metrics,
+        "quality": quality.to_dict(),
         "outputs": urls,
         "dataset_digest": metadata["digest"],
         "vocab_hash": vocab["hash"],
         "window": metadata["window"],
         "model_name": args.model_name,
         "code_version": tags["code_version"],
-        "strategy": result.strategy,
-        "replicas": result.replicas,
-        "epochs_run": len(result.history.get("loss", [])),
+        "strategy": two_tower.strategy if two_tower is not None else "none",
+        "replicas": two_tower.replicas if two_tower is not None else 0,
+        "epochs_run": len(two_tower.history.get("loss", [])) if two_tower is not None else 0,
+        "timings": model.timings,
     }
     models.write_text(f"{args.version}/train_result.json", json.dumps(summary, indent=2, sort_keys=True))
-    log.info("model %s: %s", args.version, {k: round(v, 4) for k, v in metrics.items() if "recall@100" in k})
+    log.info(
+        "model %s: %s; %s",
+        args.version,
+        {k: round(v, 4) for k, v in metrics.items() if "recall@100" in k},
+        quality.summary,
+    )
     return summary
 
 
-def _baselines(train: pd.DataFrame, split: Any, tags: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    """Each baseline is its own MLflow run on the same split, so the comparison is one click away."""
-    import mlflow
+def _epoch(value: str) -> int:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
+
+def _hybrid_config(args: argparse.Namespace, test_days: int) -> Any:
+    from trainer.model.hybrid import HybridConfig
+
+    return HybridConfig(
+        train_config=_config(args),
+        validation_days=args.validation_days or test_days,
+        half_life_days=args.half_life_days,
+        ranker=args.ranker,
+        two_tower=not args.no_two_tower,
+        seed=args.seed,
+    )
+
+
+def _hybrid_params(config: Any) -> dict[str, Any]:
+    return {
+        f"ranker.{k}": v
+        for k, v in vars(config).items()
+        if k not in ("train_config", "callbacks") and isinstance(v, (int, float, str, bool, type(None)))
+    }
+
+
+def _baselines(train: pd.DataFrame, split: Any, moment: float) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Every baseline's metrics on the model's split, and its parameters."""
     from trainer import baselines
     from trainer.evaluation import evaluate_both
-    from trainer.tracking import metric_key
 
     found: dict[str, Any] = {}
-    for fitter in (baselines.most_popular, baselines.als):
-        fitted = fitter(train, split)
-        metrics = evaluate_both(fitted.scorer, split) | {"train_seconds": fitted.seconds}
-        with mlflow.start_run(run_name=f"{fitted.name} {args.version}", tags={**tags, "role": "baseline"}):
-            mlflow.log_params({"baseline": fitted.name, **fitted.params})
+    params: dict[str, dict[str, Any]] = {}
+    for name, fitted in baselines.fit_all(train, split, moment=moment).items():
+        found[name] = evaluate_both(fitted.scorer, split) | {"train_seconds": fitted.seconds}
+        params[name] = dict(fitted.params)
+    return found, params
+
+
+def _log_baselines(
+    found: dict[str, Any], params: dict[str, dict[str, Any]], tags: dict[str, str], version: str
+) -> None:
+    """Each baseline is its own MLflow run next to the model's, so the comparison is one click away."""
+    import mlflow
+
+    from trainer.tracking import metric_key
+
+    for name, metrics in found.items():
+        with mlflow.start_run(run_name=f"{name} {version}", tags={**tags, "role": "baseline"}):
+            mlflow.log_params({"baseline": name, **params.get(name, {})})
             mlflow.log_metrics({metric_key(k): float(v) for k, v in metrics.items()})
-        found[fitted.name] = metrics
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:

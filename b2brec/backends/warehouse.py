@@ -6,6 +6,7 @@ with sqlglot for DuckDB, where datasets are schemas of one database file.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -60,9 +61,12 @@ class DuckDBWarehouse:
     """A DuckDB database file; each dataset is a schema. Connections are short-lived so that
     other processes (an ETL run, the serving API) can open the same file between calls."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
+        """``memory_limit`` (e.g. ``"256MB"``): DuckDB spills beyond it to a temporary folder, so a big
+        query (a window function over every transaction) runs in bounded memory."""
         self.path = Path(path)
         self.read_only = read_only
+        self.memory_limit = memory_limit
 
     @property
     def uri(self) -> str:
@@ -90,6 +94,11 @@ class DuckDBWarehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = duckdb.connect(str(self.path), read_only=self.read_only)
         conn.execute("SET TimeZone = 'UTC'")
+        if self.memory_limit:
+            spill = Path(tempfile.gettempdir()) / "b2brec-duckdb-spill"
+            spill.mkdir(exist_ok=True)
+            conn.execute(f"SET memory_limit = '{self.memory_limit}'")
+            conn.execute(f"SET temp_directory = '{spill}'")
         return conn
 
     def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:

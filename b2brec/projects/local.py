@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -210,6 +210,26 @@ def create_project(
         },
     )
     return project
+
+
+def update_spec(project: LocalClientProject, spec: ClientSpec) -> LocalClientProject:
+    """Record a new spec for an existing project in its ``project.json``, touching nothing else: its
+    services may hold the warehouse open meanwhile (use ``create_project`` when datasets change)."""
+    if spec.project_id != project.project_id:
+        raise B2BRecError(
+            f"spec of {spec.project_id} cannot replace {project.project_id}'s; create that project instead",
+            code="invalid_spec",
+        )
+    path = _project_file(project.root)
+    payload = json.loads(path.read_text())
+    payload.update(spec=spec.model_dump(mode="json"), updated_at=datetime.now(UTC).isoformat())
+    _write_json_atomic(path, payload)
+    return replace(project, spec=spec)
+
+
+def set_template_version(project: LocalClientProject, version: str) -> LocalClientProject:
+    """Record the template version the project runs (spec ``template_version``) in ``project.json``."""
+    return update_spec(project, project.spec.model_copy(update={"template_version": version}))
 
 
 def _read(root: Path, settings: Settings) -> LocalClientProject:

@@ -219,9 +219,10 @@ MIN_PRODUCTS = 5
 class PipelineDefaults(_Strict):
     """The pipeline's defaults, declared once: RunOptions and the stage entrypoints read them from here."""
 
-    window_days: int = Field(90, ge=7, le=3650)
+    # two years back: the served model weighs old sales down by time decay, not by a hard window
+    window_days: int = Field(730, ge=7, le=3650)
     test_days: int = Field(14, ge=1, le=365)
-    revenue_coverage: float = Field(0.8, gt=0.0, le=1.0)
+    revenue_coverage: float = Field(1.0, gt=0.0, le=1.0)  # the whole catalog: long-tail products are bought too
     embedding_dim: int = Field(64, ge=8, le=1024)
     epochs: int = Field(10, ge=1, le=1000)  # an upper bound: early stopping on a validation tail ends sooner
     batch_size: int = Field(512, ge=16, le=1_000_000)  # measured on the demo data (docs/pipeline.md)

@@ -1,8 +1,10 @@
 """Metering: turn what each local client really ran into billing-export rows.
 
-* every job a client ran (``jobs/{job_id}/``: job.json with the machine spec; start and end
-  times from the job record, else from the files the job runner writes) → one Vertex AI row
-  priced per second of its machine type and accelerators;
+* every finished job of the client's pipeline runs (``trainer.runs.metered_jobs``: run, stage,
+  start, end, machine type, accelerators, replicas) → one Vertex AI row priced per second of its
+  machine type and accelerators, labelled with its ``run_id`` and stage;
+* every other job in the project's ``jobs/`` folder (ETL jobs, jobs outside a run: job.json with
+  the machine spec, times from the files the job runner writes) → a row the same way;
 * each day the client existed → one row per fixed daily service of the price sheet.
 
 Metering is idempotent: a job or a client-day already in the export is not written again.
@@ -32,6 +34,8 @@ class MeteredClient:
     since: date
     jobs_dir: Path | None
     labels: dict[str, str]
+    run_jobs: tuple[dict[str, Any], ...] = ()
+    """``trainer.runs.metered_jobs`` of the client (the jobs of its pipeline runs)."""
 
 
 def _ts(value: Any) -> datetime | None:
@@ -75,8 +79,26 @@ def read_job(job_dir: Path) -> dict[str, Any] | None:
     }
 
 
+def from_run_record(job: dict[str, Any]) -> dict[str, Any] | None:
+    """A ``metered_jobs`` row in the shape :func:`job_rows` prices."""
+    started, ended = _ts(job.get("started_at")), _ts(job.get("ended_at"))
+    if started is None or ended is None:
+        return None
+    return {
+        "job_id": job["job_id"],
+        "name": job.get("stage") or "job",
+        "run_id": job.get("run_id") or "",
+        "started": started,
+        "ended": max(ended, started),
+        "machine_type": job.get("machine_type"),
+        "accelerator_type": job.get("accelerator_type"),
+        "accelerator_count": int(job.get("accelerator_count") or 0),
+        "replica_count": int(job.get("replica_count") or 1),
+    }
+
+
 def job_rows(client: MeteredClient, prices: PriceSheet, job: dict[str, Any]) -> list[UsageRow]:
-    hours = (job["ended"] - job["started"]).total_seconds() / 3600.0
+    hours = (job["ended"] - job["started"]).total_seconds() / 3600.0 * job.get("replica_count", 1)
     cost = hours * prices.machine_hour(job["machine_type"])
     cost += hours * job["accelerator_count"] * prices.accelerator_hour(job["accelerator_type"])
     labels = {**client.labels, "job_id": job["job_id"], "stage": job["name"]}
@@ -141,14 +163,17 @@ def meter(export: BillingExport, clients: list[MeteredClient], prices: PriceShee
         }
         rows: list[UsageRow] = []
         for client in clients:
+            jobs = [j for j in (from_run_record(r) for r in client.run_jobs) if j is not None]
+            in_runs = {j["job_id"] for j in jobs}
             if client.jobs_dir is not None and client.jobs_dir.is_dir():
-                for job_dir in sorted(client.jobs_dir.iterdir()):
-                    if job_dir.name in seen_jobs:
-                        continue
-                    job = read_job(job_dir)
-                    if job is not None:
-                        rows += job_rows(client, prices, job)
-                        added["jobs"] += 1
+                folder_jobs = (read_job(d) for d in sorted(client.jobs_dir.iterdir()) if d.name not in in_runs)
+                jobs += [j for j in folder_jobs if j is not None]
+            for job in jobs:
+                if job["job_id"] in seen_jobs:
+                    continue
+                seen_jobs.add(job["job_id"])
+                rows += job_rows(client, prices, job)
+                added["jobs"] += 1
             day = client.since
             while day <= today:
                 if (client.project_id, day) not in seen_days:

@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import after_this_request, g, has_request_context
 
+from b2brec.context import context_for_spec
 from b2brec.projects.local import list_projects
-from b2brec.settings import Backend
 from control_plane.billing import queries
 from control_plane.billing.export import BillingExport
 from control_plane.billing.metering import MeteredClient, meter
@@ -22,6 +22,7 @@ from control_plane.billing.pricing import PriceSheet
 from control_plane.clients.models import Client
 from control_plane.errors import ControlPlaneError
 from control_plane.runtime import Runtime
+from trainer.runs import metered_jobs
 
 
 def export(rt: Runtime) -> BillingExport:
@@ -65,9 +66,8 @@ def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None) -> dict[str, int]:
-    """Meter every registered local client's jobs and daily services into the export."""
-    if rt.platform.backend is not Backend.LOCAL:
-        return {"jobs": 0, "daily": 0}  # on GCP the real export is read; nothing to meter
+    """Meter every registered client that has a local project (its jobs and daily services) into
+    the export; on GCP there are none, and Cloud Billing writes the real export."""
     projects = {p.project_id: p for p in list_projects(rt.platform)}
     metered = []
     for client in clients:
@@ -75,6 +75,7 @@ def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None
         if project is None:
             continue
         since = datetime.fromisoformat(project.created_at).date()
+        run_jobs = tuple(metered_jobs(context_for_spec(project.spec, rt.platform)))
         metered.append(
             MeteredClient(
                 client_id=client.client_id,
@@ -83,6 +84,7 @@ def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None
                 since=since,
                 jobs_dir=project.root / "jobs",
                 labels={"client_id": client.client_id, "environment": client.env},
+                run_jobs=run_jobs,
             )
         )
     return meter(export(rt), metered, PriceSheet(), today=today or datetime.now(UTC).date())

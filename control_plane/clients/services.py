@@ -14,7 +14,6 @@ from b2brec.errors import B2BRecError
 from b2brec.etl import run_etl
 from b2brec.etl.history import list_runs as etl_runs
 from b2brec.projects.local import open_project
-from b2brec.settings import Backend
 from b2brec.spec import ClientSpec, parse_spec
 from control_plane.audit import services as audit
 from control_plane.clients.models import Client, ClientStatus, JobStatus, ProvisioningJob
@@ -307,7 +306,7 @@ def set_pin(client: Client, pinned: bool, *, actor: str) -> Client:
 def details(rt: Runtime, client: Client) -> dict[str, Any]:
     """What the detail page shows beyond the row: last ETL, last training run, live model."""
     info: dict[str, Any] = {"last_etl": None, "last_training": None, "live_version": None, "recall": None}
-    if rt.platform.backend is not Backend.LOCAL or client.status == ClientStatus.DECOMMISSIONED.value:
+    if client.status == ClientStatus.DECOMMISSIONED.value:
         return info
     try:
         project = open_project(client.project_id, rt.platform)

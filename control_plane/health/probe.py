@@ -11,10 +11,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from b2brec.context import context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl.history import list_runs as etl_runs
 from b2brec.projects.local import open_project
-from b2brec.settings import Backend, Settings
+from b2brec.settings import Settings
+from trainer.runs import list_runs
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class HealthProbe(Protocol):
     def check(self, client_id: str, project_id: str, urls: dict[str, str]) -> ClientHealth: ...
 
 
-GATE_IGNORES = frozenset({"etl"})
+GATE_IGNORES = frozenset({"etl", "pipeline"})
 _METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN|\+Inf)$")
 
 
@@ -114,16 +116,15 @@ class HttpHealthProbe:
                     ok, detail, _ = self._get(http, urls[name] + ("/health" if name == "mlflow" else "/"))
                     checks[name] = {"ok": ok, "detail": detail}
         checks.update(self._etl(project_id))
+        checks.update(self._pipeline(project_id))
         healthy = all(check["ok"] for check in checks.values()) if checks else False
         return ClientHealth(client_id, healthy, checks, version, p99, error_rate, fallback_rate, predictions)
 
     def _etl(self, project_id: str) -> dict[str, dict[str, Any]]:
-        if self.platform.backend is not Backend.LOCAL:
-            return {}
         try:
             project = open_project(project_id, self.platform)
         except B2BRecError:
-            return {"project": {"ok": False, "detail": "local client project missing"}}
+            return {}  # no local project (a client on GCP): ETL freshness is not probed from here yet
         if not project.warehouse_path.exists():
             return {"etl": {"ok": False, "detail": "no warehouse yet"}}
         try:
@@ -140,7 +141,32 @@ class HttpHealthProbe:
         else:
             fresh = False
         ok = fresh and last.get("status") != "failed"
-        return {"etl": {"ok": ok, "detail": f"last ETL {last.get('status')} at {finished}"}}
+        detail = f"last ETL {last.get('status')} at {finished}"
+        return {"etl": {"ok": ok, "detail": detail, "status": last.get("status"), "run_id": last.get("run_id")}}
+
+    def _pipeline(self, project_id: str) -> dict[str, dict[str, Any]]:
+        """Success rate of the client's last ten pipeline runs; the newest failure is named."""
+        try:
+            project = open_project(project_id, self.platform)
+            runs = list_runs(context_for_spec(project.spec, self.platform))[-10:]
+        except Exception:  # noqa: BLE001 - no project or no run store yet: nothing to report
+            return {}
+        finished = [r for r in runs if r.status.value in ("succeeded", "failed")]
+        if not finished:
+            return {}
+        failed = [r for r in finished if r.status.value == "failed"]
+        rate = 1 - len(failed) / len(finished)
+        last = finished[-1]
+        return {
+            "pipeline": {
+                "ok": last.status.value == "succeeded",
+                "detail": f"{rate:.0%} of the last {len(finished)} runs succeeded; last {last.status.value}",
+                "success_rate": rate,
+                "status": last.status.value,
+                "run_id": last.run_id,
+                "error": (last.error or "")[:200],
+            }
+        }
 
 
 def _version_of(body: str) -> str | None:

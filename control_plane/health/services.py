@@ -43,6 +43,23 @@ def poll_fleet(rt: Runtime, clients: Iterable[Client] | None = None) -> list[Cli
     db.session.commit()
     hour = utcnow().strftime("%Y%m%d%H")
     for result in results:
+        etl, pipeline = result.checks.get("etl", {}), result.checks.get("pipeline", {})
+        if etl.get("status") == "failed":
+            alerts.raise_alert(
+                rt,
+                "etl_failed",
+                f"{result.client_id}: the ETL load {etl.get('run_id')} failed ({etl.get('detail')})",
+                client_id=result.client_id,
+                key=str(etl.get("run_id")),
+            )
+        if pipeline.get("status") == "failed":
+            alerts.raise_alert(
+                rt,
+                "training_failed",
+                f"{result.client_id}: pipeline run {pipeline.get('run_id')} failed: {pipeline.get('error')}",
+                client_id=result.client_id,
+                key=str(pipeline.get("run_id")),
+            )
         if not result.healthy:
             alerts.raise_alert(
                 rt,

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from b2brec.backends.factory import backends_for
 from b2brec.errors import B2BRecError
 from b2brec.features import PLATFORM_TABLES
 from control_plane.auth.access import require
@@ -50,10 +51,10 @@ def _context(draft_id: int, step: str) -> dict[str, Any]:
         try:
             spec = services.build_spec(draft, version=initial_version(rt))
             context["spec_text"] = services.spec_yaml(spec)
+            context["local"] = backends_for(spec, rt.platform).is_local
         except B2BRecError as exc:
             form_error(exc)
             context["spec_text"] = ""
-        context["backend"] = rt.platform.backend.value
     return context
 
 

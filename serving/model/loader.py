@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from b2brec.backends.storage import ObjectStore
-from b2brec.bundle import BundleError, ServingBundle, list_versions, read_bundle
+from b2brec.bundle import BundleError, ServingBundle, list_versions, read_bundle, read_manifest
+from b2brec.quality import may_promote
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,23 @@ class BundleSource:
         return list_versions(self.store)
 
     def latest(self) -> str:
+        """The newest version, passing over newer ones flagged as losing to their baselines while
+        an older one is not (``b2brec.quality.may_promote``): an automatic pick never serves a
+        model that a baseline beats when a better one exists. Deploy a version by id to override."""
         versions = self.versions()
         if not versions:
             raise BundleError(
                 "no model version with a serving bundle in this client's models bucket; train a model first "
                 "(b2brec train ...) or deploy a bundle there"
             )
-        return versions[-1]
+        qualities = {v: read_manifest(self.store, v).extra.get("quality") for v in versions}
+        chosen = versions[-1]
+        for version in reversed(versions[:-1]):
+            allowed, _ = may_promote(qualities[chosen], qualities[version])
+            if allowed:
+                break
+            chosen = version
+        return chosen
 
     def load(self, version: str) -> ServingBundle:
         return read_bundle(self.store, version)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from b2brec.bundle import BundleManifest, ServingBundle
 from serving.model.index import ApproximateIndex, ExactIndex
+from serving.model.ranking import RankingState, build_ranking_state
 
 _MASK_CACHE_SIZE = 64
 
@@ -76,6 +77,7 @@ class ModelState:
     approximate: ApproximateIndex | None
     loaded_at: float
     load_seconds: float
+    ranking: RankingState | None = None
     _masks: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
     _mask_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -209,6 +211,7 @@ def build_state(
         approximate=approximate,
         single_uses_approximate=len(candidates) >= approx_threshold,
         batch_uses_approximate=len(candidates) >= batch_approx_threshold,
+        ranking=build_ranking_state(bundle),
         loaded_at=time.time(),
         load_seconds=time.perf_counter() - started,
     )

@@ -172,3 +172,30 @@ def test_budget_forecast(app: Flask, settings: Settings) -> None:
     assert view.forecast == pytest.approx(view.mtd / today.day * days_in_month)
     assert view.budget == 300.0
     assert date.today() >= today - timedelta(days=1)
+
+
+def test_pipeline_run_jobs_are_priced_from_their_run_records(tmp_path: Path) -> None:
+    """The rows trainer.runs.metered_jobs returns: a 30-minute n1-standard-8 trainer with one T4 on
+    two replicas costs 0.5 h x 2 x (0.36 + 0.33) = 0.69 EUR, labelled with its run and stage."""
+    from control_plane.billing.metering import MeteredClient, meter
+    from control_plane.billing.pricing import PriceSheet
+
+    job = {
+        "client": "client-acme-dev", "run_id": "run-7", "stage": "trainer", "attempt": 1, "job_id": "trainer-abc",
+        "state": "succeeded", "started_at": "2026-11-29T10:00:00+00:00", "ended_at": "2026-11-29T10:30:00+00:00",
+        "seconds": 1800.0, "machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4",
+        "accelerator_count": 1, "replica_count": 2,
+    }  # fmt: skip
+    client = MeteredClient(
+        client_id="acme", project_id="client-acme-dev", region="europe-west1", since=date(2026, 11, 30),
+        jobs_dir=None, labels={"client_id": "acme"}, run_jobs=(job,),
+    )  # fmt: skip
+    export = BillingExport(tmp_path / "billing.duckdb")
+    assert meter(export, [client], PriceSheet(), today=date(2026, 11, 30)) == {"jobs": 1, "daily": 1}
+    assert meter(export, [client], PriceSheet(), today=date(2026, 11, 30)) == {"jobs": 0, "daily": 0}
+    with duckdb.connect(str(export.path), read_only=True) as conn:
+        cost, labels = conn.execute(
+            "SELECT cost, labels FROM billing_export WHERE service.description = 'Vertex AI'"
+        ).fetchone()
+    assert cost == pytest.approx(0.5 * 2 * (0.36 + 0.33))
+    assert {"key": "run_id", "value": "run-7"} in labels and {"key": "stage", "value": "trainer"} in labels

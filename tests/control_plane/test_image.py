@@ -62,6 +62,8 @@ def test_image_serves_the_app_on_port(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_image_refuses_a_missing_secret_key(tmp_path: Path) -> None:

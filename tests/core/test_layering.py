@@ -78,7 +78,7 @@ def test_a_violation_breaks_the_contract(tmp_path: Path, relpath: str, source: s
     assert broken in result.stdout
 
 
-BACKEND_CHECK = re.compile(r"Backend\.(LOCAL|GCP)|\.backend\s*(==|!=|\bis\b)|\.backend\.value|B2BREC_BACKEND\"\]")
+BACKEND_CHECK = re.compile(r"Backend\.(LOCAL|GCP)|\.backend(\.value)?\s*(==|!=|\bis\b)|B2BREC_BACKEND\"\]")
 CHOOSERS = {REPO_ROOT / "b2brec" / "settings.py"}  # declares the enum and its default
 
 

@@ -105,6 +105,7 @@ def test_bad_yaml_and_bad_cron_and_window(tmp_path: Path) -> None:
         load_spec(path)
     data = _demo_data()
     data["etl"]["schedule"] = "every night"
+    data["pipeline"]["window_days"] = 90
     data["pipeline"]["test_days"] = 120
     with pytest.raises(SpecError) as err:
         load_spec(_write(tmp_path, data))

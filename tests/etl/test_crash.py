@@ -122,7 +122,7 @@ def _kill_at(client: Client, point: float | tuple[Stage, float], full_run: float
         assert process.returncode == 0, stderr.decode()
         return "finished"
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process.communicate(timeout=30)  # reaps it and closes its stderr pipe
     return "killed, package pending" if _pending(client) else "killed"
 
 
@@ -130,7 +130,8 @@ def test_killed_loads_recover_to_an_exact_copy(big_client: Client) -> None:
     client = big_client
     started = time.monotonic()
     baseline = _etl(client, full_refresh=True)
-    assert baseline.wait(timeout=300) == 0
+    _, stderr = baseline.communicate(timeout=300)
+    assert baseline.returncode == 0, stderr.decode()
     full_run = time.monotonic() - started
 
     outcomes: list[str] = []
@@ -172,7 +173,9 @@ def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Clien
     for incremental) must reload them in full and say so in the run history. ``fresh-disk`` also
     wipes dlt's local folder, as a new Cloud Run job starts with an empty disk."""
     client = big_client
-    assert _etl(client).wait(timeout=300) == 0
+    first = _etl(client)
+    _, stderr = first.communicate(timeout=300)  # communicate() also closes the pipe
+    assert first.returncode == 0, stderr.decode()
     assert _kill_at(client, ("job started", 0.0), 0.0, full_refresh=True) == "killed, package pending"
     ledger = client.project.storage("data")
     assert ledger.exists(LEDGER_KEY), "a full refresh records its tables before it starts"

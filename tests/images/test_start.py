@@ -185,28 +185,36 @@ def test_mlflow_refuses_to_start_without_its_database(image_envs: dict[str, Imag
 
 
 @pytest.mark.parametrize("stack", [s for s in CLIENT_STACKS if s != "demo-dev"])
-def test_etl_job_reaches_the_clients_secrets(
+def test_etl_job_reaches_the_clients_sources_and_warehouse(
     stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], tmp_path: Path, stack: str
 ) -> None:
-    """Sources with a password: the first dependency is Secret Manager (after the spec was read and
-    validated, and without the trainer settings the old eager factory demanded)."""
+    """Database sources: after the spec is read and validated (and without the trainer settings the old
+    eager factory demanded), the job checks its sources (the host's address: none resolves here) and
+    records the failed run in the warehouse (BigQuery: the client is built and asks for credentials)."""
     env = {**_runtime(stacks, stack, "job", "etl"), **NO_METADATA_SERVER}
     result = run(image_envs["etl"], env, tmp_path / "home")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert not [marker for marker in CONFIG_ERRORS if marker in output], output[-3000:]
     assert "B2BREC_TRAINER_IMAGE" not in output
-    assert "secretmanager" in output and "DefaultCredentialsError" in output, output[-3000:]
+    spec = stacks[stack].spec
+    assert spec is not None
+    (source,) = spec.sources
+    assert f"source '{source}'" in output and ("does not resolve" in output or "secretmanager" in output), output[
+        -3000:
+    ]
+    assert "google/cloud/bigquery" in output and "DefaultCredentialsError" in output, output[-3000:]
 
 
 def test_etl_job_of_a_file_source_reaches_the_warehouse(
     stacks: dict[str, Synthesized], image_envs: dict[str, ImageEnv], tmp_path: Path
 ) -> None:
-    """demo-dev's source is a SQLite file under ``${B2BREC_HOME}`` (escaped in the JSON, restored by Terraform):
-    with no file there the run fails its source check and records the failure in the warehouse (BigQuery)."""
+    """demo-dev's source is a SQLite file in the client's upload area, which the GCP backend does not read
+    (yet): the run fails its source check with that reason and records the failure in the warehouse."""
     env = {**_runtime(stacks, "demo-dev", "job", "etl"), **NO_METADATA_SERVER}
     result = run(image_envs["etl"], env, tmp_path / "home")
     output = result.stdout + result.stderr
-    assert "the SQLite file of source 'erp' does not exist" in output, output[-3000:]
-    assert str(tmp_path / "home" / ".b2brec" / "sources" / "demo-erp.sqlite") in output
+    assert result.returncode != 0
+    assert not [marker for marker in CONFIG_ERRORS if marker in output], output[-3000:]
+    assert "source 'erp'" in output and "sqlite" in output, output[-3000:]
     assert "google/cloud/bigquery" in output and "DefaultCredentialsError" in output

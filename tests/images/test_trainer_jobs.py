@@ -61,7 +61,7 @@ def test_custom_jobs_carry_the_image_identity_network_and_machine_of_the_spec(
     stack = stacks[stack_name]
     settings = _client_app_settings(stack)
     ctx = context_for(context_for_spec(spec_from_json(settings.client_spec), settings))
-    assert isinstance(ctx.jobs, VertexJobRunner) and ctx.mlflow_uri == MLFLOW_URL
+    assert isinstance(ctx.jobs, VertexJobRunner) and ctx.tracking_uri() == MLFLOW_URL
     training = stack.spec.infra.training  # type: ignore[union-attr]
     for stage in STAGES:
         spec = JobSpec(

@@ -69,6 +69,8 @@ def test_create_apply_detect_broken_and_roll_back(
         assert project.spec.template_version == "1.0.0" and read_template(project)["version"] == "1.0.0"
         first_pid = _serving_pid(settings, spec)
 
+        again = provisioner.create(spec, "1.0.0")  # a resumed onboarding: nothing restarts
+        assert not again.created and again.healthy and _serving_pid(settings, spec) == first_pid
         same = provisioner.apply_version(spec, "1.0.0")
         assert same.unchanged and same.restarted == [] and same.healthy
         assert _serving_pid(settings, spec) == first_pid  # idempotent: nothing restarted

@@ -53,7 +53,13 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     assert state.stage("extract").job == extract_job
     metrics = state.stage("train").outputs["metrics"]
     assert 0.0 < metrics["all/recall@100"] <= 1.0
-    assert set(state.stage("train").outputs["baselines"]) == {"most_popular", "als"}
+    assert set(state.stage("train").outputs["baselines"]) == {
+        "most_popular",
+        "own_history",
+        "ease",
+        "als",
+        "own_history+ease",
+    }
     train_jobs = state.stage("train").jobs
     assert [j.state for j in train_jobs] == ["failed", "succeeded"]  # both attempts are metered
     assert all(j.started_at and j.ended_at and j.machine_type for j in state.jobs())
@@ -61,6 +67,11 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     bundle = read_bundle(fixed.models, run_id)
     assert bundle.manifest.version == run_id
     assert bundle.customer_embeddings.shape[0] == bundle.customers.num_rows > 0
+    assert bundle.ranking is not None and bundle.ranking.history.num_rows > 0
+    quality = bundle.manifest.extra["quality"]
+    assert (
+        quality["metric"] == "all/recall@100" and quality["best_baseline"] in state.stage("train").outputs["baselines"]
+    )
     for name in ("saved_model", "query_model", "candidate_model"):
         assert fixed.models.exists(f"{run_id}/{name}/saved_model.pb")
 
@@ -68,6 +79,8 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     version = client.get_model_version("tiny", state.stage("register").outputs["registry_version"])
     assert version.tags["bundle_uri"] == fixed.models.url(f"{run_id}/serving")
     assert version.tags["model_version"] == run_id
+    assert version.tags["quality.loses_to_baseline"] == str(quality["loses_to_baseline"]).lower()
+    assert version.tags["quality.best_baseline"] == quality["best_baseline"]
     runs = client.search_runs([client.get_experiment_by_name("b2brec").experiment_id])
     assert {r.data.tags["role"] for r in runs} == {"model", "baseline"}
 

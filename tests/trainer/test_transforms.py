@@ -170,3 +170,17 @@ def test_encoded_examples_parse_back_with_tensorflow() -> None:
     reference = tf.train.Example()
     reference.ParseFromString(records[0])
     assert reference.features.feature["art_name"].bytes_list.value == ["Crème fraîche 1L".encode()]
+
+
+def test_extract_dataset_with_a_selection_made_beforehand() -> None:
+    # the warehouse chose the products (as the extractor's run does): same rows as choosing them here
+    data = [row("c1", "A", 1, 60), row("c2", "B", 2, 40), row("c1", "A", 11, 5), row("c2", "B", 12, 500)]
+    chosen = select_by_revenue([("A", 60.0), ("B", 40.0)], 0.6)
+    assert chosen["kept"] == ["A"]
+    with TestPipeline() as p:
+        out = batches(p, data) | ExtractDataset(test_start=10 * DAY, coverage=0.6, features=(), selection=chosen)
+        assert_that(
+            rows(out["train"], "ft") | "t" >> beam.Map(lambda r: r["product_id"]), equal_to(["A"]), label="train"
+        )
+        assert_that(rows(out["test"], "fs") | "s" >> beam.Map(lambda r: r["revenue"]), equal_to([5.0]), label="test")
+        assert_that(out["selection"] | beam.Map(lambda s: s["kept"]), equal_to([["A"]]), label="selection")

@@ -34,7 +34,14 @@ from b2brec.spec import PipelineDefaults
 from b2brec.spec.clientspec import RowRules
 from trainer.errors import DataError, PipelineError
 from trainer.extractor import source
-from trainer.extractor.transforms import MALFORMED, ExtractDataset, encode_examples, rows_to_batch, to_epoch_seconds
+from trainer.extractor.transforms import (
+    MALFORMED,
+    ExtractDataset,
+    encode_examples,
+    rows_to_batch,
+    select_by_revenue,
+    to_epoch_seconds,
+)
 from trainer.stage import stage_main
 from trainer.uris import local_path, store, warehouse_from_uri
 
@@ -42,6 +49,7 @@ log = logging.getLogger(__name__)
 SHARD_SUFFIX = ".tfrecord.gz"
 LOCAL_RUNNER = "local"
 READ_BATCH_ROWS = 50_000
+READ_MEMORY_LIMIT = "256MB"
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -101,9 +109,11 @@ class _ReadDuckDB(beam.DoFn):
         self.path, self.sql, self.params = path, sql, params
 
     def process(self, _: Any) -> Iterator[pa.Table]:
-        with DuckDBWarehouse(Path(self.path), read_only=True).connect() as conn:  # session time zone UTC
-            result = conn.execute(to_duckdb_sql(self.sql), self.params)
-            reader: pa.RecordBatchReader = result.to_arrow_reader(READ_BATCH_ROWS)  # type: ignore[union-attr]
+        warehouse = DuckDBWarehouse(Path(self.path), read_only=True, memory_limit=READ_MEMORY_LIMIT)
+        with warehouse.connect() as conn:  # session time zone UTC
+            # Bounded memory: DuckDB spills the rules' window functions to disk beyond the limit, and
+            # ``sql().to_arrow_reader`` streams (``execute().to_arrow_reader`` copies the whole result).
+            reader = conn.sql(to_duckdb_sql(self.sql), params=self.params).to_arrow_reader(READ_BATCH_ROWS)
             for batch in reader:
                 if batch.num_rows:
                     yield pa.Table.from_batches([batch])
@@ -178,7 +188,7 @@ def _iso(epoch: int | None) -> str | None:
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     args, beam_args = parse_args(argv)
-    warehouse = warehouse_from_uri(args.warehouse)
+    warehouse = warehouse_from_uri(args.warehouse, memory_limit=READ_MEMORY_LIMIT)
     columns = source.discover(warehouse)
     features, missing = source.available_features(warehouse, columns)
     cutoff = args.cutoff or source.default_cutoff(warehouse)
@@ -191,10 +201,21 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     out = store(output)
     out.delete("", recursive=True)
     options = PipelineOptions(beam_args, save_main_session=False)
+    # the products to keep are chosen in the warehouse first: choosing them inside the pipeline from
+    # its own training rows makes the runner hold every training row until the choice is made
+    # (~5 GB at 10M lines); with the choice known, rows stream from read to shard in bounded memory
+    totals = warehouse.query(source.product_revenue_sql(sql), {**params, "test_start": test_start})
+    selection = select_by_revenue(
+        list(zip(totals.column("product_id").to_pylist(), totals.column("revenue").to_pylist(), strict=True)),
+        args.revenue_coverage,
+    )
     with beam.Pipeline(runner=beam_runner(args.runner), options=options) as pipeline:
         rows = read_rows(pipeline, args.warehouse, sql, params)
         result = rows | "Extract" >> ExtractDataset(
-            test_start=to_epoch_seconds(test_start), coverage=args.revenue_coverage, features=features
+            test_start=to_epoch_seconds(test_start),
+            coverage=args.revenue_coverage,
+            features=features,
+            selection=selection,
         )
         for split in ("train", "test"):
             _ = result[split] | f"Write{split}" >> beam.ParDo(_WriteShard(f"{local_path(output)}/{split}", features))

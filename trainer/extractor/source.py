@@ -114,6 +114,19 @@ def window_sql(columns: SourceColumns, features: tuple[str, ...], rules: RowRule
     )
 
 
+def product_revenue_sql(window: str) -> str:
+    """Revenue per product over the training part (before ``@test_start``) of the window query's rows
+    the extractor accepts (a customer and a product, non-negative revenue): the warehouse sums it, so
+    the Beam pipeline can keep products without first holding every training row (bind
+    ``window_start``, ``cutoff`` and ``test_start``)."""
+    return (
+        "SELECT TRIM(w.product_id) AS product_id, SUM(w.revenue) AS revenue "
+        f"FROM ({window}) AS w "
+        "WHERE w.`timestamp` < @test_start AND w.revenue >= 0 AND TRIM(w.product_id) != '' "
+        "AND TRIM(w.customer_id) != '' GROUP BY 1"
+    )
+
+
 def available_features(warehouse: Warehouse, columns: SourceColumns) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(present, missing) optional features: a column that is absent or entirely NULL is missing."""
     present: list[str] = []

@@ -404,20 +404,37 @@ class ExtractDataset(beam.PTransform):
     """Validate, split by time, keep the top-revenue products (chosen on train), summarise.
 
     Returns a dict of PCollections: train, test (batches), malformed, selection, train_stats, test_stats.
+    ``selection`` (a ``select_by_revenue`` result computed beforehand, e.g. by the warehouse) skips
+    choosing the products here; then no stage has to wait for all training rows, and rows stream
+    through in bounded memory.
     """
 
-    def __init__(self, *, test_start: int, coverage: float, features: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        *,
+        test_start: int,
+        coverage: float,
+        features: tuple[str, ...],
+        selection: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.test_start = test_start
         self.coverage = coverage
         self.features = features
+        self.selection = selection
 
     def expand(self, batches: beam.PCollection) -> dict[str, beam.PCollection]:
         validated = batches | "Validate" >> ValidateRows(self.features)
         train_all, test_all = validated["valid"] | "Split" >> SplitByTime(self.test_start)
-        selection = train_all | "TopRevenue" >> TopRevenueProducts(self.coverage)
-        train = train_all | "KeepTrain" >> KeepProducts(selection)
-        test = test_all | "KeepTest" >> KeepProducts(selection)
+        if self.selection is not None:
+            # a plain argument, not a side input: nothing waits for anything, every step fuses
+            selection = batches.pipeline | "Selection" >> beam.Create([self.selection])
+            train = train_all | "KeepTrain" >> beam.FlatMap(keep_products, self.selection)
+            test = test_all | "KeepTest" >> beam.FlatMap(keep_products, self.selection)
+        else:
+            selection = train_all | "TopRevenue" >> TopRevenueProducts(self.coverage)
+            train = train_all | "KeepTrain" >> KeepProducts(selection)
+            test = test_all | "KeepTest" >> KeepProducts(selection)
         return {
             "train": train,
             "test": test,

@@ -1,0 +1,90 @@
+"""``b2brec evaluate`` on a real local client project: extract from its DuckDB warehouse, train on
+the days before the cutoff, print the model and every baseline on the test period."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from b2brec.projects.local import LocalClientProject
+from b2brec.settings import Settings
+from cli.main import app
+
+pytestmark = [
+    pytest.mark.slow,
+    # the extractor's DuckDB -> Arrow read (trainer/extractor) warns about an extra copy; the CLI runs it in-process
+    pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning"),
+]
+runner = CliRunner()
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    # a wide terminal, so rich does not abbreviate the method names
+    return {
+        "B2BREC_HOME": str(settings.home),
+        "B2BREC_ENVIRONMENTS_DIR": str(settings.environments_dir),
+        "COLUMNS": "200",
+    }
+
+
+def test_evaluate_prints_model_and_every_baseline(
+    settings: Settings, project: LocalClientProject, tmp_path: Path
+) -> None:
+    # the tiny warehouse holds sales from 2026-05-21 to 2026-06-30; test on the last 10 days
+    out = tmp_path / "evaluation.json"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--client",
+            project.spec.project_id,
+            "--cutoff",
+            "2026-06-20",
+            "--test-days",
+            "10",
+            "--no-two-tower",
+            "--output",
+            str(out),
+        ],
+        env=_env(settings),
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("b2brec (served model)", "most_popular", "own_history", "ease", "als", "own_history+ease"):
+        assert name in result.output
+    assert "before 2026-06-20" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["cutoff"] == "2026-06-20" and saved["test_days"] == 10
+    assert saved["info"]["customers"] > 0
+    assert set(saved["quality"]) >= {"loses_to_baseline", "best_baseline", "model", "baseline"}
+    assert set(saved["rows"]) == {
+        "b2brec (served model)",
+        "most_popular",
+        "own_history",
+        "ease",
+        "als",
+        "own_history+ease",
+    }
+    assert "best baseline" in result.output
+    model = saved["rows"]["b2brec (served model)"]
+    assert 0.0 < model["all/recall@100"] <= 1.0
+
+
+def test_evaluate_rejects_a_bad_cutoff(settings: Settings, project: LocalClientProject) -> None:
+    result = runner.invoke(
+        app, ["evaluate", "--client", project.spec.project_id, "--cutoff", "June 20"], env=_env(settings)
+    )
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_evaluate_says_when_the_test_period_is_empty(settings: Settings, project: LocalClientProject) -> None:
+    result = runner.invoke(
+        app,
+        ["evaluate", "--client", project.spec.project_id, "--cutoff", "2027-01-01", "--no-two-tower"],
+        env=_env(settings),
+    )
+    assert result.exit_code == 2
+    assert "no transactions in the test period 2027-01-01" in result.output and "earlier --cutoff" in result.output
