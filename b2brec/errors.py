@@ -93,17 +93,18 @@ class B2BRecError(Exception):
 # --- the registry ------------------------------------------------------------------------------
 # Grouped by area. A test walks the source for code literals and checks each one is registered.
 
+# generic web errors, shared by the apps (an app passes its own fix= where it knows a better one)
+register("invalid_input", 400, "invalid input", "correct the named field and submit again")
+register("unauthenticated", 401, "sign in first", "sign in, then retry")
+register("forbidden", 403, "not allowed for your role", "ask an admin to change your role")
+register("not_found", 404, "not found", "pick an existing item from the list")
+register("conflict", 409, "conflicts with the current state", "reload the page and check the current state")
 # settings, specs, clients
 register("invalid_settings", 500, "invalid platform settings", "check the B2BREC_* environment variables")
 register(
     "invalid_spec", 422, "invalid client spec", "correct the named field of the environments/*.yaml file and retry"
 )
 register("invalid_request", 422, "invalid request", "correct the named option or field and retry")
-# generic codes both web apps answer with (each app registers only its own, domain-specific codes)
-register("invalid_input", 400, "invalid input", "correct the named field and send the form again")
-register("forbidden", 403, "not allowed for your role", "ask an admin to change your role")
-register("not_found", 404, "not found", "pick an existing item from the list")
-register("conflict", 409, "conflicts with the current state", "reload the page and check the current state")
 register("client_not_found", 404, "unknown client", "use a name from the list shown, or create the client first")
 register("client_ambiguous", 409, "ambiguous client name", "use the project id, which is unique")
 register("invalid_ports", 422, "invalid service ports", "give NAME=PORT with a port in 1024-65535")

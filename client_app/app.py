@@ -37,8 +37,11 @@ def secret_key(config: AppConfig, client: ClientRuntime) -> str:
     """The configured key; locally a random one kept in the client's secrets (never a built-in fallback)."""
     if config.secret_key is not None:
         return config.secret_key.get_secret_value()
-    if client.backends.fail_closed:  # public deployment: a key must be configured, never made up
-        raise AppError("B2BREC_APP_SECRET_KEY is required on backend=gcp (the stack sets it)", code="invalid_settings")
+    if client.backends.fail_closed:  # a public deployment: never a key made up on the spot
+        raise AppError(
+            "B2BREC_SECRET_KEY (or B2BREC_APP_SECRET_KEY) is required on backend=gcp; the client stack sets it",
+            code="invalid_settings",
+        )
     store = client.backends.secrets
     try:
         return store.get(SECRET_KEY_NAME)

@@ -11,9 +11,9 @@ from werkzeug.exceptions import HTTPException
 
 from b2brec.errors import B2BRecError, lookup, register
 
-# the control plane's own codes, registered once in the platform's registry (b2brec.errors);
-# the generic ones (invalid_input, forbidden, not_found, conflict) are the core's
-register("unauthenticated", 401, "sign in first", "sign in (or open the app through its IAP URL)")
+# the control plane's own codes, registered once in the platform's registry (b2brec.errors)
+# invalid_input, unauthenticated, forbidden, not_found and conflict are the platform's generic web codes
+# (b2brec.errors); a raise passes fix= where the control plane knows a better one.
 register("version_not_deployable", 409, "template version not deployable", "use one of the last released versions")
 register("rollout_running", 409, "another rollout is running", "wait for it to finish or halt it first")
 register("provisioning_failed", 502, "provisioning failed", "see the job's log, fix the cause and resume the job")

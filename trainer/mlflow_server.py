@@ -64,6 +64,11 @@ def _owned_pid(project: LocalClientProject) -> int | None:
     return pid if alive(pid) else None
 
 
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+"""Servers started by this process, by pid: a dropped ``Popen`` of a running child warns at garbage
+collection, and the one that started a server reaps it when it stops it."""
+
+
 def start(project: LocalClientProject, *, timeout: float = 90.0, env: dict[str, str] | None = None) -> str:
     """Start the server unless this project's own server already answers; returns the tracking URI."""
     if is_running(project):
@@ -86,6 +91,7 @@ def start(project: LocalClientProject, *, timeout: float = 90.0, env: dict[str, 
         )
     with open(_pid_file(project), "w") as handle:
         handle.write(str(process.pid))
+    _STARTED[process.pid] = process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -106,4 +112,8 @@ def stop(project: LocalClientProject, *, timeout: float = 15.0) -> bool:
         return False
     pid = int(pid_file.read_text().strip())
     pid_file.unlink()
-    return stop_group(pid, timeout=timeout)
+    stopped = stop_group(pid, timeout=timeout)
+    child = _STARTED.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=timeout)  # reap it here (it is our child): no zombie, no ResourceWarning
+    return stopped

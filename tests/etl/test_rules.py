@@ -241,7 +241,11 @@ def test_realistic_sqlite_through_the_etl(settings: Settings) -> None:
     _spec, project = _load_realistic(settings, None, {"kind": "sqlite", "path": "erp.sqlite"}, "rules-sqlite")
     db = upload_area(_spec, settings) / "erp.sqlite"
     summary = run_etl(context_for_spec(_spec, settings))
-    _check_against_source(summary, project, sa.create_engine(f"sqlite:///{db}"))
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        _check_against_source(summary, project, engine)
+    finally:
+        engine.dispose()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == summary.rules.lines
 
@@ -258,7 +262,11 @@ def test_realistic_postgresql_through_the_etl(settings: Settings, postgres_url: 
     settings = allow_local_servers(settings, "rules-postgres")  # the operator allows this machine's server
     spec, project = _load_realistic(settings, postgres_url, source, "rules-postgres")
     summary = run_etl(context_for_spec(spec, settings))
-    _check_against_source(summary, project, sa.create_engine(postgres_url))
+    engine = sa.create_engine(postgres_url)
+    try:
+        _check_against_source(summary, project, engine)
+    finally:
+        engine.dispose()  # no connection left for the garbage collector to warn about
 
 
 def test_derived_column_from_csv(settings: Settings) -> None:

@@ -13,7 +13,11 @@ from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from cli.main import app
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # the extractor's DuckDB -> Arrow read (trainer/extractor) warns about an extra copy; the CLI runs it in-process
+    pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning"),
+]
 runner = CliRunner()
 
 

@@ -70,8 +70,7 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
     assert bundle.ranking is not None and bundle.ranking.history.num_rows > 0
     quality = bundle.manifest.extra["quality"]
     assert (
-        quality["metric"] == "all/recall@100"
-        and quality["best_baseline"] in state["stages"]["train"]["outputs"]["baselines"]
+        quality["metric"] == "all/recall@100" and quality["best_baseline"] in state.stage("train").outputs["baselines"]
     )
     for name in ("saved_model", "query_model", "candidate_model"):
         assert fixed.models.exists(f"{run_id}/{name}/saved_model.pb")
