@@ -126,8 +126,8 @@ def _timestamps(split_dir: Path) -> list[int]:
 
 def test_the_window_is_utc_when_the_machine_is_in_new_york(settings: Settings, tmp_path: Path) -> None:
     spec = _spec()
-    _write_source(upload_area(spec, settings) / "export")
     project = create_project(spec, settings)
+    _write_source(upload_area(spec, settings) / "export")
 
     # 1. The real ETL job writes the warehouse (dlt -> DuckDB, TIMESTAMPTZ).
     loaded = json.loads(_run(["-m", "b2brec.etl", project.project_id], settings).stdout.strip().splitlines()[-1])
@@ -170,8 +170,8 @@ def test_the_default_cutoff_is_midnight_utc_after_the_latest_sale(settings: Sett
     """default_cutoff on the ETL'd warehouse, in a New York process: the latest sale is 04:00 UTC on
     March 1st (23:00 on Feb 28th in New York), so the default cutoff is March 2nd, 00:00 UTC."""
     spec = _spec()
-    _write_source(upload_area(spec, settings) / "export")
     project = create_project(spec, settings)
+    _write_source(upload_area(spec, settings) / "export")
     _run(["-m", "b2brec.etl", project.project_id], settings)
     probe = (
         "from trainer.extractor.source import default_cutoff; from trainer.uris import warehouse_from_uri; "
