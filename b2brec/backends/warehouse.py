@@ -6,7 +6,9 @@ with sqlglot for DuckDB, where datasets are schemas of one database file.
 
 from __future__ import annotations
 
+import random
 import tempfile
+import time
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -57,6 +59,25 @@ def to_duckdb_sql(sql: str) -> str:
     return ";\n".join(statements)
 
 
+LOCK_WAIT_SECONDS = 30.0
+"""How long opening the file waits while another process holds it (DuckDB allows one writing process,
+and no reader beside it): every platform process opens the file per call and closes it after, so a
+conflict is a short overlap (serving flushing its prediction log while the CLI reads a summary)."""
+
+
+def _connect_waiting_for_lock(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay + random.uniform(0, delay))
+        delay = min(delay * 2, 0.5)
+
+
 class DuckDBWarehouse:
     """A DuckDB database file; each dataset is a schema. Connections are short-lived so that
     other processes (an ETL run, the serving API) can open the same file between calls."""
@@ -92,7 +113,7 @@ class DuckDBWarehouse:
         """A connection whose session time zone is UTC (as BigQuery's): TIMESTAMPTZ values come back in
         UTC and a naive timestamp compared with one is read as UTC, whatever the machine's TZ."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(self.path), read_only=self.read_only)
+        conn = _connect_waiting_for_lock(self.path, read_only=self.read_only)
         conn.execute("SET TimeZone = 'UTC'")
         if self.memory_limit:
             spill = Path(tempfile.gettempdir()) / "b2brec-duckdb-spill"

@@ -91,3 +91,32 @@ def test_subprocess_job_cancel(tmp_path: Path) -> None:
     assert runner.status(job).state is JobState.RUNNING
     runner.cancel(job)
     assert wait(runner, job, timeout=30, poll=0.1).state in {JobState.CANCELLED, JobState.FAILED}
+
+
+def test_a_query_waits_while_another_process_holds_the_warehouse(tmp_path: Path) -> None:
+    """DuckDB lets one process write and no one read beside it; the platform's processes open the file
+    per call, so a reader that meets a writer's short hold waits for it instead of failing."""
+    import subprocess
+    import sys
+    import time
+
+    from b2brec.backends.warehouse import DuckDBWarehouse
+
+    path = tmp_path / "w.duckdb"
+    DuckDBWarehouse(path).execute("CREATE TABLE t AS SELECT 42 AS x")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(1.5)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        started = time.monotonic()
+        assert DuckDBWarehouse(path, read_only=True).query("SELECT x FROM t").column("x").to_pylist() == [42]
+        assert time.monotonic() - started > 0.3  # it did wait for the holder to let go
+    finally:
+        holder.wait(timeout=30)
+        holder.stdout.close()
