@@ -23,6 +23,7 @@ from b2brec.settings import Settings
 from b2brec.spec import load_environment
 from cli.common import console, load_settings, user_errors
 from cli.data import DEMO_ENVIRONMENT, DEMO_SOURCE_FILE
+from cli.demo_apps import start_client_app, start_control_plane
 from cli.demo_serving import show_requests, start_server
 from cli.pipeline import run_with_progress
 from cli.render_etl import EtlProgressView, render_report, render_summary
@@ -80,6 +81,9 @@ def demo(
     keep_serving: bool = typer.Option(
         True, "--keep-serving/--stop-serving", help="Leave the serving API running after the demo requests."
     ),
+    web: bool = typer.Option(
+        True, "--web/--no-web", help="Start the client app and the control plane (and print their logins) at the end."
+    ),
 ) -> None:
     """Run the main job end to end on the embedded default."""
     settings = load_settings()
@@ -123,3 +127,15 @@ def demo(
         console.print(
             f"[green]serving at {url}[/green] (docs {url}/docs, metrics {url}/metrics); stop with: kill {server.pid}"
         )
+    if not web:
+        return
+
+    _step(8, "Start the client app for the demo client (Flask + Celery worker and beat)")
+    client_app = start_client_app(project)
+    console.print(f"[green]client app at {client_app.url}[/green]  login: [bold]{client_app.login}[/bold]")
+    console.print(f"[dim]log {client_app.log}; stop with: kill -- -{client_app.pid}[/dim]")
+
+    _step(9, "Start the control plane with the demo client registered")
+    control_plane = start_control_plane(settings.home)
+    console.print(f"[green]control plane at {control_plane.url}[/green]  login: [bold]{control_plane.login}[/bold]")
+    console.print(f"[dim]log {control_plane.log}; stop with: kill -- -{control_plane.pid}[/dim]")

@@ -13,7 +13,7 @@ from b2brec.settings import Settings
 from client_app.client import ClientRuntime
 from client_app.config import AppConfig
 from client_app.database import database
-from client_app.errors import AppError, register_error_handlers
+from client_app.errors import register_error_handlers
 from client_app.extensions import csrf, db, login_manager
 from client_app.models import User
 
@@ -34,14 +34,11 @@ DOMAINS = (
 
 
 def secret_key(config: AppConfig, client: ClientRuntime) -> str:
-    """The configured key; locally a random one kept in the client's secrets (never a built-in fallback)."""
+    """The configured key, else the client's secret ``client-app-secret-key``: a random key is stored
+    there on first start (locally the encrypted store, on GCP Secret Manager, where the stack lets the app
+    add a version). Never a built-in fallback."""
     if config.secret_key is not None:
         return config.secret_key.get_secret_value()
-    if client.backends.fail_closed:  # a public deployment: never a key made up on the spot
-        raise AppError(
-            "B2BREC_SECRET_KEY (or B2BREC_APP_SECRET_KEY) is required on backend=gcp; the client stack sets it",
-            code="invalid_settings",
-        )
     store = client.backends.secrets
     try:
         return store.get(SECRET_KEY_NAME)

@@ -36,8 +36,8 @@ class ClientRuntime:
     def context(self) -> ClientContext:
         if self.config.client_spec:
             spec = parse_spec(json.loads(self.config.client_spec), origin="B2BREC_CLIENT_SPEC")
-            return context_for_spec(spec, self.settings, name=self.config.client)
-        return client_context(self.config.client, self.settings)
+            return context_for_spec(spec, self.settings, name=self.config.client or spec.project_id)
+        return client_context(self.config.client or "", self.settings)
 
     def context_with(self, spec: ClientSpec) -> ClientContext:
         return context_for_spec(spec, self.settings, name=self.context.name)

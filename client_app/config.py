@@ -19,10 +19,11 @@ class AppConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="B2BREC_APP_", extra="ignore", frozen=True, populate_by_name=True)
 
-    client: str = Field(
-        validation_alias=AliasChoices("B2BREC_APP_CLIENT", "B2BREC_GCP_PROJECT"),
-        description="Project id, client id or environment name of the client this app serves (on GCP the "
-        "stack's B2BREC_GCP_PROJECT is used when B2BREC_APP_CLIENT is unset).",
+    client: str | None = Field(
+        None,
+        validation_alias=AliasChoices("B2BREC_APP_CLIENT", "client"),
+        description="Project id, client id or environment name of the client this app serves; unset = the "
+        "project id of `client_spec` (on GCP the stack passes the spec).",
     )
     client_spec: str | None = Field(
         None,
@@ -32,23 +33,9 @@ class AppConfig(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="SQLAlchemy URL of the app database; unset = Cloud SQL when the stack's B2BREC_SQL_* are set, "
-        "else SQLite in the client project's db/.",
-    )
-    sql_connection: str | None = Field(
-        None,
-        validation_alias=AliasChoices("B2BREC_APP_SQL_CONNECTION", "B2BREC_SQL_CONNECTION"),
-        description="Cloud SQL instance connection name (project:region:instance); the client stack sets it.",
-    )
-    sql_user: str | None = Field(
-        None,
-        validation_alias=AliasChoices("B2BREC_APP_SQL_USER", "B2BREC_SQL_USER"),
-        description="Cloud SQL IAM database user (the app's service account without .gserviceaccount.com).",
-    )
-    sql_database: str = Field(
-        "app",
-        validation_alias=AliasChoices("B2BREC_APP_SQL_DATABASE", "B2BREC_SQL_DATABASE"),
-        description="Cloud SQL database of the app.",
+        validation_alias=AliasChoices("B2BREC_APP_DATABASE_URL", "B2BREC_DATABASE_URL"),
+        description="SQLAlchemy URL of the app database (on GCP the stack's B2BREC_DATABASE_URL: Cloud SQL through "
+        "the Auth Proxy sidecar, IAM authentication); unset = SQLite in the client project's db/.",
     )
     broker_url: str | None = Field(
         None, description="Celery broker; unset = SQLite via kombu in the client project's db/ (Redis on GCP)."
@@ -56,8 +43,8 @@ class AppConfig(BaseSettings):
     secret_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("B2BREC_APP_SECRET_KEY", "B2BREC_SECRET_KEY"),
-        description="Flask secret key (sessions, CSRF, reset tokens). Unset on the local default = a random key "
-        "kept in the client project's secrets; required on GCP (the stack passes it from Secret Manager).",
+        description="Flask secret key (sessions, CSRF, reset tokens). Unset = the client's secret "
+        "`client-app-secret-key` (a random key is stored there on first start, locally and in Secret Manager).",
     )
     secure_cookies: bool = Field(True, description="Send session cookies only over HTTPS (off for plain-HTTP local).")
     base_url: str = Field("http://127.0.0.1:5000", description="Public URL of the app, used in emails.")
@@ -88,6 +75,12 @@ class AppConfig(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"B2BREC_APP_TIMEZONE={value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
         return value
+
+    @model_validator(mode="after")
+    def _client(self) -> AppConfig:
+        if not self.client and not self.client_spec:
+            raise ValueError("name the client: set B2BREC_APP_CLIENT (e.g. demo-dev) or B2BREC_CLIENT_SPEC")
+        return self
 
     @model_validator(mode="after")
     def _key(self) -> AppConfig:

@@ -16,7 +16,6 @@ from client_app.responses import fail
 log = logging.getLogger("client_app")
 
 # The app's own codes (the rest come from b2brec.errors); each once, with its status and default fix.
-# invalid_input, forbidden, not_found and conflict are the platform's generic web codes (b2brec.errors).
 register("quota_reached", 429, "monthly quota reached", "wait for next month, or ask for a higher quota")
 register("serving_unavailable", 502, "the serving API did not answer", "start it, then retry")
 register("warehouse_busy", 503, "the warehouse is busy", "wait a few seconds and reload")

@@ -108,7 +108,7 @@ class LocalProvisioner:
         existing = next((p for p in list_projects(self.settings) if p.project_id == spec.project_id), None)
         if existing is not None and ports is None and existing.spec.datasets == spec.datasets:
             # a re-run (a resumed onboarding): its services may be up and hold the warehouse open
-            project = update_spec(existing, versioned)
+            project = update_spec(existing, versioned, environment=environment)
         else:
             project = create_project(versioned, self.settings, environment=environment, ports=ports)
         result = self._apply(project, template)

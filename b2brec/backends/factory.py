@@ -147,12 +147,6 @@ class ClientBackends:
         return self._project.ports.get(service) if self.is_local else None
 
 
-def runs_locally(settings: Settings) -> bool:
-    """Whether clients are local client projects on this machine (the embedded default), so that their
-    folders, job records and services can be read directly (fleet metering, health, run history)."""
-    return settings.backend is Backend.LOCAL
-
-
 def fails_closed(settings: Settings) -> bool:
     """Whether a public endpoint with no credentials configured must refuse calls (GCP: services are
     reachable from the internet) rather than stay open (the embedded default: 127.0.0.1 only)."""

@@ -212,14 +212,23 @@ def create_project(
     return project
 
 
-def update_spec(project: LocalClientProject, spec: ClientSpec) -> LocalClientProject:
+def update_spec(project: LocalClientProject, spec: ClientSpec, *, environment: str | None = None) -> LocalClientProject:
     """Record a new spec for an existing project in its ``project.json``, touching nothing else: its
-    services may hold the warehouse open meanwhile (use ``create_project`` when datasets change)."""
+    services may hold the warehouse open meanwhile (use ``create_project`` when datasets change).
+
+    Only the same client and env may replace the spec: another client whose display name maps to this
+    project id would otherwise take over its warehouse, models and secrets (issue 10, case 1).
+    ``environment`` names the file the new spec came from, for the error."""
     if spec.project_id != project.project_id:
         raise B2BRecError(
             f"spec of {spec.project_id} cannot replace {project.project_id}'s; create that project instead",
             code="invalid_spec",
         )
+    if (spec.client_id, spec.env) != (project.spec.client_id, project.spec.env):
+        here = f"{project.environment}.yaml" if project.environment else str(_project_file(project.root))
+        new = Identity(spec, f"{environment}.yaml" if environment else "the spec given", environment)
+        problem = collision(new, Identity(project.spec, here, project.environment))
+        raise IdentityCollision(problem or f"{new.describe()} is not the client of project {project.project_id}")
     path = _project_file(project.root)
     payload = json.loads(path.read_text())
     payload.update(spec=spec.model_dump(mode="json"), updated_at=datetime.now(UTC).isoformat())

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import after_this_request, g, has_request_context
 
-from b2brec.backends.factory import runs_locally
 from b2brec.context import context_for_spec
 from b2brec.projects.local import list_projects
 from control_plane.billing import queries
@@ -67,9 +66,8 @@ def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None) -> dict[str, int]:
-    """Meter every registered local client's jobs and daily services into the export."""
-    if not runs_locally(rt.platform):
-        return {"jobs": 0, "daily": 0}  # on GCP the real export is read; nothing to meter
+    """Meter every registered client that has a local project (its jobs and daily services) into
+    the export; on GCP there are none, and Cloud Billing writes the real export."""
     projects = {p.project_id: p for p in list_projects(rt.platform)}
     metered = []
     for client in clients:

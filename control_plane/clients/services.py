@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from b2brec.backends.factory import runs_locally
 from b2brec.context import context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl import run_etl
@@ -307,7 +306,7 @@ def set_pin(client: Client, pinned: bool, *, actor: str) -> Client:
 def details(rt: Runtime, client: Client) -> dict[str, Any]:
     """What the detail page shows beyond the row: last ETL, last training run, live model."""
     info: dict[str, Any] = {"last_etl": None, "last_training": None, "live_version": None, "recall": None}
-    if not runs_locally(rt.platform) or client.status == ClientStatus.DECOMMISSIONED.value:
+    if client.status == ClientStatus.DECOMMISSIONED.value:
         return info
     try:
         project = open_project(client.project_id, rt.platform)

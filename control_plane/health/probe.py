@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from b2brec.backends.factory import runs_locally
 from b2brec.context import context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.etl.history import list_runs as etl_runs
@@ -122,8 +121,6 @@ class HttpHealthProbe:
         return ClientHealth(client_id, healthy, checks, version, p99, error_rate, fallback_rate, predictions)
 
     def _etl(self, project_id: str) -> dict[str, dict[str, Any]]:
-        if not runs_locally(self.platform):
-            return {}
         try:
             project = open_project(project_id, self.platform)
         except B2BRecError:

@@ -1,6 +1,7 @@
-"""The client app reads what the client stack gives its Cloud Run service: the project, the
-Cloud SQL wiring (IAM user, private IP) and the secret key from Secret Manager. Synthesized for
-every client environment; the app's settings are built from that environment, nothing else."""
+"""The client app reads what the client stack gives its Cloud Run service: the client's spec and
+the Cloud SQL URL (through the Auth Proxy sidecar, IAM authentication); its secret key comes from
+the secret the stack lets it write. Synthesized for every client environment; the app's settings
+are built from that environment, nothing else."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from b2brec.spec import list_environments
+from b2brec.settings import Settings
+from b2brec.spec import list_environments, parse_spec
+from client_app.app import SECRET_KEY_NAME
+from client_app.client import ClientRuntime
 from client_app.config import AppConfig
-from client_app.database import CLOUD_SQL_URL, cloud_sql_connect_args
 from stacks.platform import load_platform
 from stacks.synth import quiet_jsii, resolve_targets, synthesize
 
@@ -23,7 +26,8 @@ ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
 def _client_app_container(stack: dict[str, Any]) -> dict[str, Any]:
     services = stack["resource"]["google_cloud_run_v2_service"]
     (service,) = [s for s in services.values() if s["name"] == "client-app"]
-    (container,) = service["template"]["containers"]
+    # the app's own container; the Cloud SQL Auth Proxy runs beside it as a sidecar
+    (container,) = [c for c in service["template"]["containers"] if c.get("name") == "client-app"]
     return container
 
 
@@ -41,24 +45,22 @@ def test_the_app_settings_come_from_the_stacks_environment(stacks: dict[str, dic
     for name, stack in stacks.items():
         container = _client_app_container(stack)
         plain = {item["name"]: item["value"] for item in container["env"] if "value" in item}
-        secret = {item["name"]: item["value_source"] for item in container["env"] if "value_source" in item}
-        assert "B2BREC_SECRET_KEY" in secret, f"{name}: the app's secret key must come from Secret Manager"
-        assert secret["B2BREC_SECRET_KEY"]["secret_key_ref"]["version"] == "latest"
-        config = AppConfig(**plain, B2BREC_SECRET_KEY="k" * 48)  # the value Cloud Run injects at start
-        assert config.client == plain["B2BREC_GCP_PROJECT"]
-        assert config.secret_key is not None
-        args = cloud_sql_connect_args(config)
-        assert args == {
-            "instance_connection_string": plain["B2BREC_SQL_CONNECTION"],
-            "driver": "pg8000",
-            "user": plain["B2BREC_SQL_USER"],
-            "db": "app",
-            "enable_iam_auth": True,
-            "ip_type": "private",
-        }, name
-        assert config.database_url is None and CLOUD_SQL_URL.startswith("postgresql+pg8000")
+        config = AppConfig(**plain)
+        spec = parse_spec(json.loads(plain["B2BREC_CLIENT_SPEC"]), origin=name)
+        runtime = ClientRuntime(config, Settings(**{"backend": plain["B2BREC_BACKEND"]}))
+        assert runtime.name == spec.project_id, name
+        assert config.database_url == plain["B2BREC_DATABASE_URL"]
+        assert config.database_url.startswith("postgresql+psycopg://") and ":5432/app" in config.database_url
+        assert config.secret_key is None  # read from (or created in) the client-app-secret-key secret
+        secret = stack["resource"]["google_secret_manager_secret"]
+        assert any(s["secret_id"] == SECRET_KEY_NAME for s in secret.values()), f"{name}: no {SECRET_KEY_NAME}"
 
 
 def test_a_placeholder_secret_key_is_refused() -> None:
     with pytest.raises(ValueError, match="placeholder"):
         AppConfig(client="demo-dev", B2BREC_SECRET_KEY="change-me")
+
+
+def test_the_app_needs_a_client_or_a_spec() -> None:
+    with pytest.raises(ValueError, match="B2BREC_APP_CLIENT"):
+        AppConfig()

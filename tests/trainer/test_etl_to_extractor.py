@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from b2brec.projects.local import create_project
+from b2brec.projects.local import create_project, upload_area
 from b2brec.settings import Settings
 from b2brec.spec import parse_spec
 from tests.conftest import REPO_ROOT
@@ -52,7 +52,7 @@ BULK = [
 
 
 def _write_source(folder: Path) -> None:
-    folder.mkdir()
+    folder.mkdir(parents=True)
     with (folder / "products.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["sku", "title", "price"])
@@ -64,7 +64,7 @@ def _write_source(folder: Path) -> None:
             writer.writerow([line_id, customer, product, 2, 10.0, f"{sold_at}Z"])
 
 
-def _spec(folder: Path):
+def _spec():
     return parse_spec(
         {
             "client_id": "tz-check",
@@ -72,7 +72,7 @@ def _spec(folder: Path):
             "env": "dev",
             "region": "europe-west1",
             "created": "2026-11-26",
-            "sources": {"export": {"kind": "csv", "path": str(folder)}},
+            "sources": {"export": {"kind": "csv", "path": "export"}},  # in the client's upload area
             "mapping": {
                 "products": {
                     "source": "export",
@@ -125,9 +125,9 @@ def _timestamps(split_dir: Path) -> list[int]:
 
 
 def test_the_window_is_utc_when_the_machine_is_in_new_york(settings: Settings, tmp_path: Path) -> None:
-    source = tmp_path / "export"
-    _write_source(source)
-    project = create_project(_spec(source), settings)
+    spec = _spec()
+    project = create_project(spec, settings)
+    _write_source(upload_area(spec, settings) / "export")
 
     # 1. The real ETL job writes the warehouse (dlt -> DuckDB, TIMESTAMPTZ).
     loaded = json.loads(_run(["-m", "b2brec.etl", project.project_id], settings).stdout.strip().splitlines()[-1])
@@ -169,9 +169,9 @@ def test_the_window_is_utc_when_the_machine_is_in_new_york(settings: Settings, t
 def test_the_default_cutoff_is_midnight_utc_after_the_latest_sale(settings: Settings, tmp_path: Path) -> None:
     """default_cutoff on the ETL'd warehouse, in a New York process: the latest sale is 04:00 UTC on
     March 1st (23:00 on Feb 28th in New York), so the default cutoff is March 2nd, 00:00 UTC."""
-    source = tmp_path / "export"
-    _write_source(source)
-    project = create_project(_spec(source), settings)
+    spec = _spec()
+    project = create_project(spec, settings)
+    _write_source(upload_area(spec, settings) / "export")
     _run(["-m", "b2brec.etl", project.project_id], settings)
     probe = (
         "from trainer.extractor.source import default_cutoff; from trainer.uris import warehouse_from_uri; "
