@@ -19,6 +19,7 @@ from b2brec.settings import Settings
 from control_plane.rollouts.services import tick_all
 from control_plane.runtime import runtime
 from control_plane.worker import run_task
+from tests.conftest import _unavailable
 from tests.control_plane.conftest import OPERATORS, PASSWORD, build_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,7 +55,7 @@ def screenshot(page: Any, name: str) -> None:
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+        _unavailable("Debian chromium (/usr/bin/chromium; `make browser` installs it)", FileNotFoundError(CHROMIUM))
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
