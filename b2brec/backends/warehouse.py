@@ -65,8 +65,8 @@ and no reader beside it): every platform process opens the file per call and clo
 conflict is a short overlap (serving flushing its prediction log while the CLI reads a summary)."""
 
 
-def _connect_waiting_for_lock(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+def _connect_waiting_for_lock(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_s
     delay = 0.02
     while True:
         try:
@@ -82,12 +82,21 @@ class DuckDBWarehouse:
     """A DuckDB database file; each dataset is a schema. Connections are short-lived so that
     other processes (an ETL run, the serving API) can open the same file between calls."""
 
-    def __init__(self, path: Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        lock_wait_s: float = LOCK_WAIT_SECONDS,
+    ) -> None:
         """``memory_limit`` (e.g. ``"256MB"``): DuckDB spills beyond it to a temporary folder, so a big
-        query (a window function over every transaction) runs in bounded memory."""
+        query (a window function over every transaction) runs in bounded memory. ``lock_wait_s``: how long
+        opening the file waits while another process holds it (0 = fail at once)."""
         self.path = Path(path)
         self.read_only = read_only
         self.memory_limit = memory_limit
+        self.lock_wait_s = lock_wait_s
 
     @property
     def uri(self) -> str:
@@ -113,7 +122,7 @@ class DuckDBWarehouse:
         """A connection whose session time zone is UTC (as BigQuery's): TIMESTAMPTZ values come back in
         UTC and a naive timestamp compared with one is read as UTC, whatever the machine's TZ."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect_waiting_for_lock(self.path, read_only=self.read_only)
+        conn = _connect_waiting_for_lock(self.path, read_only=self.read_only, wait_s=self.lock_wait_s)
         conn.execute("SET TimeZone = 'UTC'")
         if self.memory_limit:
             spill = Path(tempfile.gettempdir()) / "b2brec-duckdb-spill"

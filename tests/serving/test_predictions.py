@@ -74,7 +74,8 @@ def _entry(state_version: str = "v1") -> PredictionEntry:
 
 
 def test_rows_survive_a_locked_warehouse(warehouse: DuckDBWarehouse) -> None:
-    logger = PredictionLogger(DuckDBSink(warehouse), flush_interval_s=60)
+    # lock_wait_s=0: fail at once while locked (the default waits for a short hold to end)
+    logger = PredictionLogger(DuckDBSink(DuckDBWarehouse(warehouse.path, lock_wait_s=0)), flush_interval_s=60)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(warehouse.path), "3"], stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
