@@ -39,9 +39,12 @@ class TrainConfig:
     patience: int = 2
     seed: int = 42
     distribute: str = "auto"  # auto: MirroredStrategy over all GPUs when there are several; mirrored; none
+    backup_dir: str | None = None
+    """Where each epoch's checkpoint goes (a path, ``file://`` or ``gs://`` URL) so a preempted (Spot) job
+    resumes from its last finished epoch; None = no checkpoints. Removed when the fit ends normally."""
 
     def params(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if k != "backup_dir"}
 
 
 @dataclass
@@ -119,6 +122,7 @@ def fit(train: pd.DataFrame, vocab: dict[str, Any], config: TrainConfig, callbac
         model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
     monitor = "val_loss" if n_val else "loss"
     all_callbacks = [
+        *_backup_callbacks(config.backup_dir),
         tf.keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True),
         tf.keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1, min_lr=1e-5),
         *(callbacks or []),
@@ -143,6 +147,20 @@ def fit(train: pd.DataFrame, vocab: dict[str, Any], config: TrainConfig, callbac
         replicas=strategy.num_replicas_in_sync,
         extra={"product_table": table},
     )
+
+
+def _backup_callbacks(backup_dir: str | None) -> list[Any]:
+    """``BackupAndRestore`` at ``backup_dir``: on start it restores the weights, optimizer and epoch of the
+    last finished epoch (a restarted Spot job goes on from there); on a normal end it deletes the backup.
+    EarlyStopping's best-weights memory and ReduceLROnPlateau's counters are not in the backup."""
+    if not backup_dir:
+        return []
+    from trainer.uris import local_path
+
+    path = local_path(backup_dir)
+    if tf.io.gfile.exists(path):
+        log.info("resuming the fit from the checkpoint in %s", backup_dir)
+    return [tf.keras.callbacks.BackupAndRestore(backup_dir=path, save_freq="epoch", delete_checkpoint=True)]
 
 
 def embed_products(result: TrainResult) -> np.ndarray:

@@ -50,6 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--distribute", choices=("auto", "mirrored", "none"), default="auto")
     parser.add_argument("--no-baselines", action="store_true", help="Skip the baselines (quality is then unknown)")
     parser.add_argument(
+        "--checkpoints",
+        help="Folder URL for per-epoch checkpoints a restarted (preempted) job resumes from "
+        "(default: MODELS/VERSION/checkpoints; 'none' = no checkpoints); deleted after a successful run",
+    )
+    parser.add_argument(
         "--validation-days",
         type=int,
         default=0,
@@ -97,7 +102,15 @@ def _config(args: argparse.Namespace) -> Any:
         logq_weight=args.logq_weight,
         seed=args.seed,
         distribute=args.distribute,
+        backup_dir=checkpoints_url(args),
     )
+
+
+def checkpoints_url(args: argparse.Namespace) -> str | None:
+    """Where the two-tower fit keeps its per-epoch checkpoint: in object storage, per model version."""
+    if args.checkpoints == "none":
+        return None
+    return args.checkpoints or store(args.models).url(f"{args.version}/checkpoints")
 
 
 def _dataset_tags(metadata: dict[str, Any], vocab: dict[str, Any], version: str) -> dict[str, str]:
@@ -228,6 +241,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "timings": model.timings,
     }
     models.write_text(f"{args.version}/train_result.json", json.dumps(summary, indent=2, sort_keys=True))
+    _drop_checkpoints(args)
     log.info(
         "model %s: %s; %s",
         args.version,
@@ -242,6 +256,17 @@ def _epoch(value: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
+
+
+def _drop_checkpoints(args: argparse.Namespace) -> None:
+    """The fit deletes its own backup when it ends; this also clears a folder left by an older attempt."""
+    url = checkpoints_url(args)
+    if url is None:
+        return
+    parent, _, name = url.rstrip("/").rpartition("/")
+    folder = store(parent)
+    if folder.exists(name):
+        folder.delete(name, recursive=True)
 
 
 def _hybrid_config(args: argparse.Namespace, test_days: int) -> Any:
