@@ -9,23 +9,29 @@ from typing import Any
 
 from flask import Flask
 
-from b2brec.settings import Settings
+from b2brec.backends.secrets import SecretManagerStore, SecretNotFound
+from b2brec.settings import Backend, Settings
 from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
 from control_plane.extensions import csrf, db, login_manager
 from control_plane.health.probe import HealthProbe, HttpHealthProbe
 from control_plane.runtime import EXTENSION_KEY, Runtime, control_plane_secrets
-from control_plane.settings import ControlPlaneSettings
+from control_plane.settings import MISSING_KEY, ControlPlaneSettings
 from provisioning.base import Provisioner
 from provisioning.local import LocalProvisioner
 from provisioning.templates import TemplateRegistry, registry_for
 
+SECRET_KEY_NAME = "control-plane-secret-key"
 BLUEPRINTS = ("auth", "clients", "onboarding", "billing", "health", "templates", "rollouts", "audit", "alerts")
 
 
 def _secret_key(settings: ControlPlaneSettings, platform: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
+    if not settings.local_dev:
+        if platform.backend is not Backend.GCP:
+            raise ValueError(MISSING_KEY)
+        return _gcp_secret_key(platform)
     # local development only (settings refuse an empty key otherwise): one random key per home
     path = settings.state_dir(platform) / "secret_key"
     if not path.exists():
@@ -33,6 +39,20 @@ def _secret_key(settings: ControlPlaneSettings, platform: Settings) -> str:
         path.write_text(pysecrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _gcp_secret_key(platform: Settings) -> str:
+    """The key in Secret Manager; a random one is stored on first start (the stack lets the app add a
+    version), so the first apply never waits on a secret with no version."""
+    if not platform.gcp_project:
+        raise ValueError("B2BREC_GCP_PROJECT is unset: the control plane reads its secret key from that project")
+    store = SecretManagerStore(platform.gcp_project)
+    try:
+        return store.get(SECRET_KEY_NAME)
+    except SecretNotFound:
+        key = pysecrets.token_hex(32)
+        store.put(SECRET_KEY_NAME, key)
+        return key
 
 
 def create_app(

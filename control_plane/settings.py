@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from b2brec.settings import Settings
 
 PLACEHOLDER_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "local-dev-only"})
+MISSING_KEY = (
+    "B2BREC_CP_SECRET_KEY is unset or a placeholder; set a long random value "
+    "(python -c 'import secrets; print(secrets.token_hex(32))')"
+)
 
 
 class ControlPlaneSettings(BaseSettings):
@@ -24,7 +28,11 @@ class ControlPlaneSettings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the app database; unset = SQLite under B2BREC_HOME/control_plane/."
     )
-    secret_key: str = Field("", description="Flask session signing key; required outside local development.")
+    secret_key: str = Field(
+        "",
+        description="Flask session signing key. Unset outside local development: on GCP the secret "
+        "`control-plane-secret-key` (a random key is stored there on first start); elsewhere required.",
+    )
     local_dev: bool = Field(
         True, description="Local development: a per-home random key is generated when SECRET_KEY is unset."
     )
@@ -52,11 +60,9 @@ class ControlPlaneSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _fail_closed(self) -> ControlPlaneSettings:
-        if not self.local_dev and self.secret_key.strip().lower() in PLACEHOLDER_KEYS:
-            raise ValueError(
-                "B2BREC_CP_SECRET_KEY is unset or a placeholder; set a long random value "
-                "(python -c 'import secrets; print(secrets.token_hex(32))')"
-            )
+        # unset is allowed here: on GCP the app reads (or creates) its key in Secret Manager at start
+        if self.secret_key and self.secret_key.strip().lower() in PLACEHOLDER_KEYS:
+            raise ValueError(MISSING_KEY)
         return self
 
     def state_dir(self, platform: Settings) -> Path:

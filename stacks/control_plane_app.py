@@ -13,6 +13,7 @@ Kept apart from ``stacks/control_plane.py`` (the platform's shell) so the two ev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableView
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
@@ -22,8 +23,8 @@ from constructs import Construct
 
 from b2brec.billing_export import cost_by_client_day, export_table
 from modules.base import PROTECTED, key
-from modules.cloud_run import CloudRunService
-from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps
+from modules.cloud_run import CLOUD_SQL_PROXY_PORT, CloudRunService
+from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps, iam_user_name
 from modules.secrets import Secrets, SecretSpec, SecretsProps
 
 SERVICE = "control-plane"
@@ -49,6 +50,11 @@ class ControlPlaneAppProps:
     client_projects: tuple[str, ...] = ()
     """Client project ids added to the control plane's metrics scope."""
     extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def proxy_database_url(email: str, database: str) -> str:
+    """SQLAlchemy URL through the Auth Proxy sidecar on 127.0.0.1: the service account's IAM database user."""
+    return f"postgresql+psycopg://{quote(iam_user_name(email), safe='')}@127.0.0.1:{CLOUD_SQL_PROXY_PORT}/{database}"
 
 
 def iap_audience(project_number: str, region: str, service: str = SERVICE) -> str:
@@ -82,7 +88,11 @@ class ControlPlaneApp(Construct):
                 region=props.region,
                 labels=props.labels,
                 secrets={
-                    SECRET_KEY: SecretSpec(description="Flask SECRET_KEY of the control plane.", iam=reader),
+                    # the app stores a random key on first start when the secret has no version yet
+                    SECRET_KEY: SecretSpec(
+                        description="Flask SECRET_KEY of the control plane.",
+                        iam={**reader, "roles/secretmanager.secretVersionAdder": [member]},
+                    ),
                     SMTP_PASSWORD: SecretSpec(description="SMTP password for alert emails.", iam=reader),
                 },
             ),
@@ -108,18 +118,15 @@ class ControlPlaneApp(Construct):
             view=BigqueryTableView(query=cost_by_client_day(table), use_legacy_sql=False),
         )
 
-    def env(self, project_number: str, region: str) -> dict[str, str]:
-        """Settings the app reads on GCP (``B2BREC_CP_*``)."""
+    def env(self, project_number: str, region: str, service_account: str) -> dict[str, str]:
+        """Settings the app reads on GCP (``B2BREC_CP_*``). No secret is injected: the app reads its key
+        from Secret Manager at start (storing one on first start), so the first apply never waits on it."""
         return {
             "B2BREC_CP_LOCAL_DEV": "0",
             "B2BREC_CP_IAP_AUDIENCE": iap_audience(project_number, region),
-            "B2BREC_CP_CLOUD_SQL_INSTANCE": self.sql.connection_name,
-            "B2BREC_CP_DATABASE_NAME": DATABASE,
+            # the database through the Cloud SQL Auth Proxy sidecar (IAM login, no password)
+            "B2BREC_CP_DATABASE_URL": proxy_database_url(service_account, DATABASE),
         }
-
-    @staticmethod
-    def secret_env() -> dict[str, str]:
-        return {"B2BREC_CP_SECRET_KEY": SECRET_KEY}
 
     def protect_with_iap(
         self, service: CloudRunService, *, project_id: str, region: str, project_number: str, operators: tuple[str, ...]

@@ -44,7 +44,10 @@ def test_iap_in_front_of_the_service(stack: dict[str, Any]) -> None:
     assert service["iap_enabled"] is True
     env = {e["name"]: e for e in service["template"]["containers"][0]["env"]}
     assert "/locations/europe-west1/services/control-plane" in env["B2BREC_CP_IAP_AUDIENCE"]["value"]
-    assert env["B2BREC_CP_SECRET_KEY"]["value_source"]["secret_key_ref"]["secret"] == "control-plane-secret-key"
+    assert "B2BREC_CP_SECRET_KEY" not in env  # read (or created) in Secret Manager at start: first apply works
+    assert env["B2BREC_CP_DATABASE_URL"]["value"].startswith(
+        "postgresql+psycopg://control-plane%40control-plane-prod.iam@127.0.0.1:5432/"
+    )
     assert env["B2BREC_CP_LOCAL_DEV"]["value"] == "0"
     invokers = [m["member"] for m in _resources(stack, "google_cloud_run_v2_service_iam_member")]
     assert any("@gcp-sa-iap.iam.gserviceaccount.com" in m for m in invokers)

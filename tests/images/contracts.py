@@ -83,8 +83,13 @@ IMAGES: dict[str, ImageContract] = {
         runs_as=("service", "control-plane"),
         client=False,
     ),
-    # client-app: add its entry when images/client-app.Dockerfile exists (test_every_dockerfile_has_a_contract
-    # fails until then).
+    "client-app": ImageContract(
+        "client-app.Dockerfile",
+        settings=("b2brec.settings:Settings", "client_app.config:AppConfig"),
+        env=("PORT",),
+        required=("B2BREC_BACKEND", SPEC_ENV),
+        runs_as=("service", "client-app"),
+    ),
 }
 
 

@@ -165,8 +165,12 @@ def test_mlflow_starts_on_postgresql_with_the_stacks_uri(
             timeout=30,
         )
         assert created.status_code == 200, created.text
-        with sa.create_engine(admin_url.set(database=database)).connect() as conn:
-            tables = conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'experiments'")).all()
+        engine = sa.create_engine(admin_url.set(database=database))
+        try:  # disposed here, so no pooled connection is left for the garbage collector to warn about later
+            with engine.connect() as conn:
+                tables = conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'experiments'")).all()
+        finally:
+            engine.dispose()
         assert tables == [(login,)], "MLflow created its schema as the IAM user"
     finally:
         with admin.connect() as conn:

@@ -46,7 +46,7 @@ def test_outputs_secrets_images_and_services_exist(stacks: dict[str, Synthesized
     outputs = set(re.findall(r"\$OUT (\w+)", block))
     assert {"project_id", "region", "registry_url", "egress_ip"} <= outputs
     secrets = set(re.findall(r"gcloud secrets versions add ([\w-]+)", block))
-    images = set(re.search(r"for image in ([\w ]+); do", block).group(1).split())  # type: ignore[union-attr]
+    images = set(re.search(r"for image in ([\w -]+); do", block).group(1).split())  # type: ignore[union-attr]
     services = set(re.findall(r"gcloud run services update ([\w-]+) --image \"\$REGISTRY/([\w-]+):", block))
     jobs = set(re.findall(r"gcloud run jobs update ([\w-]+) --image \"\$REGISTRY/([\w-]+):", block))
     assert images == {name for name, c in IMAGES.items() if c.client}, "build every client image, and only those"
