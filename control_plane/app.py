@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Flask
 
-from b2brec.backends.secrets import SecretManagerStore, SecretNotFound
-from b2brec.settings import Backend, Settings
+from b2brec.backends.factory import platform_secret_store
+from b2brec.backends.secrets import SecretNotFound, SecretStore
+from b2brec.settings import Settings
 from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
 from control_plane.extensions import csrf, db, login_manager
@@ -29,9 +30,10 @@ def _secret_key(settings: ControlPlaneSettings, platform: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     if not settings.local_dev:
-        if platform.backend is not Backend.GCP:
+        store = platform_secret_store(platform)
+        if store is None:
             raise ValueError(MISSING_KEY)
-        return _gcp_secret_key(platform)
+        return _stored_secret_key(store)
     # local development only (settings refuse an empty key otherwise): one random key per home
     path = settings.state_dir(platform) / "secret_key"
     if not path.exists():
@@ -41,12 +43,9 @@ def _secret_key(settings: ControlPlaneSettings, platform: Settings) -> str:
     return path.read_text().strip()
 
 
-def _gcp_secret_key(platform: Settings) -> str:
-    """The key in Secret Manager; a random one is stored on first start (the stack lets the app add a
-    version), so the first apply never waits on a secret with no version."""
-    if not platform.gcp_project:
-        raise ValueError("B2BREC_GCP_PROJECT is unset: the control plane reads its secret key from that project")
-    store = SecretManagerStore(platform.gcp_project)
+def _stored_secret_key(store: SecretStore) -> str:
+    """The key in the platform's Secret Manager; a random one is stored on first start (the stack lets
+    the app add a version), so the first apply never waits on a secret with no version."""
     try:
         return store.get(SECRET_KEY_NAME)
     except SecretNotFound:

@@ -147,6 +147,19 @@ class ClientBackends:
         return self._project.ports.get(service) if self.is_local else None
 
 
+def platform_secret_store(settings: Settings) -> SecretStore | None:
+    """The platform project's own secrets (the control plane's session key): Secret Manager of
+    ``B2BREC_GCP_PROJECT`` on GCP; ``None`` on the embedded default, which keeps local key files."""
+    if settings.backend is Backend.LOCAL:
+        return None
+    if not settings.gcp_project:
+        raise B2BRecError(
+            "B2BREC_GCP_PROJECT is unset: the control plane reads its secrets from that project",
+            code="invalid_settings",
+        )
+    return SecretManagerStore(settings.gcp_project)
+
+
 def fails_closed(settings: Settings) -> bool:
     """Whether a public endpoint with no credentials configured must refuse calls (GCP: services are
     reachable from the internet) rather than stay open (the embedded default: 127.0.0.1 only)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from b2brec.errors import B2BRecError
 from b2brec.settings import Settings
 from control_plane.app import _secret_key
 from control_plane.settings import ControlPlaneSettings
@@ -28,7 +29,7 @@ def test_outside_gcp_and_local_dev_a_missing_key_is_refused(tmp_path: Path) -> N
 
 
 def test_on_gcp_the_key_needs_the_project_to_read_it_from(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="B2BREC_GCP_PROJECT is unset"):
+    with pytest.raises(B2BRecError, match="B2BREC_GCP_PROJECT is unset"):
         _secret_key(ControlPlaneSettings(local_dev=False), Settings(home=tmp_path, backend="gcp", gcp_project=None))
 
 
