@@ -57,6 +57,10 @@ def test_rollout_start_wait_exits_1_when_the_gate_halts_it(settings: Settings) -
             # no service URL: nothing the gate can see healthy (ETL is not gated), so it fails closed
             clients.register_existing(spec, urls={})
     # with no service to probe the gate has nothing healthy to see: the canary halts (exit 1)
-    result = _run(settings.home, "rollout", "start", "1.1.0", "--soak", "0", "--wait")
+    try:
+        result = _run(settings.home, "rollout", "start", "1.1.0", "--soak", "0", "--wait")
+    finally:  # the CLI's provisioner started the canary's services: stop them with the test
+        for spec in specs:
+            LocalProvisioner(settings, registry=registry).stop_services(spec)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "halted" in result.stdout and "rolled_back" in result.stdout
