@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 from b2brec.backends.storage import ObjectStore
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 
 LEDGER_KEY = "etl/refresh-required.json"
 STARTED_JOB_STATES = ("started_jobs", "completed_jobs", "failed_jobs")
+# dlt's FileStorage.save_atomic writes to ``uniq_id(8)`` (16 lowercase hex digits, no extension)
+# before renaming; every file dlt keeps has an extension or a dotted load id.
+_ATOMIC_WRITE_LEFTOVER = re.compile(r"[0-9a-f]{16}")
 
 
 class RefreshLedger:
@@ -67,6 +72,21 @@ class RefreshLedger:
             self.store.write_text(LEDGER_KEY, json.dumps(sorted(remaining)))
         elif self.store.exists(LEDGER_KEY):
             self.store.delete(LEDGER_KEY)
+
+
+def sweep_interrupted_writes(pipeline_dir: Path) -> list[Path]:
+    """Remove the temporary files of atomic writes a killed run left in ``pipeline_dir`` (dlt's
+    working folder of one pipeline); returns what was removed."""
+    if not pipeline_dir.is_dir():
+        return []
+    removed = []
+    for path in pipeline_dir.rglob("*"):
+        if path.is_file() and _ATOMIC_WRITE_LEFTOVER.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.warning("removed %d file(s) a killed run left half-written in %s", len(removed), pipeline_dir)
+    return removed
 
 
 def _loading_started(pipeline: Any, load_id: str) -> bool:

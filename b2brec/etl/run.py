@@ -38,7 +38,7 @@ from b2brec.etl.mapping import (
     mapped_select,
     platform_table,
 )
-from b2brec.etl.recovery import RefreshLedger, recover_interrupted
+from b2brec.etl.recovery import RefreshLedger, recover_interrupted, sweep_interrupted_writes
 from b2brec.etl.sources import table_backend
 from b2brec.features import RAW_DATASET, derived_revenue_sql
 from b2brec.progress import OnEvent, emit
@@ -175,6 +175,7 @@ def _load(
     for, or owed because an earlier one did not finish)."""
     counters = {name: _Counter(name, on_event) for name in tables}
     with dlt.config.values({**DLT_CONFIG, **target.dlt_config}):
+        sweep_interrupted_writes(target.pipelines_dir / PIPELINE_NAME)
         pipeline = _pipeline(target)
         # The watermarks and schema of the last completed load, from the warehouse, when they are
         # newer than the local ones: on GCP every job starts on an empty disk, and without this

@@ -190,3 +190,24 @@ def test_a_full_refresh_killed_while_loading_is_redone_in_full(big_client: Clien
     assert loaded == source_sales(client.url)
     assert summary.full_refresh, "the run after an unfinished full refresh must say it reloaded in full"
     assert not ledger.exists(LEDGER_KEY), "the ledger is cleared once the reload succeeded"
+
+
+def test_a_kill_inside_an_atomic_write_does_not_break_the_next_run(client: Client) -> None:
+    """dlt writes its state and schemas to a temporary 16-hex file, then renames it; a kill between
+    the two left that file in ``schemas/``, where dlt read it as a schema named after it and every
+    later run failed with InvalidSchemaName (seen in CI). The next run removes such leftovers."""
+    first = run_etl(context_for_spec(client.spec, client.settings))
+    pipeline_dir = client.project.etl_dir / PIPELINE_NAME
+    leftovers = [pipeline_dir / "schemas" / "72ae69fe95308b04", pipeline_dir / "0123456789abcdef"]
+    for leftover in leftovers:
+        leftover.write_text('{"half": "written')
+    insert_sales(client.url, 1001, 25, updated_at=BASE_TIME + timedelta(days=30))
+
+    second = run_etl(context_for_spec(client.spec, client.settings))
+
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert (pipeline_dir / "schemas").is_dir() and any((pipeline_dir / "schemas").iterdir()), "real schemas are kept"
+    loaded, rows = warehouse_sales(client.project.warehouse_path)
+    assert rows == len(loaded) == 1025
+    assert loaded == source_sales(client.url)
+    assert not first.full_refresh and not second.full_refresh
