@@ -92,6 +92,8 @@ def create_app(
     registry = registry or ModelRegistry(source, serving)
     metrics = ServingMetrics()
     registry.listeners.append(metrics.model_changed)
+    if history is not None:
+        registry.listeners.append(history.model_changed)
     follower = LiveFollower(registry, source.store, serving.live_refresh_s) if source is not None else None
     predictions = None
     if prediction_sink is not None and serving.prediction_log:
@@ -113,6 +115,8 @@ def create_app(
         faiss.omp_set_num_threads(serving.compute_threads)
         if registry.loaded:
             metrics.model_changed(registry.current)
+            if history is not None:
+                history.model_changed(registry.current)
         elif source is not None:
             _load_at_start(registry, source, serving)
         if follower is not None:
@@ -193,7 +197,7 @@ def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
     transactions = ctx.spec.mapping.get("transactions")
     rules = transactions.rules if transactions is not None else None
     warehouse = backends.warehouse
-    history = HistoryCache(lambda: load_history(warehouse, rules), serving.history_refresh_s)
+    history = HistoryCache(lambda until: load_history(warehouse, rules, until), serving.history_refresh_s)
     return create_app(
         ctx.settings,
         serving,

@@ -10,6 +10,12 @@ last ordered four months ago is still their customer: serving loads every custom
   they bought), not with the anonymous fallback;
 - the fallback uses the city the warehouse holds when the request gives none;
 - an id mangled by a spreadsheet or pandas (``12347.0`` for ``12347``) is recognised.
+
+A model trained with an explicit ``--cutoff`` (a backtest: ``b2brec pipeline run --cutoff D`` on a
+warehouse that also holds the sales after ``D``) is served as of its cutoff: its manifest's
+``history_until`` bounds the history too, so nothing after the cutoff reaches an answer (neither
+"exclude purchased" nor the recency of a purchase). A model with the default cutoff (the day after
+the latest sale) reads the history up to now: purchases loaded after training count at once.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class CustomerHistory:
     cities: Mapping[str, str] = field(default_factory=dict)
     excluded_products: frozenset[str] = frozenset()
     loaded_at: float = 0.0
+    until: float | None = None  # purchases before this moment only (None: up to now)
 
     def items(self, customer_id: str) -> list[HistoryItem]:
         return self.purchases.get(customer_id, [])
@@ -97,8 +104,9 @@ def history_weights(items: list[HistoryItem], now: float, half_life_days: float 
     return (1.0 + np.log(counts)) * 0.5 ** (age_days / half_life_days)
 
 
-def load_history(warehouse: Warehouse, rules: RowRules | None) -> CustomerHistory:
-    """Every customer's purchases (row rules applied) and city from ``raw_data``."""
+def load_history(warehouse: Warehouse, rules: RowRules | None, until: float | None = None) -> CustomerHistory:
+    """Every customer's purchases (row rules applied) and city from ``raw_data``; with ``until``
+    (epoch seconds), only the purchases before it."""
     if not warehouse.table_exists(RAW_DATASET, "transactions"):
         return CustomerHistory(loaded_at=time.time())
     columns = warehouse.query(f"SELECT * FROM {RAW_DATASET}.transactions LIMIT 0").schema.names
@@ -106,7 +114,7 @@ def load_history(warehouse: Warehouse, rules: RowRules | None) -> CustomerHistor
     table = warehouse.query(
         "SELECT CAST(customer_id AS STRING) AS customer_id, CAST(product_id AS STRING) AS product_id, "
         f"COUNT(*) AS n, UNIX_SECONDS(MAX(`timestamp`)) AS last_ts, {revenue} AS revenue "
-        f"FROM ({cleaned_sql(rules, columns)}) AS t WHERE customer_id IS NOT NULL "
+        f"FROM ({cleaned_sql(rules, columns)}) AS t WHERE customer_id IS NOT NULL{_before(until)} "
         "GROUP BY 1, 2 ORDER BY customer_id, last_ts DESC, product_id"
     )
     purchases: dict[str, list[HistoryItem]] = {}
@@ -129,43 +137,72 @@ def load_history(warehouse: Warehouse, rules: RowRules | None) -> CustomerHistor
         rules is None or not rules.exclude_categories or warehouse.table_exists(RAW_DATASET, "products")
     ):
         excluded = frozenset(warehouse.query(sql).column("product_id").to_pylist())
-    return CustomerHistory(purchases, cities, excluded, time.time())
+    return CustomerHistory(purchases, cities, excluded, time.time(), until)
+
+
+def _before(until: float | None) -> str:
+    return "" if until is None else f" AND `timestamp` < TIMESTAMP_SECONDS({int(until)})"
 
 
 class HistoryCache:
-    """The current :class:`CustomerHistory`, reloaded every ``refresh_seconds`` in a daemon thread.
+    """The :class:`CustomerHistory` of the live model, reloaded every ``refresh_seconds`` in a
+    daemon thread, and at once when a model with another history bound goes live.
 
     A failed reload keeps the previous history (logged); serving never blocks on the warehouse.
+    While the history for a new bound loads, requests get an empty one (the model's own window),
+    never one that reaches past the live model's cutoff.
     """
 
-    def __init__(self, loader: Callable[[], CustomerHistory], refresh_seconds: float = 300.0) -> None:
+    def __init__(self, loader: Callable[[float | None], CustomerHistory], refresh_seconds: float = 300.0) -> None:
         self.loader = loader
         self.refresh_seconds = refresh_seconds
-        self.current = CustomerHistory()
+        self.until: float | None = None
+        self._loaded = CustomerHistory()
         self.error: str | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.refreshed = threading.Event()  # set after every load attempt (tests and readiness wait on it)
         self._thread: threading.Thread | None = None
 
+    @property
+    def current(self) -> CustomerHistory:
+        loaded = self._loaded
+        return loaded if loaded.until == self.until else CustomerHistory(until=self.until)
+
+    def model_changed(self, state: object) -> None:
+        """Registry listener: follow the history bound of the model that went live."""
+        until = getattr(state, "history_until", None)
+        if until != self.until:
+            self.until = until
+            self._wake.set()
+
     def refresh(self) -> CustomerHistory:
+        until = self.until
         try:
-            self.current = self.loader()
+            self._loaded = self.loader(until)
             self.error = None
         except Exception as exc:  # the warehouse may be busy or briefly gone; keep serving what we have
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("customer history not refreshed: %s", self.error)
+        self.refreshed.set()
         return self.current
 
     def start(self) -> None:
         """Load now in a daemon thread (start-up never waits on the warehouse), then every
-        ``refresh_seconds`` (0: once)."""
+        ``refresh_seconds`` (0: only when the live model's history bound changes)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="history-refresh", daemon=True)
             self._thread.start()
 
     def _loop(self) -> None:
         self.refresh()
-        while self.refresh_seconds > 0 and not self._stop.wait(self.refresh_seconds):
+        while not self._stop.is_set():
+            self._wake.wait(self.refresh_seconds if self.refresh_seconds > 0 else None)
+            if self._stop.is_set():
+                break
+            self._wake.clear()
             self.refresh()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()

@@ -193,7 +193,7 @@ def build_bundle(
         trained_at=datetime.now(UTC).isoformat(),
         embedding_dim=int(candidates.shape[1]),
         features=list(metadata["features"]),
-        data_window={k: str(v) for k, v in metadata["window"].items()},
+        data_window={k: str(v) for k, v in metadata["window"].items() if k != "cutoff_given"},
         metrics={k: float(v) for k, v in metrics.items()},
         run_id=run_id,
         model_name=model_name,
@@ -202,6 +202,7 @@ def build_bundle(
             "dataset_digest": metadata.get("digest"),
             "scoring": "ranker",
             "moment": model.moment,
+            "history_until": metadata["window"]["cutoff"] if metadata["window"].get("cutoff_given") else None,
             "score": "candidates (own history, item-item neighbours, two-tower top-N, popular) re-ranked "
             "by b2brec.ranking; the two-tower dot product is one of its features",
             "quality": quality or {},

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -84,6 +85,13 @@ class ModelState:
     @property
     def version(self) -> str:
         return self.manifest.version
+
+    @property
+    def history_until(self) -> float | None:
+        """Epoch seconds the warehouse history is read up to: the cutoff of a model trained with an
+        explicit one (a backtest), else None (up to now; see ``serving/history.py``)."""
+        until = self.manifest.extra.get("history_until")
+        return datetime.fromisoformat(until).timestamp() if isinstance(until, str) else None
 
     @property
     def n_products(self) -> int:

@@ -65,12 +65,12 @@ def history_warehouse(tmp_path: Path) -> DuckDBWarehouse:
 def client(tmp_path: Path, settings: Settings, history_warehouse: DuckDBWarehouse) -> Iterator[TestClient]:
     store = ObjectStore((tmp_path / "models").as_uri())
     write_bundle(store, BUNDLE)
-    cache = HistoryCache(lambda: load_history(history_warehouse, RULES), refresh_seconds=0)
+    cache = HistoryCache(lambda until: load_history(history_warehouse, RULES, until), refresh_seconds=0)
     app = create_app(
         settings, ServingSettings(version="v1", prediction_log=False), source=BundleSource(store), history=cache
     )
     with TestClient(app) as test_client:
-        cache._thread.join(timeout=30)  # type: ignore[union-attr]  # the first load runs in the background
+        assert cache.refreshed.wait(timeout=30)  # the first load runs in the background
         assert cache.current.purchases, cache.error
         yield test_client
 
@@ -98,11 +98,10 @@ def test_history_is_loaded_with_the_rules(history_warehouse: DuckDBWarehouse) ->
     assert history.normalize_id("99999.0") == "99999.0"
 
 
-def _expected_history_top(k: int, exclude: set[str]) -> list[str]:
+def _expected_history_top(k: int, exclude: set[str], items: list | None = None) -> list[str]:
     """The query is the recency/frequency-weighted mean of p10's and p20's embeddings; the answer is
     the top-k dot products over the catalogue without the excluded product p7 (and ``exclude``)."""
-    history = CustomerHistory(purchases={"12347": load_history_items()}, excluded_products=frozenset({"p7"}))
-    items = history.items("12347")
+    items = items if items is not None else load_history_items()
     now = max(i.last_ts for i in items)
     weights = history_weights(items, now)
     rows = [int(i.product_id[1:]) for i in items]
@@ -179,7 +178,7 @@ def test_fallback_uses_the_warehouse_city_and_answers_have_k_items(client: TestC
 def test_history_refresh_keeps_serving_when_the_warehouse_fails(tmp_path: Path) -> None:
     calls = {"n": 0}
 
-    def loader() -> CustomerHistory:
+    def loader(until: float | None) -> CustomerHistory:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("warehouse busy")
@@ -189,3 +188,37 @@ def test_history_refresh_keeps_serving_when_the_warehouse_fails(tmp_path: Path) 
     assert cache.refresh().city("x") == "city1"
     assert cache.refresh().city("x") == "city1" and cache.error == "OSError: warehouse busy"
     assert cache.refresh().city("x") == "city3" and cache.error is None
+
+
+def test_a_backtest_model_is_served_as_of_its_cutoff(
+    tmp_path: Path, settings: Settings, history_warehouse: DuckDBWarehouse
+) -> None:
+    """A model trained with an explicit cutoff on a warehouse that also holds the later sales (how a
+    backtest is run) must not see them through the history: not in "exclude purchased", not in
+    recency. 12347 bought p10 on 2025-06-01, 07-01 and 08-01 (and p7, excluded, on 08-02); the cutoff
+    is 2025-07-15."""
+    from dataclasses import replace
+
+    from serving.history import HistoryItem
+
+    cutoff = datetime(2025, 7, 15, tzinfo=UTC)
+    manifest = replace(BUNDLE.manifest, extra={**BUNDLE.manifest.extra, "history_until": cutoff.isoformat()})
+    store = ObjectStore((tmp_path / "models").as_uri())
+    write_bundle(store, replace(BUNDLE, manifest=manifest))
+    cache = HistoryCache(lambda until: load_history(history_warehouse, RULES, until), refresh_seconds=0)
+    app = create_app(
+        settings, ServingSettings(version="v1", prediction_log=False), source=BundleSource(store), history=cache
+    )
+    with TestClient(app) as test_client:
+        assert cache.refreshed.wait(timeout=30)
+        assert cache.current.until == cutoff.timestamp(), cache.error
+        seen = [(i.product_id, i.count) for i in cache.current.items("12347")]
+        assert seen == [("p10", 2), ("p20", 1)], "only the purchases before the cutoff"
+        data = _post(test_client, "/recommend", {"customer_id": "12347", "k": 20})
+        items = [
+            HistoryItem("p10", 2, datetime(2025, 7, 1, tzinfo=UTC).timestamp(), 4.0),
+            HistoryItem("p20", 1, datetime(2025, 2, 1, tzinfo=UTC).timestamp(), 5.0),
+        ]
+        assert _ids(data) == _expected_history_top(20, set(), items)
+    # the same warehouse read without a bound (a model with the default cutoff) sees all three p10 lines
+    assert [(i.product_id, i.count) for i in load_history(history_warehouse, RULES).items("12347")][0] == ("p10", 3)

@@ -162,6 +162,7 @@ def test_the_window_is_utc_when_the_machine_is_in_new_york(settings: Settings, t
     assert metadata["window"]["start"] == "2026-01-30T00:00:00+00:00"
     assert metadata["window"]["test_start"] == "2026-02-22T00:00:00+00:00"
     assert metadata["window"]["cutoff"] == "2026-03-01T00:00:00+00:00"
+    assert metadata["window"]["cutoff_given"] is True  # a backtest: serving stops its history there too
     assert metadata["date_ranges"]["test"]["last"] == "2026-02-28T23:30:00+00:00"
     assert metadata["date_ranges"]["train"]["first"] == "2026-01-30T02:00:00+00:00"
 

@@ -66,6 +66,8 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(
 
     bundle = read_bundle(fixed.models, run_id)
     assert bundle.manifest.version == run_id
+    # the default cutoff (after the latest sale): serving reads the warehouse history up to now
+    assert bundle.manifest.extra["history_until"] is None and "cutoff_given" not in bundle.manifest.data_window
     assert bundle.customer_embeddings.shape[0] == bundle.customers.num_rows > 0
     assert bundle.ranking is not None and bundle.ranking.history.num_rows > 0
     quality = bundle.manifest.extra["quality"]

@@ -268,6 +268,8 @@ def _metadata(
             "start": window_start.isoformat(),
             "test_start": test_start.isoformat(),
             "cutoff": cutoff.isoformat(),
+            # an explicit cutoff makes this a backtest: serving reads no history from the cutoff on
+            "cutoff_given": bool(args.cutoff),
             "window_days": args.window_days,
             "test_days": args.test_days,
         },
