@@ -71,7 +71,7 @@ def two_instances(settings: Settings, project: LocalClientProject) -> Iterator[l
     procs = [_serve(settings, project, port) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # two TensorFlow start-ups side by side on 2 shared cores
         while not all(_version(url) for url in urls):
             for proc in procs:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
