@@ -92,6 +92,13 @@ def candidate_ids(raw: str) -> list[str]:
     return out
 
 
+def stored_spellings(raw: str) -> list[str]:
+    """How a clean numeric id may have been *stored* by a sloppy import: ``12347`` as ``12347.0``
+    (a customer number column that went through a float or a NUMERIC with a scale)."""
+    trimmed = raw.strip()
+    return [f"{trimmed}.0"] if trimmed.isdigit() else []
+
+
 def looks_mangled(raw: str) -> bool:
     return bool(candidate_ids(raw))
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from serving.history import CustomerHistory, candidate_ids, history_weights
+from serving.history import CustomerHistory, candidate_ids, history_weights, stored_spellings
 from serving.model.ranking import RankingState, items_from_history
 from serving.model.state import FilterSpec, ModelState
 
@@ -92,6 +92,10 @@ def resolve_id(state: ModelState, history: CustomerHistory, raw: str) -> tuple[s
     for candidate in candidate_ids(raw):
         if candidate in state.customer_rows or history.knows(candidate):
             return candidate, (f"customer id {raw!r} was read as {candidate!r}; send ids exactly as stored",)
+    for stored in stored_spellings(raw):
+        if stored in state.customer_rows or history.knows(stored):
+            note = f"customer id {raw!r} is stored as {stored!r} in your data (a number saved as a decimal); answered for it"
+            return stored, (note,)
     if candidate_ids(raw):
         return raw, (f"customer id {raw!r} looks mangled (e.g. a number saved as {raw.strip()!r}) and is unknown",)
     return raw, ()

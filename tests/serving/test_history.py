@@ -222,3 +222,18 @@ def test_a_backtest_model_is_served_as_of_its_cutoff(
         assert _ids(data) == _expected_history_top(20, set(), items)
     # the same warehouse read without a bound (a model with the default cutoff) sees all three p10 lines
     assert [(i.product_id, i.count) for i in load_history(history_warehouse, RULES).items("12347")][0] == ("p10", 3)
+
+
+def test_a_numeric_id_stored_as_a_decimal_is_found(client: TestClient) -> None:
+    """The reverse mangling: the client's data holds ``55502.0`` (an import through a float), the
+    caller sends ``55502``: answered for the stored customer with a note, never a silent fallback."""
+    from serving.recommend import resolve_id
+
+    state = client.app.state.registry.current  # type: ignore[attr-defined]
+    history = CustomerHistory(purchases={"55502.0": load_history_items()})
+    assert resolve_id(state, history, "55502") == (
+        "55502.0",
+        ("customer id '55502' is stored as '55502.0' in your data (a number saved as a decimal); answered for it",),
+    )
+    assert resolve_id(state, history, "55503") == ("55503", ())  # unknown either way: no note
+    assert resolve_id(state, CustomerHistory(purchases={"55502": []}), "55502") == ("55502", ())
