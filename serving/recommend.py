@@ -94,7 +94,10 @@ def resolve_id(state: ModelState, history: CustomerHistory, raw: str) -> tuple[s
             return candidate, (f"customer id {raw!r} was read as {candidate!r}; send ids exactly as stored",)
     for stored in stored_spellings(raw):
         if stored in state.customer_rows or history.knows(stored):
-            note = f"customer id {raw!r} is stored as {stored!r} in your data (a number saved as a decimal); answered for it"
+            note = (
+                f"customer id {raw!r} is stored as {stored!r} in your data (a number saved as a decimal); "
+                "answered for it"
+            )
             return stored, (note,)
     if candidate_ids(raw):
         return raw, (f"customer id {raw!r} looks mangled (e.g. a number saved as {raw.strip()!r}) and is unknown",)
