@@ -51,8 +51,19 @@ def celery_settings(config: AppConfig, settings: Settings) -> dict[str, Any]:
 
 def configure(config: AppConfig, settings: Settings) -> Celery:
     """Point the Celery app at this client's broker (the web app calls it so .delay() goes there)."""
-    celery_app.conf.update(celery_settings(config, settings))
+    values = celery_settings(config, settings)
+    drop_connections(celery_app)
+    celery_app.conf.update(values)
     return celery_app
+
+
+def drop_connections(app: Celery) -> None:
+    """Forget connections pooled for an earlier broker, which ``.delay()`` would otherwise keep using
+    (a process that configures the app again: tests, one app per client)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _from_environment() -> dict[str, Any]:

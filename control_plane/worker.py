@@ -25,8 +25,14 @@ celery_app = Celery("control_plane")
 def init_celery(app: Flask) -> Celery:
     rt: Runtime = app.extensions[EXTENSION_KEY]
     state = rt.settings.state_dir(rt.platform)
+    broker = rt.settings.resolved_broker(rt.platform)
+    # connections pooled for an earlier broker (a process that builds the app again) would keep sending there
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
     celery_app.conf.update(
-        **rt.settings.resolved_broker(rt.platform),
+        **broker,
         result_backend=None,
         task_always_eager=rt.settings.celery_eager,
         task_eager_propagates=True,

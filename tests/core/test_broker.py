@@ -19,7 +19,10 @@ from b2brec.broker import (
     load_settings,
 )
 from b2brec.errors import B2BRecError
-from tests.redis_servers import TlsRedis, make_ca, pem, tls_redis  # noqa: F401 (fixture)
+from tests import redis_servers
+from tests.redis_servers import TlsRedis, make_ca, pem
+
+tls_redis = redis_servers.tls_redis
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, server: TlsRedis, **override: str) -> None:

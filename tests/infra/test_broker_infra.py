@@ -148,7 +148,9 @@ def _check_stack(stack: Synthesized, kind: str, tier: str) -> None:
     assert any(s["service"] == "redis.googleapis.com" for s in stack.resources("google_project_service").values())
 
     # the AUTH secret: accessor for the app's account only, and no other binding on it
-    (secret_name,) = [n for n, s in stack.resources("google_secret_manager_secret").items() if s["secret_id"] == secret_id]
+    (secret_name,) = [
+        n for n, s in stack.resources("google_secret_manager_secret").items() if s["secret_id"] == secret_id
+    ]
     bindings = [
         b
         for b in stack.resources("google_secret_manager_secret_iam_member").values()
