@@ -8,7 +8,7 @@ mounts as ``B2BREC_BROKER_AUTH``; the address and CA are plain variables (``env`
 in the same apply as the instance, so the first revision never reads a secret without a version.
 
 The instance holds only in-flight task messages (jobs keep their state in the app database and resume),
-so it is replaceable: it is not deletion-protected, and a tier change may recreate it.
+so it is replaceable: it is not deletion-protected, and a tier change (BASIC <-> STANDARD_HA) recreates it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import ssl
 
 import pytest
 from kombu import Connection
+from pydantic import SecretStr
 
 from b2brec.broker import (
     AUTH_ENV,
@@ -107,4 +108,4 @@ def test_incomplete_or_bad_settings_name_the_variable_and_the_fix(
 
 
 def test_the_default_port_is_memorystores_tls_port() -> None:
-    assert BrokerSettings(host="10.0.0.3", auth="a", ca=pem(make_ca("x")[1])).port == 6378
+    assert BrokerSettings(host="10.0.0.3", auth=SecretStr("a"), ca=pem(make_ca("x")[1])).port == 6378

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from gcsfs.core import GCSFileSystem  # the JSON-API filesystem (the emulator has no gRPC storage-layout API)
+from pydantic import SecretStr
 
 from b2brec.backends.storage import ObjectStore
 from b2brec.broker import AUTH_ENV, BrokerSettings, celery_broker
@@ -263,7 +264,7 @@ def _send(server: TlsRedis, task: str) -> None:
     """Queue ``task`` the way the web side does: the same broker settings, from b2brec.broker."""
     from celery import Celery
 
-    settings = BrokerSettings(host=server.host, port=server.port, auth=server.password, ca=server.ca_pem)
+    settings = BrokerSettings(host=server.host, port=server.port, auth=SecretStr(server.password), ca=server.ca_pem)
     sender = Celery("contract-test", set_as_current=False)
     sender.conf.update(celery_broker(None, str, settings))
     try:

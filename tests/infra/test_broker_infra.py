@@ -35,7 +35,11 @@ def _memorystore(**change: Any) -> dict[str, Any]:
         "readers": (APP_SA,),
         **change,
     }
-    return synth_construct(lambda s: Memorystore(s, "m", MemorystoreProps(**props)))
+
+    def build(scope: Any) -> None:
+        Memorystore(scope, "m", MemorystoreProps(**props))
+
+    return synth_construct(build)
 
 
 def test_memorystore_is_private_with_auth_tls_and_noeviction() -> None:
@@ -91,7 +95,11 @@ def _pool(**change: Any) -> dict[str, Any]:
         "secret_env": {"B": "broker-auth"},
         **change,
     }
-    return synth_construct(lambda s: CloudRunWorkerPool(s, "w", CloudRunWorkerPoolProps(**props)))
+
+    def build(scope: Any) -> None:
+        CloudRunWorkerPool(scope, "w", CloudRunWorkerPoolProps(**props))
+
+    return synth_construct(build)
 
 
 def test_worker_pool_runs_the_command_with_fixed_instances_through_the_vpc() -> None:
