@@ -2,8 +2,8 @@
 
 Every supported variable is a field below. Build one at start-up (``AppConfig()``) and pass it to
 ``create_app``; tests construct one explicitly. On GCP the client stack sets ``B2BREC_APP_CLIENT``,
-``B2BREC_APP_DATABASE_URL`` (Cloud SQL), ``B2BREC_APP_BROKER_URL`` (Memorystore) and the secret key
-(from Secret Manager), so the first apply works without editing anything.
+``B2BREC_APP_DATABASE_URL`` (Cloud SQL), the Memorystore broker (``B2BREC_BROKER_*``, read by
+``b2brec.broker``) and the secret key (from Secret Manager), so the first apply works without editing anything.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class AppConfig(BaseSettings):
         "the Auth Proxy sidecar, IAM authentication); unset = SQLite in the client project's db/.",
     )
     broker_url: str | None = Field(
-        None, description="Celery broker; unset = SQLite via kombu in the client project's db/ (Redis on GCP)."
+        None,
+        description="Celery broker URL; unset = Memorystore Redis from B2BREC_BROKER_* (GCP: b2brec.broker), "
+        "else SQLite via kombu in the client project's db/.",
     )
     secret_key: SecretStr | None = Field(
         None,

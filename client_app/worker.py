@@ -2,7 +2,8 @@
 
 Run it with ``celery -A client_app.worker:celery_app worker`` (``b2brec app serve`` does), with the
 same ``B2BREC_APP_*`` / ``B2BREC_*`` environment as the web app. The broker is SQLite through kombu
-on the embedded default (a file in the client project's db/), Redis on GCP (``B2BREC_APP_BROKER_URL``).
+on the embedded default (a file in the client project's db/), Memorystore Redis on GCP (TLS + AUTH from
+``B2BREC_BROKER_*``, assembled by ``b2brec.broker``); ``B2BREC_APP_BROKER_URL`` overrides both.
 Tasks carry only a job id; the job's state lives in the app database, so a killed worker loses nothing
 but its heartbeat (the page then offers *Resume*).
 """
@@ -16,26 +17,29 @@ from celery import Celery
 from flask import Flask
 from pydantic import ValidationError
 
+from b2brec.broker import celery_broker
 from b2brec.settings import Settings
 from client_app.config import AppConfig
 
 celery_app = Celery("client_app")
 
 
-def broker_url(config: AppConfig, settings: Settings) -> str:
-    if config.broker_url:
-        return config.broker_url
+def local_broker_url(config: AppConfig, settings: Settings) -> str:
+    """kombu's SQLite broker in the client project's db/ (the embedded default)."""
     from client_app.client import ClientRuntime
 
     project = ClientRuntime(config, settings).project
     if project is None:
-        raise ValueError("B2BREC_APP_BROKER_URL is required on backend=gcp (the stack sets it to Memorystore)")
+        raise ValueError(
+            "no Celery broker on backend=gcp: the stack sets B2BREC_BROKER_HOST/_PORT/_AUTH/_CA (Memorystore); "
+            "or set B2BREC_APP_BROKER_URL"
+        )
     return f"sqla+sqlite:///{project.db_dir / 'celery-broker.sqlite'}"
 
 
 def celery_settings(config: AppConfig, settings: Settings) -> dict[str, Any]:
     return {
-        "broker_url": broker_url(config, settings),
+        **celery_broker(config.broker_url, lambda: local_broker_url(config, settings)),
         "task_ignore_result": True,
         "task_acks_late": False,
         "worker_prefetch_multiplier": 1,
@@ -47,8 +51,19 @@ def celery_settings(config: AppConfig, settings: Settings) -> dict[str, Any]:
 
 def configure(config: AppConfig, settings: Settings) -> Celery:
     """Point the Celery app at this client's broker (the web app calls it so .delay() goes there)."""
-    celery_app.conf.update(celery_settings(config, settings))
+    values = celery_settings(config, settings)
+    drop_connections(celery_app)
+    celery_app.conf.update(values)
     return celery_app
+
+
+def drop_connections(app: Celery) -> None:
+    """Forget connections pooled for an earlier broker, which ``.delay()`` would otherwise keep using
+    (a process that configures the app again: tests, one app per client)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _from_environment() -> dict[str, Any]:

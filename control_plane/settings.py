@@ -7,10 +7,12 @@ reads ``os.environ`` outside the settings object.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from b2brec.broker import celery_broker
 from b2brec.settings import Settings
 
 PLACEHOLDER_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "local-dev-only"})
@@ -38,7 +40,9 @@ class ControlPlaneSettings(BaseSettings):
     )
     secure_cookies: bool = Field(True, description="Session cookie Secure flag (HTTPS only); tests over http unset it.")
     broker_url: str | None = Field(
-        None, description="Celery broker; unset = kombu SQLite broker under B2BREC_HOME (Redis on GCP)."
+        None,
+        description="Celery broker URL; unset = Memorystore Redis from B2BREC_BROKER_* (GCP: b2brec.broker), "
+        "else kombu's SQLite broker under B2BREC_HOME.",
     )
     celery_eager: bool = Field(False, description="Run Celery tasks in-process (tests and the demo without a worker).")
     iap_audience: str | None = Field(
@@ -74,7 +78,10 @@ class ControlPlaneSettings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.state_dir(platform) / 'control_plane.sqlite'}"
 
-    def resolved_broker_url(self, platform: Settings) -> str:
-        if self.broker_url:
-            return self.broker_url
+    def resolved_broker(self, platform: Settings) -> dict[str, Any]:
+        """Celery's ``broker_url`` and ``broker_use_ssl``: this URL, else Redis (TLS + AUTH) from
+        ``B2BREC_BROKER_*`` (what the stack sets on GCP), else the local SQLite broker."""
+        return celery_broker(self.broker_url, lambda: self.local_broker_url(platform))
+
+    def local_broker_url(self, platform: Settings) -> str:
         return f"sqla+sqlite:///{self.state_dir(platform) / 'celery-broker.sqlite'}"

@@ -1,7 +1,8 @@
 """Celery for long work: provisioning jobs, rollout ticks, fleet polls, metering.
 
-Locally the broker is kombu's SQLite transport under B2BREC_HOME (no server needed); on GCP
-``B2BREC_CP_BROKER_URL`` points at Memorystore Redis. ``celery_eager`` runs tasks in-process.
+Locally the broker is kombu's SQLite transport under B2BREC_HOME (no server needed); on GCP the stack
+gives Memorystore Redis as ``B2BREC_BROKER_*`` (TLS + AUTH, ``b2brec.broker``); ``B2BREC_CP_BROKER_URL``
+overrides both. ``celery_eager`` runs tasks in-process.
 
     celery -A control_plane.worker:celery_app worker --pool=solo
 """
@@ -24,8 +25,14 @@ celery_app = Celery("control_plane")
 def init_celery(app: Flask) -> Celery:
     rt: Runtime = app.extensions[EXTENSION_KEY]
     state = rt.settings.state_dir(rt.platform)
+    broker = rt.settings.resolved_broker(rt.platform)
+    # connections pooled for an earlier broker (a process that builds the app again) would keep sending there
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
     celery_app.conf.update(
-        broker_url=rt.settings.resolved_broker_url(rt.platform),
+        **broker,
         result_backend=None,
         task_always_eager=rt.settings.celery_eager,
         task_eager_propagates=True,

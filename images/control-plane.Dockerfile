@@ -1,10 +1,13 @@
 # Control plane: Flask UI + JSON API behind IAP (Cloud Run service), served by gunicorn on $PORT.
-# The Celery worker runs the same image with: python -m control_plane.manage control-plane worker
+# Its Celery worker (a Cloud Run worker pool, stacks/control_plane.py) runs the same image with:
+#   python -m control_plane.manage control-plane worker
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY b2brec ./b2brec
 COPY control_plane ./control_plane
+# its health probe reads each client's pipeline run records (trainer.runs: no TensorFlow)
+COPY trainer ./trainer
 # it provisions clients: provisioning -> stacks -> modules (cdktn)
 COPY provisioning ./provisioning
 COPY stacks ./stacks

@@ -217,10 +217,17 @@ class CloudRunService(Construct):
         )
 
 
-def cloud_sql_proxy(connection_name: str) -> CloudRunV2ServiceTemplateContainers:
+def cloud_sql_proxy(
+    connection_name: str,
+    container_type: Callable[..., Any] = CloudRunV2ServiceTemplateContainers,
+    resources_type: Callable[..., Any] = CloudRunV2ServiceTemplateContainersResources,
+    probe_type: Callable[..., Any] = CloudRunV2ServiceTemplateContainersStartupProbe,
+    http_get_type: Callable[..., Any] = CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
+) -> Any:
     """The Auth Proxy sidecar: ``--auto-iam-authn`` logs in as the service's account (a Cloud SQL IAM
-    user), so the URL the app uses holds no password; ``--private-ip`` keeps traffic in the VPC."""
-    return CloudRunV2ServiceTemplateContainers(
+    user), so the URL the app uses holds no password; ``--private-ip`` keeps traffic in the VPC. The four
+    types are the service's (default) or the worker pool's generated classes (same shape)."""
+    return container_type(
         name=CLOUD_SQL_PROXY,
         image=CLOUD_SQL_PROXY_IMAGE,
         args=[
@@ -234,9 +241,9 @@ def cloud_sql_proxy(connection_name: str) -> CloudRunV2ServiceTemplateContainers
             f"--port={CLOUD_SQL_PROXY_PORT}",
             connection_name,
         ],
-        resources=CloudRunV2ServiceTemplateContainersResources(limits={"cpu": "1", "memory": "256Mi"}),
-        startup_probe=CloudRunV2ServiceTemplateContainersStartupProbe(
-            http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(path="/startup", port=_PROXY_HEALTH_PORT),
+        resources=resources_type(limits={"cpu": "1", "memory": "256Mi"}),
+        startup_probe=probe_type(
+            http_get=http_get_type(path="/startup", port=_PROXY_HEALTH_PORT),
             period_seconds=2,
             failure_threshold=30,
         ),

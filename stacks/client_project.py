@@ -23,7 +23,9 @@ from modules.bucket import DEFAULT_TIERS, Bucket, BucketProps, TierRule
 from modules.budget import Budget, BudgetProps
 from modules.cloud_run import CLOUD_SQL_PROXY_PORT, CloudRunService, CloudRunServiceProps, Egress
 from modules.cloud_run_job import ScheduledJob, ScheduledJobProps
+from modules.cloud_run_worker_pool import CloudRunWorkerPool, CloudRunWorkerPoolProps
 from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps, iam_user_name
+from modules.memorystore import Memorystore, MemorystoreProps
 from modules.monitoring import Monitoring, MonitoringProps, UptimeTarget
 from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
@@ -54,6 +56,7 @@ APIS: tuple[str, ...] = (
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
+    "redis.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "servicenetworking.googleapis.com",
@@ -105,6 +108,17 @@ def training_env(spec: ClientSpec) -> dict[str, str]:
         env["B2BREC_VERTEX_ACCELERATOR_TYPE"] = training.accelerator_type
     return env
 
+
+BROKER_AUTH_SECRET = "broker-auth"
+"""Secret holding the Memorystore AUTH string (Terraform writes it; only the client app's account reads it)."""
+
+CLIENT_APP_WORKER = "client-app-worker"
+CLIENT_APP_WORKER_COMMAND: tuple[str, ...] = (
+    "celery", "-A", "client_app.worker:celery_app", "worker", "--beat", "--schedule=/tmp/celerybeat-schedule",
+    "--pool=threads", "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+)  # fmt: skip
+"""The client app's Celery worker with beat embedded (one instance, so the schedule ticks exactly once),
+run from the client-app image in a Cloud Run worker pool."""
 
 LIVENESS_PATHS = {"client-app": "/healthz", "mlflow": "/health", "serving": "/health/live"}
 MODEL_TIERS = {
@@ -241,6 +255,24 @@ class ClientProjectStack(PlatformStack):
             ),
         )
         add_dependencies(sql.instance, [network.private_services])
+        # The Celery broker of the client app and its worker: reached on its private IP through the same
+        # peering (private services access) as Cloud SQL, by the Direct VPC egress every workload uses.
+        broker = Memorystore(
+            self,
+            "broker",
+            MemorystoreProps(
+                project_id=project_id,
+                region=region,
+                name="b2brec-broker",
+                labels=labels,
+                network=network.vpc.id,
+                auth_secret_id=BROKER_AUTH_SECRET,
+                readers=(members["client-app"],),
+                tier=spec.infra.redis.resolved_tier(spec.env),
+                memory_gb=spec.infra.redis.memory_gb,
+            ),
+        )
+        add_dependencies(broker.instance, [network.private_services])
 
         # What every deployable reads (b2brec.settings.Settings): the backend and the client's spec, escaped
         # so that no string of the spec is read as a Terraform interpolation.
@@ -255,19 +287,41 @@ class ClientProjectStack(PlatformStack):
                  "MLFLOW_SERVER_ALLOWED_HOSTS": MLFLOW_ALLOWED_HOSTS},
             cloud_sql=sql.connection_name,
         )  # fmt: skip
+        # What the web app and its worker both read: the same settings, database and broker.
+        app_env = {**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
+                   "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
+                   "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
+                   "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
+                   "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
+                   # jobs join the VPC through this attachment, so they reach the internal MLflow service
+                   **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {}),
+                   **broker.env()}  # fmt: skip
         client_app = self._service(
             spec, "client-app", emails, labels, egress, scaling.client_app,
-            # No secret is injected: the app reads its own (and generates its SECRET_KEY on first start) through
-            # the secrets backend at run time, so the first apply never waits on a secret version.
-            env={**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
-                 "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
-                 "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
-                 "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
-                 "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
-                 # jobs join the VPC through this attachment, so they reach the internal MLflow service
-                 **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {})},
-            cloud_sql=sql.connection_name,
+            # The app reads its own secrets (and generates its SECRET_KEY on first start) through the secrets
+            # backend at run time. The one injected secret is the broker's AUTH string, whose version Terraform
+            # writes with the instance (the service waits for it), so the first revision finds it.
+            env=app_env, secret_env=broker.secret_env(), cloud_sql=sql.connection_name,
         )  # fmt: skip
+        worker = CloudRunWorkerPool(
+            self,
+            "run_client_app_worker",
+            CloudRunWorkerPoolProps(
+                project_id=project_id,
+                region=region,
+                name=CLIENT_APP_WORKER,
+                service_account=emails["client-app"],
+                labels=labels,
+                egress=egress,
+                command=CLIENT_APP_WORKER_COMMAND,
+                instances=1,
+                cpu=scaling.client_app.cpu,
+                memory=scaling.client_app.memory,
+                env=app_env,
+                secret_env=broker.secret_env(),
+                cloud_sql=sql.connection_name,
+            ),
+        )
         domain = app_domain(spec, platform)
         if domain:
             # {client}.{platform domain} with a Google-managed certificate (issued once DNS points at Cloud Run:
@@ -291,8 +345,10 @@ class ClientProjectStack(PlatformStack):
             # the secrets have values.
             env={**base_env, "MLFLOW_TRACKING_URI": mlflow.uri},
         )  # fmt: skip
-        for service in (mlflow, client_app):
-            add_dependencies(service.service, [sql.instance, *sql.databases.values(), *sql.users.values()])
+        for resource in (mlflow.service, client_app.service, worker.pool):
+            add_dependencies(resource, [sql.instance, *sql.databases.values(), *sql.users.values()])
+        for resource in (client_app.service, worker.pool):
+            add_dependencies(resource, [broker.auth_version])
 
         ScheduledJob(
             self,
@@ -413,6 +469,7 @@ class ClientProjectStack(PlatformStack):
         scaling: ServiceScaling,
         *,
         env: dict[str, str],
+        secret_env: dict[str, str] | None = None,
         cloud_sql: str | None = None,
     ) -> CloudRunService:
         invokers = [m if m == "allUsers" else f"serviceAccount:{emails[m]}" for m in SERVICE_INVOKERS[name]]
@@ -433,6 +490,7 @@ class ClientProjectStack(PlatformStack):
                 liveness_path=LIVENESS_PATHS[name],
                 ingress="all" if name in PUBLIC_SERVICES else "internal",
                 env=env,
+                secret_env=secret_env or {},
                 cloud_sql=cloud_sql,
                 iam={"roles/run.invoker": sorted(invokers)},
                 allow_public=name in PUBLIC_SERVICES,

@@ -11,12 +11,13 @@ from modules.artifact_registry import ArtifactRegistry, RegistryProps
 from modules.bigquery import BigQueryDataset, DatasetProps
 from modules.bucket import Bucket, BucketProps
 from modules.cloud_run import CloudRunService, CloudRunServiceProps, Egress
+from modules.cloud_run_worker_pool import CloudRunWorkerPool, CloudRunWorkerPoolProps
 from modules.monitoring import Monitoring, MonitoringProps
 from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
 from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
-from stacks.base import PlatformStack
-from stacks.control_plane_app import ControlPlaneApp, ControlPlaneAppProps
+from stacks.base import PlatformStack, add_dependencies
+from stacks.control_plane_app import WORKER, WORKER_COMMAND, ControlPlaneApp, ControlPlaneAppProps
 from stacks.platform import MANAGEMENT_FOLDER, PlatformConfig
 
 APIS: tuple[str, ...] = (
@@ -30,6 +31,7 @@ APIS: tuple[str, ...] = (
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
+    "redis.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "servicenetworking.googleapis.com",
@@ -135,9 +137,20 @@ class ControlPlaneStack(PlatformStack):
                 billing_dataset=BILLING_DATASET,
                 operators=tuple(platform.operators),
                 client_projects=client_projects,
+                broker_tier=platform.broker_tier,
             ),
         )
+        # private IPs from the peering with Google's services: created after it
+        add_dependencies(app.sql.instance, [network.private_services])
+        add_dependencies(app.broker.instance, [network.private_services])
         project_number = self.project.number
+        egress = Egress(network=network.vpc.id, subnetwork=network.subnet.id)
+        app_env = {
+            "B2BREC_BACKEND": "gcp",
+            "B2BREC_GCP_PROJECT": project_id,
+            "B2BREC_GCP_REGION": region,
+            **app.env(project_number, region, email),
+        }
         service = CloudRunService(
             self,
             "run_control_plane",
@@ -147,20 +160,37 @@ class ControlPlaneStack(PlatformStack):
                 name="control-plane",
                 service_account=email,
                 labels=labels,
-                egress=Egress(network=network.vpc.id, subnetwork=network.subnet.id),
+                egress=egress,
                 min_instances=1,
                 max_instances=3,
                 memory="1Gi",
-                env={
-                    "B2BREC_BACKEND": "gcp",
-                    "B2BREC_GCP_PROJECT": project_id,
-                    "B2BREC_GCP_REGION": region,
-                    **app.env(project_number, region, email),
-                },
+                env=app_env,
+                secret_env=app.secret_env(),
                 cloud_sql=app.sql.connection_name,
                 iam={"roles/run.invoker": sorted(platform.operators)} if platform.operators else {},
             ),
         )
+        # provisioning jobs, rollout ticks and fleet polls: one worker with beat, same image, env and database
+        worker = CloudRunWorkerPool(
+            self,
+            "run_control_plane_worker",
+            CloudRunWorkerPoolProps(
+                project_id=project_id,
+                region=region,
+                name=WORKER,
+                service_account=email,
+                labels=labels,
+                egress=egress,
+                command=WORKER_COMMAND,
+                instances=1,
+                memory="1Gi",
+                env=app_env,
+                secret_env=app.secret_env(),
+                cloud_sql=app.sql.connection_name,
+            ),
+        )
+        for resource in (service.service, worker.pool):
+            add_dependencies(resource, [app.broker.auth_version])
         app.protect_with_iap(
             service, project_id=project_id, region=region, project_number=project_number, operators=platform.operators
         )

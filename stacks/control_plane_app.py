@@ -1,6 +1,8 @@
 """What the control plane *app* needs on GCP, beside the control plane stack's shell:
 
 * a Cloud SQL PostgreSQL database (private IP, IAM login for the app's service account);
+* a Memorystore for Redis instance, the Celery broker of the app and its worker (TLS, AUTH string in a
+  secret only the app's account reads);
 * Secret Manager containers for its Flask key and SMTP password (values added out of band);
 * Identity-Aware Proxy directly on its Cloud Run service, operators as IAP-secured users, and
   the IAP service agent allowed to invoke it; the app verifies the IAP JWT (audience below);
@@ -25,6 +27,7 @@ from b2brec.billing_export import cost_by_client_day, export_table
 from modules.base import PROTECTED, key
 from modules.cloud_run import CLOUD_SQL_PROXY_PORT, CloudRunService
 from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps, iam_user_name
+from modules.memorystore import Memorystore, MemorystoreProps
 from modules.secrets import Secrets, SecretSpec, SecretsProps
 
 SERVICE = "control-plane"
@@ -32,6 +35,10 @@ DATABASE = "control_plane"
 SECRET_KEY = "control-plane-secret-key"
 SMTP_PASSWORD = "control-plane-smtp-password"
 COST_VIEW = "client_costs_daily"
+BROKER_AUTH_SECRET = "control-plane-broker-auth"
+WORKER = "control-plane-worker"
+WORKER_COMMAND: tuple[str, ...] = ("python", "-m", "control_plane.manage", "control-plane", "worker")
+"""The control plane's Celery worker with beat (rollout ticks, fleet polls), from the control-plane image."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +56,8 @@ class ControlPlaneAppProps:
     """IAM members allowed through IAP (group:platform-ops@…)."""
     client_projects: tuple[str, ...] = ()
     """Client project ids added to the control plane's metrics scope."""
+    broker_tier: str = "STANDARD_HA"
+    """Memorystore tier of the Celery broker (BASIC or STANDARD_HA)."""
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -77,6 +86,20 @@ class ControlPlaneApp(Construct):
                 private_network=props.network,
                 databases=(DATABASE,),
                 iam_users={SERVICE: props.service_account},
+            ),
+        )
+        self.broker = Memorystore(
+            self,
+            "broker",
+            MemorystoreProps(
+                project_id=props.project_id,
+                region=props.region,
+                name=f"{SERVICE}-broker",
+                labels=props.labels,
+                network=props.network,
+                auth_secret_id=BROKER_AUTH_SECRET,
+                readers=(member,),
+                tier=props.broker_tier,
             ),
         )
         reader = {"roles/secretmanager.secretAccessor": [member]}
@@ -119,14 +142,19 @@ class ControlPlaneApp(Construct):
         )
 
     def env(self, project_number: str, region: str, service_account: str) -> dict[str, str]:
-        """Settings the app reads on GCP (``B2BREC_CP_*``). No secret is injected: the app reads its key
-        from Secret Manager at start (storing one on first start), so the first apply never waits on it."""
+        """Settings the app and its worker read on GCP (``B2BREC_CP_*``, ``B2BREC_BROKER_*``). The app reads its
+        key from Secret Manager at start (storing one on first start); the only injected secret is the broker's
+        AUTH string (``secret_env``), whose version Terraform writes with the instance."""
         return {
             "B2BREC_CP_LOCAL_DEV": "0",
             "B2BREC_CP_IAP_AUDIENCE": iap_audience(project_number, region),
             # the database through the Cloud SQL Auth Proxy sidecar (IAM login, no password)
             "B2BREC_CP_DATABASE_URL": proxy_database_url(service_account, DATABASE),
+            **self.broker.env(),
         }
+
+    def secret_env(self) -> dict[str, str]:
+        return self.broker.secret_env()
 
     def protect_with_iap(
         self, service: CloudRunService, *, project_id: str, region: str, project_number: str, operators: tuple[str, ...]

@@ -38,6 +38,10 @@ class PlatformConfig(BaseModel):
     cost_center: str = Field("platform", description="cost_center label of the platform's own resources.")
     template_version: str = Field("v1", description="template_version label of the platform's own resources.")
     created: str = Field("2026-01-01", description="created_date label of the platform's own resources.")
+    broker_tier: str = Field(
+        "STANDARD_HA",
+        description="Memorystore tier of the control plane's Celery broker: STANDARD_HA (failover replica) or BASIC.",
+    )
     domain: str | None = Field(
         None,
         description="DNS domain the platform owns (verified in Search Console for the deployer): each client "
@@ -49,6 +53,13 @@ class PlatformConfig(BaseModel):
     def _domain(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", value):
             raise ValueError("use a lowercase DNS domain such as clients.example.com")
+        return value
+
+    @field_validator("broker_tier")
+    @classmethod
+    def _broker_tier(cls, value: str) -> str:
+        if value not in {"BASIC", "STANDARD_HA"}:
+            raise ValueError("use BASIC or STANDARD_HA")
         return value
 
     @field_validator("org_id")

@@ -114,6 +114,27 @@ class SqlSettings(_Strict):
         return value
 
 
+class RedisSettings(_Strict):
+    """The client's Memorystore for Redis instance: the Celery broker of the client app and its worker."""
+
+    tier: str | None = Field(
+        None,
+        description="BASIC (one node) or STANDARD_HA (replica in a second zone, automatic failover); "
+        "unset = STANDARD_HA for prod, BASIC otherwise.",
+    )
+    memory_gb: int = Field(1, ge=1, le=300, description="Instance size; task messages are small, 1 GB is plenty.")
+
+    @field_validator("tier")
+    @classmethod
+    def _tier(cls, value: str | None) -> str | None:
+        if value is not None and value not in {"BASIC", "STANDARD_HA"}:
+            raise ValueError("use BASIC or STANDARD_HA")
+        return value
+
+    def resolved_tier(self, env: str) -> str:
+        return self.tier or ("STANDARD_HA" if env == "prod" else "BASIC")
+
+
 _ACCELERATOR = re.compile(r"^NVIDIA_[A-Z0-9_]+$")
 _MACHINE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
 
@@ -165,6 +186,7 @@ class InfraSettings(_Strict):
     )
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     sql: SqlSettings = Field(default_factory=SqlSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     scaling: ServicesScaling = Field(default_factory=ServicesScaling)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     snapshots_keep_days: int = Field(

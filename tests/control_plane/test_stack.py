@@ -56,7 +56,12 @@ def test_iap_in_front_of_the_service(stack: dict[str, Any]) -> None:
 def test_secrets_are_containers_only(stack: dict[str, Any]) -> None:
     ids = {s["secret_id"] for s in _resources(stack, "google_secret_manager_secret")}
     assert {"control-plane-secret-key", "control-plane-smtp-password"} <= ids
-    assert _resources(stack, "google_secret_manager_secret_version") == []
+    # the one version Terraform writes: the broker's AUTH string, copied from the Memorystore instance
+    (version,) = _resources(stack, "google_secret_manager_secret_version")
+    assert version["secret_data"].startswith("${google_redis_instance.") and version["secret_data"].endswith(
+        ".auth_string}"
+    )
+    assert "control-plane-broker-auth" in ids
 
 
 def test_metrics_scope_covers_every_client_project(stack: dict[str, Any]) -> None:

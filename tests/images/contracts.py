@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from b2brec.broker import AUTH_ENV, CA_ENV, HOST_ENV, PORT_ENV
 from b2brec.spec import SPEC_ENV
 
 PLATFORM_ENV: frozenset[str] = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "CLOUD_RUN_JOB"})
@@ -38,7 +39,21 @@ class ImageContract:
     """Whether the stack may pass arguments (the entrypoints here are configured by environment only)."""
     client: bool = True
     """Part of every client project (False: the platform's control-plane stack)."""
+    command: tuple[str, ...] = ()
+    """What the stack runs instead of the Dockerfile's ENTRYPOINT (a worker from a web app's image)."""
+    secret_env: tuple[str, ...] = ()
+    """Variables the stack may mount from a secret: only one whose version the stack writes itself, and the
+    resource waits for (the Memorystore AUTH string), so a first revision never lacks it."""
 
+
+BROKER_REQUIRED = (HOST_ENV, PORT_ENV, CA_ENV, AUTH_ENV)
+"""On GCP both apps' web side and worker need the Memorystore broker (b2brec.broker), or Celery has no queue."""
+CLIENT_APP_SETTINGS = ("b2brec.settings:Settings", "client_app.config:AppConfig", "b2brec.broker:BrokerSettings")
+CONTROL_PLANE_SETTINGS = (
+    "b2brec.settings:Settings",
+    "control_plane.settings:ControlPlaneSettings",
+    "b2brec.broker:BrokerSettings",
+)
 
 IMAGES: dict[str, ImageContract] = {
     "etl": ImageContract(
@@ -78,17 +93,49 @@ IMAGES: dict[str, ImageContract] = {
     ),
     "control-plane": ImageContract(
         "control-plane.Dockerfile",
-        settings=("b2brec.settings:Settings", "control_plane.settings:ControlPlaneSettings"),
+        settings=CONTROL_PLANE_SETTINGS,
         env=("PORT",),
+        required=BROKER_REQUIRED,
         runs_as=("service", "control-plane"),
         client=False,
+        secret_env=(AUTH_ENV,),
+    ),
+    "control-plane-worker": ImageContract(
+        "control-plane.Dockerfile",
+        settings=CONTROL_PLANE_SETTINGS,
+        required=BROKER_REQUIRED,
+        runs_as=("pool", "control-plane-worker"),
+        client=False,
+        command=("python", "-m", "control_plane.manage", "control-plane", "worker"),
+        secret_env=(AUTH_ENV,),
     ),
     "client-app": ImageContract(
         "client-app.Dockerfile",
-        settings=("b2brec.settings:Settings", "client_app.config:AppConfig"),
+        settings=CLIENT_APP_SETTINGS,
         env=("PORT",),
-        required=("B2BREC_BACKEND", SPEC_ENV),
+        required=("B2BREC_BACKEND", SPEC_ENV, *BROKER_REQUIRED),
         runs_as=("service", "client-app"),
+        secret_env=(AUTH_ENV,),
+    ),
+    "client-app-worker": ImageContract(
+        "client-app.Dockerfile",
+        settings=CLIENT_APP_SETTINGS,
+        required=("B2BREC_BACKEND", SPEC_ENV, *BROKER_REQUIRED),
+        runs_as=("pool", "client-app-worker"),
+        command=(
+            "celery",
+            "-A",
+            "client_app.worker:celery_app",
+            "worker",
+            "--beat",
+            "--schedule=/tmp/celerybeat-schedule",
+            "--pool=threads",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ),  # fmt: skip
+        secret_env=(AUTH_ENV,),
     ),
 }
 

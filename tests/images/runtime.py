@@ -21,12 +21,15 @@ class ContainerRuntime:
 
     stack: str
     kind: str
-    """``service`` or ``job``."""
+    """``service``, ``job`` or ``pool`` (a worker pool)."""
     name: str
     env: dict[str, str]
     secret_env: dict[str, dict[str, Any]]
     args: tuple[str, ...]
     sidecars: tuple[dict[str, Any], ...] = field(default=())
+    command: tuple[str, ...] = ()
+    """What runs instead of the image's ENTRYPOINT (empty = the ENTRYPOINT)."""
+    depends_on: tuple[str, ...] = ()
 
     def resolved_env(self, references: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment with references replaced (an unknown one fails) and escapes undone."""
@@ -49,9 +52,13 @@ def resolve(value: str, references: Mapping[str, str], *, where: str) -> str:
 
 
 def containers(stack_name: str, data: dict[str, Any]) -> dict[tuple[str, str], ContainerRuntime]:
-    """``(kind, name) -> the main container`` of every Cloud Run service and job in a stack."""
+    """``(kind, name) -> the main container`` of every Cloud Run service, job and worker pool in a stack."""
     found: dict[tuple[str, str], ContainerRuntime] = {}
-    kinds = {"google_cloud_run_v2_service": "service", "google_cloud_run_v2_job": "job"}
+    kinds = {
+        "google_cloud_run_v2_service": "service",
+        "google_cloud_run_v2_job": "job",
+        "google_cloud_run_v2_worker_pool": "pool",
+    }
     for rtype, kind in kinds.items():
         for body in data.get("resource", {}).get(rtype, {}).values():
             template = body["template"]["template"] if kind == "job" else body["template"]
@@ -59,6 +66,38 @@ def containers(stack_name: str, data: dict[str, Any]) -> dict[tuple[str, str], C
             env = {item["name"]: item["value"] for item in main.get("env", []) if "value" in item}
             secret_env = {item["name"]: item["value_source"] for item in main.get("env", []) if "value_source" in item}
             found[(kind, body["name"])] = ContainerRuntime(
-                stack_name, kind, body["name"], env, secret_env, tuple(main.get("args") or ()), tuple(sidecars)
+                stack_name,
+                kind,
+                body["name"],
+                env,
+                secret_env,
+                tuple(main.get("args") or ()),
+                tuple(sidecars),
+                tuple(main.get("command") or ()),
+                tuple(body.get("depends_on") or ()),
             )
     return found
+
+
+def written_secret_versions(data: dict[str, Any]) -> dict[str, str]:
+    """``secret id -> address of the version`` for each secret whose version the stack itself writes."""
+    secrets = data.get("resource", {}).get("google_secret_manager_secret", {})
+    by_reference = {f"${{google_secret_manager_secret.{name}.id}}": body["secret_id"] for name, body in secrets.items()}
+    return {
+        by_reference[body["secret"]]: f"google_secret_manager_secret_version.{name}"
+        for name, body in data.get("resource", {}).get("google_secret_manager_secret_version", {}).items()
+        if body["secret"] in by_reference
+    }
+
+
+def unwritten_secret_refs(runtime: ContainerRuntime, data: dict[str, Any]) -> list[str]:
+    """Secret env vars of ``runtime`` whose ``latest`` version may not exist at its first revision: the stack
+    does not write the secret's version, or the resource does not wait for it (defect 7)."""
+    versions = written_secret_versions(data)
+    bad = []
+    for name, source in sorted(runtime.secret_env.items()):
+        ref = source["secret_key_ref"]
+        version = versions.get(ref["secret"])
+        if version is None or version not in runtime.depends_on:
+            bad.append(name)
+    return bad

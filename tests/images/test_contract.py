@@ -1,15 +1,18 @@
-"""Every Cloud Run service and job of every synthesized stack against the image it runs: each variable
-the stack sets is one the image reads, each one the image requires is set, no argument where the
-entrypoint takes none, and no secret reference (a ``latest`` version that may not exist yet)."""
+"""Every Cloud Run service, job and worker pool of every synthesized stack against the image it runs: each
+variable the stack sets is one the image reads, each one the image requires is set, no argument where the
+entrypoint takes none, the command a worker pool runs, and no secret reference whose ``latest`` version may
+not exist yet (only the broker's AUTH string, whose version the stack writes and the resource waits for)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
 from b2brec.spec import SPEC_ENV, list_environments, spec_from_json
 from tests.images.contracts import IMAGES, PLATFORM_ENV, image_reads
 from tests.images.harness import IMAGES_DIR, dockerfiles
-from tests.images.runtime import containers, resolve
+from tests.images.runtime import ContainerRuntime, containers, resolve, unwritten_secret_refs
 from tests.synthesized import ENVIRONMENTS, Synthesized
 
 CLIENT_STACKS = list_environments(ENVIRONMENTS)
@@ -40,7 +43,7 @@ def test_stack_gives_the_image_exactly_what_it_reads(
 ) -> None:
     contract = IMAGES[image]
     assert contract.runs_as is not None
-    dockerfile = dockerfiles()[image]
+    dockerfile = dockerfiles()[contract.dockerfile.removesuffix(".Dockerfile")]
     runtime = containers(stack_name, stacks[stack_name].data).get(contract.runs_as)
     assert runtime is not None, f"{stack_name}: no Cloud Run {contract.runs_as[0]} {contract.runs_as[1]!r}"
     reads, required = image_reads(contract)
@@ -49,14 +52,25 @@ def test_stack_gives_the_image_exactly_what_it_reads(
     assert not unread, f"{stack_name}/{runtime.name}: sets {unread}, which the {image} image never reads"
     platform_set = sorted(set(runtime.env) & PLATFORM_ENV)
     assert not platform_set, f"{stack_name}/{runtime.name}: sets {platform_set}, which Cloud Run sets itself"
-    missing = sorted(required - set(runtime.env) - set(dockerfile.env))
+    given = set(runtime.env) | set(runtime.secret_env)
+    missing = sorted(required - given - set(dockerfile.env))
     assert not missing, f"{stack_name}/{runtime.name}: the {image} image requires {missing}; the stack does not set it"
-    assert not runtime.secret_env, (
-        f"{stack_name}/{runtime.name}: {sorted(runtime.secret_env)} reference a secret version; a first apply "
-        "fails while the secret has none. Read secrets at run time through the secrets backend."
+    _check_secrets_and_command(stacks[stack_name], image, runtime)
+
+
+def _check_secrets_and_command(stack: Synthesized, image: str, runtime: ContainerRuntime) -> None:
+    contract = IMAGES[image]
+    where = f"{stack.name}/{runtime.name}"
+    unread = sorted(set(runtime.secret_env) - set(contract.secret_env))
+    assert not unread, (
+        f"{where}: {unread} reference a secret version; a first apply fails while the secret has none. "
+        "Read secrets at run time through the secrets backend."
     )
+    late = unwritten_secret_refs(runtime, stack.data)
+    assert not late, f"{where}: {late} reference a secret whose version the stack does not write or wait for"
+    assert runtime.command == contract.command, f"{where}: runs {runtime.command}, the contract says {contract.command}"
     if not contract.takes_args:
-        assert not runtime.args, f"{stack_name}/{runtime.name}: passes {runtime.args}; the {image} image takes none"
+        assert not runtime.args, f"{where}: passes {runtime.args}; the {image} image takes none"
 
 
 @pytest.mark.parametrize("stack_name", CLIENT_STACKS)
@@ -69,12 +83,28 @@ def test_spec_in_the_environment_round_trips(stacks: dict[str, Synthesized], sta
             assert spec_from_json(text) == stack.spec, f"{stack_name}/{runtime.name}"
 
 
-def test_no_client_stack_references_a_secret_version(stacks: dict[str, Synthesized]) -> None:
-    """Defect 7: a service reading ``latest`` of a secret with no version fails its first apply and is tainted."""
-    for name in CLIENT_STACKS:
+def test_no_stack_references_a_secret_version_it_does_not_write(stacks: dict[str, Synthesized]) -> None:
+    """Defect 7: a service reading ``latest`` of a secret with no version fails its first apply and is tainted.
+    The one secret env (the broker's AUTH string) has its version written by the same apply, and every
+    resource that mounts it waits for that version."""
+    for name in [*CLIENT_STACKS, "control-plane"]:
         stack = stacks[name]
         for runtime in containers(name, stack.data).values():
-            assert not runtime.secret_env, f"{name}/{runtime.name}: secret env {sorted(runtime.secret_env)}"
+            late = unwritten_secret_refs(runtime, stack.data)
+            assert not late, f"{name}/{runtime.name}: secret env {late} may have no version at the first revision"
+
+
+def test_unwritten_secret_versions_are_caught(stacks: dict[str, Synthesized]) -> None:
+    """The check above fails on a mounted secret the stack does not write, and on one it does not wait for."""
+    stack = stacks["nordhandel-prod"]
+    runtime = containers("nordhandel-prod", stack.data)[("service", "client-app")]
+    assert runtime.secret_env and not unwritten_secret_refs(runtime, stack.data)
+    no_wait = replace(runtime, depends_on=())
+    assert unwritten_secret_refs(no_wait, stack.data) == sorted(runtime.secret_env)
+    other = replace(
+        runtime, secret_env={"X": {"secret_key_ref": {"secret": "serving-admin-token", "version": "latest"}}}
+    )
+    assert unwritten_secret_refs(other, stack.data) == ["X"]
 
 
 @pytest.mark.parametrize("name", sorted(dockerfiles()))
@@ -86,12 +116,13 @@ def test_every_copied_path_exists_and_the_entrypoint_is_exec_form(name: str) -> 
     assert dockerfile.requirements, f"{dockerfile.path.name} installs nothing"
 
 
-def test_control_plane_stack_gives_its_image_exactly_what_it_reads(stacks: dict[str, Synthesized]) -> None:
-    contract = IMAGES["control-plane"]
+@pytest.mark.parametrize("image", sorted(i for i, c in IMAGES.items() if c.runs_as and not c.client))
+def test_control_plane_stack_gives_its_image_exactly_what_it_reads(stacks: dict[str, Synthesized], image: str) -> None:
+    contract = IMAGES[image]
     assert contract.runs_as is not None
     runtime = containers("control-plane", stacks["control-plane"].data)[contract.runs_as]
     reads, required = image_reads(contract)
     assert not sorted(set(runtime.env) - reads), sorted(set(runtime.env) - reads)
-    assert not sorted(required - set(runtime.env) - set(dockerfiles()["control-plane"].env))
-    assert not runtime.secret_env, sorted(runtime.secret_env)
-    assert not runtime.args
+    given = set(runtime.env) | set(runtime.secret_env)
+    assert not sorted(required - given - set(dockerfiles()["control-plane"].env))
+    _check_secrets_and_command(stacks["control-plane"], image, runtime)

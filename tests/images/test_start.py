@@ -12,6 +12,7 @@ get past configuration and reach its first real dependency:
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,16 +23,23 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from gcsfs.core import GCSFileSystem  # the JSON-API filesystem (the emulator has no gRPC storage-layout API)
+from pydantic import SecretStr
 
 from b2brec.backends.storage import ObjectStore
+from b2brec.broker import AUTH_ENV, BrokerSettings, celery_broker
 from b2brec.bundle import read_bundle, write_bundle
 from b2brec.spec import list_environments
 from serving.synthetic import synthetic_bundle
+from tests import redis_servers
 from tests.conftest import POSTGRES_ADMIN_URL, _unavailable
 from tests.images.conftest import NO_METADATA_SERVER, free_port, run
+from tests.images.contracts import IMAGES
 from tests.images.harness import ImageEnv
 from tests.images.runtime import containers
+from tests.redis_servers import TlsRedis
 from tests.synthesized import ENVIRONMENTS, Synthesized
+
+tls_redis = redis_servers.tls_redis
 
 CLIENT_STACKS = list_environments(ENVIRONMENTS)
 MLFLOW_URL = "https://mlflow-123456789012.europe-west1.run.app"
@@ -224,3 +232,80 @@ def test_etl_job_of_a_file_source_reaches_the_warehouse(
     assert not [marker for marker in CONFIG_ERRORS if marker in output], output[-3000:]
     assert "source 'erp'" in output and "sqlite" in output, output[-3000:]
     assert "google/cloud/bigquery" in output and "DefaultCredentialsError" in output
+
+
+# --- the apps' workers (Cloud Run worker pools) -------------------------------------------------------------
+
+
+def _broker_references(server: TlsRedis) -> dict[str, str]:
+    """What the Memorystore instance's attributes resolve to: here a Memorystore-shaped local server."""
+    return {
+        **REFERENCES,
+        ".host": server.host,
+        ".port": str(server.port),
+        ".server_ca_certs[*].cert)": server.ca_pem,
+        # the rest of the apps' environment, in the form the attributes take at apply time
+        "network_attachment_B7E4590F.id": "projects/p/regions/europe-west1/networkAttachments/b2brec-vertex",
+        ".number": "123456789012",
+        ".email": "trainer@client-nordhandel-gmbh-prod.iam.gserviceaccount.com",
+        "_url": "europe-west1-docker.pkg.dev/client-nordhandel-gmbh-prod/b2brec",
+    }
+
+
+def _wait_for(server: Any, text: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in server.output():
+        assert server.process.poll() is None, f"exited {server.process.returncode}:\n{server.output()[-4000:]}"
+        assert time.monotonic() < deadline, f"no {text!r} in {timeout:.0f}s:\n{server.output()[-4000:]}"
+        time.sleep(0.3)
+
+
+def _send(server: TlsRedis, task: str) -> None:
+    """Queue ``task`` the way the web side does: the same broker settings, from b2brec.broker."""
+    from celery import Celery
+
+    settings = BrokerSettings(host=server.host, port=server.port, auth=SecretStr(server.password), ca=server.ca_pem)
+    sender = Celery("contract-test", set_as_current=False)
+    sender.conf.update(celery_broker(None, str, settings))
+    try:
+        sender.send_task(task)
+    finally:
+        sender.close()
+
+
+@pytest.mark.parametrize(
+    ("stack", "image", "task", "local"),
+    [
+        ("nordhandel-prod", "client-app-worker", "client_app.schedule_tick", {}),
+        # the control plane builds its Flask app at start: its database and key as on a single machine
+        # (Cloud SQL's IAM user and Secret Manager have no stand-in here)
+        ("control-plane", "control-plane-worker", "control_plane.tick", {"B2BREC_CP_SECRET_KEY": "k" * 48}),
+    ],
+)
+def test_worker_pool_consumes_from_a_memorystore_shaped_broker_with_the_stacks_env(
+    stacks: dict[str, Synthesized],
+    image_envs: dict[str, ImageEnv],
+    start: Any,
+    tls_redis: TlsRedis,
+    tmp_path: Path,
+    stack: str,
+    image: str,
+    task: str,
+    local: dict[str, str],
+) -> None:
+    """The worker pool's command in its image's environment, with the stack's variables resolved (the
+    instance's host, TLS port and server CA) and the AUTH string its secret holds: it connects over TLS
+    with AUTH, verifies the server against the CA, and receives a task queued with the same settings."""
+    contract = IMAGES[image]
+    assert contract.runs_as is not None
+    runtime = containers(stack, stacks[stack].data)[contract.runs_as]
+    assert set(runtime.secret_env) == {AUTH_ENV}
+    env = {**runtime.resolved_env(_broker_references(tls_redis)), AUTH_ENV: tls_redis.password, **NO_METADATA_SERVER}
+    if stack == "control-plane":
+        env["B2BREC_CP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cp.sqlite'}"
+    worker = start(image_envs[contract.dockerfile.removesuffix(".Dockerfile")], {**env, **local}, runtime.command)
+    _wait_for(worker, "ready.")
+    assert f"Connected to rediss://:**@127.0.0.1:{tls_redis.port}/0" in worker.output()
+    _send(tls_redis, task)
+    _wait_for(worker, f"Task {task}[")
+    assert tls_redis.password not in worker.output(), "the AUTH string never reaches the log"

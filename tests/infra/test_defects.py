@@ -20,13 +20,17 @@ from b2brec.spec import ClientSpec, list_environments, load_environment
 from modules.base import PropsError, tf_literal
 from modules.project import display_name
 from stacks.client_iam import CONNECTION_SECRET_PREFIX
+from tests.images.runtime import containers, unwritten_secret_refs
 from tests.infra.conftest import ENVIRONMENTS, Synthesized
 
 CLIENT_STACKS = list_environments(ENVIRONMENTS)
 _SA_EMAIL = re.compile(r"[a-z][a-z0-9-]+@[a-z0-9-]+\.iam\.gserviceaccount\.com")
 _INTERPOLATION = re.compile(r"(?<![$%])[$%]\{")
-_REFERENCE = re.compile(r"^\$\{([a-z0-9_]+\.[A-Za-z0-9_-]+\.[a-z0-9_.\[\]]+|(trimsuffix|replace)\([a-z0-9_]+\.)")
-"""What a ``${`` may start in the JSON: a resource attribute, or a function of one (nothing from a spec)."""
+_REFERENCE = re.compile(
+    r'^\$\{([a-z0-9_]+\.[A-Za-z0-9_-]+\.[a-z0-9_.\[\]]+|(trimsuffix|replace|join)\(("\\n", )?[a-z0-9_]+\.)'
+)
+"""What a ``${`` may start in the JSON: a resource attribute, or a function of one (nothing from a spec);
+``join("\\n", …)`` bundles the Memorystore server CAs."""
 
 
 def _strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -134,9 +138,15 @@ def test_3_database_services_reach_cloud_sql_through_the_auth_proxy(client_stack
 
 
 def test_7_no_container_waits_on_a_secret_version(client_stack: Synthesized) -> None:
-    """Terraform creates secrets without values; a ``latest`` reference fails the first revision."""
-    text = json.dumps(client_stack.data)
-    assert "secret_key_ref" not in text
+    """Terraform creates secrets without values; a ``latest`` reference fails the first revision. The one
+    exception is the broker's AUTH string: the same apply writes its version, and every mounter waits for it."""
+    mounted = 0
+    for runtime in containers(client_stack.name, client_stack.data).values():
+        assert set(runtime.secret_env) <= {"B2BREC_BROKER_AUTH"}, f"{runtime.name}: {sorted(runtime.secret_env)}"
+        assert not unwritten_secret_refs(runtime, client_stack.data), runtime.name
+        mounted += bool(runtime.secret_env)
+    assert mounted == 2, "the client app's web service and worker mount the broker's AUTH string"
+    assert json.dumps(client_stack.data).count("secret_key_ref") == 2
 
 
 # --- 8: the egress IP clients allow-list ------------------------------------------------------------------

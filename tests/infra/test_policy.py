@@ -43,6 +43,8 @@ LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "google_artifact_registry_repository": ("labels",),
     "google_cloud_run_v2_service": ("labels",),
     "google_cloud_run_v2_job": ("labels",),
+    "google_cloud_run_v2_worker_pool": ("labels",),
+    "google_redis_instance": ("labels",),
     "google_compute_address": ("labels",),
     "google_cloud_run_domain_mapping": ("metadata", "labels"),
     "google_monitoring_notification_channel": ("user_labels",),
@@ -76,6 +78,7 @@ UNLABELABLE: frozenset[str] = frozenset(
         "google_project_iam_member",
         "google_project_service",
         "google_secret_manager_secret_iam_member",
+        "google_secret_manager_secret_version",
         "google_service_account",
         "google_service_account_iam_member",
         "google_service_networking_connection",
@@ -143,7 +146,11 @@ def test_every_labelable_resource_carries_the_five_labels(stack: Synthesized) ->
 
 def test_nat_uses_exactly_the_reserved_static_ip_and_all_egress_goes_through_it(stack: Synthesized) -> None:
     nats = stack.resources("google_compute_router_nat")
-    runs = {**stack.resources("google_cloud_run_v2_service"), **stack.resources("google_cloud_run_v2_job")}
+    runs = {
+        **stack.resources("google_cloud_run_v2_service"),
+        **stack.resources("google_cloud_run_v2_job"),
+        **stack.resources("google_cloud_run_v2_worker_pool"),
+    }
     if not runs:  # the org stack: folders only, nothing that makes outbound connections
         assert not nats
         return
@@ -257,12 +264,19 @@ def test_cloud_sql_has_no_public_ip_and_enforces_ssl(stack: Synthesized) -> None
 
 def test_no_secret_value_password_or_key_appears_in_the_json(stack: Synthesized) -> None:
     resources = stack.data.get("resource", {})
-    assert "google_secret_manager_secret_version" not in resources
+    # The one version Terraform writes: the Memorystore AUTH string, copied from the instance's attribute
+    # (already in the state), never a literal.
+    versions = resources.get("google_secret_manager_secret_version", {})
+    for name, version in versions.items():
+        assert re.fullmatch(r"\$\{google_redis_instance\.[A-Za-z0-9_]+\.auth_string\}", version["secret_data"]), name
+        assert set(version) - {"//", "depends_on"} == {"secret", "secret_data"}, name
     assert "google_sql_user" not in resources or all(
         u["type"] == "CLOUD_IAM_SERVICE_ACCOUNT" for u in resources["google_sql_user"].values()
     )
     for path, _value in _walk(stack.data):
         leaf = path.rsplit(".", 1)[-1].split("[")[0]
+        if path.startswith(".resource.google_secret_manager_secret_version.") and leaf == "secret_data":
+            continue  # checked above: a reference to the instance's AUTH string
         assert not SECRETISH_KEYS.search(leaf), f"secret-like field {path}"
     assert not SECRETISH_VALUES.search(json.dumps(stack.data)), "secret-like value in the JSON"
 
@@ -305,6 +319,9 @@ def test_cloud_run_revisions_and_traffic_belong_to_the_deploy_tool(stack: Synthe
         ignored = service["lifecycle"]["ignore_changes"]
         assert {"traffic", "template[0].revision", "template[0].containers[0].image"} <= set(ignored), name
         assert "traffic" not in service, name
+    for name, pool in stack.resources("google_cloud_run_v2_worker_pool").items():
+        ignored = pool["lifecycle"]["ignore_changes"]
+        assert {"instance_splits", "template[0].revision", "template[0].containers[0].image"} <= set(ignored), name
 
 
 @pytest.mark.parametrize("name", list_environments(ENVIRONMENTS))

@@ -49,9 +49,16 @@ def test_outputs_secrets_images_and_services_exist(stacks: dict[str, Synthesized
     images = set(re.search(r"for image in ([\w -]+); do", block).group(1).split())  # type: ignore[union-attr]
     services = set(re.findall(r"gcloud run services update ([\w-]+) --image \"\$REGISTRY/([\w-]+):", block))
     jobs = set(re.findall(r"gcloud run jobs update ([\w-]+) --image \"\$REGISTRY/([\w-]+):", block))
-    assert images == {name for name, c in IMAGES.items() if c.client}, "build every client image, and only those"
-    runs = {contract.runs_as: name for name, contract in IMAGES.items() if contract.runs_as and contract.client}
-    assert {(("service", s), i) for s, i in services} | {(("job", j), i) for j, i in jobs} == set(runs.items())
+    pools = set(re.findall(r"gcloud run worker-pools update ([\w-]+) --image \"\$REGISTRY/([\w-]+):", block))
+    built = {c.dockerfile.removesuffix(".Dockerfile") for c in IMAGES.values() if c.client}
+    assert images == built, "build every client image, and only those"
+    runs = {
+        contract.runs_as: contract.dockerfile.removesuffix(".Dockerfile")
+        for contract in IMAGES.values()
+        if contract.runs_as and contract.client
+    }
+    rolled = {(("service", s), i) for s, i in services} | {(("job", j), i) for j, i in jobs}
+    assert rolled | {(("pool", p), i) for p, i in pools} == set(runs.items())
     for name in list_environments(ENVIRONMENTS):
         stack = stacks[name]
         assert outputs <= set(stack.data["output"]), f"{name}: outputs {sorted(outputs - set(stack.data['output']))}"
