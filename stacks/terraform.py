@@ -93,6 +93,26 @@ class TerraformRunner:
                 where = "see its output above" if output is None else "see the provisioning log"
                 raise TerraformFailed(f"terraform {step} failed (exit {code}) in {workdir}; {where}")
 
+    def show_json(self, workdir: Path, plan_file: str = PLAN_FILE) -> dict[str, Any]:
+        """``terraform show -json PLAN``: the saved plan as Terraform's JSON plan representation."""
+        done = subprocess.run(
+            [self.binary, "show", "-json", plan_file],
+            cwd=workdir,
+            env={**os.environ, "TF_IN_AUTOMATION": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise TerraformFailed(f"terraform show failed (exit {done.returncode}) in {workdir}: {done.stderr[-500:]}")
+        try:
+            plan = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise TerraformFailed(f"terraform show -json {plan_file} in {workdir} did not print JSON") from None
+        if not isinstance(plan, dict) or "format_version" not in plan:
+            raise TerraformFailed(f"terraform show -json {plan_file} in {workdir} did not print a plan")
+        return plan
+
     def output_json(self, workdir: Path) -> dict[str, Any]:
         """``terraform output -json``: each output's value by name."""
         done = subprocess.run(
