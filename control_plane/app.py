@@ -19,6 +19,7 @@ from control_plane.health.probe import HealthProbe, HttpHealthProbe
 from control_plane.runtime import EXTENSION_KEY, Runtime, control_plane_secrets
 from control_plane.settings import MISSING_KEY, ControlPlaneSettings
 from control_plane.billing.source import BillingSource, billing_source
+from control_plane.clients.services import job_output
 from provisioning.base import Provisioner
 from provisioning.factory import provisioner_for
 from provisioning.templates import TemplateRegistry, registry_for
@@ -101,6 +102,7 @@ def create_app(
             stacks_dir=settings.resolved_stacks_dir(platform),
             terraform=settings.terraform,
             platform_file=settings.platform_file,
+            echo=job_output,
         ),
         billing=billing or billing_source(settings, platform),
         templates=registry,

@@ -190,7 +190,11 @@ def test_onboarding_reviews_the_terraform_plan_then_applies_it(
     ]
     job = op.get(f"/api/jobs/{job_id}").get_json()["data"]["job"]
     assert job["steps_done"][:1] == ["provision"]
-    assert "provisioned client-acme-foods-dev on template 1.0.0" in job["log"]
+    log = job["log"]
+    assert "provisioned client-acme-foods-dev on template 1.0.0" in log
+    # terraform's own lines stream into the job's log (the job page polls it), before the step's summary
+    assert log.index("$ terraform apply -input=false -lock-timeout=5m tfplan") < log.index("Apply complete!")
+    assert log.index("Apply complete!") < log.index("provisioned client-acme-foods-dev")
     client = op.get("/api/clients/acme-foods").get_json()["data"]["client"]
     assert client["urls"] == {"client_app": OUTPUTS["client_app_url"]["value"], "serving": OUTPUTS["serving_url"]["value"]}
     assert json.loads((workdir / "applied.json").read_text())["version"] == "1.0.0"
@@ -267,6 +271,7 @@ def test_moving_a_client_to_a_version_applies_its_stack(settings: Settings, tmp_
     job = op.get(f"/api/jobs/{job_id}").get_json()["data"]["job"]
     assert job["status"] == "succeeded", job
     assert f"{OUTPUTS['project_id']['value']}: template None -> 1.1.0" in job["log"]
+    assert "Plan: " in job["log"] and "to change" in job["log"]  # terraform's plan, kept in the job's log
     client = op.get(f"/api/clients/{spec.client_id}").get_json()["data"]["client"]
     assert client["template_version"] == "1.1.0"
 
