@@ -14,12 +14,12 @@ from b2brec.backends.secrets import SecretNotFound, SecretStore
 from b2brec.settings import Settings
 from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
+from control_plane.billing.source import BillingSource, billing_source
+from control_plane.clients.services import job_output
 from control_plane.extensions import csrf, db, login_manager
 from control_plane.health.probe import HealthProbe, HttpHealthProbe
 from control_plane.runtime import EXTENSION_KEY, Runtime, control_plane_secrets
 from control_plane.settings import MISSING_KEY, ControlPlaneSettings
-from control_plane.billing.source import BillingSource, billing_source
-from control_plane.clients.services import job_output
 from provisioning.base import Provisioner
 from provisioning.factory import provisioner_for
 from provisioning.templates import TemplateRegistry, registry_for
@@ -103,6 +103,7 @@ def create_app(
             terraform=settings.terraform,
             platform_file=settings.platform_file,
             echo=job_output,
+            impersonate=settings.terraform_impersonate,
         ),
         billing=billing or billing_source(settings, platform),
         templates=registry,

@@ -71,6 +71,12 @@ class ControlPlaneSettings(BaseSettings):
     platform_file: Path | None = Field(
         None, description="The platform settings file of the client stacks (unset = stacks/platform.yaml)."
     )
+    terraform_impersonate: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$",
+        description="The deployer service account terraform impersonates (the stack sets the platform's "
+        "terraform@…; the app's own account may only impersonate it); unset = the ambient credentials.",
+    )
     billing_export_table: str | None = Field(
         None,
         description="The Cloud Billing export table the billing pages read on GCP, "

@@ -21,10 +21,11 @@ def provisioner_for(
     terraform: str | None = None,
     platform_file: Path | None = None,
     echo: Callable[[str], None] | None = None,
+    impersonate: str | None = None,
 ) -> Provisioner:
-    """``TerraformProvisioner`` (stacks synthesized under ``stacks_dir``, ``terraform`` the executable,
-    ``platform_file`` the platform settings) on GCP, else ``LocalProvisioner``. A missing terraform
-    binary or platform file fails here, at start-up, with how to fix it."""
+    """``TerraformProvisioner`` on GCP: stacks synthesized under ``stacks_dir``, ``terraform`` the executable,
+    ``platform_file`` the platform settings, ``impersonate`` the deployer it acts as. Else ``LocalProvisioner``.
+    A missing terraform binary or platform file fails here, at start-up, with how to fix it."""
     if provisions_with_terraform(settings):
         from provisioning.terraform import TerraformProvisioner
         from stacks.platform import DEFAULT_PLATFORM_FILE, load_platform
@@ -36,6 +37,7 @@ def provisioner_for(
             terraform=terraform,
             registry=registry,
             echo=echo,
+            impersonate=impersonate,
         )
     from provisioning.local import LocalProvisioner
 

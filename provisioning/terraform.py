@@ -102,11 +102,15 @@ class TerraformProvisioner:
         terraform: str | None = None,
         registry: TemplateRegistry | None = None,
         echo: Callable[[str], None] | None = None,
+        impersonate: str | None = None,
     ) -> None:
+        """``impersonate``: the service account terraform acts as (the platform's deployer), through
+        ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``, which the Google provider and the GCS state backend read."""
         self.settings = settings
         self.platform = platform
         self.out_dir = Path(out_dir)
-        self.runner = TerraformRunner(find_terraform(terraform))  # fail before anything when it is missing
+        env = {"GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": impersonate} if impersonate else {}
+        self.runner = TerraformRunner(find_terraform(terraform), env)  # fail before anything when it is missing
         self.registry = registry or registry_for(settings)
         self.echo = echo
 

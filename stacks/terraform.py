@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,11 @@ def find_terraform(explicit: str | None = None, *, search_path: str | None = Non
 @dataclass(frozen=True)
 class TerraformRunner:
     binary: str
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the environment of every terraform call (e.g. ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``)."""
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "TF_IN_AUTOMATION": "1", **self.env}
 
     def commands(self, *, plan_only: bool) -> list[list[str]]:
         """init, plan (saved to a plan file), then apply of exactly that plan."""
@@ -80,7 +85,7 @@ class TerraformRunner:
         or line by line to ``output`` (a log sink) when given."""
         if not (workdir / "cdk.tf.json").is_file():
             raise TerraformFailed(f"{workdir}: no cdk.tf.json; run `b2brec synth --env NAME` first")
-        env = {**os.environ, "TF_IN_AUTOMATION": "1"}
+        env = self.environment()
         for argv in self.destroy_commands() if destroy else self.commands(plan_only=plan_only):
             step = argv[1]
             if on_step is not None:
@@ -98,7 +103,7 @@ class TerraformRunner:
         done = subprocess.run(
             [self.binary, "show", "-json", plan_file],
             cwd=workdir,
-            env={**os.environ, "TF_IN_AUTOMATION": "1"},
+            env=self.environment(),
             capture_output=True,
             text=True,
             check=False,
@@ -118,7 +123,7 @@ class TerraformRunner:
         done = subprocess.run(
             [self.binary, "output", "-json"],
             cwd=workdir,
-            env={**os.environ, "TF_IN_AUTOMATION": "1"},
+            env=self.environment(),
             capture_output=True,
             text=True,
             check=False,

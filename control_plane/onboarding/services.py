@@ -30,14 +30,14 @@ from b2brec.security.hosts import check_host
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind, TableMapping
 from b2brec.spec.infra import BudgetSettings, InfraSettings
-from control_plane.timeutil import utcnow
-from provisioning.base import Planner, Provisioner
 from control_plane.audit import services as audit
 from control_plane.clients.models import Client
 from control_plane.errors import ControlPlaneError
 from control_plane.extensions import db
 from control_plane.onboarding.introspect import preview_rows, propose_mapping, read_schema
 from control_plane.onboarding.models import OnboardingDraft
+from control_plane.timeutil import utcnow
+from provisioning.base import Planner, Provisioner
 
 STEPS: tuple[str, ...] = ("company", "region", "source", "test", "mapping", "review", "provision")
 SOURCE_NAME = "erp"
@@ -452,9 +452,7 @@ def run_plan(provisioner: Provisioner, draft_id: int) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - recorded on the draft, never shown with a trace
         step = ((draft.data or {}).get("plan") or {}).get("step", "")
         return _set_plan(draft, status="failed", error=f"{type(exc).__name__} during {step}", fix="see the worker log")
-    return _set_plan(
-        draft, status="succeeded", step="done", summary=summary.to_dict(), ended_at=utcnow().isoformat()
-    )
+    return _set_plan(draft, status="succeeded", step="done", summary=summary.to_dict(), ended_at=utcnow().isoformat())
 
 
 def register_client(draft: OnboardingDraft, *, version: str) -> Client:

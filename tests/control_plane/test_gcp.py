@@ -40,6 +40,7 @@ from tests.provisioning.fake_terraform import OUTPUTS, calls, envs, fake_terrafo
 
 quiet_jsii()
 TABLE = export_table("control-plane-prod", "billing_export", "01ABCD-23EF45-6789AB")
+DEPLOYER = load_platform().terraform_sa
 
 
 def gcp(settings: Settings, *allow_loopback: str) -> Settings:
@@ -60,7 +61,12 @@ def gcp_app(platform: Settings, tmp_path: Path, terraform: Path, **kwargs: Any) 
         tmp_path,
         provisioner=None,
         enqueue=lambda name, arg: queued.append((name, arg)),
-        overrides={"terraform": str(terraform), "stacks_dir": tmp_path / "stacks", "billing_export_table": TABLE},
+        overrides={
+            "terraform": str(terraform),
+            "stacks_dir": tmp_path / "stacks",
+            "billing_export_table": TABLE,
+            "terraform_impersonate": DEPLOYER,
+        },
         **kwargs,
     )
     return app, queued
@@ -154,6 +160,8 @@ def test_onboarding_reviews_the_terraform_plan_then_applies_it(
         f"{workdir}|show -json tfplan",
     ]
     assert [env.get("TF_IN_AUTOMATION") for env in envs(bin_dir)] == ["1", "1", "1"]
+    # terraform acts as the platform's deployer (the provider and the GCS state backend read this)
+    assert {env.get("GOOGLE_IMPERSONATE_SERVICE_ACCOUNT") for env in envs(bin_dir)} == {DEPLOYER}
     stack = json.loads((workdir / STACK_FILE).read_text())
     assert stack["terraform"]["backend"]["gcs"] == {
         "bucket": load_platform().state_bucket,
@@ -196,7 +204,10 @@ def test_onboarding_reviews_the_terraform_plan_then_applies_it(
     assert log.index("$ terraform apply -input=false -lock-timeout=5m tfplan") < log.index("Apply complete!")
     assert log.index("Apply complete!") < log.index("provisioned client-acme-foods-dev")
     client = op.get("/api/clients/acme-foods").get_json()["data"]["client"]
-    assert client["urls"] == {"client_app": OUTPUTS["client_app_url"]["value"], "serving": OUTPUTS["serving_url"]["value"]}
+    assert client["urls"] == {
+        "client_app": OUTPUTS["client_app_url"]["value"],
+        "serving": OUTPUTS["serving_url"]["value"],
+    }
     assert json.loads((workdir / "applied.json").read_text())["version"] == "1.0.0"
 
 
@@ -207,7 +218,9 @@ def test_a_failed_plan_shows_its_error_and_the_log(settings: Settings, tmp_path:
 
     bin_dir = tmp_path / "bin"
     app, _ = gcp_app(gcp(settings), tmp_path, fake_terraform(bin_dir, fail_on="plan"))
-    assert make_login(app)("admin").post("/api/templates", json={"version": "1.0.0", "release": True}).status_code == 201
+    assert (
+        make_login(app)("admin").post("/api/templates", json={"version": "1.0.0", "release": True}).status_code == 201
+    )
     with app.app_context():
         draft = OnboardingDraft(
             operator="op@b2brec.test",

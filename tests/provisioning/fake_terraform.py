@@ -18,7 +18,7 @@ OUTPUTS = {
     "client_app_url": {"value": "https://client-app-acme-ew.a.run.app", "type": "string", "sensitive": False},
 }
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, os, sys
 from pathlib import Path
 
@@ -69,7 +69,7 @@ elif cmd == "apply":
     print("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
 elif cmd == "output":
     print(json.dumps(CONFIG["outputs"]))
-'''
+"""
 
 
 def fake_terraform(
