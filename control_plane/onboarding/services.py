@@ -445,8 +445,12 @@ def run_plan(provisioner: Provisioner, draft_id: int) -> dict[str, Any]:
         return _set_plan(draft, status="failed", error="this platform's provisioner has no plan step")
     spec = build_spec(draft, version=str(plan["version"]))
     _set_plan(draft, status="running", step="synth", started_at=utcnow().isoformat())
+
+    def on_step(step: str) -> None:
+        _set_plan(draft, step=step)
+
     try:
-        summary = provisioner.plan(spec, str(plan["version"]), on_step=lambda step: _set_plan(draft, step=step))
+        summary = provisioner.plan(spec, str(plan["version"]), on_step=on_step)
     except B2BRecError as exc:
         return _set_plan(draft, status="failed", error=exc.message, fix=exc.fix or "")
     except Exception as exc:  # noqa: BLE001 - recorded on the draft, never shown with a trace

@@ -53,7 +53,9 @@ def gcp(settings: Settings, *allow_loopback: str) -> Settings:
     )
 
 
-def gcp_app(platform: Settings, tmp_path: Path, terraform: Path, **kwargs: Any) -> tuple[Flask, list[tuple[str, Any]]]:
+def gcp_app(
+    platform: Settings, tmp_path: Path, terraform: Path, overrides_extra: dict[str, Any] | None = None, **kwargs: Any
+) -> tuple[Flask, list[tuple[str, Any]]]:
     """The app as it runs on GCP, its provisioner built by the factory; tasks are queued, not run."""
     queued: list[tuple[str, Any]] = []
     app = build_app(
@@ -66,6 +68,7 @@ def gcp_app(platform: Settings, tmp_path: Path, terraform: Path, **kwargs: Any) 
             "stacks_dir": tmp_path / "stacks",
             "billing_export_table": TABLE,
             "terraform_impersonate": DEPLOYER,
+            **(overrides_extra or {}),
         },
         **kwargs,
     )
@@ -351,3 +354,65 @@ def test_billing_reads_the_bigquery_export(settings: Settings, tmp_path: Path) -
     by_client = [s for s in sent if s.body["query"] == source.sql(queries.MONTH_BY_SERVICE)]
     assert by_client and by_client[0].params == {"month": MONTH, "client": ""}
     assert all(s.body["query"] in answers for s in sent)
+
+
+def test_a_rollout_applies_each_clients_stack_wave_by_wave(settings: Settings, tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from control_plane.clients import services as clients
+    from control_plane.rollouts.services import tick_all
+    from control_plane.runtime import runtime
+    from tests.control_plane.fleet import fleet_specs
+
+    class Serving(BaseHTTPRequestHandler):  # each client's serving answers healthy: the gate passes
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body = b'{"status": "ok"}' if self.path.endswith("/health") else b""
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    bin_dir = tmp_path / "bin"
+    platform = gcp(settings)
+    app, _ = gcp_app(platform, tmp_path, fake_terraform(bin_dir), overrides_extra={"soak_seconds": 0.0})
+    admin = make_login(app)("admin")
+    for version in ("1.0.0", "1.1.0"):
+        assert admin.post("/api/templates", json={"version": version, "release": True}).status_code == 201
+    specs = fleet_specs(platform, 3, version="1.0.0")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Serving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with app.app_context():
+            for spec in specs:
+                clients.register_existing(spec, urls={"serving": f"http://127.0.0.1:{server.server_address[1]}"})
+        op = make_login(app)("operator")
+        r = op.post("/api/rollouts", json={"version": "1.1.0"})
+        assert r.status_code == 201, r.get_json()
+        rollout_id = r.get_json()["data"]["rollout"]["id"]
+        for _ in range(20):
+            with app.app_context():
+                tick_all(runtime())
+            data = op.get(f"/api/rollouts/{rollout_id}").get_json()["data"]
+            if data["rollout"]["status"] in ("completed", "halted"):
+                break
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert data["rollout"]["status"] == "completed", data
+    assert data["rollout"]["waves"] == 2  # canary ceil(0.3) = 1, then the other two
+    applies = [
+        line.split("|") for line in calls(bin_dir) if line.endswith("|apply -input=false -lock-timeout=5m tfplan")
+    ]
+    folders = [Path(cwd).name for cwd, _ in applies]
+    assert sorted(folders) == sorted(f"{s.sanitized_name}-{s.env}" for s in specs)  # one apply per client
+    canary = next(s for s in specs if s.client_id in {t["client_id"] for t in data["targets"] if t["wave"] == 0})
+    assert folders[0] == f"{canary.sanitized_name}-{canary.env}"  # the canary's stack is applied first
+    for spec in specs:
+        stack = json.loads((tmp_path / "stacks" / f"{spec.sanitized_name}-{spec.env}" / STACK_FILE).read_text())
+        assert next(iter(stack["resource"]["google_project"].values()))["labels"]["template_version"] == "1_1_0"
+    for spec in specs:  # (the clients list would also read the month's costs from BigQuery)
+        assert op.get(f"/api/clients/{spec.client_id}").get_json()["data"]["client"]["template_version"] == "1.1.0"
