@@ -234,6 +234,9 @@ def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) ->
             raise ControlPlaneError("an apply_version job needs a version", code="invalid_input")
         result = rt.provisioner.apply_version(client_spec(client), job.version)
         restarted = f"; restarted {', '.join(result.restarted)}" if result.restarted else ""
+        planned = result.changes.get("resources") or {}
+        if planned:  # Terraform: what the applied plan changed
+            restarted += f"; {planned['add']} added, {planned['change']} changed, {planned['destroy']} destroyed"
         _log(job, f"{result.project_id}: template {result.from_version} -> {result.to_version}{restarted}")
     elif step == "record":
         before = client.template_version

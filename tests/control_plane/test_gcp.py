@@ -286,7 +286,10 @@ def test_moving_a_client_to_a_version_applies_its_stack(settings: Settings, tmp_
     assert next(iter(stack["resource"]["google_project"].values()))["labels"]["template_version"] == "1_1_0"
     job = op.get(f"/api/jobs/{job_id}").get_json()["data"]["job"]
     assert job["status"] == "succeeded", job
-    assert f"{OUTPUTS['project_id']['value']}: template None -> 1.1.0" in job["log"]
+    stack_types = json.loads((workdir / STACK_FILE).read_text())["resource"]
+    changed = len(stack_types["google_cloud_run_v2_service"])
+    added = sum(len(items) for items in stack_types.values()) - changed
+    assert f"{OUTPUTS['project_id']['value']}: template None -> 1.1.0; {added} added, {changed} changed" in job["log"]
     assert "Plan: " in job["log"] and "to change" in job["log"]  # terraform's plan, kept in the job's log
     client = op.get(f"/api/clients/{spec.client_id}").get_json()["data"]["client"]
     assert client["template_version"] == "1.1.0"
