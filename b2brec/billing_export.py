@@ -38,6 +38,27 @@ def export_table(project: str, dataset: str, billing_account: str) -> str:
     return f"{project}.{dataset}.gcp_billing_export_v1_{billing_account.replace('-', '_')}"
 
 
+_PROJECT = r"[a-z][a-z0-9-]{4,28}[a-z0-9]"
+_DATASET = r"[A-Za-z_][A-Za-z0-9_]{0,1023}"
+_EXPORT_TABLE = re.compile(
+    rf"(?P<project>{_PROJECT})\.(?P<dataset>{_DATASET})\."
+    r"(?P<table>gcp_billing_export_(?:resource_)?v1_[0-9A-F]{6}_[0-9A-F]{6}_[0-9A-F]{6})"
+)
+EXPORT_TABLE_FORMAT = "PROJECT.DATASET.gcp_billing_export_v1_XXXXXX_XXXXXX_XXXXXX"
+
+
+def check_export_table(name: str) -> str:
+    """``name`` if it is a billing export table id, strictly ``project.dataset.table`` with Google's own
+    identifier rules and the table name Cloud Billing gives the export; it is interpolated into SQL, so
+    anything else (quotes, backticks, spaces, a fourth part, another table) is refused."""
+    if not _EXPORT_TABLE.fullmatch(name):
+        raise ValueError(
+            f"billing export table {name[:120]!r} is not {EXPORT_TABLE_FORMAT} (project id: 6-30 lowercase letters, "
+            "digits and hyphens; dataset: letters, digits and underscores; the table name Cloud Billing created)"
+        )
+    return name
+
+
 def cost_by_client_day(table: str) -> str:
     """Daily net cost per client, project and service: what the control plane's views expose."""
     return (

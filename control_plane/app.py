@@ -14,12 +14,14 @@ from b2brec.backends.secrets import SecretNotFound, SecretStore
 from b2brec.settings import Settings
 from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
+from control_plane.billing.source import BillingSource, billing_source
+from control_plane.clients.services import job_output
 from control_plane.extensions import csrf, db, login_manager
 from control_plane.health.probe import HealthProbe, HttpHealthProbe
 from control_plane.runtime import EXTENSION_KEY, Runtime, control_plane_secrets
 from control_plane.settings import MISSING_KEY, ControlPlaneSettings
 from provisioning.base import Provisioner
-from provisioning.local import LocalProvisioner
+from provisioning.factory import provisioner_for
 from provisioning.templates import TemplateRegistry, registry_for
 
 SECRET_KEY_NAME = "control-plane-secret-key"
@@ -59,6 +61,7 @@ def create_app(
     platform: Settings | None = None,
     *,
     provisioner: Provisioner | None = None,
+    billing: BillingSource | None = None,
     templates: TemplateRegistry | None = None,
     probe: HealthProbe | None = None,
     alert_sink: AlertSink | None = None,
@@ -92,7 +95,17 @@ def create_app(
     rt = Runtime(
         settings=settings,
         platform=platform,
-        provisioner=provisioner or LocalProvisioner(platform, registry=registry),
+        provisioner=provisioner
+        or provisioner_for(
+            platform,
+            registry=registry,
+            stacks_dir=settings.resolved_stacks_dir(platform),
+            terraform=settings.terraform,
+            platform_file=settings.platform_file,
+            echo=job_output,
+            impersonate=settings.terraform_impersonate,
+        ),
+        billing=billing or billing_source(settings, platform),
         templates=registry,
         secrets=control_plane_secrets(settings, platform),
         probe=probe

@@ -17,6 +17,7 @@ from provisioning.templates import TemplateRegistry
 
 if TYPE_CHECKING:
     from control_plane.alerts.sink import AlertSink
+    from control_plane.billing.source import BillingSource
     from control_plane.health.probe import HealthProbe
 
 EXTENSION_KEY = "b2brec_control_plane"
@@ -30,6 +31,8 @@ class Runtime:
     templates: TemplateRegistry
     """The platform's template version registry (the one the provisioner applies from)."""
     secrets: SecretStore
+    billing: BillingSource
+    """Where the billing export is read: the local DuckDB copy fed by metering, or BigQuery on GCP."""
     probe: HealthProbe
     alerts: AlertSink
     enqueue: Callable[[str, Any], None]

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from b2brec.billing_export import check_export_table
 from b2brec.broker import celery_broker
 from b2brec.settings import Settings
 
@@ -62,6 +63,38 @@ class ControlPlaneSettings(BaseSettings):
     margin: float = Field(0.15, ge=0, le=10, description="Margin added on cost in monthly statements (0.15 = 15%).")
     anomaly_factor: float = Field(3.0, gt=1, description="A day above factor x trailing 14-day mean is an anomaly.")
 
+    # --- Google Cloud (B2BREC_BACKEND=gcp): Terraform provisioning and the real billing export -------
+    terraform: str | None = Field(
+        None, description="The terraform executable the provisioner runs (backend gcp); unset = `terraform` on PATH."
+    )
+    stacks_dir: Path | None = Field(
+        None,
+        description="Where client stacks are synthesized and terraform runs, one folder per client (state lives "
+        "in the platform's GCS state bucket); unset = B2BREC_HOME/control_plane/stacks.",
+    )
+    platform_file: Path | None = Field(
+        None, description="The platform settings file of the client stacks (unset = stacks/platform.yaml)."
+    )
+    terraform_impersonate: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$",
+        description="The deployer service account terraform impersonates (the stack sets the platform's "
+        "terraform@…; the app's own account may only impersonate it); unset = the ambient credentials.",
+    )
+    billing_export_table: str | None = Field(
+        None,
+        description="The Cloud Billing export table the billing pages read on GCP, "
+        "PROJECT.DATASET.gcp_billing_export_v1_XXXXXX_XXXXXX_XXXXXX (validated strictly: it is put into SQL).",
+    )
+    billing_export_location: str = Field(
+        "EU", pattern=r"^[A-Za-z0-9-]{2,32}$", description="BigQuery location of the billing export's dataset."
+    )
+
+    @field_validator("billing_export_table")
+    @classmethod
+    def _export_table(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else check_export_table(value.strip())
+
     @model_validator(mode="after")
     def _fail_closed(self) -> ControlPlaneSettings:
         # unset is allowed here: on GCP the app reads (or creates) its key in Secret Manager at start
@@ -72,6 +105,9 @@ class ControlPlaneSettings(BaseSettings):
     def state_dir(self, platform: Settings) -> Path:
         """Folder of the control plane's local state (database, billing export, logs)."""
         return platform.home / "control_plane"
+
+    def resolved_stacks_dir(self, platform: Settings) -> Path:
+        return self.stacks_dir or self.state_dir(platform) / "stacks"
 
     def resolved_database_url(self, platform: Settings) -> str:
         if self.database_url:

@@ -80,6 +80,12 @@ def _provision(rt: Runtime, job_id: int) -> None:
     run_job(rt, int(job_id))
 
 
+def _plan(rt: Runtime, draft_id: int) -> None:
+    from control_plane.onboarding.services import run_plan
+
+    run_plan(rt.provisioner, int(draft_id))
+
+
 def _tick(rt: Runtime, _: Any) -> None:
     from control_plane.rollouts.services import tick_all
 
@@ -99,6 +105,7 @@ def _poll(rt: Runtime, _: Any) -> None:
 
 TASK_BODIES: dict[str, Callable[[Runtime, Any], Any]] = {
     "control_plane.provision": _provision,
+    "control_plane.plan": _plan,
     "control_plane.tick": _tick,
     "control_plane.poll": _poll,
 }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from b2brec.errors import B2BRecError
 from b2brec.spec import ClientSpec
@@ -80,6 +81,31 @@ class ProvisionStatus:
         return self.exists and all(s.healthy for s in self.services.values())
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlanSummary:
+    """What applying a client's stack would do, from the saved plan (``terraform show -json``):
+    Terraform's own add/change/destroy counts (a replacement counts in add and destroy) and, per
+    resource type, how many resources each action touches."""
+
+    add: int
+    change: int
+    destroy: int
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    """``{"google_project": {"create": 1}, "google_cloud_run_v2_service": {"update": 2}}``"""
+    terraform_version: str = ""
+    log: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "add": self.add,
+            "change": self.change,
+            "destroy": self.destroy,
+            "by_type": {k: dict(v) for k, v in sorted(self.by_type.items())},
+            "terraform_version": self.terraform_version,
+            "log": self.log,
+        }
+
+
 class Provisioner(Protocol):
     def create(self, spec: ClientSpec, version: str) -> ProvisionResult:
         """Create the client's project on template ``version`` (idempotent)."""
@@ -94,4 +120,13 @@ class Provisioner(Protocol):
 
     def delete(self, spec: ClientSpec) -> None:
         """Stop the client's services and remove its project."""
+        ...
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """A provisioner that can say what creating a client would change before it does (Terraform)."""
+
+    def plan(self, spec: ClientSpec, version: str, *, on_step: Callable[[str], None] | None = None) -> PlanSummary:
+        """Plan the client's project on template ``version`` without changing anything."""
         ...

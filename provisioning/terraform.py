@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
-from provisioning.base import ApplyResult, ProvisionResult, ProvisionStatus, ServiceState
+from provisioning.base import ApplyResult, PlanSummary, ProvisionResult, ProvisionStatus, ServiceState
 from provisioning.templates import TemplateRegistry, registry_for
 from stacks.synth import STACK_FILE, Target, synthesize
 from stacks.terraform import TerraformFailed, TerraformRunner, find_terraform
@@ -47,6 +47,34 @@ def plan_summary(lines: list[str]) -> dict[str, int]:
     return {}
 
 
+_ACTIONS: dict[tuple[str, ...], str] = {
+    ("create",): "create",
+    ("update",): "update",
+    ("delete",): "delete",
+    ("delete", "create"): "replace",
+    ("create", "delete"): "replace",
+}
+
+
+def summarize_plan(plan: dict[str, Any]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Counts as terraform's ``Plan:`` line says them, and actions per resource type, from a JSON plan
+    (``terraform show -json``). Data sources and no-op resources are left out, as terraform does."""
+    counts = {"add": 0, "change": 0, "destroy": 0}
+    by_type: dict[str, dict[str, int]] = {}
+    for change in plan.get("resource_changes") or []:
+        if change.get("mode", "managed") != "managed":
+            continue
+        action = _ACTIONS.get(tuple((change.get("change") or {}).get("actions") or ()))
+        if action is None:
+            continue
+        counts["add"] += action in ("create", "replace")
+        counts["change"] += action == "update"
+        counts["destroy"] += action in ("delete", "replace")
+        per_type = by_type.setdefault(str(change.get("type", "?")), {})
+        per_type[action] = per_type.get(action, 0) + 1
+    return counts, by_type
+
+
 class LogSink:
     """Appends each line to a log file and keeps this operation's lines (for the plan summary)."""
 
@@ -74,11 +102,15 @@ class TerraformProvisioner:
         terraform: str | None = None,
         registry: TemplateRegistry | None = None,
         echo: Callable[[str], None] | None = None,
+        impersonate: str | None = None,
     ) -> None:
+        """``impersonate``: the service account terraform acts as (the platform's deployer), through
+        ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``, which the Google provider and the GCS state backend read."""
         self.settings = settings
         self.platform = platform
         self.out_dir = Path(out_dir)
-        self.runner = TerraformRunner(find_terraform(terraform))  # fail before anything when it is missing
+        env = {"GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": impersonate} if impersonate else {}
+        self.runner = TerraformRunner(find_terraform(terraform), env)  # fail before anything when it is missing
         self.registry = registry or registry_for(settings)
         self.echo = echo
 
@@ -106,6 +138,26 @@ class TerraformProvisioner:
         outputs = self.runner.output_json(workdir)
         (workdir / APPLIED_FILE).write_text(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}))
         return workdir, sink, outputs
+
+    def plan(self, spec: ClientSpec, version: str, *, on_step: Callable[[str], None] | None = None) -> PlanSummary:
+        """Synthesize the stack on ``version``, ``init`` and ``plan -out=tfplan`` (nothing is applied), and
+        summarize the saved plan from ``terraform show -json tfplan``."""
+        workdir = self._synth(spec, version)
+        sink = self._sink(spec, "plan")
+        sink(f"# plan {stack_name(spec)} on template {version}")
+        try:
+            self.runner.run(workdir, plan_only=True, on_step=on_step, output=sink)
+            if on_step is not None:
+                on_step("show")
+            sink("$ terraform show -json tfplan")
+            plan = self.runner.show_json(workdir)
+        except TerraformFailed as exc:
+            raise TerraformFailed(f"{exc.message}: {sink.path}") from None
+        counts, by_type = summarize_plan(plan)
+        sink(f"# {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy")
+        return PlanSummary(
+            **counts, by_type=by_type, terraform_version=str(plan.get("terraform_version", "")), log=str(sink.path)
+        )
 
     @staticmethod
     def _services(outputs: dict[str, Any]) -> dict[str, ServiceState]:

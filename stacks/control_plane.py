@@ -149,6 +149,8 @@ class ControlPlaneStack(PlatformStack):
             "B2BREC_BACKEND": "gcp",
             "B2BREC_GCP_PROJECT": project_id,
             "B2BREC_GCP_REGION": region,
+            # its provisioner runs terraform as the deployer (bootstrap-org.sh --grant-control-plane)
+            "B2BREC_CP_TERRAFORM_IMPERSONATE": platform.terraform_sa,
             **app.env(project_number, region, email),
         }
         service = CloudRunService(

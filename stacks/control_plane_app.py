@@ -128,6 +128,7 @@ class ControlPlaneApp(Construct):
                 name=project,
             )
         table = export_table(props.project_id, props.billing_dataset, props.billing_account)
+        self.billing_export_table = table
         BigqueryTable(
             self,
             "cost_view",
@@ -150,6 +151,8 @@ class ControlPlaneApp(Construct):
             "B2BREC_CP_IAP_AUDIENCE": iap_audience(project_number, region),
             # the database through the Cloud SQL Auth Proxy sidecar (IAM login, no password)
             "B2BREC_CP_DATABASE_URL": proxy_database_url(service_account, DATABASE),
+            # the billing pages read the Cloud Billing export itself (the view is for people in the console)
+            "B2BREC_CP_BILLING_EXPORT_TABLE": self.billing_export_table,
             **self.broker.env(),
         }
 

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,11 @@ def find_terraform(explicit: str | None = None, *, search_path: str | None = Non
 @dataclass(frozen=True)
 class TerraformRunner:
     binary: str
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the environment of every terraform call (e.g. ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``)."""
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "TF_IN_AUTOMATION": "1", **self.env}
 
     def commands(self, *, plan_only: bool) -> list[list[str]]:
         """init, plan (saved to a plan file), then apply of exactly that plan."""
@@ -80,7 +85,7 @@ class TerraformRunner:
         or line by line to ``output`` (a log sink) when given."""
         if not (workdir / "cdk.tf.json").is_file():
             raise TerraformFailed(f"{workdir}: no cdk.tf.json; run `b2brec synth --env NAME` first")
-        env = {**os.environ, "TF_IN_AUTOMATION": "1"}
+        env = self.environment()
         for argv in self.destroy_commands() if destroy else self.commands(plan_only=plan_only):
             step = argv[1]
             if on_step is not None:
@@ -93,12 +98,32 @@ class TerraformRunner:
                 where = "see its output above" if output is None else "see the provisioning log"
                 raise TerraformFailed(f"terraform {step} failed (exit {code}) in {workdir}; {where}")
 
+    def show_json(self, workdir: Path, plan_file: str = PLAN_FILE) -> dict[str, Any]:
+        """``terraform show -json PLAN``: the saved plan as Terraform's JSON plan representation."""
+        done = subprocess.run(
+            [self.binary, "show", "-json", plan_file],
+            cwd=workdir,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise TerraformFailed(f"terraform show failed (exit {done.returncode}) in {workdir}: {done.stderr[-500:]}")
+        try:
+            plan = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise TerraformFailed(f"terraform show -json {plan_file} in {workdir} did not print JSON") from None
+        if not isinstance(plan, dict) or "format_version" not in plan:
+            raise TerraformFailed(f"terraform show -json {plan_file} in {workdir} did not print a plan")
+        return plan
+
     def output_json(self, workdir: Path) -> dict[str, Any]:
         """``terraform output -json``: each output's value by name."""
         done = subprocess.run(
             [self.binary, "output", "-json"],
             cwd=workdir,
-            env={**os.environ, "TF_IN_AUTOMATION": "1"},
+            env=self.environment(),
             capture_output=True,
             text=True,
             check=False,

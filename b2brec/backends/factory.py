@@ -160,6 +160,25 @@ def platform_secret_store(settings: Settings) -> SecretStore | None:
     return SecretManagerStore(settings.gcp_project)
 
 
+def provisions_with_terraform(settings: Settings) -> bool:
+    """Whether client projects are provisioned by ``terraform apply`` of their synthesized stack (GCP)
+    rather than as local client projects with their services on local ports (the embedded default)."""
+    return settings.backend is not Backend.LOCAL
+
+
+def platform_warehouse(settings: Settings, location: str) -> Warehouse | None:
+    """The platform project's own BigQuery (where Cloud Billing writes its export) on GCP; ``None`` on the
+    embedded default, where the control plane keeps a local DuckDB copy of the export fed by metering."""
+    if settings.backend is Backend.LOCAL:
+        return None
+    if not settings.gcp_project:
+        raise B2BRecError(
+            "B2BREC_GCP_PROJECT is unset: the control plane reads the billing export through that project",
+            code="invalid_settings",
+        )
+    return BigQueryWarehouse(settings.gcp_project, location)
+
+
 def fails_closed(settings: Settings) -> bool:
     """Whether a public endpoint with no credentials configured must refuse calls (GCP: services are
     reachable from the internet) rather than stay open (the embedded default: 127.0.0.1 only)."""

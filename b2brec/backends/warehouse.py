@@ -218,8 +218,11 @@ class BigQueryWarehouse:
         )
 
     def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:
-        job = self.client.query(sql, job_config=self.job_config(params), location=self.location)
-        return job.result().to_arrow()
+        """One ``jobs.query`` call (the API waits for a short query and returns its first page of rows);
+        rows beyond it are paged with ``getQueryResults``. The Storage Read API is not used: the platform's
+        queries return aggregates, not table scans."""
+        rows = self.client.query_and_wait(sql, job_config=self.job_config(params), location=self.location)
+        return rows.to_arrow(create_bqstorage_client=False)
 
     def execute(self, sql: str, params: SqlParams | None = None) -> None:
         self.client.query(sql, job_config=self.job_config(params), location=self.location).result()

@@ -32,6 +32,7 @@ def index() -> Any:
         budgets=services.budgets(rt, rows),
         anomalies=services.anomalies(rt, factor=rt.settings.anomaly_factor),
         chart=services.bar_chart_svg([(str(d["day"]), float(d["cost"] or 0)) for d in days]),
+        metered=rt.billing.metered,
     )
 
 

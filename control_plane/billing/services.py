@@ -6,12 +6,9 @@ from __future__ import annotations
 import calendar
 import csv
 import io
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-from flask import after_this_request, g, has_request_context
 
 from b2brec.context import context_for_spec
 from b2brec.projects.local import list_projects
@@ -40,34 +37,15 @@ def current_month(today: date | None = None) -> str:
 
 
 def _query(rt: Runtime, sql: str, **params: Any) -> list[dict[str, Any]]:
-    """Run one billing query; inside a request every query shares one DuckDB connection."""
-    if has_request_context():
-        if "billing_conn" not in g:
-            g.billing_stack = ExitStack()
-            g.billing_conn = g.billing_stack.enter_context(export(rt).connect())
-            after_this_request(_close_billing)
-        return _rows(g.billing_conn, sql, params)
-    with export(rt).connect() as conn:
-        return _rows(conn, sql, params)
-
-
-def _close_billing(response: Any) -> Any:
-    g.pop("billing_conn", None)
-    stack = g.pop("billing_stack", None)
-    if stack is not None:
-        stack.close()
-    return response
-
-
-def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    cursor = conn.execute(queries.for_duckdb(sql), params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    """Run one billing query on the app's export: the local copy, or the Cloud Billing export on GCP."""
+    return rt.billing.rows(sql, params)
 
 
 def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None) -> dict[str, int]:
     """Meter every registered client that has a local project (its jobs and daily services) into
-    the export; on GCP there are none, and Cloud Billing writes the real export."""
+    the export; on GCP Cloud Billing writes the real export and nothing is metered."""
+    if not rt.billing.metered:
+        return {"jobs": 0, "daily": 0}
     projects = {p.project_id: p for p in list_projects(rt.platform)}
     metered = []
     for client in clients:

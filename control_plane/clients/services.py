@@ -3,7 +3,9 @@ idempotent and resumable, and what the detail page shows about a client."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,8 +133,44 @@ def resume_job(rt: Runtime, job_id: int, *, actor: str) -> ProvisioningJob:
 
 
 def _log(job: ProvisioningJob, line: str) -> None:
+    running = _RUNNING_JOB.get()
+    if running is not None:
+        running.flush()  # the provisioner's lines come before what the step says about them
     job.log = (job.log or "") + f"[{utcnow().strftime('%H:%M:%S')}] {line}\n"
     db.session.commit()
+
+
+class _JobOutput:
+    """Streams a provisioner's output (terraform's lines) into the running job's log, committed at most
+    every ``interval`` seconds and at each new terraform command, so the job page shows live progress."""
+
+    def __init__(self, job: ProvisioningJob, interval: float = 2.0) -> None:
+        self.job = job
+        self.interval = interval
+        self.pending: list[str] = []
+        self.flushed_at = time.monotonic()
+
+    def __call__(self, line: str) -> None:
+        self.pending.append(f"[{utcnow().strftime('%H:%M:%S')}]   {line}")
+        if line.startswith("$ ") or time.monotonic() - self.flushed_at >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.job.log = (self.job.log or "") + "\n".join(self.pending) + "\n"
+            self.pending = []
+            db.session.commit()
+        self.flushed_at = time.monotonic()
+
+
+_RUNNING_JOB: ContextVar[_JobOutput | None] = ContextVar("running_provisioning_job", default=None)
+
+
+def job_output(line: str) -> None:
+    """The provisioner's ``echo``: a line of its output, kept in the log of the job running it (if any)."""
+    sink = _RUNNING_JOB.get()
+    if sink is not None:
+        sink(line)
 
 
 def _step_create(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -> None:
@@ -196,6 +234,9 @@ def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) ->
             raise ControlPlaneError("an apply_version job needs a version", code="invalid_input")
         result = rt.provisioner.apply_version(client_spec(client), job.version)
         restarted = f"; restarted {', '.join(result.restarted)}" if result.restarted else ""
+        planned = result.changes.get("resources") or {}
+        if planned:  # Terraform: what the applied plan changed
+            restarted += f"; {planned['add']} added, {planned['change']} changed, {planned['destroy']} destroyed"
         _log(job, f"{result.project_id}: template {result.from_version} -> {result.to_version}{restarted}")
     elif step == "record":
         before = client.template_version
@@ -244,12 +285,19 @@ def run_job(rt: Runtime, job_id: int) -> ProvisioningJob:
     for step in JOB_STEPS[job.kind]:
         if step in (job.steps_done or []):
             continue
+        output = _JobOutput(job)
+        token = _RUNNING_JOB.set(output)
         try:
             runner(rt, client, job, step)
         except B2BRecError as exc:
+            output.flush()
             return _fail(rt, client, job, step, exc.message, str(getattr(exc, "fix", "") or ""))
         except Exception as exc:  # noqa: BLE001 - recorded on the job, never shown with a trace
+            output.flush()
             return _fail(rt, client, job, step, f"{type(exc).__name__} during {step}", "see the worker log")
+        finally:
+            _RUNNING_JOB.reset(token)
+        output.flush()
         job.steps_done = [*(job.steps_done or []), step]
         db.session.commit()
     job.status, job.ended_at = JobStatus.SUCCEEDED.value, utcnow()

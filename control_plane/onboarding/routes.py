@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from b2brec.backends.factory import backends_for
 from b2brec.errors import B2BRecError
 from b2brec.features import PLATFORM_TABLES
 from control_plane.auth.access import require
@@ -47,11 +46,13 @@ def _context(draft_id: int, step: str) -> dict[str, Any]:
     }
     if step == "mapping":
         context["previews"] = services.previews(draft, rt.platform, rt.secrets)
-    if step == "review":
+    if step in {"review", "provision"}:
+        version = initial_version(rt)
+        context["plans"] = services.plans(rt.provisioner)
+        context["plan"] = services.current_plan(draft, version)
         try:
-            spec = services.build_spec(draft, version=initial_version(rt))
+            spec = services.build_spec(draft, version=version)
             context["spec_text"] = services.spec_yaml(spec)
-            context["local"] = backends_for(spec, rt.platform).is_local
         except B2BRecError as exc:
             form_error(exc)
             context["spec_text"] = ""
@@ -75,9 +76,8 @@ def submit(draft_id: int, step: str) -> Any:
         outcome = apply_step(rt, draft, step, request.form.to_dict(), actor=actor())
     except B2BRecError as exc:
         form_error(exc)
-        return render_template(
-            f"onboarding/{step if step in services.STEPS else 'company'}.html", **_context(draft_id, step)
-        ), status_of(exc)
+        shown = "review" if step == "plan" else step if step in services.STEPS else "company"
+        return render_template(f"onboarding/{shown}.html", **_context(draft_id, shown)), status_of(exc)
     if outcome.job_id is not None:
         return redirect(url_for("clients.job", job_id=outcome.job_id))
     return redirect(url_for("onboarding.step", draft_id=draft_id, step=outcome.next_step))

@@ -7,6 +7,7 @@ Steps: company → region → source → test → mapping → review → provisi
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ from control_plane.errors import ControlPlaneError
 from control_plane.extensions import db
 from control_plane.onboarding.introspect import preview_rows, propose_mapping, read_schema
 from control_plane.onboarding.models import OnboardingDraft
+from control_plane.timeutil import utcnow
+from provisioning.base import Planner, Provisioner
 
 STEPS: tuple[str, ...] = ("company", "region", "source", "test", "mapping", "review", "provision")
 SOURCE_NAME = "erp"
@@ -377,6 +380,83 @@ def build_spec(draft: OnboardingDraft, *, version: str) -> ClientSpec:
 
 def spec_yaml(spec: ClientSpec) -> str:
     return yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=False), sort_keys=False)
+
+
+def spec_digest(spec: ClientSpec) -> str:
+    """Identifies what a plan was made of: a plan of another spec or version is not this client's plan."""
+    return hashlib.sha256(spec_yaml(spec).encode()).hexdigest()[:16]
+
+
+def plans(provisioner: Provisioner) -> bool:
+    """Whether provisioning shows a plan before it changes anything (Terraform on GCP)."""
+    return isinstance(provisioner, Planner)
+
+
+def _set_plan(draft: OnboardingDraft, **changes: Any) -> dict[str, Any]:
+    data = dict(draft.data or {})
+    plan = {**(data.get("plan") or {}), **changes}
+    data["plan"] = plan
+    draft.data = data
+    db.session.commit()
+    return plan
+
+
+def queue_plan(draft: OnboardingDraft, provisioner: Provisioner, *, version: str, actor: str) -> dict[str, Any]:
+    """Record a plan of the draft's spec on ``version`` as queued (the caller hands it to the worker)."""
+    if not plans(provisioner):
+        raise ControlPlaneError(
+            "this platform provisions without a plan step", code="invalid_input", fix="provision from the review page"
+        )
+    spec = build_spec(draft, version=version)
+    data = dict(draft.data or {})
+    data.pop("plan", None)
+    draft.data = data
+    return _set_plan(
+        draft,
+        status="queued",
+        digest=spec_digest(spec),
+        version=version,
+        step="",
+        summary=None,
+        error=None,
+        actor=actor,
+        queued_at=utcnow().isoformat(),
+    )
+
+
+def current_plan(draft: OnboardingDraft, version: str) -> dict[str, Any] | None:
+    """The draft's plan if it was made of the spec the draft would provision now, else None."""
+    plan = (draft.data or {}).get("plan")
+    try:
+        digest = spec_digest(build_spec(draft, version=version))
+    except ControlPlaneError:
+        return None
+    return plan if plan and plan.get("digest") == digest and plan.get("version") == version else None
+
+
+def run_plan(provisioner: Provisioner, draft_id: int) -> dict[str, Any]:
+    """The plan job: ``terraform init`` and ``plan`` of the draft's synthesized stack and the summary of
+    the saved plan, with the current terraform step recorded as it runs (the review page polls it)."""
+    draft = get(draft_id)
+    plan = dict((draft.data or {}).get("plan") or {})
+    if not plan or plan.get("status") == "succeeded":
+        return plan
+    if not isinstance(provisioner, Planner):
+        return _set_plan(draft, status="failed", error="this platform's provisioner has no plan step")
+    spec = build_spec(draft, version=str(plan["version"]))
+    _set_plan(draft, status="running", step="synth", started_at=utcnow().isoformat())
+
+    def on_step(step: str) -> None:
+        _set_plan(draft, step=step)
+
+    try:
+        summary = provisioner.plan(spec, str(plan["version"]), on_step=on_step)
+    except B2BRecError as exc:
+        return _set_plan(draft, status="failed", error=exc.message, fix=exc.fix or "")
+    except Exception as exc:  # noqa: BLE001 - recorded on the draft, never shown with a trace
+        step = ((draft.data or {}).get("plan") or {}).get("step", "")
+        return _set_plan(draft, status="failed", error=f"{type(exc).__name__} during {step}", fix="see the worker log")
+    return _set_plan(draft, status="succeeded", step="done", summary=summary.to_dict(), ended_at=utcnow().isoformat())
 
 
 def register_client(draft: OnboardingDraft, *, version: str) -> Client:

@@ -56,3 +56,45 @@ def test_failed_etl_is_alerted_and_listed_first(app: Flask, settings: Settings, 
     fleet = op.get("/api/health").get_json()["data"]["clients"]
     assert [c["client_id"] for c in fleet][0] in {"fleet-000", "fleet-001"}  # both lack a good ETL
     assert "etl_failed" in (tmp_path / "mail.mbox").read_text()
+
+
+@pytest.mark.slow
+def test_probe_reads_a_real_serving_process(app: Flask, settings: Settings) -> None:
+    """The fleet poll against the serving API itself (``b2brec serve`` of a local client project with a
+    model bundle, as the demo starts it), not a stand-in: health, template version and its own metrics."""
+    import httpx
+
+    from b2brec.bundle import write_bundle
+    from b2brec.projects.local import open_project
+    from cli.demo_serving import start_server, stop_previous
+    from serving.synthetic import synthetic_bundle
+
+    (spec,) = fleet_specs(settings, 1, version="1.0.0")
+    create_fleet(settings, [spec])
+    project = open_project(spec.project_id, settings)
+    write_bundle(project.storage("models"), synthetic_bundle("v1", n_products=300, n_customers=50))
+    process, url = start_server(project)
+    try:
+        for i in range(5):
+            assert httpx.post(f"{url}/recommend", json={"customer_id": f"c{i}", "k": 5}).status_code == 200
+        assert httpx.post(f"{url}/recommend", json={"customer_id": "c1", "k": 0}).status_code == 422
+        with app.app_context():
+            clients.register_existing(spec, urls={"serving": url})
+        op = make_login(app)("operator")
+        (result,) = op.post("/api/health/poll").get_json()["data"]["results"]
+    finally:
+        stop_previous(project)
+        process.wait(timeout=30)
+    assert result["client_id"] == spec.client_id
+    assert result["checks"]["serving"] == {"ok": True, "detail": "HTTP 200"}
+    assert result["checks"]["metrics"]["ok"] is True
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from control_plane.extensions import db
+        from control_plane.health.models import HealthSample
+
+        sample = db.session.scalars(sa.select(HealthSample).where(HealthSample.client_id == spec.client_id)).one()
+        assert sample.predictions is not None and sample.predictions >= 6  # serving's own request counter
+        assert sample.error_rate == 0.0  # a refused request (4xx) is the caller's error, not serving's
+        assert sample.p99_ms is not None and sample.p99_ms > 0

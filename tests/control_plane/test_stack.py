@@ -79,3 +79,15 @@ def test_billing_view_reads_the_export_table(stack: dict[str, Any]) -> None:
     platform = load_platform()
     table = export_table(platform.control_plane_project, "billing_export", platform.billing_account)
     assert f"`{table}`" in view["view"]["query"] and view["view"]["use_legacy_sql"] is False
+
+
+def test_the_app_reads_the_export_table_the_view_reads_and_provisions_as_the_deployer(stack: dict[str, Any]) -> None:
+    from control_plane.settings import ControlPlaneSettings
+
+    (service,) = [s for s in _resources(stack, "google_cloud_run_v2_service") if s["name"] == "control-plane"]
+    env = {e["name"]: e.get("value") for e in service["template"]["containers"][0]["env"]}
+    platform = load_platform()
+    table = export_table(platform.control_plane_project, "billing_export", platform.billing_account)
+    assert env["B2BREC_CP_BILLING_EXPORT_TABLE"] == table
+    assert env["B2BREC_CP_TERRAFORM_IMPERSONATE"] == platform.terraform_sa  # its provisioner acts as the deployer
+    assert ControlPlaneSettings(billing_export_table=table).billing_export_table == table  # passes its validation

@@ -95,6 +95,8 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         if instruction == "WORKDIR":
             workdir = rest.strip()
         elif instruction == "COPY":
+            if "--from=" in rest:
+                continue  # a file from another image (a binary), not from this repository
             *sources, dest = shlex.split(rest)
             for source in sources:
                 if dest.endswith("/"):

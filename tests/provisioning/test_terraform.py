@@ -142,3 +142,71 @@ def test_plan_summary_parsing() -> None:
         "destroy": 0,
     }
     assert plan_summary(["garbage"]) == {}
+
+
+def test_plan_summarizes_the_saved_plan_of_the_synthesized_stack(
+    settings: Settings, spec: ClientSpec, registry: TemplateRegistry, tmp_path: Path
+) -> None:
+    from collections import Counter
+
+    from tests.provisioning.fake_terraform import calls, envs, fake_terraform
+
+    bin_dir = tmp_path / "bin"
+    fake = fake_terraform(bin_dir, existing=("google_project",))
+    out = tmp_path / "stacks"
+    provisioner = TerraformProvisioner(
+        settings, platform=load_platform(), out_dir=out, terraform=str(fake), registry=registry
+    )
+    steps: list[str] = []
+    summary = provisioner.plan(spec, "1.1.0", on_step=steps.append)
+
+    workdir = out / stack_name(spec)
+    assert calls(bin_dir) == [
+        f"{workdir}|init -input=false",
+        f"{workdir}|plan -input=false -lock-timeout=5m -out=tfplan",
+        f"{workdir}|show -json tfplan",
+    ]  # nothing applied; no -var: every value is in the synthesized stack
+    assert all(env["TF_IN_AUTOMATION"] == "1" for env in envs(bin_dir))
+    assert steps == ["init", "plan", "show"]
+    stack = json.loads((workdir / STACK_FILE).read_text())
+    assert stack["terraform"]["backend"]["gcs"]["prefix"] == f"stacks/{stack_name(spec)}"
+    assert stack["terraform"]["backend"]["gcs"]["bucket"] == load_platform().state_bucket
+    labels = next(iter(stack["resource"]["google_project"].values()))["labels"]
+    assert labels["template_version"] == "1_1_0"
+    per_type = Counter({rtype: len(items) for rtype, items in stack["resource"].items()})
+    assert summary.by_type["google_project"] == {"update": per_type["google_project"]}
+    assert summary.by_type["google_storage_bucket"] == {"create": per_type["google_storage_bucket"]}
+    assert (summary.add, summary.change, summary.destroy) == (
+        sum(per_type.values()) - per_type["google_project"],
+        per_type["google_project"],
+        0,
+    )
+    assert summary.terraform_version == "1.9.8"
+    assert summary.log is not None and "$ terraform show -json tfplan" in Path(summary.log).read_text()
+    assert not (workdir / "applied.json").exists()
+
+
+def test_plan_summary_counts_a_replacement_as_add_and_destroy() -> None:
+    from provisioning.terraform import summarize_plan
+
+    def change(rtype: str, *actions: str, mode: str = "managed") -> dict[str, object]:
+        return {"type": rtype, "mode": mode, "change": {"actions": list(actions)}}
+
+    plan = {
+        "format_version": "1.2",
+        "resource_changes": [
+            change("google_storage_bucket", "delete", "create"),
+            change("google_storage_bucket", "create"),
+            change("google_cloud_run_v2_service", "update"),
+            change("google_project_iam_member", "delete"),
+            change("google_project", "no-op"),
+            change("google_project", "read", mode="data"),
+        ],
+    }
+    counts, by_type = summarize_plan(plan)
+    assert counts == {"add": 2, "change": 1, "destroy": 2}
+    assert by_type == {
+        "google_storage_bucket": {"replace": 1, "create": 1},
+        "google_cloud_run_v2_service": {"update": 1},
+        "google_project_iam_member": {"delete": 1},
+    }
