@@ -83,7 +83,8 @@ def seed_history(app: object, project: object, predictions_per_day: int) -> None
             f"""INSERT INTO predictions.recommendation_history
             SELECT 'r' || i, 'q' || i, 'v1', 'recommend', 'C' || (i % 500), 10, ['P1', 'P2'], [0.9, 0.8],
                    i % 20 = 0, NULL, '{{}}',
-                   TIMESTAMPTZ '{start:%Y-%m-%d} 00:00:00+00' + INTERVAL (i * 86400 // {predictions_per_day}) SECOND
+                   TIMESTAMPTZ '{start:%Y-%m-%d} 00:00:00+00' + INTERVAL (i * 86400 // {predictions_per_day}) SECOND,
+                   2.0 + (i % 97) * 0.1
             FROM range({365 * predictions_per_day}) t(i)"""
         )
 
