@@ -51,7 +51,7 @@ def set_schedule(expression: str | None, actor: str) -> str | None:
     cleaned = " ".join(str(expression or "").split())
     if cleaned and (len(cleaned.split(" ")) != 5 or not croniter.is_valid(cleaned)):
         raise AppError(
-            f"{cleaned[:60]!r} is not a 5-field cron expression",
+            "the retrain schedule is not a 5-field cron expression",  # not echoed: it may be anything
             fix="use e.g. '0 4 * * 1' (Mondays at 04:00 UTC), or leave it blank to turn retraining off",
         )
     current = schedule()

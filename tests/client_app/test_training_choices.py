@@ -129,3 +129,39 @@ def test_hostile_input_on_the_features_form_saves_nothing(app: Flask, signed_in:
                 assert value not in page
     with app.app_context():
         assert get_preference("feature_choices") is None
+
+
+def test_the_retrain_schedule_is_set_on_the_training_page_and_reaches_the_beat_entries(
+    app: Flask, project: LocalClientProject, signed_in: SignedIn
+) -> None:
+    from b2brec.backends.schedules import BeatSchedules, Schedule
+
+    beat = BeatSchedules(project.db_dir / "schedules.json")
+    client, token = signed_in("member")
+    assert "Off." in client.get("/training/").get_data(as_text=True)  # the demo spec has no retrain schedule
+    page = client.post(
+        "/training/schedule", data={"retrain_schedule": "0 3 * * 1", "csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "scheduled retraining on: 0 3 * * 1 (UTC)" in page
+    assert page.count("Mon 20") >= 5  # the next five checks, all Mondays
+    assert beat.get("retrain") == Schedule(name="retrain", cron="0 3 * * 1")
+    for hostile in ("* * *", "0 3 * * 1; rm -rf /", "61 * * * *", *SECRET_LIKE):
+        page = client.post(
+            "/training/schedule", data={"retrain_schedule": hostile, "csrf_token": token}, follow_redirects=True
+        ).get_data(as_text=True)
+        assert "is not a 5-field cron expression" in page and "how to fix" in page, hostile
+    assert beat.get("retrain") == Schedule(name="retrain", cron="0 3 * * 1")  # unchanged
+    client.post("/training/schedule", data={"retrain_schedule": "", "csrf_token": token})
+    assert beat.get("retrain") == Schedule(name="retrain", cron="0 3 * * 1", enabled=False)
+    viewer, viewer_token = signed_in("viewer")
+    assert (
+        viewer.post(
+            "/training/schedule", data={"retrain_schedule": "0 1 * * *", "csrf_token": viewer_token}
+        ).status_code
+        == 403
+    )
+    for secret in SECRET_LIKE:
+        page = client.post(
+            "/training/schedule", data={"retrain_schedule": secret, "csrf_token": token}, follow_redirects=True
+        ).get_data(as_text=True)
+        assert secret not in page
