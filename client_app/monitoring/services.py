@@ -93,7 +93,7 @@ def latency() -> dict[str, Any]:
 def costs() -> list[dict[str, Any]]:
     rows = db.session.execute(
         db.select(Job.id, Job.run_id, Job.created_at, Job.metered_cost, Job.estimated_cost)
-        .where(Job.kind == "training")
+        .where(Job.kind == "training", Job.status != "skipped")
         .order_by(Job.created_at.desc())
         .limit(50)
     )
