@@ -130,6 +130,7 @@ register("pipeline_error", 500, "pipeline error", "see the run's state and the f
 register("invalid_data", 422, "the data cannot train a model", "widen the window or load more data")
 register("invalid_bundle", 404, "model bundle not found or invalid", "train a model or pick an existing version")
 register("no_model", 404, "no trained model", "run the pipeline first (`b2brec pipeline run --client C`)")
+register("schedule_error", 502, "the schedule could not be changed", "retry; check the client's scheduler")
 register("version_conflict", 409, "changed by someone else meanwhile", "reload it and retry")
 # live model version (b2brec/live.py)
 register(

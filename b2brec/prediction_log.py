@@ -36,6 +36,7 @@ COLUMNS: tuple[LogColumn, ...] = (
     LogColumn("fallback_reason", "STRING", "Why the fallback was used."),
     LogColumn("filters", "STRING", "The request's filters as JSON."),
     LogColumn("created_at", "TIMESTAMP", "When the recommendation was served (UTC)."),
+    LogColumn("latency_ms", "FLOAT64", "Server time to compute the request's answer, in milliseconds."),
 )
 PARTITION_FIELD = "created_at"
 CLUSTERING = ("customer_id", "model_version")
@@ -57,3 +58,7 @@ CREATE_TABLE = (
     + "\n)"
 )
 """The table's DDL in BigQuery SQL (transpiled for DuckDB on the local default)."""
+
+ADDED_COLUMNS: tuple[str, ...] = ("latency_ms",)
+"""Columns added after the table was first defined: a local table made before gets them on the
+next write (``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``); BigQuery adds them in place on apply."""

@@ -1,4 +1,4 @@
-"""Client app page timings with a year of history: dashboard and run-history (training) pages.
+"""Client app page timings with a year of history: dashboard, run-history (training) and monitoring pages.
 
     .venv/bin/python benchmarks/client_app.py [--requests 50] [--predictions-per-day 2000]
 
@@ -6,7 +6,7 @@ Builds a local client project (the demo spec, tiny sales data), then a year of h
   * one ETL run a day (365 app jobs),
   * two training runs a week (104 app jobs, each with its pipeline record and metrics in the data bucket),
   * ``--predictions-per-day`` logged recommendations a day for 365 days in the prediction log,
-and times ``GET /dashboard/`` and ``GET /training/`` through the Flask app in this process (server
+and times ``GET /dashboard/``, ``GET /training/`` and ``GET /monitoring/`` through the Flask app in this process (server
 time: routing, database, warehouse and bucket reads, template), after one warm-up request each.
 Prints p50/p99 per page and the load average (the machine is shared). The serving API is not
 running, so the dashboard's live-version read is the bucket pointer only (as in production).
@@ -83,7 +83,8 @@ def seed_history(app: object, project: object, predictions_per_day: int) -> None
             f"""INSERT INTO predictions.recommendation_history
             SELECT 'r' || i, 'q' || i, 'v1', 'recommend', 'C' || (i % 500), 10, ['P1', 'P2'], [0.9, 0.8],
                    i % 20 = 0, NULL, '{{}}',
-                   TIMESTAMPTZ '{start:%Y-%m-%d} 00:00:00+00' + INTERVAL (i * 86400 // {predictions_per_day}) SECOND
+                   TIMESTAMPTZ '{start:%Y-%m-%d} 00:00:00+00' + INTERVAL (i * 86400 // {predictions_per_day}) SECOND,
+                   2.0 + (i % 97) * 0.1
             FROM range({365 * predictions_per_day}) t(i)"""
         )
 
@@ -159,7 +160,7 @@ def main() -> None:
     client.post("/login", data={"email": "bench@example.com", "password": "bench-password-1", "csrf_token": token})
     print(f"history: 365 ETL runs, 104 training runs, {365 * args.predictions_per_day:,} predictions")
     print(f"{'page':<14}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}")
-    for path in ("/dashboard/", "/training/"):
+    for path in ("/dashboard/", "/training/", "/monitoring/"):
         times = sorted(time_page(client, path, args.requests))
         p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
         print(f"{path:<14}{statistics.median(times):>10.1f}{p99:>10.1f}{len(times):>10}")

@@ -76,3 +76,34 @@ def line(points: Sequence[tuple[str, float]], *, title: str, fmt: str = "{:,.0f}
         f'<text x="{PAD}" y="{HEIGHT - 8}">{escape(points[0][0])}</text>'
         f'<text x="{WIDTH - PAD - 70}" y="{HEIGHT - 8}">{escape(points[-1][0])}</text></svg>'
     )
+
+
+def lines(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str, fmt: str = "{:,.1f}") -> Markup:
+    """Several lines over the same labelled points (e.g. p50 and p99 per day), with a legend."""
+    if not labels or not series:
+        return Markup(f'<p class="muted">{escape(title)}: no data yet</p>')
+    top = max((max(v) for v in series.values() if v), default=1.0) or 1.0
+    step = (WIDTH - 2 * PAD) / max(len(labels) - 1, 1)
+    shades = ["#2563eb", "#ef4444", "#16a34a", "#f59e0b"]
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 20}" role="img" aria-label="{escape(title)}">',
+        f'<text x="{PAD}" y="16">{escape(title)} (max {escape(fmt.format(top))})</text>',
+    ]
+    for s, (name, values) in enumerate(series.items()):
+        points = [
+            (PAD + i * step if len(labels) > 1 else WIDTH / 2, HEIGHT - PAD - (HEIGHT - 2 * PAD) * v / top)
+            for i, v in enumerate(values)
+        ]
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        shade = shades[s % len(shades)]
+        parts.append(f'<polyline class="line series-{s % len(shades)}" points="{coords}"/>')
+        for (x, y), label, v in zip(points, labels, values, strict=True):
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{shade}">'
+                f"<title>{escape(name)} {escape(label)}: {escape(fmt.format(v))}</title></circle>"
+            )
+        parts.append(f'<rect x="{PAD + 90 * s}" y="{HEIGHT + 2}" width="10" height="10" fill="{shade}"/>')
+        parts.append(f'<text x="{PAD + 90 * s + 14}" y="{HEIGHT + 11}">{escape(name)}</text>')
+    parts.append(f'<text x="{PAD}" y="{HEIGHT - 8}">{escape(labels[0])}</text>')
+    parts.append(f'<text x="{WIDTH - PAD - 70}" y="{HEIGHT - 8}">{escape(labels[-1])}</text></svg>')
+    return Markup("".join(parts))

@@ -55,11 +55,14 @@ class AppConfig(BaseSettings):
     mail_from: str = Field("b2brec@localhost", description="Sender address of the app's emails.")
     serving_url: str | None = Field(None, description="Serving API URL; unset = the client project's serving port.")
     mlflow_url: str | None = Field(None, description="MLflow URL; unset = the client project's MLflow port.")
-    training_quota_per_month: int = Field(
-        30, ge=0, description="Training runs a client may start per calendar month (0 = none)."
+    scheduler_invoker: str | None = Field(
+        None,
+        description="Service account whose OIDC token may call the retraining check (the stack's scheduler account "
+        "on GCP); unset = the check answers 404 (locally beat runs it).",
     )
-    approval_threshold_usd: float = Field(
-        50.0, ge=0, description="Training runs estimated above this cost wait for an admin's approval."
+    scheduler_audience: str | None = Field(None, description="The audience that token must carry (set by the stack).")
+    oidc_certs_url: str = Field(
+        "https://www.googleapis.com/oauth2/v1/certs", description="Google's ID-token signing certificates."
     )
     stall_after_s: float = Field(
         30.0, gt=0, description="A running run whose worker has not reported for this long is shown as stalled."

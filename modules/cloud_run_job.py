@@ -39,6 +39,8 @@ from modules.base import (
 from modules.cloud_run import PLACEHOLDER_IMAGE, Egress, container_env
 
 JOB_DEPLOY_TOOL_OWNED: tuple[str, ...] = ("client", "client_version", "template[0].template[0].containers[0].image")
+SCHEDULE_APP_OWNED: tuple[str, ...] = ("schedule", "time_zone", "paused")
+"""Scheduler job fields the client app changes at run time (a later apply keeps the app's choice)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,4 +158,6 @@ class ScheduledJob(Construct):
                 ),
             ),
             depends_on=[self.job],
+            # the client app owns the schedule after the first apply (b2brec.backends.schedules)
+            lifecycle=TerraformResourceLifecycle(ignore_changes=list(SCHEDULE_APP_OWNED)),
         )

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
-from b2brec.prediction_log import COLUMNS, CREATE_TABLE, DATASET, PARTITION_FIELD, SCHEMA, TABLE
+from b2brec.prediction_log import ADDED_COLUMNS, COLUMNS, CREATE_TABLE, DATASET, PARTITION_FIELD, SCHEMA, TABLE
 from serving.model.state import ModelState
 from serving.recommend import Recommendation
 
@@ -64,6 +64,8 @@ class PredictionEntry:
     results: list[Recommendation]
     filters: dict[str, Any]
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    latency_ms: float | None = None
+    """Server time the answer took (the recommend call), the same for every row of the request."""
 
     def rows(self) -> list[dict[str, Any]]:
         filters = filter_summary(self.filters)
@@ -82,6 +84,7 @@ class PredictionEntry:
                 "fallback_reason": rec.fallback_reason,
                 "filters": filters,
                 "created_at": self.created_at,
+                "latency_ms": self.latency_ms,
             }
             for rid, rec in zip(self.recommendation_ids, self.results, strict=True)
         ]
@@ -103,6 +106,9 @@ class DuckDBSink:
         with self.warehouse.connect() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DATASET}")
             conn.execute(to_duckdb_sql(CREATE_TABLE))
+            for column in (c for c in COLUMNS if c.name in ADDED_COLUMNS):  # a table made before they existed
+                sql_type = to_duckdb_sql(f"CAST(NULL AS {column.bq_type})").split(" AS ", 1)[1].rstrip(")")
+                conn.execute(f"ALTER TABLE {DATASET}.{TABLE} ADD COLUMN IF NOT EXISTS {column.name} {sql_type}")
             conn.register("prediction_batch", table)
             conn.execute(f"INSERT INTO {DATASET}.{TABLE} BY NAME SELECT * FROM prediction_batch")
             conn.unregister("prediction_batch")

@@ -13,6 +13,7 @@ COMPONENTS: dict[str, str] = {
     "serving": "The recommendation API: reads exported models.",
     "mlflow": "The MLflow tracking server and model registry.",
     "backup": "Takes the daily BigQuery snapshots of raw_data (scheduled query); writes nowhere else.",
+    "scheduler": "Cloud Scheduler's caller: starts the ETL job and calls the app's retraining check; nothing else.",
 }
 
 _RUNTIME = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent")
@@ -32,7 +33,24 @@ PROJECT_ROLES: dict[str, tuple[str, ...]] = {
     "serving": _RUNTIME,
     "mlflow": (*_RUNTIME, "roles/cloudsql.client", "roles/cloudsql.instanceUser"),
     "backup": ("roles/logging.logWriter", "roles/bigquery.jobUser"),
+    "scheduler": (),  # run.invoker on the ETL job only (modules/cloud_run_job.py); an OIDC token for the app
 }
+
+SCHEDULE_EDITOR_ROLE_ID = "b2brecScheduleEditor"
+SCHEDULE_EDITOR_PERMISSIONS: tuple[str, ...] = (
+    "cloudscheduler.jobs.get",
+    "cloudscheduler.jobs.update",
+    "cloudscheduler.jobs.pause",
+    "cloudscheduler.jobs.enable",
+)
+"""The client app changes the schedule (and pause state) of the stack's Cloud Scheduler jobs
+(``etl-schedule``, ``retrain-schedule``; ``b2brec.backends.schedules``). Cloud Scheduler has no
+job-level IAM (there is no ``google_cloud_scheduler_job_iam_*``) and does not take IAM conditions on
+job names, so the app holds this custom role on the project: read, update, pause and resume jobs; not
+create, delete, list or run them (``roles/cloudscheduler.admin`` has all of those). The stack's two
+jobs are the only scheduler jobs in a client project. Updating a job whose target carries a token
+needs ``actAs`` on the token's account: that is the ``scheduler`` account, which holds nothing the
+app does not already hold (run.invoker on the ETL job, an OIDC token the app itself checks)."""
 
 DATASET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "raw_data": {

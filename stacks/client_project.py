@@ -29,6 +29,7 @@ from modules.memorystore import Memorystore, MemorystoreProps
 from modules.monitoring import Monitoring, MonitoringProps, UptimeTarget
 from modules.network import Network, NetworkProps
 from modules.project import Project, ProjectProps
+from modules.schedules import Schedules, SchedulesProps, retrain_audience
 from modules.secrets import Secrets, SecretSpec, SecretsProps
 from modules.service_accounts import ServiceAccounts, ServiceAccountSpec, ServiceAccountsProps, service_account_email
 from modules.snapshots import SnapshotsProps, TableSnapshots
@@ -39,6 +40,8 @@ from stacks.client_iam import (
     DATASET_ROLES,
     PROJECT_ROLES,
     PUBLIC_SERVICES,
+    SCHEDULE_EDITOR_PERMISSIONS,
+    SCHEDULE_EDITOR_ROLE_ID,
     SERVICE_INVOKERS,
     conditional_roles,
     grants,
@@ -166,8 +169,11 @@ class ClientProjectStack(PlatformStack):
                         description=COMPONENTS[name],
                         project_roles=PROJECT_ROLES[name],
                         conditional_project_roles=conditional_roles(name, self.project.number),
-                        # The client app launches Vertex AI jobs that run as the trainer.
-                        iam={"roles/iam.serviceAccountUser": [members["client-app"]]} if name == "trainer" else {},
+                        # The client app launches Vertex AI jobs that run as the trainer, and reschedules the
+                        # scheduler jobs whose tokens are the scheduler account's (client_iam.SCHEDULE_EDITOR_*).
+                        iam={"roles/iam.serviceAccountUser": [members["client-app"]]}
+                        if name in ("trainer", "scheduler")
+                        else {},
                     )
                     for name in COMPONENTS
                 },
@@ -293,6 +299,9 @@ class ClientProjectStack(PlatformStack):
                    "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
                    "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
                    "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
+                   # the retraining check accepts only the scheduler account's OIDC token for this audience
+                   "B2BREC_APP_SCHEDULER_INVOKER": emails["scheduler"],
+                   "B2BREC_APP_SCHEDULER_AUDIENCE": retrain_audience(project_id),
                    # jobs join the VPC through this attachment, so they reach the internal MLflow service
                    **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {}),
                    **broker.env()}  # fmt: skip
@@ -358,7 +367,7 @@ class ClientProjectStack(PlatformStack):
                 region=region,
                 name="etl",
                 service_account=emails["etl-runner"],
-                scheduler_service_account=emails["etl-runner"],
+                scheduler_service_account=emails["scheduler"],
                 labels=labels,
                 egress=egress,
                 schedule=spec.etl.schedule,
@@ -368,6 +377,20 @@ class ClientProjectStack(PlatformStack):
                 # No secret env: the job reads source passwords from Secret Manager at run time
                 # (etl-runner holds secretAccessor on each), so none sits in its environment.
                 iam={"roles/run.invoker": [members["client-app"]]},
+            ),
+        )
+        Schedules(
+            self,
+            "schedules",
+            SchedulesProps(
+                project_id=project_id,
+                region=region,
+                app_url=client_app.uri,
+                scheduler_service_account=emails["scheduler"],
+                editor_member=members["client-app"],
+                role_id=SCHEDULE_EDITOR_ROLE_ID,
+                permissions=SCHEDULE_EDITOR_PERMISSIONS,
+                retrain_schedule=spec.training.retrain_schedule,
             ),
         )
         monitoring = Monitoring(

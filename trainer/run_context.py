@@ -38,6 +38,14 @@ class RunOptions:
     experiment: str = "b2brec"
     rules: str | None = None
     """The client's row rules (``mapping.transactions.rules`` as JSON), applied by the extract stage."""
+    exclude_features: tuple[str, ...] = ()
+    """Optional features the client chose to leave out (the client app's Features page)."""
+    half_life_days: float = 90.0
+    """Time decay of popularity and purchase history in the trained model (the train stage's default)."""
+
+    def __post_init__(self) -> None:
+        # a run record stores options as JSON: a tuple comes back as a list
+        object.__setattr__(self, "exclude_features", tuple(self.exclude_features))
 
     @classmethod
     def from_spec(cls, spec: ClientSpec, **overrides: Any) -> RunOptions:
@@ -143,6 +151,7 @@ def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOption
             str(options.min_products),
         ]
         args += ["--cutoff", options.cutoff] if options.cutoff else []
+        args += ["--exclude-features", ",".join(options.exclude_features)] if options.exclude_features else []
         return tuple(args + (["--rules", options.rules] if options.rules else []))
     if stage == "vocab":
         return ("--dataset", dataset)
@@ -168,6 +177,8 @@ def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOption
             str(options.embedding_dim),
             "--learning-rate",
             str(options.learning_rate),
+            "--half-life-days",
+            str(options.half_life_days),
         ]
         return tuple(args + ([] if options.baselines else ["--no-baselines"]))
     if stage == "register":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from b2brec.backends.cloud_run_jobs import CloudRunJobRunner
 from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
+from b2brec.backends.schedules import BeatSchedules, CloudSchedulerJobs, ScheduleStore
 from b2brec.backends.secrets import SecretManagerStore, SecretStore
 from b2brec.backends.storage import ObjectStore
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
@@ -99,6 +100,14 @@ class ClientBackends:
         if self.is_local:
             return self._project.jobs()
         return CloudRunJobRunner(project=self.spec.project_id, region=self.spec.region)
+
+    @cached_property
+    def schedules(self) -> ScheduleStore:
+        """The client's schedules (ETL, retraining): the app's Celery beat entries locally, the stack's
+        Cloud Scheduler jobs on GCP (``b2brec.backends.schedules``)."""
+        if self.is_local:
+            return BeatSchedules(self._project.db_dir / "schedules.json")
+        return CloudSchedulerJobs(self.spec.project_id, self.spec.region)
 
     @property
     def job_machine(self) -> MachineSpec:

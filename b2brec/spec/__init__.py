@@ -1,6 +1,13 @@
 """ClientSpec schema and loader."""
 
-from b2brec.spec.clientspec import ClientSpec, PipelineDefaults, SourceConnection, SourceKind, TableMapping
+from b2brec.spec.clientspec import (
+    ClientSpec,
+    PipelineDefaults,
+    SourceConnection,
+    SourceKind,
+    TableMapping,
+    TrainingSettings,
+)
 from b2brec.spec.loader import (
     SPEC_ENV,
     ClientAmbiguous,
@@ -24,6 +31,7 @@ __all__ = [
     "SourceKind",
     "SpecError",
     "TableMapping",
+    "TrainingSettings",
     "find_environment",
     "list_environments",
     "load_environment",

@@ -212,6 +212,32 @@ class EtlSettings(_Strict):
         return value
 
 
+class TrainingSettings(_Strict):
+    """What the client app lets a client's users spend on training, and its scheduled retraining."""
+
+    quota_per_month: int = Field(
+        30, ge=0, le=10_000, description="Training runs a client may start per calendar month (0 = none)."
+    )
+    approval_threshold_usd: float = Field(
+        50.0, ge=0.0, le=100_000.0, description="Runs estimated above this cost (USD) wait for an admin's approval."
+    )
+    retrain_schedule: str | None = Field(
+        None,
+        description="Cron (5 fields, UTC) of scheduled retraining; unset = off. A scheduled run trains only when "
+        "new data arrived and deploys only if it beats the live model on the same test set.",
+    )
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError("use a 5-field cron expression such as '0 4 * * 1' (Mondays at 04:00), or leave it out")
+        return " ".join(fields)
+
+
 MIN_CUSTOMERS = 5
 MIN_PRODUCTS = 5
 
@@ -260,6 +286,9 @@ class ClientSpec(_Strict):
     mapping: dict[str, TableMapping] = Field(default_factory=dict)
     etl: EtlSettings = Field(default_factory=EtlSettings)
     pipeline: PipelineDefaults = Field(default_factory=PipelineDefaults)
+    training: TrainingSettings = Field(
+        default_factory=TrainingSettings, description="Monthly training quota, approval threshold, retraining."
+    )
     infra: InfraSettings = Field(
         default_factory=InfraSettings, description="Cloud infrastructure choices (budget, alerts, scaling, SQL)."
     )

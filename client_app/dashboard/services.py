@@ -53,7 +53,7 @@ def live_model() -> dict[str, Any]:
 def summary() -> dict[str, Any]:
     data: dict[str, Any] = {
         "last_etl": jobs.recent("etl", 1),
-        "last_training": jobs.recent("training", 1),
+        "last_training": [j for j in jobs.recent("training", 10) if j.status != "skipped"][:1],  # not a skipped check
         "cost_month": cost_this_month(),
     }
     try:

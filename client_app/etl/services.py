@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from flask import current_app
 
+from b2brec.backends.schedules import Schedule
 from b2brec.errors import B2BRecError
 from b2brec.etl import list_runs, run_etl
 from b2brec.features import RAW_DATASET
@@ -121,6 +122,8 @@ def set_schedule(expression: str, actor: str) -> str:
         raise AppError(
             f"{cleaned[:60]!r} is not a 5-field cron expression", fix="use e.g. '0 2 * * *' (daily at 02:00 UTC)"
         )
+    # the scheduler first: on GCP the stack's Cloud Scheduler job (a refusal saves nothing here)
+    current_client().backends.schedules.apply(Schedule(name="etl", cron=cleaned))
     set_preference(SCHEDULE_KEY, cleaned)
     set_preference(LAST_SCHEDULED_KEY, utcnow().isoformat())
     activity.record("etl.schedule", cleaned, actor=actor)
@@ -137,7 +140,10 @@ def next_runs(count: int = 5) -> list[datetime]:
 
 
 def tick() -> Job | None:
-    """Start an ETL run when the schedule came due since the last tick (called every minute by beat)."""
+    """Start an ETL run when the schedule came due since the last tick (called every minute by beat).
+    Only where the app's beat fires schedules (locally); on GCP Cloud Scheduler runs the ETL job."""
+    if not current_client().backends.schedules.fires_in_app:
+        return None
     now = datetime.now(ZoneInfo("UTC"))
     last_raw = get_preference(LAST_SCHEDULED_KEY)
     last = datetime.fromisoformat(last_raw).replace(tzinfo=ZoneInfo("UTC")) if last_raw else now

@@ -1,8 +1,11 @@
-"""Feature availability (from the mapping) and the training data choices: window and revenue coverage.
+"""Feature availability (from the mapping) and the training choices: which optional features are
+used, the window, the time decay and the revenue coverage.
 
-The trainer uses every feature the mapping provides and leaves out the ones it does not (the run's
-metadata says which); what a user chooses here is the window and the revenue coverage, and this page
-shows what that choice keeps before training.
+The trainer uses every feature the mapping provides unless the client leaves it out here (the run's
+metadata lists it as missing; ``RunOptions.exclude_features``); the required four are always used.
+The choices are kept in the app database and every later run starts from them (``chosen_options``,
+read by the training launcher and scheduled retraining); the page shows what a choice keeps before
+saving or training.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 from b2brec.features import FEATURE_CONTRACT
 from client_app import activity, validation
 from client_app.connections.services import effective_spec
+from client_app.errors import AppError
 from client_app.extensions import db
 from client_app.models import get_preference, set_preference
 from client_app.warehouse import query, table_exists
@@ -42,14 +46,37 @@ def availability() -> list[dict[str, Any]]:
 
 
 def chosen_options() -> dict[str, Any]:
+    """The saved choices as ``RunOptions`` fields (empty: the spec's defaults)."""
     return dict(get_preference(KEY, {}) or {})
 
 
-def save(form: dict[str, Any], actor: str) -> dict[str, Any]:
-    choices = {
+def optional_provided() -> list[str]:
+    """Optional features the mapping provides: the ones a client may choose to leave out."""
+    return [row["feature"] for row in availability() if row["provided"] and not row["required"]]
+
+
+def parse(form: dict[str, Any], features: list[str] | None) -> dict[str, Any]:
+    """Validate a choice (each field with its fix); ``features``: the optional features ticked."""
+    provided = optional_provided()
+    chosen = provided if features is None else list(features)
+    if any(f not in provided for f in chosen):  # not echoed: it may be anything
+        raise AppError(
+            "a chosen feature is not one your mapping provides",
+            fix=f"tick only these: {', '.join(provided) or 'none (the mapping provides no optional feature)'}",
+        )
+    return {
         "window_days": validation.integer(form.get("window_days"), "window (days)", low=7, high=3650),
         "revenue_coverage": validation.number(form.get("revenue_coverage"), "revenue coverage", low=0.05, high=1.0),
+        "half_life_days": validation.number(
+            form.get("half_life_days"), "time decay half-life (days)", low=1, high=3650
+        ),
+        "exclude_features": [f for f in provided if f not in chosen],
     }
+
+
+def save(form: dict[str, Any], features: list[str], actor: str) -> dict[str, Any]:
+    """Validate and keep the choices for the next runs; nothing is saved when a field is wrong."""
+    choices = parse(form, features)
     set_preference(KEY, choices)
     activity.record("features.save", "", str(choices), actor=actor)
     db.session.commit()

@@ -13,4 +13,12 @@ from client_app.responses import ok
 @require_role("viewer")
 def api_monitoring() -> tuple[Response, int]:
     costs = [{**c, "created_at": c["created_at"].isoformat()} for c in services.costs()]
-    return ok("monitoring", {"daily": services.daily(), "latency": services.latency(), "costs": costs})
+    return ok(
+        "monitoring",
+        {
+            "daily": services.daily(),
+            "latency": services.latency(),
+            "latency_daily": services.latency_daily(),
+            "costs": costs,
+        },
+    )

@@ -1,5 +1,6 @@
-"""Monitoring figures: the prediction log (volume, fallback rate per day), the serving API's own
-latency histogram (p50/p99 from ``/metrics``), and metered training cost."""
+"""Monitoring figures: the prediction log (volume, fallback rate, latency p50/p99 per day), the
+serving API's own latency histogram (p50/p99 since its start, from ``/metrics``), and metered
+training cost."""
 
 from __future__ import annotations
 
@@ -28,6 +29,25 @@ def daily(days: int = 30) -> list[dict[str, Any]]:
         {"days": days},
     )
     return [{"day": str(r["day"]), "n": int(r["n"]), "fallback_rate": float(r["fallback_rate"] or 0)} for r in rows]
+
+
+def latency_daily(days: int = 30) -> list[dict[str, Any]]:
+    """Per day: p50 and p99 of the server time of single ``/recommend`` requests (one log row each),
+    from the prediction log; days before the log kept latency have none."""
+    if not table_exists(DATASET, TABLE):
+        return []
+    rows = query(
+        "SELECT DATE(created_at) AS day, COUNT(*) AS n, "
+        "APPROX_QUANTILES(latency_ms, 100)[OFFSET(50)] AS p50, APPROX_QUANTILES(latency_ms, 100)[OFFSET(99)] AS p99 "
+        f"FROM {DATASET}.{TABLE} WHERE endpoint = 'recommend' AND latency_ms IS NOT NULL "
+        "AND created_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY) GROUP BY day ORDER BY day",
+        {"days": days},
+    )
+    return [
+        {"day": str(r["day"]), "requests": int(r["n"]), "p50_ms": float(r["p50"]), "p99_ms": float(r["p99"])}
+        for r in rows
+        if r["p50"] is not None
+    ]
 
 
 def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
@@ -73,7 +93,7 @@ def latency() -> dict[str, Any]:
 def costs() -> list[dict[str, Any]]:
     rows = db.session.execute(
         db.select(Job.id, Job.run_id, Job.created_at, Job.metered_cost, Job.estimated_cost)
-        .where(Job.kind == "training")
+        .where(Job.kind == "training", Job.status != "skipped")
         .order_by(Job.created_at.desc())
         .limit(50)
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_login import current_user
 
 from client_app import jobs
 from client_app.auth.roles import require_role
+from client_app.extensions import csrf
 from client_app.models import Job
 from client_app.responses import ok
-from client_app.training import bp, services
+from client_app.training import bp, invoker, retrain, services
 
 
 def run_json(job: Job) -> dict[str, object]:
@@ -24,6 +25,9 @@ def run_json(job: Job) -> dict[str, object]:
             {k: r.get(k) for k in ("stage", "status", "job_id", "reason", "duration")} for r in services.stage_rows(job)
         ],
         "fix": job.error_fix,
+        "scheduled": bool((job.progress or {}).get("scheduled")),
+        "skip_reason": (job.progress or {}).get("skip"),
+        "comparison": (job.progress or {}).get("comparison"),
     }
 
 
@@ -57,3 +61,30 @@ def api_resume(job_id: int) -> tuple[Response, int]:
 @require_role("viewer")
 def api_estimate() -> tuple[Response, int]:
     return ok("estimate", services.estimate(services.parse_options(request.args.to_dict())))
+
+
+@bp.get("/api/schedule")
+@require_role("viewer")
+def api_schedule() -> tuple[Response, int]:
+    cron = retrain.schedule()
+    return ok(
+        "scheduled retraining " + ("on" if cron else "off"),
+        {"schedule": cron, "next_runs": [t.isoformat() for t in retrain.next_runs()]},
+    )
+
+
+@bp.post("/api/schedule")
+@require_role("member")
+def api_set_schedule() -> tuple[Response, int]:
+    body = request.get_json(silent=True) or {}
+    cron = retrain.set_schedule(body.get("schedule"), current_user.email)
+    return ok("scheduled retraining " + ("on" if cron else "off"), {"schedule": cron})
+
+
+@bp.post("/api/scheduled-check")
+@csrf.exempt
+def api_scheduled_check() -> tuple[Response, int]:
+    """One retraining check, called by the stack's Cloud Scheduler job with its OIDC token (GCP)."""
+    invoker.verify(request.headers.get("Authorization", ""), current_app.config["B2BREC_APP"])
+    job = retrain.run_scheduled()
+    return ok(f"retraining check: {job.status}", run_json(job), 202 if job.status != "skipped" else 200)

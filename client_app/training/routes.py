@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,7 +12,7 @@ from b2brec.errors import B2BRecError
 from client_app import jobs
 from client_app.auth.roles import require_role
 from client_app.errors import fix_of
-from client_app.training import bp, services
+from client_app.training import bp, retrain, services
 
 
 def _flash(exc: B2BRecError) -> None:
@@ -30,8 +30,21 @@ def index() -> str:
         estimate=services.estimate(defaults),
         runs=jobs.recent("training", 50),
         shown_status=jobs.shown_status,
-        quota=(services.runs_this_month(), current_app.config["B2BREC_APP"].training_quota_per_month),
+        quota=(services.runs_this_month(), services.limits().quota_per_month),
+        retrain_schedule=retrain.schedule() or "",
+        retrain_next=retrain.next_runs(),
     )
+
+
+@bp.post("/schedule")
+@require_role("member")
+def set_schedule() -> Response:
+    try:
+        saved = retrain.set_schedule(request.form.get("retrain_schedule", ""), current_user.email)
+        flash("scheduled retraining " + (f"on: {saved} (UTC)" if saved else "off"), "info")
+    except B2BRecError as exc:
+        _flash(exc)
+    return redirect(url_for("training.index"))
 
 
 @bp.post("/")

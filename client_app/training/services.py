@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app
 
 from b2brec.errors import B2BRecError
+from b2brec.spec import TrainingSettings
 from client_app import activity, jobs, validation
 from client_app.auth.services import send_mail
 from client_app.client import current_client
@@ -91,32 +92,58 @@ def estimate(options: RunOptions) -> dict[str, float]:
     return {"rows": float(rows), "minutes": round(minutes, 1), "usd": round(minutes / 60 * hourly_price(), 2)}
 
 
+def limits() -> TrainingSettings:
+    """The client's monthly quota and approval threshold (ClientSpec ``training:``)."""
+    return current_client().base_spec.training
+
+
 def runs_this_month(now: datetime | None = None) -> int:
+    """Runs started this calendar month (a scheduled check that skipped training is not a run)."""
     start = (now or utcnow()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return len(list(db.session.scalars(db.select(Job.id).where(Job.kind == "training", Job.created_at >= start))))
+    query = db.select(Job.id).where(Job.kind == "training", Job.created_at >= start, Job.status != "skipped")
+    return len(list(db.session.scalars(query)))
+
+
+def check_quota() -> None:
+    quota = limits().quota_per_month
+    used = runs_this_month()
+    if used >= quota:
+        raise AppError(
+            f"the monthly training quota is reached ({used} of {quota} runs this month)",
+            code="quota_reached",
+            fix="wait for next month, or ask your platform contact to raise it (ClientSpec training.quota_per_month)",
+        )
 
 
 def start(actor: User, form: dict[str, Any]) -> Job:
-    config = current_app.config["B2BREC_APP"]
-    options = parse_options(form)
-    used = runs_this_month()
-    if used >= config.training_quota_per_month:
-        raise AppError(
-            f"the monthly training quota is reached ({used} of {config.training_quota_per_month} runs this month)",
-            code="quota_reached",
-            fix="wait for next month, or ask your platform contact to raise the quota",
-        )
+    """A run a user starts from the launcher (the form's values over the defaults)."""
+    return launch(actor.email, parse_options(form), is_admin=actor.can("admin"))
+
+
+def launch(requested_by: str, options: RunOptions, *, is_admin: bool, scheduled: bool = False) -> Job:
+    """Record and queue a run: the quota is checked, a run above the approval threshold started by
+    anyone but an admin waits for one, and the warehouse data it trains on is kept with it (what
+    scheduled retraining compares against)."""
+    from client_app.training.retrain import data_snapshot
+
+    check_quota()
     running = jobs.active("training")
     if running is not None and not jobs.is_stalled(running) and running.status != "awaiting_approval":
         raise AppError(
             f"training run #{running.id} is still {running.status}", code="conflict", fix="wait or cancel it"
         )
     cost = estimate(options)
-    job = jobs.create("training", actor.email, options=asdict(options), run_id=runs.new_run_id())
+    job = jobs.create("training", requested_by, options=asdict(options), run_id=runs.new_run_id())
     job.estimated_cost = cost["usd"]
-    needs_approval = cost["usd"] > config.approval_threshold_usd and not actor.can("admin")
+    job.progress = {"data": data_snapshot(), "scheduled": scheduled}
+    needs_approval = cost["usd"] > limits().approval_threshold_usd and not is_admin
     job.status = "awaiting_approval" if needs_approval else "queued"
-    activity.record("training.start", job.run_id or "", f"estimate ${cost['usd']:.2f}", actor=actor.email)
+    activity.record(
+        "training.start",
+        job.run_id or "",
+        f"estimate ${cost['usd']:.2f}" + (" (scheduled)" if scheduled else ""),
+        actor=requested_by,
+    )
     runs.start_run(_context(), options, run_id=job.run_id)
     db.session.commit()
     if not needs_approval:
@@ -203,6 +230,10 @@ def execute(job_id: int) -> None:
             message="all stages succeeded",
             metered_cost=metered_cost(record),
         )
+        if (job.progress or {}).get("scheduled"):
+            from client_app.training.retrain import after_training
+
+            after_training(job_id)
     _finish(job_id)
 
 
@@ -318,6 +349,8 @@ def stage_log(job: Job, stage: str, lines: int = 40) -> str:
     return "\n".join(str(text).splitlines()[-lines:])
 
 
-def tick() -> None:
-    """Scheduled retraining hook (called every minute); not enabled yet (see docs/client_app.md)."""
-    return None
+def tick() -> Job | None:
+    """Scheduled retraining (called every minute by beat): see ``training.retrain``."""
+    from client_app.training.retrain import tick as retrain_tick
+
+    return retrain_tick()

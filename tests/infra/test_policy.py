@@ -75,6 +75,7 @@ UNLABELABLE: frozenset[str] = frozenset(
         "google_monitoring_monitored_project",
         "google_project_default_service_accounts",
         "google_project_iam_audit_config",
+        "google_project_iam_custom_role",
         "google_project_iam_member",
         "google_project_service",
         "google_secret_manager_secret_iam_member",
@@ -334,7 +335,7 @@ def test_client_stack_has_every_dataset_bucket_and_component_account(name: str, 
     buckets = sorted(b["name"] for b in stack.resources("google_storage_bucket").values())
     assert buckets == sorted(spec.bucket(p) for p in naming.BUCKET_PURPOSES)
     accounts = sorted(a["account_id"] for a in stack.resources("google_service_account").values())
-    assert accounts == ["backup", "client-app", "etl-runner", "mlflow", "serving", "trainer"]
+    assert accounts == ["backup", "client-app", "etl-runner", "mlflow", "scheduler", "serving", "trainer"]
     project = next(iter(stack.resources("google_project").values()))
     assert project["project_id"] == spec.project_id
     assert stack.data["terraform"]["backend"]["gcs"]["prefix"] == f"stacks/{stack.name}"

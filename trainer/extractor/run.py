@@ -29,6 +29,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, to_duckdb_sql
+from b2brec.features import OPTIONAL_FEATURES
 from b2brec.rowrules import rule_counts
 from b2brec.spec import PipelineDefaults
 from b2brec.spec.clientspec import RowRules
@@ -71,8 +72,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         help=f"{LOCAL_RUNNER} (in-process, never downloads anything) or a Beam runner name, e.g. DataflowRunner",
     )
     parser.add_argument("--rules", help="The client's row rules as JSON (mapping.transactions.rules)")
+    parser.add_argument(
+        "--exclude-features",
+        default="",
+        help="Optional features to leave out even where the data has them, comma-separated: "
+        + ",".join(OPTIONAL_FEATURES),
+    )
     args, beam_args = parser.parse_known_args(argv)
     problems = []
+    args.exclude_features = tuple(f.strip() for f in args.exclude_features.split(",") if f.strip())
+    unknown = [f for f in args.exclude_features if f not in OPTIONAL_FEATURES]
+    if unknown:
+        allowed = ", ".join(OPTIONAL_FEATURES)
+        problems.append(f"--exclude-features {','.join(unknown)}: only optional features may be left out ({allowed})")
     try:
         args.rules = RowRules.model_validate_json(args.rules) if args.rules else None
     except ValidationError as exc:
@@ -191,6 +203,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     warehouse = warehouse_from_uri(args.warehouse, memory_limit=READ_MEMORY_LIMIT)
     columns = source.discover(warehouse)
     features, missing = source.available_features(warehouse, columns)
+    if args.exclude_features:  # the client chose to leave these out: the run's metadata lists them as missing
+        missing = (*missing, *(f for f in features if f in args.exclude_features))
+        features = tuple(f for f in features if f not in args.exclude_features)
     cutoff = args.cutoff or source.default_cutoff(warehouse)
     window_start = cutoff - timedelta(days=args.window_days)
     test_start = cutoff - timedelta(days=args.test_days)

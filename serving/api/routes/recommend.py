@@ -53,16 +53,25 @@ async def recommend_one(
     history, else get a marked popularity fallback."""
     cities = {body.customer_id: body.city} if body.city else None
     args = (state, [body.customer_id], body.k, body.filters.spec(), cities, history)
+    started = time.perf_counter()
     if state.n_products >= INLINE_MAX_PRODUCTS and state.index.kind == "exact":  # worth a thread
         rec = (await run_in_threadpool(recommend, *args))[0]
     else:  # sub-millisecond: a thread hop would cost more than it saves
         rec = recommend(*args)[0]
+    latency_ms = (time.perf_counter() - started) * 1000
     recommendation_id = uuid.uuid4().hex
     _count(metrics, [rec])
     if predictions is not None:
         predictions.log(
             PredictionEntry(
-                state, recommendation_id, [recommendation_id], "recommend", body.k, [rec], body.filters.model_dump()
+                state,
+                recommendation_id,
+                [recommendation_id],
+                "recommend",
+                body.k,
+                [rec],
+                body.filters.model_dump(),
+                latency_ms=latency_ms,
             )
         )
     data = _payload(state, rec, recommendation_id) | {"model_version": state.version}
@@ -83,7 +92,16 @@ def recommend_batch(
     _count(metrics, results)
     if predictions is not None:
         predictions.log(
-            PredictionEntry(state, request_id, ids, "recommend-batch", body.k, results, body.filters.model_dump())
+            PredictionEntry(
+                state,
+                request_id,
+                ids,
+                "recommend-batch",
+                body.k,
+                results,
+                body.filters.model_dump(),
+                latency_ms=compute_ms,
+            )
         )
     data = {
         "model_version": state.version,
