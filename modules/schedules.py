@@ -62,7 +62,9 @@ class Schedules(Construct):
             description="Read, reschedule, pause and resume the client's Cloud Scheduler jobs (not create/delete/run).",
             permissions=list(props.permissions),
         )
-        ProjectIamMember(self, "editor", project=props.project_id, role=self.role.name, member=props.editor_member)
+        ProjectIamMember(
+            self, "editor", project=props.project_id, role=self.role.name, member=reference(self, props.editor_member)
+        )
         self.retrain = CloudSchedulerJob(
             self,
             "retrain",

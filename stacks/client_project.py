@@ -300,7 +300,7 @@ class ClientProjectStack(PlatformStack):
                    "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
                    "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
                    # the retraining check accepts only the scheduler account's OIDC token for this audience
-                   "B2BREC_APP_SCHEDULER_INVOKER": emails["scheduler"],
+                   "B2BREC_APP_SCHEDULER_INVOKER": reference(self, emails["scheduler"]),
                    "B2BREC_APP_SCHEDULER_AUDIENCE": retrain_audience(project_id),
                    # jobs join the VPC through this attachment, so they reach the internal MLflow service
                    **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {}),

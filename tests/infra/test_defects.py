@@ -214,7 +214,7 @@ def test_9_a_hostile_spec_synthesizes_to_literal_strings() -> None:
     (project,) = data["resource"]["google_project"].values()
     assert project["name"] == "file etc passwd for x in y Evi"[:30].rstrip()
     assert any(tf_literal(spec.model_dump_json()) == v for v in values), "the spec goes in escaped, whole"
-    (job,) = data["resource"]["google_cloud_scheduler_job"].values()
+    (job,) = [j for j in data["resource"]["google_cloud_scheduler_job"].values() if j["name"] == "etl-schedule"]
     assert job["time_zone"] == "$${var.tz}"
 
 
