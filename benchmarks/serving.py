@@ -325,7 +325,7 @@ def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
     proc, url = _start_server("ours", store.url(), args)
     try:
         http_times = []
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=600) as http:
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
                 response = http.post("/recommend-batch", json={"customer_ids": batch, "k": K})

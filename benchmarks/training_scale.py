@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.extractor import ENV, build_warehouse, timed  # noqa: E402
 
+RESULT = "RESULT "  # the children's figures: the line of stdout that starts with it
 COMMON = """
 import json, sys, time
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ started = time.perf_counter()
 
 def report(rows, read, model, served):
     customers = len(served.interactions.customers)
-    print(json.dumps({"rows": rows, "read_s": read, "timings": model.timings, "customers": customers}))
+    print("RESULT " + json.dumps({"rows": rows, "read_s": read, "timings": model.timings, "customers": customers}))
 """
 
 IN_MEMORY = (
@@ -106,14 +107,18 @@ def prepare(lines: int, folder: Path, reuse: bool) -> str:
     return dataset.as_uri()
 
 
-def bench(url: str, epochs: int, baseline_code: Path | None) -> dict[str, dict]:
+def bench(url: str, epochs: int, baseline_code: Path | None, paths: list[str]) -> dict[str, dict]:
     found = {}
-    for name, script in (("in-memory", IN_MEMORY), ("streaming", STREAMING)):
+    scripts = {"in-memory": IN_MEMORY, "streaming": STREAMING}
+    for name in paths:
+        script = scripts[name]
         env = dict(ENV)
         if name == "in-memory" and baseline_code is not None:
             env["PYTHONPATH"] = str(baseline_code)
         wall, cpu, peak, out = timed([sys.executable, "-c", script, url, str(epochs)], env)
-        found[name] = {"wall": wall, "cpu": cpu, "peak_mb": peak, **json.loads(out.strip().splitlines()[-1])}
+        print(f"  {name}: wall {wall:.1f} s, CPU {cpu:.1f} s, peak {peak:,.0f} MB", file=sys.stderr, flush=True)
+        report = next(line for line in out.splitlines() if line.startswith(RESULT))
+        found[name] = {"wall": wall, "cpu": cpu, "peak_mb": peak, **json.loads(report.removeprefix(RESULT))}
         print(f"  {name}: {found[name]}", file=sys.stderr, flush=True)
     return found
 
@@ -125,6 +130,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the generated data and datasets in this folder")
     parser.add_argument("--reuse", action="store_true", help="with --keep: reuse the datasets already there")
     parser.add_argument("--baseline-code", type=Path, help="checkout whose trainer the in-memory baseline runs")
+    parser.add_argument(
+        "--paths", nargs="+", default=["in-memory", "streaming"], choices=("in-memory", "streaming"),
+        help="which input paths to run (default both)",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
     from rich.console import Console
@@ -142,11 +151,11 @@ def main() -> None:
             started = time.perf_counter()
             url = prepare(lines, folder, args.reuse)
             print(f"{lines:,} lines: dataset ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            found = bench(url, args.epochs, args.baseline_code)
+            found = bench(url, args.epochs, args.baseline_code, args.paths)
         results[str(lines)] = found
-        base = found["in-memory"]
-        for name, row in found.items():
-            ratio = f"{row['peak_mb'] / base['peak_mb']:.2f} / {row['cpu'] / base['cpu']:.2f}"
+        base = found.get("in-memory")
+        for name, row in sorted(found.items()):
+            ratio = f"{row['peak_mb'] / base['peak_mb']:.2f} / {row['cpu'] / base['cpu']:.2f}" if base else "–"
             table.add_row(
                 f"{lines:,}", name, f"{row['rows']:,}", f"{row['wall']:.1f}", f"{row['cpu']:.1f}",
                 f"{row['read_s']:.1f}", f"{row['peak_mb']:,.0f}", ratio,

@@ -24,7 +24,8 @@ from serving.model.state import FilterSpec, build_state
 from serving.recommend import recommend
 from trainer.synthetic import WholesaleConfig, generate, load_into_warehouse
 
-pytestmark = pytest.mark.slow
+# the real stages (Beam, TensorFlow, three SavedModels) take minutes on a loaded 2-core machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 CONFIG = WholesaleConfig(customers=60, products=60, days=40, orders_per_customer=8, seed=3)
 OLD_DAY = CONFIG.end - timedelta(days=200)
