@@ -24,8 +24,7 @@ from serving.model.state import FilterSpec, build_state
 from serving.recommend import recommend
 from trainer.synthetic import WholesaleConfig, generate, load_into_warehouse
 
-# the real stages (Beam, TensorFlow, three SavedModels) take minutes on a loaded 2-core machine
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # real stages: minutes on a loaded 2-core machine
 
 CONFIG = WholesaleConfig(customers=60, products=60, days=40, orders_per_customer=8, seed=3)
 OLD_DAY = CONFIG.end - timedelta(days=200)
@@ -75,7 +74,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     metadata = extract(["--warehouse", f"duckdb://{warehouse}", "--output", dataset, *window])
     vocab(["--dataset", dataset])
     mlflow = f"sqlite:///{root / 'mlflow.db'}"
-    quick = ["--no-baselines", "--epochs", "1", "--checkpoints", "none"]
+    quick = ["--no-baselines", "--no-two-tower", "--checkpoints", "none"]  # the two-tower's inputs: last test
     summary = train(["--dataset", dataset, "--models", models, "--version", "v1", "--mlflow-uri", mlflow, *quick])
     bundle = read_bundle(ObjectStore(models), "v1")
     return {"metadata": metadata, "summary": summary, "bundle": bundle, "forgotten": forgotten, "dataset": dataset}
@@ -99,11 +98,6 @@ def test_a_customer_seen_only_before_the_window_gets_model_results(trained: dict
     state = build_state(bundle, approx_threshold=10**9)
     (answer,) = recommend(state, ["C-OLD"], 10, FilterSpec())
     assert answer.source == "model" and not answer.fallback
-    # its two-tower query is its own (from what it bought), not a zero vector or another customer's
-    embedding = state.customer_embeddings[state.customer_rows["C-OLD"]]
-    assert np.abs(embedding).sum() > 0
-    others = np.delete(state.customer_embeddings, state.customer_rows["C-OLD"], axis=0)
-    assert not np.isclose(others, embedding).all(axis=1).any()
     # its ranking history is what it bought before the window (counts included)
     items = state.ranking.items("C-OLD")
     bought = {str(state.product_ids[r]): c for r, c in zip(items.rows.tolist(), items.counts.tolist(), strict=True)}
@@ -143,3 +137,28 @@ def test_spooled_files_aggregate_like_the_in_memory_frame(trained: dict) -> None
     pd.testing.assert_frame_equal(a[[*key, "n", "last_ts"]], b[[*key, "n", "last_ts"]], check_dtype=False)
     np.testing.assert_allclose(a["decayed"], b["decayed"], rtol=1e-9)
     np.testing.assert_allclose(a["revenue"], b["revenue"], rtol=1e-5)
+
+
+def test_query_features_of_the_served_state_cover_the_whole_history(trained: dict) -> None:
+    """The two-tower's query features at the cutoff come from the window *and* the earlier pairs: the
+    inputs the train stage embeds every served customer with (``HybridModel.refreshed``)."""
+    from trainer.data import read_metadata, spool_dataset, spool_earlier
+    from trainer.examples import queries_at
+    from trainer.lines import Lines
+
+    dataset = trained["dataset"]
+    metadata = read_metadata(dataset)
+    folder = Path(dataset.removeprefix("file://")) / "spool-queries"
+    folder.mkdir(exist_ok=True)
+    files = spool_dataset(dataset, folder, metadata)
+    window = Lines.from_parquet([files["train"], files["test"]])
+    full = Lines.from_parquet([files["train"], files["test"]], earlier=spool_earlier(dataset, folder, metadata))
+    moment = datetime.fromisoformat(metadata["window"]["cutoff"]).timestamp()
+    before, after = (queries_at(lines, ["C-OLD", "C00000"], moment, 50) for lines in (window, full))
+    assert (before.history[0] == "").all() and before.frequency[0] == 0  # the window alone: no history
+    assert len(set(after.history[0]) - {""}) == 2 and after.frequency[0] > 0  # C-OLD's two products
+    assert trained["forgotten"] in after.history[1].tolist()
+    assert trained["forgotten"] not in before.history[1].tolist()
+    assert after.frequency[1] > before.frequency[1]
+    # the catalog stays what sold in the window
+    assert full.product_ids() == window.product_ids()
