@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.extractor import ENV, build_warehouse, timed  # noqa: E402
 
-RESULT = "RESULT "  # the children's figures: the line of stdout that starts with it
+RESULT = "RESULT "  # marks the children's figures in their stdout
 COMMON = """
 import json, sys, time
 from datetime import UTC, datetime
@@ -117,8 +117,9 @@ def bench(url: str, epochs: int, baseline_code: Path | None, paths: list[str]) -
             env["PYTHONPATH"] = str(baseline_code)
         wall, cpu, peak, out = timed([sys.executable, "-c", script, url, str(epochs)], env)
         print(f"  {name}: wall {wall:.1f} s, CPU {cpu:.1f} s, peak {peak:,.0f} MB", file=sys.stderr, flush=True)
-        report = next(line for line in out.splitlines() if line.startswith(RESULT))
-        found[name] = {"wall": wall, "cpu": cpu, "peak_mb": peak, **json.loads(report.removeprefix(RESULT))}
+        # a library's progress output may share the line (no newline of its own): take what follows the marker
+        report = next(line for line in out.splitlines() if RESULT in line)
+        found[name] = {"wall": wall, "cpu": cpu, "peak_mb": peak, **json.loads(report.split(RESULT, 1)[1])}
         print(f"  {name}: {found[name]}", file=sys.stderr, flush=True)
     return found
 
