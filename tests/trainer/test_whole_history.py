@@ -74,6 +74,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     metadata = extract(["--warehouse", f"duckdb://{warehouse}", "--output", dataset, *window])
     vocab(["--dataset", dataset])
     mlflow = f"sqlite:///{root / 'mlflow.db'}"
+    import mlflow as client  # the experiment's artifacts under root, not in ./mlruns of the working directory
+
+    client.set_tracking_uri(mlflow)
+    client.create_experiment("b2brec", artifact_location=(root / "artifacts").as_uri())
     quick = ["--no-baselines", "--no-two-tower", "--checkpoints", "none"]  # the two-tower's inputs: last test
     summary = train(["--dataset", dataset, "--models", models, "--version", "v1", "--mlflow-uri", mlflow, *quick])
     bundle = read_bundle(ObjectStore(models), "v1")
