@@ -66,7 +66,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ignore_index=True,
     )
     warehouse = root / "warehouse.duckdb"
-    load_into_warehouse(DuckDBWarehouse(str(warehouse)), frames)
+    load_into_warehouse(DuckDBWarehouse(warehouse), frames)
     dataset = (root / "dataset").as_uri()
     models = (root / "models").as_uri()
     cutoff = (CONFIG.end + timedelta(days=1)).strftime("%Y-%m-%d")
@@ -103,6 +103,7 @@ def test_a_customer_seen_only_before_the_window_gets_model_results(trained: dict
     (answer,) = recommend(state, ["C-OLD"], 10, FilterSpec())
     assert answer.source == "model" and not answer.fallback
     # its ranking history is what it bought before the window (counts included)
+    assert state.ranking is not None
     items = state.ranking.items("C-OLD")
     bought = {str(state.product_ids[r]): c for r, c in zip(items.rows.tolist(), items.counts.tolist(), strict=True)}
     assert sorted(bought.values()) == [1.0, 2.0]
@@ -114,7 +115,7 @@ def test_an_in_window_customer_keeps_what_it_bought_before_the_window(trained: d
     row = int(np.flatnonzero(state.product_ids == forgotten)[0])
     customer = state.customer_rows["C00000"]
     assert row in state.purchases[customer].tolist()
-    assert row in state.ranking.items("C00000").rows.tolist()
+    assert state.ranking is not None and row in state.ranking.items("C00000").rows.tolist()
     # "exclude purchased" leaves it out even without the warehouse history at hand
     (answer,) = recommend(state, ["C00000"], state.n_products, FilterSpec(exclude_purchased=True))
     assert row not in answer.product_rows[: len(answer.product_rows) - answer.padded].tolist()
