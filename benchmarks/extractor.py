@@ -74,12 +74,12 @@ def build_warehouse(lines: int, folder: Path) -> Path:
     return path
 
 
-def timed(args: list[str]) -> tuple[float, float, float, str]:
+def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """(wall seconds, CPU seconds, peak RSS in MB, stdout) of one child process (``os.wait4``: its
-    own rusage, not the maximum over every child so far)."""
+    own rusage, not the maximum over every child so far); ``env`` defaults to ``ENV``."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(args, env=ENV, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(args, env=env or ENV, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started

@@ -1,12 +1,13 @@
 """What serving knows about each customer: their whole purchase history in the client's warehouse.
 
-A model bundle only knows the customers of its training window. A wholesaler's customer who
-last ordered four months ago is still their customer: serving loads every customer's purchases
+A model bundle knows every customer who bought before its cutoff (the trainer adds the purchases
+from before the extracted window), but not what happened since. Serving loads every customer's purchases
 (row rules applied: no cancellations, returns netted, no postage or fees) and city from
 ``raw_data`` at start and refreshes them in the background, so that
 
-- "exclude purchased" means everything the customer ever bought, not just in the window;
-- a customer seen before the window is answered from their history (model embeddings of what
+- "exclude purchased" means everything the customer ever bought, including since the cutoff;
+- the ranker's history features are as of the request, not the cutoff;
+- a customer new since the cutoff is answered from their history (model embeddings of what
   they bought), not with the anonymous fallback;
 - the fallback uses the city the warehouse holds when the request gives none;
 - an id mangled by a spreadsheet or pandas (``12347.0`` for ``12347``) is recognised.

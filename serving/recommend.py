@@ -2,9 +2,10 @@
 
 Who gets what (``Recommendation.source``):
 
-- ``model``: the customer is in the model's training window: their embedding, scored by the index;
-- ``history``: not in the window but in the warehouse history: a query built from the model's
-  embeddings of what they bought (frequency and recency weighted), scored by the same index;
+- ``model``: the customer bought before the model's cutoff, in the extracted window or before it
+  (the trainer builds every such customer's query embedding and history from their whole history);
+- ``history``: not in the model (first bought after its cutoff) but in the warehouse history: a
+  query built from the model's embeddings of what they bought (frequency and recency weighted);
 - ``fallback``: unknown: popular products of their city (from the request, else the warehouse),
   else overall.
 

@@ -59,7 +59,9 @@ class Filters(BaseModel):
     exclude_categories: list[NameStr] = NameList
     include_subcategories: list[NameStr] = NameList
     exclude_subcategories: list[NameStr] = NameList
-    exclude_purchased: bool = Field(False, description="Leave out products the customer bought in the training window.")
+    exclude_purchased: bool = Field(
+        False, description="Leave out every product the customer ever bought (their whole history in the warehouse)."
+    )
 
     def spec(self) -> FilterSpec:
         return FilterSpec(
@@ -124,8 +126,9 @@ class Recommendation(BaseModel):
     fallback_reason: str | None
     source: Literal["model", "history", "fallback"] = Field(
         "model",
-        description="model: the customer is in the model; history: scored from their purchases in the warehouse "
-        "(bought before the training window); fallback: popular products.",
+        description="model: the customer bought before the model's cutoff (their query features come from their "
+        "whole history, however old); history: first bought after the cutoff, scored from their purchases in the "
+        "warehouse; fallback: popular products.",
     )
     notes: list[str] = Field(default_factory=list, description="E.g. a mangled customer id read as another.")
     items: list[Item]

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from trainer.evaluation import EvalSplit, Scorer
 from trainer.interactions import Interactions, build_interactions
+from trainer.lines import Lines, as_lines
 
 EASE_MAX_ITEMS = 6000
 """EASE inverts an items x items matrix: the most popular 6,000 products (~0.3 GB, ~20 s on 2 cores)."""
@@ -31,9 +32,12 @@ class Fitted:
     params: dict[str, float | int | str]
 
 
-def _interactions(train: pd.DataFrame, split: EvalSplit, moment: float | None, half_life: float) -> Interactions:
-    at = float(train["timestamp"].max()) + 1 if moment is None else moment
-    return build_interactions(train, split.product_ids, at, half_life_days=half_life)
+def _interactions(
+    train: pd.DataFrame | Lines, split: EvalSplit, moment: float | None, half_life: float
+) -> Interactions:
+    lines = as_lines(train)
+    at = (lines.max_timestamp() or 0.0) + 1 if moment is None else moment
+    return build_interactions(lines, split.product_ids, at, half_life_days=half_life)
 
 
 def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -44,18 +48,17 @@ def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def most_popular(train: pd.DataFrame, split: EvalSplit, *, moment: float | None = None) -> Fitted:
+def most_popular(train: pd.DataFrame | Lines, split: EvalSplit, *, moment: float | None = None) -> Fitted:
     """Products ranked by their number of training purchases, the same list for everyone."""
     started = time.perf_counter()
-    position = {p: i for i, p in enumerate(split.product_ids)}
-    index = train["product_id"].map(position).dropna().astype(int).to_numpy()
-    counts = np.bincount(index, minlength=split.n_products).astype(np.float64)
+    lines = as_lines(train)
+    counts = lines.product_counts().reindex(split.product_ids).fillna(0).to_numpy(dtype=np.float64)
     seconds = time.perf_counter() - started
-    return Fitted("most_popular", lambda rows: np.tile(counts, (len(rows), 1)), seconds, len(train), {})
+    return Fitted("most_popular", lambda rows: np.tile(counts, (len(rows), 1)), seconds, lines.count(), {})
 
 
 def own_history(
-    train: pd.DataFrame, split: EvalSplit, *, moment: float | None = None, half_life_days: float = 60.0
+    train: pd.DataFrame | Lines, split: EvalSplit, *, moment: float | None = None, half_life_days: float = 60.0
 ) -> Fitted:
     """Each customer's own past purchases, recency-weighted (sum of ``0.5 ** (age / half_life)``
     over their lines), then the most popular products for the rest of the list."""
@@ -69,7 +72,7 @@ def own_history(
         return _dense_rows(inter.decayed, rows[batch]) * 1e3 + tiebreak[None, :]
 
     params: dict[str, float | int | str] = {"half_life_days": half_life_days}
-    return Fitted("own_history", scorer, time.perf_counter() - started, len(train), params)
+    return Fitted("own_history", scorer, time.perf_counter() - started, int(inter.counts.sum()), params)
 
 
 def ease_weights(matrix: sp.csr_matrix, lam: float) -> np.ndarray:
@@ -101,7 +104,7 @@ def ease_items(counts: sp.csr_matrix, max_items: int = EASE_MAX_ITEMS) -> np.nda
 
 
 def ease(
-    train: pd.DataFrame,
+    train: pd.DataFrame | Lines,
     split: EvalSplit,
     *,
     lam: float | None = None,
@@ -128,7 +131,7 @@ def ease(
         return out + _dense_rows(history, rows[batch]) * 1e-6
 
     params: dict[str, float | int | str] = {"lambda": lam, "items": len(items)}
-    return Fitted("ease", scorer, time.perf_counter() - started, len(train), params)
+    return Fitted("ease", scorer, time.perf_counter() - started, int(inter.counts.sum()), params)
 
 
 def default_lambda(binary: sp.csr_matrix) -> float:
@@ -141,7 +144,7 @@ def default_lambda(binary: sp.csr_matrix) -> float:
 
 
 def als(
-    train: pd.DataFrame,
+    train: pd.DataFrame | Lines,
     split: EvalSplit,
     *,
     factors: int = 64,
@@ -207,8 +210,9 @@ Fitter = Callable[..., Fitted]
 ALL: tuple[str, ...] = ("most_popular", "own_history", "ease", "als", "own_history+ease")
 
 
-def fit_all(train: pd.DataFrame, split: EvalSplit, *, moment: float | None = None) -> dict[str, Fitted]:
+def fit_all(train: pd.DataFrame | Lines, split: EvalSplit, *, moment: float | None = None) -> dict[str, Fitted]:
     """Every baseline on ``split`` (the fusion reuses the fitted own-history and EASE)."""
+    train = as_lines(train)
     fitted = {
         "most_popular": most_popular(train, split, moment=moment),
         "own_history": own_history(train, split, moment=moment),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from b2brec import features
 from trainer.errors import PipelineError
@@ -65,6 +68,51 @@ def stream_split(
         .map(lambda batch: tf.io.parse_example(batch, spec), num_parallel_calls=2, deterministic=True)
         .prefetch(2)
     )
+
+
+def _arrow_schema(features: list[str]) -> pa.Schema:
+    types = {"revenue": pa.float32(), "timestamp": pa.int64()}
+    return pa.schema([(name, types.get(name, pa.string())) for name in features])
+
+
+def spool_split(
+    dataset_url: str, split: str, path: str | Path, metadata: dict[str, Any] | None = None, *, batch_size: int = 16384
+) -> Path:
+    """Write ``split`` to one local Parquet file, batch by batch from ``stream_split`` (memory: one
+    batch), so DuckDB can aggregate it (``trainer.lines.Lines.from_parquet``)."""
+    metadata = metadata or read_metadata(dataset_url)
+    features = list(metadata["features"])
+    schema = _arrow_schema(features)
+    path = Path(path)
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for batch in stream_split(dataset_url, split, metadata, batch_size=batch_size):
+            columns = [
+                pa.array(batch[name].numpy(), type=pa.binary()).cast(pa.string())
+                if schema.field(name).type == pa.string()
+                else pa.array(batch[name].numpy(), type=schema.field(name).type)
+                for name in features
+            ]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+    return path
+
+
+def spool_dataset(dataset_url: str, folder: str | Path, metadata: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Both splits as Parquet files in ``folder``: ``{"train": …, "test": …}``."""
+    metadata = metadata or read_metadata(dataset_url)
+    out = Path(folder)
+    return {split: spool_split(dataset_url, split, out / f"{split}.parquet", metadata) for split in ("train", "test")}
+
+
+def spool_earlier(dataset_url: str, folder: str | Path, metadata: dict[str, Any] | None = None) -> Path | None:
+    """The extractor's pairs from before the window (``metadata.files.earlier``) as a local file, or
+    None for a dataset extracted without them."""
+    metadata = metadata or read_metadata(dataset_url)
+    keys = metadata["files"].get("earlier") or []
+    if not keys:
+        return None
+    path = Path(folder) / "earlier.parquet"
+    path.write_bytes(store(dataset_url).read_bytes(keys[0]))
+    return path
 
 
 def load_split(dataset_url: str, split: str, metadata: dict[str, Any] | None = None) -> pd.DataFrame:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from trainer.lines import Lines, as_lines
+
 KS: tuple[int, ...] = (5, 10, 50, 100)
 VIEWS: tuple[str, ...] = ("all", "new", "repeat")
 DAY = 86400
@@ -92,14 +94,18 @@ def cutoff_for_last_days(frame: pd.DataFrame, test_days: int) -> datetime:
     return day_after - timedelta(days=test_days)
 
 
-def build_split(train: pd.DataFrame, test: pd.DataFrame, product_ids: list[str] | None = None) -> EvalSplit:
-    """``product_ids``: the catalog scorers rank (default: every product sold before the cutoff)."""
+def build_split(
+    train: pd.DataFrame | Lines, test: pd.DataFrame | Lines, product_ids: list[str] | None = None
+) -> EvalSplit:
+    """``product_ids``: the catalog scorers rank (default: every product sold before the cutoff).
+    Frames or ``Lines``: only distinct (customer, product) pairs are read."""
+    train_lines = as_lines(train)
     if product_ids is None:
-        product_ids = sorted(set(train["product_id"]))
+        product_ids = train_lines.product_ids()
     position = {p: i for i, p in enumerate(product_ids)}
-    bought = train.groupby("customer_id")["product_id"].agg(set)
-    wanted = test.groupby("customer_id")["product_id"].agg(set)
-    customers = sorted(c for c in wanted.index if c in bought.index)
+    bought = train_lines.products_by_customer()
+    wanted = as_lines(test).products_by_customer()
+    customers = sorted(c for c in wanted if c in bought)
     truth, seen, missed_repeat, missed_new = [], [], [], []
     pairs = repeats = 0
     for customer in customers:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from trainer.lines import Lines, as_lines
+
 DAY = 86400.0
 
 
@@ -101,16 +103,45 @@ def training_queries(train: pd.DataFrame, length: int) -> History:
 
 
 def queries_at(
-    frame: pd.DataFrame, customers: list[str], moment: float, length: int, cities: dict[str, str] | None = None
+    frame: pd.DataFrame | Lines,
+    customers: list[str],
+    moment: float,
+    length: int,
+    cities: dict[str, str] | None = None,
 ) -> History:
-    """Query features of ``customers`` at ``moment`` from all of their purchases in ``frame``."""
-    states: dict[str, _State] = {}
-    for customer, product, ts, revenue in zip(
-        frame["customer_id"], frame["product_id"], frame["timestamp"], frame["revenue"], strict=True
+    """Query features of ``customers`` at ``moment`` from all of their purchases in ``frame`` (rows or
+    ``Lines``), from per-customer aggregates: memory grows with customers x ``length``, not lines."""
+    lines = as_lines(frame)
+    recent = lines.recent_products(length)
+    totals = lines.customer_totals()
+    listed: dict[str, tuple[list[str], list[float]]] = {}
+    for customer, product, n in zip(
+        recent["customer_id"].tolist(), recent["product_id"].tolist(), recent["n"].tolist(), strict=True
     ):
-        states.setdefault(customer, _State()).add(product, float(ts), float(revenue))
-    rows = [_row(states.get(c), moment, length) for c in customers]
-    city = {**_city_of(frame), **(cities or {})}
+        products, weights = listed.setdefault(customer, ([], []))
+        products.append(product)
+        weights.append(1.0 + math.log(n))
+    n_lines = totals["n"].to_dict()
+    revenue = totals["revenue"].to_dict()
+    last = totals["last_ts"].to_dict()
+    rows = []
+    for customer in customers:
+        products, weights = listed.get(customer, ([], []))
+        count = int(n_lines.get(customer, 0))
+        if not count:
+            rows.append(([""] * length, [0.0] * length, 0.0, 0.0, 0.0))
+            continue
+        pad = length - len(products)
+        rows.append(
+            (
+                products + [""] * pad,
+                weights + [0.0] * pad,
+                math.log1p(max(moment - float(last[customer]), 0.0) / DAY),
+                math.log1p(count),
+                math.log1p(float(revenue[customer]) / count),
+            )
+        )
+    city = {**lines.cities(), **(cities or {})}
     return _pack(np.asarray(customers, dtype=object), city, np.full(len(customers), moment), rows)
 
 
@@ -128,13 +159,14 @@ def _pack(customers: np.ndarray, city: dict[str, str], timestamps: np.ndarray, r
     )
 
 
-def product_table(frame: pd.DataFrame, product_ids: list[str]) -> dict[str, np.ndarray]:
+def product_table(frame: pd.DataFrame | Lines, product_ids: list[str]) -> dict[str, np.ndarray]:
     """Candidate features of ``product_ids`` (name, category, subcategory, log popularity)."""
-    first = frame.drop_duplicates("product_id", keep="last").set_index("product_id")
-    counts = frame["product_id"].value_counts()
+    attributes = as_lines(frame).product_attributes()
     table: dict[str, np.ndarray] = {"product_id": np.asarray(product_ids, dtype=object)}
     for column in ("art_name", "category", "subcategory"):
-        if column in first:
-            table[column] = np.asarray([first[column].get(p, "") for p in product_ids], dtype=object)
-    table["popularity"] = np.log1p(np.asarray([counts.get(p, 0) for p in product_ids], dtype=np.float32))
+        if column in attributes:
+            values = attributes[column].reindex(product_ids)
+            table[column] = np.asarray([v if isinstance(v, str) else "" for v in values], dtype=object)
+    counts = attributes["n"].reindex(product_ids).fillna(0).to_numpy(dtype=np.float32)
+    table["popularity"] = np.log1p(counts)
     return table

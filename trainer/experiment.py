@@ -17,6 +17,7 @@ import pandas as pd
 from b2brec.quality import QualityVerdict, verdict
 from trainer import baselines
 from trainer.evaluation import EvalSplit, build_split, evaluate_both
+from trainer.lines import Lines, as_lines
 from trainer.model.hybrid import HybridConfig, HybridModel, fit_hybrid
 
 MODEL = "b2brec (served model)"
@@ -32,8 +33,8 @@ class Comparison:
 
 
 def compare(
-    train: pd.DataFrame,
-    test: pd.DataFrame,
+    train: pd.DataFrame | Lines,
+    test: pd.DataFrame | Lines,
     cutoff: float,
     features: list[str],
     config: HybridConfig | None = None,
@@ -42,7 +43,8 @@ def compare(
     on_step: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Fit the served model and every baseline on ``train`` (rows before ``cutoff``), score on ``test``."""
-    train = train[train["timestamp"] < cutoff].reset_index(drop=True)
+    train = as_lines(train).before(cutoff)
+    test = as_lines(test)
     step = on_step or (lambda _: None)
     split = build_split(train, test)
     step("training the served model")
@@ -57,8 +59,8 @@ def compare(
             rows[name] = metrics | {"seconds": fitted.seconds, "eval_seconds": time.perf_counter() - started}
     quality = verdict(rows[MODEL], {k: v for k, v in rows.items() if k != MODEL})
     info = {
-        "train_rows": len(train),
-        "test_rows": len(test),
+        "train_rows": train.count(),
+        "test_rows": test.count(),
         "customers": len(split.customers),
         "catalog": split.n_products,
         "repeat_share": split.repeat_share,

@@ -28,6 +28,7 @@ from b2brec.features import CANDIDATE_FEATURES
 from trainer.examples import product_table
 from trainer.fit import TrainResult
 from trainer.keras_env import require_keras2
+from trainer.lines import Lines, as_lines
 from trainer.model.hybrid import HybridModel
 from trainer.tf_types import Tensor
 
@@ -105,16 +106,9 @@ def save_models(
     return urls
 
 
-def popularity_table(frame: pd.DataFrame) -> pa.Table:
+def popularity_table(frame: pd.DataFrame | Lines) -> pa.Table:
     """Purchase counts per product overall (city null) and per city, for serving fallbacks."""
-    overall = frame.groupby("product_id").size().rename("score").reset_index()
-    overall["city"] = None
-    parts = [overall]
-    if "city" in frame:
-        by_city = frame[frame["city"] != ""].groupby(["city", "product_id"]).size().rename("score").reset_index()
-        parts.append(by_city)
-    table = pd.concat(parts, ignore_index=True)[["product_id", "city", "score"]]
-    table["score"] = table["score"].astype(float)
+    table = as_lines(frame).popularity()[["product_id", "city", "score"]]
     return pa.Table.from_pandas(table, schema=POPULARITY_SCHEMA, preserve_index=False)
 
 
@@ -149,7 +143,7 @@ def _history_table(model: HybridModel) -> pa.Table:
 
 def build_bundle(
     model: HybridModel,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Lines,
     *,
     version: str,
     cutoff: datetime,
@@ -162,10 +156,10 @@ def build_bundle(
     """Everything serving needs, as of the cutoff: product embeddings over the whole catalog,
     customer embeddings from each customer's whole history, the ranker, neighbours, decayed
     popularity, histories, purchases and the manifest. ``frame``: every row before the cutoff."""
-    frame = frame[frame["timestamp"] < cutoff.timestamp()]
+    frame = as_lines(frame).before(cutoff.timestamp())
     table = product_table(frame, model.product_ids)
     customers = model.interactions.customers
-    cities = dict(zip(frame["customer_id"], frame["city"], strict=True)) if "city" in frame else {}
+    cities = frame.cities()
     candidates = model.product_embeddings
     queries = model.customer_embeddings
     if candidates is None or queries is None:  # no two-tower: a zero retrieval score for everyone
@@ -187,7 +181,7 @@ def build_bundle(
     customer_table = pa.table(
         {"customer_id": customers, "city": [cities.get(c) or None for c in customers]}, schema=CUSTOMERS_SCHEMA
     )
-    purchases = frame[["customer_id", "product_id"]].drop_duplicates().sort_values(["customer_id", "product_id"])
+    purchases = frame.distinct_pairs()
     manifest = BundleManifest(
         version=version,
         trained_at=datetime.now(UTC).isoformat(),

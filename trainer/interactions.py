@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from trainer.lines import Lines, as_lines
+
 DAY = 86400.0
 
 
@@ -44,31 +46,36 @@ class Interactions:
 
 
 def build_interactions(
-    frame: pd.DataFrame, product_ids: list[str], moment: float, *, half_life_days: float = 90.0
+    frame: pd.DataFrame | Lines, product_ids: list[str], moment: float, *, half_life_days: float = 90.0
 ) -> Interactions:
-    """Interactions of ``frame`` rows before ``moment`` over the catalog ``product_ids``."""
-    frame = frame[frame["timestamp"] < moment]
-    customers = sorted(set(frame["customer_id"]))
+    """Interactions of the rows (a frame or ``Lines``) before ``moment`` over the catalog ``product_ids``,
+    from per-pair aggregates (DuckDB): memory grows with pairs, not lines."""
+    pairs = as_lines(frame).before(moment).pairs(moment, half_life_days)
+    return interactions_from_pairs(pairs, product_ids, moment, half_life_days=half_life_days)
+
+
+def interactions_from_pairs(
+    pairs: pd.DataFrame, product_ids: list[str], moment: float, *, half_life_days: float = 90.0
+) -> Interactions:
+    """``pairs``: ``customer_id, product_id, n, last_ts, decayed`` (``Lines.pairs``)."""
+    customers = sorted(set(pairs["customer_id"].tolist()))
     customer_pos = {c: i for i, c in enumerate(customers)}
     product_pos = {p: i for i, p in enumerate(product_ids)}
-    cols = frame["product_id"].map(product_pos)
+    cols = pairs["product_id"].map(product_pos)
     known = cols.notna().to_numpy()
-    rows = frame["customer_id"].map(customer_pos).to_numpy()[known].astype(np.int64)
+    rows = pairs["customer_id"].map(customer_pos).to_numpy()[known].astype(np.int64)
     cols = cols.to_numpy()[known].astype(np.int64)
-    ts = frame["timestamp"].to_numpy()[known].astype(np.float64)
-    weight = decay(moment - ts, half_life_days)
     shape = (len(customers), len(product_ids))
-    counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
-    decayed = sp.csr_matrix((weight, (rows, cols)), shape=shape)
-    # last purchase per pair: sort by time, keep the last occurrence of each pair
-    order = np.lexsort((ts, cols, rows))
-    pair = rows[order] * len(product_ids) + cols[order]
-    last = np.r_[pair[1:] != pair[:-1], True]
-    last_ts = sp.csr_matrix((ts[order][last], (rows[order][last], cols[order][last])), shape=shape)
-    for matrix in (counts, decayed, last_ts):
-        matrix.sum_duplicates()
-        matrix.sort_indices()
-    popularity = np.bincount(cols, weights=weight, minlength=len(product_ids))
+
+    def matrix(column: str) -> sp.csr_matrix:
+        values = pairs[column].to_numpy()[known].astype(np.float64)
+        out = sp.csr_matrix((values, (rows, cols)), shape=shape)
+        out.sum_duplicates()
+        out.sort_indices()
+        return out
+
+    counts, decayed, last_ts = matrix("n"), matrix("decayed"), matrix("last_ts")
+    popularity = np.bincount(cols, weights=pairs["decayed"].to_numpy()[known].astype(np.float64), minlength=shape[1])
     return Interactions(
         customers=customers,
         customer_pos=customer_pos,

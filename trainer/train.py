@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from b2brec.backends.identity import authenticate_mlflow
 from b2brec.spec import PipelineDefaults
 from trainer.errors import PipelineError
@@ -134,9 +132,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     import mlflow
 
     from b2brec.quality import verdict
-    from trainer.data import load_split, read_metadata
+    from trainer.data import read_metadata, spool_dataset, spool_earlier
     from trainer.evaluation import build_split, evaluate_both
     from trainer.export import build_bundle, export_bundle, save_models
+    from trainer.lines import Lines
     from trainer.model.hybrid import fit_hybrid
     from trainer.tracking import epoch_logger, hardware, metric_key
 
@@ -146,7 +145,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     if not store(parent).exists(name):
         raise PipelineError(f"{vocab_url} is missing; run the vocab stage for this run first")
     vocab = json.loads(store(parent).read_text(name))
-    train, test = load_split(args.dataset, "train", metadata), load_split(args.dataset, "test", metadata)
+    # the splits are spooled to local Parquet batch by batch and read through DuckDB aggregates:
+    # memory grows with (customer, product) pairs and the catalog, not with lines
+    spool = tempfile.TemporaryDirectory(prefix="b2brec-train-")
+    files = spool_dataset(args.dataset, spool.name, metadata)
+    train = Lines.from_parquet([files["train"]], temp_directory=spool.name)
+    test = Lines.from_parquet([files["test"]], temp_directory=spool.name)
+    # served: the window's lines plus every customer's purchases before it (whole histories)
+    earlier = spool_earlier(args.dataset, spool.name, metadata)
+    full = Lines.from_parquet([files["train"], files["test"]], earlier=earlier, temp_directory=spool.name)
     window = metadata["window"]
     test_start = _epoch(window["test_start"])
     cutoff = _epoch(window["cutoff"])
@@ -159,7 +166,12 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with mlflow.start_run(run_name=f"{args.model_name} {args.version}", tags={**tags, "role": "model"}) as active:
         mlflow.log_params(
-            {**config.train_config.params(), **_hybrid_params(config), "train_rows": len(train), "test_rows": len(test)}
+            {
+                **config.train_config.params(),
+                **_hybrid_params(config),
+                "train_rows": train.count(),
+                "test_rows": test.count(),
+            }
         )
         mlflow.log_dict(metadata, "dataset/metadata.json")
         mlflow.log_dict(hardware(), "hardware.json")
@@ -185,7 +197,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         if quality.loses_to_baseline:
             log.warning("model %s %s", args.version, quality.summary)
         # 2. served: the same learned parts, histories and neighbours refreshed up to the cutoff
-        full = pd.concat([train, test], ignore_index=True)
         served = model.refreshed(full, float(cutoff))
         models = store(args.models)
         urls: dict[str, str] = {}
@@ -242,6 +253,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     }
     models.write_text(f"{args.version}/train_result.json", json.dumps(summary, indent=2, sort_keys=True))
     _drop_checkpoints(args)
+    for lines in (train, test, full):
+        lines.conn.close()
+    spool.cleanup()
     log.info(
         "model %s: %s; %s",
         args.version,
@@ -290,7 +304,7 @@ def _hybrid_params(config: Any) -> dict[str, Any]:
     }
 
 
-def _baselines(train: pd.DataFrame, split: Any, moment: float) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _baselines(train: Any, split: Any, moment: float) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Every baseline's metrics on the model's split, and its parameters."""
     from trainer import baselines
     from trainer.evaluation import evaluate_both

@@ -21,6 +21,7 @@ import pandas as pd
 
 from b2brec.features import ID_FEATURES
 from trainer.errors import DataError
+from trainer.lines import Lines, as_lines
 from trainer.stage import stage_main
 
 log = logging.getLogger(__name__)
@@ -44,36 +45,64 @@ def quantile_boundaries(values: np.ndarray, buckets: int) -> list[float]:
     """Distinct inner quantile boundaries (``buckets`` - 1 at most); constant data gives none."""
     if len(values) == 0 or buckets < 2:
         return []
-    qs = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0, 1, buckets + 1)[1:-1])
-    return sorted({float(q) for q in qs if q > float(np.min(values))})
+    qs = np.quantile(np.asarray(values, dtype=np.float64), _inner(buckets))
+    return _distinct_above(qs, float(np.min(values)))
+
+
+def _inner(buckets: int) -> list[float]:
+    return [float(q) for q in np.linspace(0, 1, buckets + 1)[1:-1]]
+
+
+def _distinct_above(quantiles: Any, minimum: float) -> list[float]:
+    return sorted({float(q) for q in quantiles if q > minimum})
+
+
+def _sql_boundaries(lines: Lines, expression: str, buckets: int) -> list[float]:
+    """``quantile_boundaries`` of ``expression`` over ``lines``, computed by DuckDB (linear
+    interpolation, as numpy's default), so no column is held in memory."""
+    if buckets < 2:
+        return []
+    row = lines.conn.execute(
+        f"SELECT quantile_cont({expression}, {_inner(buckets)}), MIN({expression}) FROM {lines.rel}"
+    ).fetchone()
+    if row is None or row[1] is None:
+        return []
+    return _distinct_above(row[0], float(row[1]))
 
 
 def build_vocabularies(
-    train: pd.DataFrame,
+    train: pd.DataFrame | Lines,
     features: list[str],
     *,
     revenue_buckets: int = 10,
     time_buckets: int = 12,
     popularity_buckets: int = 10,
 ) -> dict[str, Any]:
-    """Vocabularies and bucket boundaries from the training split (test values are unseen by design)."""
-    if train.empty:
+    """Vocabularies and bucket boundaries from the training split (test values are unseen by design);
+    a frame or ``Lines`` (spooled files): DuckDB aggregates, memory bounded by the vocabularies."""
+    lines = as_lines(train)
+    if lines.count() == 0:
         raise DataError("the training split is empty: no vocabulary can be built; check the extract stage's window")
     vocab: dict[str, Any] = {"features": list(features), "vocabularies": {}}
     for feature in VOCAB_FEATURES:
         if feature in features:
-            vocab["vocabularies"][feature] = ordered_values(train[feature])
+            counts = lines.df(
+                f"SELECT {feature} AS value, COUNT(*) AS n FROM {lines.rel} "
+                f"WHERE {feature} IS NOT NULL AND {feature} != '' GROUP BY 1"
+            )
+            pairs = zip(counts["value"].tolist(), counts["n"].tolist(), strict=True)
+            vocab["vocabularies"][feature] = [v for v, _ in sorted(pairs, key=lambda item: (-item[1], item[0]))]
     if "art_name" in features:
-        tokens = [token for name in train.drop_duplicates("product_id")["art_name"] for token in tokenize(name)]
-        vocab["vocabularies"]["art_name_tokens"] = ordered_values(tokens)
-    vocab["revenue_boundaries"] = quantile_boundaries(np.log1p(train["revenue"].to_numpy()), revenue_buckets)
-    timestamps = train["timestamp"].to_numpy()
+        names = lines.df(f"SELECT arg_min(art_name, timestamp) AS name FROM {lines.rel} GROUP BY product_id")
+        vocab["vocabularies"]["art_name_tokens"] = ordered_values(
+            token for name in names["name"].tolist() if isinstance(name, str) for token in tokenize(name)
+        )
+    vocab["revenue_boundaries"] = _sql_boundaries(lines, "ln(1 + CAST(revenue AS DOUBLE))", revenue_buckets)
+    low, high = lines.conn.execute(f"SELECT MIN(timestamp), MAX(timestamp) FROM {lines.rel}").fetchone()  # type: ignore[misc]
     vocab["timestamp_boundaries"] = (
-        np.linspace(timestamps.min(), timestamps.max(), time_buckets + 1)[1:-1].round().tolist()
-        if timestamps.max() > timestamps.min()
-        else []
+        np.linspace(float(low), float(high), time_buckets + 1)[1:-1].round().tolist() if high > low else []
     )
-    counts = train["product_id"].value_counts()
+    counts = lines.product_counts()
     vocab["popularity_boundaries"] = quantile_boundaries(np.log1p(counts.to_numpy()), popularity_buckets)
     vocab["sizes"] = {name: len(values) for name, values in vocab["vocabularies"].items()}
     vocab["hash"] = vocab_hash(vocab)
@@ -86,7 +115,9 @@ def vocab_hash(vocab: dict[str, Any]) -> str:
 
 
 def run(argv: list[str] | None) -> dict[str, Any]:
-    from trainer.data import load_split, read_metadata
+    import tempfile
+
+    from trainer.data import read_metadata, spool_split
     from trainer.uris import store
 
     parser = argparse.ArgumentParser(prog="python -m trainer.vocab", description=__doc__)
@@ -96,10 +127,12 @@ def run(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--time-buckets", type=int, default=12)
     args = parser.parse_args(argv)
     metadata = read_metadata(args.dataset)
-    train = load_split(args.dataset, "train", metadata)
-    vocab = build_vocabularies(
-        train, metadata["features"], revenue_buckets=args.revenue_buckets, time_buckets=args.time_buckets
-    )
+    with tempfile.TemporaryDirectory(prefix="b2brec-vocab-") as tmp:  # streamed to Parquet, aggregated by DuckDB
+        train = Lines.from_parquet([spool_split(args.dataset, "train", f"{tmp}/train.parquet", metadata)])
+        vocab = build_vocabularies(
+            train, metadata["features"], revenue_buckets=args.revenue_buckets, time_buckets=args.time_buckets
+        )
+        train.conn.close()
     output = args.output or store(args.dataset).url("vocabularies.json")
     parent, _, name = output.rpartition("/")
     store(parent).write_text(name, json.dumps(vocab, indent=1, ensure_ascii=False))

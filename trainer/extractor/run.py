@@ -22,6 +22,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.tfrecordio import _TFRecordUtil
@@ -242,6 +243,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         for name in ("selection", "train_stats", "test_stats"):
             _collect(result[name], output, name)
     metadata = _metadata(args, output, features, missing, window_start, test_start, cutoff, sql)
+    metadata["files"]["earlier"] = [_write_earlier(warehouse, out, sql, features, window_start)]
     metadata["rows"].update(rejected=counts.rejected, excluded=counts.excluded, no_customer=counts.no_customer)
     metadata["rules"] = {"counts": counts.as_dict(), "rules": args.rules.model_dump() if args.rules else None}
     out.delete("_work", recursive=True)
@@ -249,6 +251,22 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     _check(metadata, args)
     log.info("extracted %s train and %s test rows to %s", metadata["rows"]["train"], metadata["rows"]["test"], output)
     return metadata
+
+
+EARLIER = "earlier/pairs.parquet"
+
+
+def _write_earlier(warehouse: Any, out: Any, sql: str, features: tuple[str, ...], window_start: datetime) -> str:
+    """Each customer's purchases before the window, one row per (customer, product) (``Lines``'
+    earlier pairs): training serves whole histories from it. Bounded by pairs, not lines."""
+    table = warehouse.query(
+        source.earlier_pairs_sql(sql, features),
+        {"window_start": datetime(1970, 1, 1, tzinfo=UTC), "cutoff": window_start},
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    out.write_bytes(EARLIER, sink.getvalue().to_pybytes())
+    return EARLIER
 
 
 def _metadata(

@@ -127,6 +127,20 @@ def product_revenue_sql(window: str) -> str:
     )
 
 
+def earlier_pairs_sql(window: str, features: tuple[str, ...]) -> str:
+    """Per (customer, product) over the window query's rows the extractor accepts: lines, last purchase
+    (epoch seconds), revenue and the customer's city. Bound with ``window_start`` = the epoch and
+    ``cutoff`` = the window's start, it summarises each customer's history *before* the window, so
+    training can serve whole histories without extracting every old line."""
+    city = ", ANY_VALUE(w.city) AS city" if "city" in features else ""
+    return (
+        "SELECT TRIM(w.customer_id) AS customer_id, TRIM(w.product_id) AS product_id, COUNT(*) AS n_lines, "
+        f"UNIX_SECONDS(MAX(w.`timestamp`)) AS `timestamp`, SUM(w.revenue) AS revenue{city} "
+        f"FROM ({window}) AS w "
+        "WHERE w.revenue >= 0 AND TRIM(w.product_id) != '' AND TRIM(w.customer_id) != '' GROUP BY 1, 2"
+    )
+
+
 def available_features(warehouse: Warehouse, columns: SourceColumns) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(present, missing) optional features: a column that is absent or entirely NULL is missing."""
     present: list[str] = []

@@ -42,6 +42,7 @@ from b2brec.ranking import (
 from trainer.baselines import default_lambda, ease_items, ease_weights
 from trainer.evaluation import EvalSplit, Scorer
 from trainer.interactions import DAY, Interactions, build_interactions
+from trainer.lines import Lines, as_lines
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +85,12 @@ class HybridModel:
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
-    def refreshed(self, frame: pd.DataFrame, moment: float) -> HybridModel:
+    def refreshed(self, frame: pd.DataFrame | Lines, moment: float) -> HybridModel:
         """The same learned parts (two-tower, ranker) with catalog, neighbours, popularity, histories
         and query embeddings rebuilt from every row of ``frame`` before ``moment`` (the train stage
         evaluates a model fitted before the test period, then serves it refreshed up to the cutoff)."""
-        frame = frame[frame["timestamp"] < moment]
-        catalog = sorted(set(frame["product_id"]))
+        frame = as_lines(frame).before(moment)
+        catalog = frame.product_ids()
         inter, tables, lam = build_tables(frame, catalog, moment, self.config)
         products = queries = None
         if self.two_tower is not None:
@@ -204,11 +205,13 @@ def customer_items(inter: Interactions, row: int) -> CustomerItems:
     )
 
 
-def _codes(frame: pd.DataFrame, column: str, product_ids: list[str]) -> np.ndarray:
-    if column not in frame:
+def _codes(attributes: pd.DataFrame, column: str, product_ids: list[str]) -> np.ndarray:
+    """Integer codes of each product's latest ``column`` value (-1 = none); ``attributes``:
+    ``Lines.product_attributes``."""
+    if column not in attributes:
         return np.full(len(product_ids), -1, np.int32)
-    latest = frame.drop_duplicates("product_id", keep="last").set_index("product_id")[column]
-    values = [latest.get(p, "") or "" for p in product_ids]
+    latest = attributes[column].reindex(product_ids)
+    values = [v if isinstance(v, str) else "" for v in latest]
     lookup: dict[str, int] = {}
     return np.array([lookup.setdefault(v, len(lookup)) if v else -1 for v in values], dtype=np.int32)
 
@@ -235,17 +238,18 @@ def neighbour_matrix(
 
 
 def build_tables(
-    frame: pd.DataFrame, product_ids: list[str], moment: float, config: HybridConfig
+    frame: pd.DataFrame | Lines, product_ids: list[str], moment: float, config: HybridConfig
 ) -> tuple[Interactions, CatalogTables, float]:
-    inter = build_interactions(frame, product_ids, moment, half_life_days=config.half_life_days)
+    lines = as_lines(frame).before(moment)
+    inter = build_interactions(lines, product_ids, moment, half_life_days=config.half_life_days)
     neighbours, lam = neighbour_matrix(
         inter, keep=config.neighbours, lam=config.ease_lambda, max_items=config.ease_max_items
     )
-    before = frame[frame["timestamp"] < moment]
+    attributes = lines.product_attributes()
     tables = catalog_tables(
         inter.popularity,
-        _codes(before, "category", product_ids),
-        _codes(before, "subcategory", product_ids),
+        _codes(attributes, "category", product_ids),
+        _codes(attributes, "subcategory", product_ids),
         neighbours,
     )
     return inter, tables, lam
@@ -257,24 +261,26 @@ def _default_train_config() -> Any:
     return TrainConfig()
 
 
-def _two_tower(train: pd.DataFrame, feature_names: list[str], config: HybridConfig) -> Any:
+def _two_tower(train: Lines, feature_names: list[str], config: HybridConfig) -> Any:
+    """The two-tower fit on the ``two_tower_max_rows`` most recent rows (the one row-level read:
+    bounded by the cap, whatever the number of lines)."""
     from trainer.fit import TrainConfig, fit
     from trainer.vocab import build_vocabularies
 
-    rows = train.iloc[-config.two_tower_max_rows :].reset_index(drop=True)
+    rows = train.tail(config.two_tower_max_rows)
     vocab = build_vocabularies(rows, [f for f in feature_names if f in rows.columns])
     return fit(rows, vocab, config.train_config or TrainConfig(), callbacks=list(config.callbacks))
 
 
 def _embeddings(
-    result: Any, frame: pd.DataFrame, product_ids: list[str], customers: list[str], moment: float, history: int
+    result: Any, frame: Lines, product_ids: list[str], customers: list[str], moment: float, history: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate embeddings of every catalog product (products the two-tower never saw go through
     its out-of-vocabulary id with their own name/category features) and query embeddings at ``moment``."""
     from trainer.examples import product_table
     from trainer.fit import _candidate_inputs, _predict, embed_customers
 
-    before = frame[frame["timestamp"] < moment]
+    before = frame.before(moment)
     table = product_table(before, product_ids)
     products = _predict(result.candidate_model, _candidate_inputs(table, np.arange(len(product_ids))))
     queries = embed_customers(result, before, customers, moment, history)
@@ -282,16 +288,17 @@ def _embeddings(
 
 
 def fit_hybrid(
-    train: pd.DataFrame, cutoff: float, feature_names: list[str], config: HybridConfig | None = None
+    train: pd.DataFrame | Lines, cutoff: float, feature_names: list[str], config: HybridConfig | None = None
 ) -> HybridModel:
-    """Fit on ``train`` (rows before ``cutoff``, epoch seconds)."""
+    """Fit on ``train`` (rows before ``cutoff``, epoch seconds): a frame or ``Lines`` (spooled files,
+    read through aggregates)."""
     config = config or HybridConfig()
-    train = train[train["timestamp"] < cutoff].sort_values("timestamp", kind="stable").reset_index(drop=True)
+    train = as_lines(train).before(cutoff)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     t_val = cutoff - config.validation_days * DAY
-    pre = train[train["timestamp"] < t_val].reset_index(drop=True)
-    if pre.empty or pre["customer_id"].nunique() < 2:
+    pre = train.before(t_val)
+    if pre.n_customers() < 2:
         raise ValueError(
             f"no rows before the validation period ({config.validation_days} days before the cutoff): "
             "use a shorter validation period or more history"
@@ -302,11 +309,10 @@ def fit_hybrid(
 
     # ranker training data at t_val
     mark = time.perf_counter()
-    catalog_val = sorted(set(pre["product_id"]))
+    catalog_val = pre.product_ids()
     inter_val, tables_val, _ = build_tables(pre, catalog_val, t_val, config)
-    val = train[train["timestamp"] >= t_val]
-    bought_val = val.groupby("customer_id")["product_id"].agg(set)
-    eligible = [c for c in bought_val.index if c in inter_val.customer_pos]
+    bought_val = train.since(t_val).products_by_customer()
+    eligible = [c for c in sorted(bought_val) if c in inter_val.customer_pos]
     rng = np.random.default_rng(config.seed)
     if len(eligible) > config.ranker_customers:
         eligible = sorted(rng.choice(eligible, size=config.ranker_customers, replace=False).tolist())
