@@ -31,11 +31,13 @@ from b2brec.ranking import (
     FEATURES,
     CustomerItems,
     RankerWeights,
+    _compiled_entry,
     candidates,
     catalog_tables,
     features,
     linear_score,
     neighbour_scores,
+    tree_score,
 )
 
 
@@ -143,6 +145,35 @@ def test_trees_score_like_scikit_learn() -> None:
     np.testing.assert_allclose(linear_score(X, ranker), reference.decision_function(X), atol=1e-9)
     again = RankerWeights.from_dict(ranker.to_dict())  # what the bundle stores
     np.testing.assert_allclose(linear_score(X[:50], again), reference.decision_function(X[:50]), atol=1e-9)
+
+
+def test_the_compiled_forest_walk_gives_the_numpy_walks_leaves() -> None:
+    """Serving walks the forest as one tree in scikit-learn's compiled walker; its sums must be the
+    numpy walk's, bit for bit (NaN goes right in both), and trees not in scikit-learn's node order
+    (a child before its parent: a walk that might never end) fall back to numpy."""
+    from trainer.model.hybrid import HybridConfig, _fit_trees
+
+    rng = np.random.default_rng(1)
+    X = rng.random((2000, len(FEATURES)))
+    y = X[:, 1] - X[:, 6] + rng.random(2000) * 0.2 > 0.2
+    ranker = _fit_trees(X, y, _ranker(), HybridConfig(tree_iterations=37))
+    assert ranker.trees is not None
+    probe = rng.random((500, len(FEATURES)))
+    probe[::7, 1] = np.nan
+    probe[::11, 6] = np.nan
+    _, _, predictor = _compiled_entry(ranker.trees)
+    assert predictor is not None, "scikit-learn is installed: the compiled walk must be used"
+    compiled, numpy_walk = tree_score(probe, ranker.trees), tree_score(probe, ranker.trees, compiled_walk=False)
+    assert np.array_equal(compiled, numpy_walk)
+    assert not np.allclose(compiled, compiled[0]), "the trees must separate the rows for this to mean anything"
+    first_end = int(ranker.trees["roots"][1])
+    one_tree = {k: list(v[:first_end]) for k, v in ranker.trees.items() if k != "roots"} | {"roots": [0]}
+    assert np.array_equal(tree_score(probe, one_tree), tree_score(probe, one_tree, compiled_walk=False))
+    backwards = {k: list(v) for k, v in ranker.trees.items()}
+    inner = [i for i, leaf in enumerate(backwards["is_leaf"]) if not leaf][1]
+    backwards["left"][inner] = 0  # points back at the root: a walk that never ends
+    with pytest.raises(ValueError, match="cycle"):
+        RankerWeights.from_dict({**ranker.to_dict(), "trees": backwards})
 
 
 def test_verdict_flags_a_model_that_loses_to_a_baseline() -> None:

@@ -42,12 +42,22 @@ def _client_app_settings(stack: Synthesized) -> Settings:
             "run_mlflow_service_66852EEC.uri": MLFLOW_URL,
             ".email": f"trainer@{stack.spec.project_id}.iam.gserviceaccount.com",  # type: ignore[union-attr]
             ".id": "x",
+            # the Celery broker's instance attributes (read by b2brec.broker, not Settings)
+            ".host": "10.0.0.3",
+            ".port": "6378",
+            ".server_ca_certs[*].cert)": "-----BEGIN CERTIFICATE-----",
         }
     )
     env["B2BREC_VERTEX_NETWORK_ATTACHMENT"] = (
         f"projects/{stack.spec.project_id}/regions/{stack.region}/networkAttachments/b2brec-vertex"  # type: ignore[union-attr]
     )
-    fields = {key.removeprefix("B2BREC_").lower(): value for key, value in env.items() if key.startswith("B2BREC_")}
+    # B2BREC_BROKER_* are read by b2brec.broker, B2BREC_APP_* by the client app's own config
+    others = ("B2BREC_BROKER_", "B2BREC_APP_")
+    fields = {
+        key.removeprefix("B2BREC_").lower(): value
+        for key, value in env.items()
+        if key.startswith("B2BREC_") and not key.startswith(others)
+    }
     unknown = sorted(set(fields) - set(Settings.model_fields))
     assert unknown == ["database_url"], f"client-app variables Settings does not read: {unknown}"
     fields.pop("database_url")  # the client app's own settings (not built yet) read its database URL
