@@ -33,8 +33,10 @@ class LoadFailed(B2BRecError):
 
 
 class ClientAdmin(Protocol):
-    secrets: SecretStore
-    """The client's own secrets (written, never read back into the control plane's logs)."""
+    @property
+    def secrets(self) -> SecretStore:
+        """The client's own secrets (written, never read back into the control plane's logs)."""
+        ...
 
     def load(self, log: Log) -> str:
         """Run one ETL load of the client to the end; returns what it did in one line. Raises on failure."""
