@@ -97,6 +97,28 @@ def test_the_backends_seam_picks_the_provisioner_and_the_billing_source(settings
     assert "gcp_billing_export_v1_" in (unset.value.fix or "")
 
 
+def test_the_app_acts_in_client_projects_as_the_deployer(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create job's secrets and first load use the app's ambient account impersonating the deployer."""
+    import google.auth
+    from google.auth import impersonated_credentials
+
+    from control_plane.runtime import runtime
+    from tests.control_plane.fleet import fleet_specs
+
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None: (AnonymousCredentials(), "control-plane-prod"))
+    platform = gcp(settings)
+    app, _ = gcp_app(platform, tmp_path, fake_terraform(tmp_path / "bin"))
+    (spec,) = fleet_specs(platform, 1, version="1.0.0")
+    with app.app_context():
+        admin = runtime().client_admin(spec)
+    credentials = admin.secrets.client._transport._credentials  # type: ignore[attr-defined]
+    assert isinstance(credentials, impersonated_credentials.Credentials)
+    assert credentials._target_principal == DEPLOYER
+    assert admin.secrets.project == spec.project_id  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -89,3 +89,22 @@ def test_a_missing_job_is_reported_with_what_to_check(settings: Settings) -> Non
             admin.load(lambda line: None)
     assert "could not start the Cloud Run job" in failed.value.message and "not found" in failed.value.message
     assert "stack is applied" in failed.value.fix
+
+
+def test_gcp_calls_act_as_the_deployer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without explicit credentials the ambient ones (the control plane's account) impersonate the deployer."""
+    import google.auth
+    from google.auth import impersonated_credentials
+
+    ambient = AnonymousCredentials()
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None: (ambient, "control-plane-prod"))
+    deployer = "terraform@platform-prod.iam.gserviceaccount.com"
+    gcp = settings.model_copy(update={"backend": Backend.GCP})
+    admin = client_admin(_spec(settings), gcp, impersonate=deployer)
+    secrets_client = admin.secrets.client  # type: ignore[attr-defined]
+    credentials = secrets_client._transport._credentials
+    assert isinstance(credentials, impersonated_credentials.Credentials)
+    assert credentials._target_principal == deployer
+    assert isinstance(credentials._source_credentials, AnonymousCredentials)  # the ambient ones, as the source
+    assert credentials._target_scopes == ["https://www.googleapis.com/auth/cloud-platform"]
+    assert admin._load.runner.client._transport._credentials is credentials  # type: ignore[attr-defined]
