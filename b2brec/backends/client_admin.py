@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from b2brec.backends.cloud_run_jobs import CloudRunJobRunner
 from b2brec.backends.jobs import JobState
-from b2brec.backends.secrets import SecretManagerStore, SecretNotFound, SecretStore, check_secret_name
+from b2brec.backends.secrets import SecretManagerStore, SecretStore, check_secret_name
 from b2brec.errors import B2BRecError
 from b2brec.spec import ClientSpec
 
@@ -92,12 +92,6 @@ class CreatingSecretStore(SecretManagerStore):
             )
         )
         super().put(name, value)
-
-    def exists(self, name: str) -> bool:
-        try:
-            return super().exists(name)
-        except SecretNotFound:
-            return False
 
 
 @dataclass
