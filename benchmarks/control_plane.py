@@ -330,6 +330,7 @@ def bench_rollouts(home: Path, clients: int) -> list[dict[str, Any]]:
     from control_plane.rollouts import services as rollouts
     from control_plane.runtime import runtime
     from control_plane.templates import services as templates
+    from control_plane.worker import run_task
 
     regions = ("europe-west1", "europe-west3", "us-central1", "asia-northeast1", "europe-north1")
     scenarios = {
@@ -348,13 +349,19 @@ def bench_rollouts(home: Path, clients: int) -> list[dict[str, Any]]:
         running = {f"sim-{i:04d}": "1.0.0" for i in range(clients)}
         provisioner = RecordingProvisioner(running)
         cp = ControlPlaneSettings(secure_cookies=False, celery_eager=True, soak_seconds=0, wave_size=50)
+        apps: list[Any] = []  # each client's apply is a provisioning job: the "worker" runs it at once
+
+        def enqueue(name: str, arg: Any, apps: list[Any] = apps) -> None:
+            run_task(apps[0], name, arg)
+
         app = create_app(
             cp,
             settings,
             provisioner=provisioner,
             probe=ScriptedProbe(provisioner, broken),
-            enqueue=lambda name, arg: None,
+            enqueue=enqueue,
         )
+        apps.append(app)
         with app.app_context():
             rt = runtime()
             for v in ("1.0.0", "2.0.0", "2.1.0", "2.2.0"):

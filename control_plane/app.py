@@ -9,9 +9,12 @@ from typing import Any
 
 from flask import Flask
 
+from b2brec.backends.client_admin import ClientAdmin
+from b2brec.backends.factory import client_admin as admin_for
 from b2brec.backends.factory import platform_secret_store
 from b2brec.backends.secrets import SecretNotFound, SecretStore
 from b2brec.settings import Settings
+from b2brec.spec import ClientSpec
 from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
 from control_plane.billing.source import BillingSource, billing_source
@@ -67,6 +70,7 @@ def create_app(
     alert_sink: AlertSink | None = None,
     jwks_loader: JwksLoader = fetch_jwks,
     enqueue: Callable[[str, Any], None] | None = None,
+    client_admin: Callable[[ClientSpec], ClientAdmin] | None = None,
 ) -> Flask:
     settings = settings or ControlPlaneSettings()
     platform = platform or Settings()
@@ -112,6 +116,8 @@ def create_app(
         or HttpHealthProbe(platform, timeout=settings.health_timeout, stale_etl_hours=settings.stale_etl_hours),
         alerts=sink,
         enqueue=enqueue or (lambda name, arg: None),
+        client_admin=client_admin
+        or (lambda spec: admin_for(spec, platform, impersonate=settings.terraform_impersonate)),
     )
     app.extensions[EXTENSION_KEY] = rt
     if settings.iap_audience:

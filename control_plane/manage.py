@@ -164,8 +164,12 @@ def rollout_start(
     """Start a canary rollout of VERSION."""
     from control_plane.rollouts import services
     from control_plane.runtime import runtime
+    from control_plane.worker import run_task
 
-    flask_app = _app(enqueue=lambda name, arg: None)
+    # with --wait this process is the worker: each client's apply job (queued by a tick) runs here
+    apps: list[Any] = []
+    flask_app = _app(enqueue=lambda name, arg: run_task(apps[0], name, arg))
+    apps.append(flask_app)
     with flask_app.app_context():
         rollout = services.start(runtime(), version, actor="cli", soak_seconds=soak)
         rollout_id = rollout.id

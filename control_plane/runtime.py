@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
+from b2brec.backends.client_admin import ClientAdmin
 from b2brec.backends.secrets import LocalSecretStore, SecretStore
 from b2brec.settings import Settings
+from b2brec.spec import ClientSpec
 from control_plane.settings import ControlPlaneSettings
 from provisioning.base import Provisioner
 from provisioning.templates import TemplateRegistry
@@ -37,6 +39,9 @@ class Runtime:
     alerts: AlertSink
     enqueue: Callable[[str, Any], None]
     """Queue a named task with one argument (Celery, or in-process when eager)."""
+    client_admin: Callable[[ClientSpec], ClientAdmin]
+    """What the create job does inside a client's project: store its source password, run its first
+    load (``b2brec.backends.factory.client_admin``; on GCP as the deployer)."""
 
     @property
     def billing_path(self) -> Any:

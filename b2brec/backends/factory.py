@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+from b2brec.backends.client_admin import ClientAdmin, LocalClientAdmin, cloud_client_admin, deployer_credentials
 from b2brec.backends.cloud_run_jobs import CloudRunJobRunner
 from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
 from b2brec.backends.schedules import BeatSchedules, CloudSchedulerJobs, ScheduleStore
@@ -167,6 +169,29 @@ def platform_secret_store(settings: Settings) -> SecretStore | None:
             code="invalid_settings",
         )
     return SecretManagerStore(settings.gcp_project)
+
+
+def client_admin(
+    spec: ClientSpec,
+    settings: Settings,
+    *,
+    impersonate: str | None = None,
+    credentials: Any = None,
+    endpoint: str | None = None,
+    poll_seconds: float = 10.0,
+) -> ClientAdmin:
+    """What the control plane does inside a client's project (store its source password, run its first
+    load): the local project's store and an in-process load, or, on GCP, the client project's Secret
+    Manager and Cloud Run ``etl`` job called as ``impersonate`` (the deployer). ``credentials`` and
+    ``endpoint`` replace Google's (tests: anonymous, a local recorder)."""
+    if settings.backend is Backend.LOCAL:
+        return LocalClientAdmin(spec, settings, lambda: backends_for(spec, settings).secrets)
+    return cloud_client_admin(
+        spec,
+        credentials=credentials or deployer_credentials(impersonate),
+        endpoint=endpoint,
+        poll_seconds=poll_seconds,
+    )
 
 
 def provisions_with_terraform(settings: Settings) -> bool:

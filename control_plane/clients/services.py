@@ -11,9 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from b2brec.context import context_for_spec
 from b2brec.errors import B2BRecError
-from b2brec.etl import run_etl
 from b2brec.etl.history import list_runs as etl_runs
 from b2brec.projects.local import open_project
 from b2brec.spec import ClientSpec, parse_spec
@@ -189,25 +187,26 @@ def _step_create(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -
     elif step == "secrets":
         source = spec.sources.get(SOURCE_NAME)
         if source is not None and source.password_secret:
+            client_secrets = rt.client_admin(spec).secrets
             draft_secret = _draft_secret(client)
-            if draft_secret is not None:
-                value = rt.secrets.get(draft_secret)
-                _client_secrets(rt, spec).put(source.password_secret, value)
+            if draft_secret is not None and rt.secrets.exists(draft_secret):
+                client_secrets.put(source.password_secret, rt.secrets.get(draft_secret))
                 rt.secrets.delete(draft_secret)
                 _log(job, f"stored the source password as secret {source.password_secret} of {spec.project_id}")
-            elif not _client_secrets(rt, spec).exists(source.password_secret):
+            elif not client_secrets.exists(source.password_secret):
                 raise ControlPlaneError(
                     "the source password is neither in the draft nor in the client's secrets",
                     code="provisioning_failed",
                     fix=f"store it with `b2brec secrets set {source.password_secret} --client {client.client_id}`",
                 )
+            else:
+                _log(job, f"the source password is already secret {source.password_secret} of {spec.project_id}")
         else:
             _log(job, "no source password to store")
     elif step == "first_etl":
         _log(job, "first ETL load started")
-        summary = run_etl(context_for_spec(spec, rt.platform))
-        rows = sum(t.rows_written for t in summary.tables)
-        _log(job, f"first ETL load done: {rows} rows into raw_data ({summary.duration_seconds:.1f}s)")
+        done = rt.client_admin(spec).load(lambda line: _log(job, line))
+        _log(job, f"first ETL load done: {done}")
     elif step == "activate":
         client.status = ClientStatus.ACTIVE.value
         _log(job, f"{client.client_id} is active")
@@ -221,11 +220,6 @@ def _draft_secret(client: Client) -> str | None:
         if (draft.data or {}).get("company", {}).get("client_id") == client.client_id:
             return password_secret_name(draft.id)
     return None
-
-
-def _client_secrets(rt: Runtime, spec: ClientSpec) -> Any:
-    """The client's own secrets backend (its project's store, or Secret Manager on GCP)."""
-    return context_for_spec(spec, rt.platform).backends.secrets
 
 
 def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -> None:

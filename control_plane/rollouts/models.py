@@ -22,6 +22,8 @@ class RolloutStatus(StrEnum):
 
 class TargetStatus(StrEnum):
     PENDING = "pending"
+    APPLYING = "applying"
+    """Its ``apply_version`` provisioning job is queued or running; the wave's gate waits for it."""
     APPLIED = "applied"
     HEALTHY = "healthy"
     FAILED = "failed"
@@ -68,6 +70,8 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
     from_version: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16), default=TargetStatus.PENDING.value)
     detail: Mapped[str] = mapped_column(sa.Text, default="")
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("provisioning_jobs.id"), nullable=True)
+    """The client's ``apply_version`` job of this rollout (its log is on the job page)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,4 +80,5 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
             "from_version": self.from_version,
             "status": self.status,
             "detail": self.detail,
+            "job_id": self.job_id,
         }

@@ -4,7 +4,8 @@ A rollout splits the eligible clients (active, not pinned, not on the version ye
 canary wave (``canary_fraction`` of them, at least one) and further waves of ``wave_size``.
 :func:`tick` drives it one short step at a time (the worker calls it every few seconds):
 
-* apply the current wave through the provisioner, then soak;
+* queue one ``apply_version`` provisioning job per client of the current wave (each with its own log,
+  linked from the rollout page), wait for them, then soak; a failed job rolls the wave back;
 * during the soak every tick probes the wave's clients: any failure rolls the whole wave back
   to the versions its clients ran before and halts the rollout (no later client is touched);
 * a soak that ends with every client healthy opens the next wave, or completes the rollout.
@@ -21,7 +22,7 @@ import yaml
 
 from control_plane.audit import services as audit
 from control_plane.clients import services as clients_svc
-from control_plane.clients.models import Client, ClientStatus
+from control_plane.clients.models import Client, ClientStatus, JobStatus, ProvisioningJob
 from control_plane.errors import ControlPlaneError
 from control_plane.extensions import db
 from control_plane.health import services as health
@@ -162,21 +163,59 @@ def tick(rt: Runtime, rollout_id: int) -> Rollout:
             client = clients_svc.get_client(target.client_id)
             if client.pinned or client.status != ClientStatus.ACTIVE.value:
                 target.status, target.detail = TargetStatus.SKIPPED.value, "pinned or not active when its wave began"
+                db.session.commit()
                 continue
             try:
-                _apply(rt, client, rollout.version, actor=f"rollout #{rollout.id}")
-            except Exception as exc:  # noqa: BLE001 - a failed apply fails the gate, never the worker
-                target.status, target.detail = (
-                    TargetStatus.FAILED.value,
-                    f"apply failed: {type(exc).__name__}: {exc}"[:500],
+                job = clients_svc.queue_job(
+                    rt, client, "apply_version", version=rollout.version, actor=f"rollout #{rollout.id}"
                 )
+            except ControlPlaneError as exc:  # e.g. the client has another job running: fails the gate
+                db.session.rollback()
+                target = _reload(target)
+                target.status, target.detail = TargetStatus.FAILED.value, f"apply not started: {exc.message}"[:500]
                 db.session.commit()
-                return _roll_back_wave(rt, rollout, f"{client.client_id}: apply failed")
-            target.status = TargetStatus.APPLIED.value
+                return _roll_back_wave(rt, rollout, f"{client.client_id}: apply not started")
+            db.session.expire_all()  # an eager worker ran the job in its own session
+            target = _reload(target)
+            target.status, target.job_id = TargetStatus.APPLYING.value, job.id
             db.session.commit()
-        rollout.status, rollout.wave_applied_at = RolloutStatus.SOAKING.value, utcnow()
-        db.session.commit()
+        return _await_jobs(rt, get(rollout_id))
+    return _gate(rt, rollout, wave)
+
+
+def _reload(target: RolloutTarget) -> RolloutTarget:
+    fresh = db.session.get(RolloutTarget, target.id)
+    assert fresh is not None, "rollout targets are never deleted"
+    return fresh
+
+
+def _await_jobs(rt: Runtime, rollout: Rollout) -> Rollout:
+    """The wave's gate waits for its clients' apply jobs: a failed one rolls the wave back, and the soak
+    starts once every job succeeded."""
+    wave = [t for t in targets(rollout.id) if t.wave == rollout.current_wave]
+    failed: list[str] = []
+    for target in wave:
+        if target.status != TargetStatus.APPLYING.value or target.job_id is None:
+            continue
+        job = db.session.get(ProvisioningJob, target.job_id)
+        if job is None or job.status == JobStatus.FAILED.value:
+            error = job.error if job is not None else "the job row is gone"
+            target.status, target.detail = (
+                TargetStatus.FAILED.value,
+                f"apply job #{target.job_id} failed: {error}"[:500],
+            )
+            failed.append(target.client_id)
+        elif job.status == JobStatus.SUCCEEDED.value:
+            target.status = TargetStatus.APPLIED.value
+    db.session.commit()
+    if failed:
+        return _roll_back_wave(rt, rollout, f"{', '.join(failed[:10])}: apply failed")
+    if any(t.status == TargetStatus.APPLYING.value for t in wave):
         return rollout
+    rollout.status, rollout.wave_applied_at = RolloutStatus.SOAKING.value, utcnow()
+    db.session.commit()
+    return rollout
+
     return _gate(rt, rollout, wave)
 
 
@@ -223,6 +262,15 @@ def _roll_back_wave(rt: Runtime, rollout: Rollout, reason: str) -> Rollout:
         ):
             continue
         client = clients_svc.get_client(target.client_id)
+        running = clients_svc.active_job(client.client_id)
+        if running is not None:  # never apply over a running terraform: the operator rolls it back after
+            target.status = TargetStatus.FAILED.value
+            target.detail = (
+                f"job #{running.id} still running; roll {client.client_id} back to {target.from_version} "
+                "from its page when it ends"
+            )
+            db.session.commit()
+            continue
         try:
             _apply(rt, client, target.from_version, actor=f"rollout #{rollout.id} rollback")
             target.detail = (target.detail + "; " if target.detail else "") + f"rolled back to {target.from_version}"

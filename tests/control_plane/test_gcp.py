@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from google.auth.credentials import AnonymousCredentials
 from pydantic import ValidationError
 
+from b2brec.backends.factory import client_admin
 from b2brec.billing_export import export_table
 from b2brec.settings import Backend, Settings
 from control_plane.billing import queries
@@ -35,6 +37,7 @@ from stacks.platform import load_platform
 from stacks.synth import STACK_FILE, quiet_jsii
 from tests.control_plane.conftest import build_app, make_login
 from tests.core.bigquery_http import Answer, BigQueryRecorder, bigquery_server, recording_client
+from tests.core.gcp_admin_http import GcpAdminRecorder, gcp_admin_server
 from tests.etl.sourcedb import create_erp
 from tests.provisioning.fake_terraform import OUTPUTS, calls, envs, fake_terraform
 
@@ -94,6 +97,28 @@ def test_the_backends_seam_picks_the_provisioner_and_the_billing_source(settings
     assert "gcp_billing_export_v1_" in (unset.value.fix or "")
 
 
+def test_the_app_acts_in_client_projects_as_the_deployer(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create job's secrets and first load use the app's ambient account impersonating the deployer."""
+    import google.auth
+    from google.auth import impersonated_credentials
+
+    from control_plane.runtime import runtime
+    from tests.control_plane.fleet import fleet_specs
+
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None: (AnonymousCredentials(), "control-plane-prod"))
+    platform = gcp(settings)
+    app, _ = gcp_app(platform, tmp_path, fake_terraform(tmp_path / "bin"))
+    (spec,) = fleet_specs(platform, 1, version="1.0.0")
+    with app.app_context():
+        admin = runtime().client_admin(spec)
+    credentials = admin.secrets.client._transport._credentials  # type: ignore[attr-defined]
+    assert isinstance(credentials, impersonated_credentials.Credentials)
+    assert credentials._target_principal == DEPLOYER
+    assert admin.secrets.project == spec.project_id  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -137,7 +162,13 @@ def test_onboarding_reviews_the_terraform_plan_then_applies_it(
 
     create_erp(postgres_url, customers=10, products=8, sales=50)
     bin_dir = tmp_path / "bin"
-    app, queued = gcp_app(gcp(settings, "acme-foods"), tmp_path, fake_terraform(bin_dir))
+    platform = gcp(settings, "acme-foods")
+    google = GcpAdminRecorder(secrets={"client-acme-foods-dev/erp-password": []})  # the stack made the container
+    # the create job's secrets and first load reach the client's project through the real Google clients
+    recorded = lambda spec: client_admin(  # noqa: E731
+        spec, platform, credentials=AnonymousCredentials(), endpoint=google.url, poll_seconds=0.01
+    )
+    app, queued = gcp_app(platform, tmp_path, fake_terraform(bin_dir), client_admin=recorded)
     op = make_login(app)("operator")
     draft = _start(op)
     assert op.post(f"/api/onboarding/{draft}/source", json=_source_fields(postgres_url)).status_code == 200
@@ -192,7 +223,8 @@ def test_onboarding_reviews_the_terraform_plan_then_applies_it(
     job_id = r.get_json()["data"]["job_id"]
     assert queued[-1] == ("control_plane.provision", job_id)
     (bin_dir / "argv.log").unlink()
-    run_task(app, "control_plane.provision", job_id)
+    with gcp_admin_server(google):
+        run_task(app, "control_plane.provision", job_id)
     assert calls(bin_dir)[:4] == [
         f"{workdir}|init -input=false",
         f"{workdir}|plan -input=false -lock-timeout=5m -out=tfplan",
@@ -212,6 +244,23 @@ def test_onboarding_reviews_the_terraform_plan_then_applies_it(
         "serving": OUTPUTS["serving_url"]["value"],
     }
     assert json.loads((workdir / "applied.json").read_text())["version"] == "1.0.0"
+
+    # secrets: the draft's password reaches the client project's Secret Manager (and leaves the control plane's)
+    assert job["status"] == "succeeded" and job["steps_done"] == ["provision", "secrets", "first_etl", "activate"]
+    assert google.secrets == {"client-acme-foods-dev/erp-password": [_source_fields(postgres_url)["password"]]}
+    assert "stored the source password as secret erp-password of client-acme-foods-dev" in log
+    with app.app_context():
+        from control_plane.runtime import runtime
+
+        assert not runtime().secrets.exists(f"onboarding-{draft}-erp-password")
+    # first_etl: one execution of the client's Cloud Run etl job, polled until it succeeded
+    etl_job = "projects/client-acme-foods-dev/locations/europe-west1/jobs/etl"
+    assert [c for c in google.calls() if "/v2/" in c] == [f"POST /v2/{etl_job}:run"] + [
+        f"GET /v2/{etl_job}/executions/etl-x1"
+    ] * google.polls_to_finish
+    assert f"started execution etl-x1 of {etl_job}" in log
+    assert f"first ETL load done: execution etl-x1 of {etl_job} succeeded" in log
+    assert client["status"] == "active"
 
 
 def test_a_failed_plan_shows_its_error_and_the_log(settings: Settings, tmp_path: Path) -> None:
@@ -381,7 +430,7 @@ def test_a_rollout_applies_each_clients_stack_wave_by_wave(settings: Settings, t
 
     bin_dir = tmp_path / "bin"
     platform = gcp(settings)
-    app, _ = gcp_app(platform, tmp_path, fake_terraform(bin_dir), overrides_extra={"soak_seconds": 0.0})
+    app, queued = gcp_app(platform, tmp_path, fake_terraform(bin_dir), overrides_extra={"soak_seconds": 0.0})
     admin = make_login(app)("admin")
     for version in ("1.0.0", "1.1.0"):
         assert admin.post("/api/templates", json={"version": version, "release": True}).status_code == 201
@@ -396,7 +445,21 @@ def test_a_rollout_applies_each_clients_stack_wave_by_wave(settings: Settings, t
         r = op.post("/api/rollouts", json={"version": "1.1.0"})
         assert r.status_code == 201, r.get_json()
         rollout_id = r.get_json()["data"]["rollout"]["id"]
+        with app.app_context():
+            tick_all(runtime())
+        # the canary's apply is a provisioning job of its own, queued to the worker; the gate waits for it
+        data = op.get(f"/api/rollouts/{rollout_id}").get_json()["data"]
+        (canary_target,) = [t for t in data["targets"] if t["wave"] == 0]
+        assert data["rollout"]["status"] == "running" and canary_target["status"] == "applying"
+        assert queued == [("control_plane.provision", canary_target["job_id"])] and calls(bin_dir) == []
+        with app.app_context():
+            tick_all(runtime())
+        assert op.get(f"/api/rollouts/{rollout_id}").get_json()["data"]["rollout"]["status"] == "running"
+        ran = 0
         for _ in range(20):
+            for name, job_id in queued[ran:]:  # what the worker does with each queued job
+                run_task(app, name, job_id)
+            ran = len(queued)
             with app.app_context():
                 tick_all(runtime())
             data = op.get(f"/api/rollouts/{rollout_id}").get_json()["data"]
@@ -419,3 +482,20 @@ def test_a_rollout_applies_each_clients_stack_wave_by_wave(settings: Settings, t
         assert next(iter(stack["resource"]["google_project"].values()))["labels"]["template_version"] == "1_1_0"
     for spec in specs:  # (the clients list would also read the month's costs from BigQuery)
         assert op.get(f"/api/clients/{spec.client_id}").get_json()["data"]["client"]["template_version"] == "1.1.0"
+    # one apply_version job per client, its terraform log kept on the job; the rollout page links each
+    job_ids = {t["client_id"]: t["job_id"] for t in data["targets"]}
+    assert sorted(job_ids) == sorted(s.client_id for s in specs) and len(set(job_ids.values())) == len(specs)
+    assert [job_id for _, job_id in queued] == [job_ids[canary.client_id]] + sorted(
+        job_ids[s.client_id] for s in specs if s is not canary
+    )
+    page = op.get(f"/rollouts/{rollout_id}").get_data(as_text=True)
+    for client_id, job_id in job_ids.items():
+        job = op.get(f"/api/jobs/{job_id}").get_json()["data"]["job"]
+        assert (job["kind"], job["version"], job["status"], job["client_id"]) == (
+            "apply_version",
+            "1.1.0",
+            "succeeded",
+            client_id,
+        )
+        assert "$ terraform apply -input=false -lock-timeout=5m tfplan" in job["log"]
+        assert f'href="/jobs/{job_id}"' in page

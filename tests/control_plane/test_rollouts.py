@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
+from b2brec.errors import B2BRecError
 from b2brec.projects.local import open_project
 from b2brec.settings import Settings
+from b2brec.spec import ClientSpec
 from control_plane.clients import services as clients
 from control_plane.rollouts.services import plan_waves, tick_all
 from control_plane.runtime import runtime
+from provisioning.base import ApplyResult
+from provisioning.local import LocalProvisioner
+from provisioning.templates import registry_for
 from tests.control_plane.conftest import build_app, make_login
 from tests.control_plane.fleet import create_fleet, fleet_specs, stand_in_serving
 
@@ -28,8 +34,8 @@ def test_plan_waves_canary_is_ten_percent_at_least_one() -> None:
     assert sum(plan.waves, []) == ids
 
 
-def _fleet_app(settings: Settings, tmp_path: Path, base_url: str, count: int) -> Flask:
-    app = build_app(settings, tmp_path, overrides={"soak_seconds": 0.5, "wave_size": 3})
+def _fleet_app(settings: Settings, tmp_path: Path, base_url: str, count: int, **kwargs: Any) -> Flask:
+    app = build_app(settings, tmp_path, overrides={"soak_seconds": 0.5, "wave_size": 3}, **kwargs)
     specs = fleet_specs(settings, count, version="1.0.0")
     create_fleet(settings, specs)
     with app.app_context():
@@ -122,3 +128,48 @@ def test_one_click_rollback_to_a_kept_version(settings: Settings, tmp_path: Path
         assert _versions(settings, 1) == {"fleet-000": "1.2.0"}
         refused = op.post("/api/clients/fleet-000/rollback", json={"version": "0.9.0"})
         assert refused.status_code == 404
+
+
+class _FailsToApply(LocalProvisioner):
+    """The real local provisioner, except that applying ``version`` fails (as a terraform apply can)."""
+
+    def __init__(self, settings: Settings, version: str) -> None:
+        super().__init__(settings, registry=registry_for(settings), services=[])
+        self.failing = version
+
+    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+        if version == self.failing:
+            raise B2BRecError("terraform apply failed: quota exceeded", code="provisioning_failed")
+        return super().apply_version(spec, version)
+
+
+def test_each_client_of_a_wave_is_applied_by_its_own_job_and_a_failed_job_halts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with stand_in_serving(settings, broken=set()) as base:
+        app = _fleet_app(settings, tmp_path, base, 4, provisioner=_FailsToApply(settings, "1.2.0"))
+        op = make_login(app)("operator")
+        good = _drive(app, op.post("/api/rollouts", json={"version": "1.1.0"}).get_json()["data"]["rollout"]["id"])
+        bad = _drive(app, op.post("/api/rollouts", json={"version": "1.2.0"}).get_json()["data"]["rollout"]["id"])
+    assert good["rollout"]["status"] == "completed"
+    for target in good["targets"]:  # one apply_version job row per client, with its log
+        job = op.get(f"/api/jobs/{target['job_id']}").get_json()["data"]["job"]
+        assert (job["client_id"], job["kind"], job["version"], job["status"]) == (
+            target["client_id"],
+            "apply_version",
+            "1.1.0",
+            "succeeded",
+        )
+        assert f"{target['client_id']} runs template 1.1.0" in job["log"]
+    assert len({t["job_id"] for t in good["targets"]}) == 4
+
+    assert bad["rollout"]["status"] == "halted" and bad["rollout"]["halt_reason"] == "fleet-000: apply failed"
+    (canary,) = [t for t in bad["targets"] if t["wave"] == 0]
+    job = op.get(f"/api/jobs/{canary['job_id']}").get_json()["data"]["job"]
+    assert job["status"] == "failed" and "quota exceeded" in job["error"]
+    assert canary["status"] == "rolled_back"
+    assert canary["detail"].startswith(f"apply job #{canary['job_id']} failed: apply: terraform apply failed")
+    assert all(t["status"] == "pending" and t["job_id"] is None for t in bad["targets"] if t["wave"] > 0)
+    assert set(_versions(settings, 4).values()) == {"1.1.0"}
+    page = op.get(f"/rollouts/{bad['rollout']['id']}").get_data(as_text=True)
+    assert f'href="/jobs/{canary["job_id"]}"' in page

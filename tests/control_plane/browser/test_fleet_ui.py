@@ -100,6 +100,12 @@ def test_broken_version_halts_after_canary_and_rolls_back(browser: Any, live: Li
     assert len(canary) == 1  # ceil(10 * 10%)
     assert all(s == "pending" for c, s in statuses.items() if c not in canary)
     screenshot(page, "rollout-halted")
+    assert page.locator("#targets a.job").count() == 1  # only the canary's wave got an apply job
+    page.locator(f'#targets tr[data-client="{canary[0]}"] a.job').click()  # its own job, with its log
+    page.wait_for_url(re.compile(r".*/jobs/\d+$"))
+    assert page.locator("h1").inner_text().endswith(f"apply_version {canary[0]}")
+    assert page.locator("#job-status").inner_text() == "succeeded"
+    assert "runs template 1.2.0" in page.locator("#job-log").inner_text()
     assert set(_versions(live.settings).values()) == {"1.0.0"}  # every client on the old version
     page.goto(f"{live.url}/clients")
     assert {v.strip() for v in page.locator("#clients td.version").all_inner_texts()} == {"1.0.0"}
