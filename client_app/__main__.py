@@ -7,6 +7,7 @@ other). Settings come from the environment (``B2BREC_*``, ``B2BREC_APP_*``).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -38,6 +39,9 @@ def serve(client: str, host: str, port: int | None, admin_email: str | None, bea
     env = {"B2BREC_APP_CLIENT": client, "B2BREC_APP_SECURE_COOKIES": "0", "B2BREC_APP_BASE_URL": base_url}
     logs = project.logs_dir if project is not None else settings.home / "logs"
     processes = start(env, host=host, port=port, logs=logs, beat=beat)
+    # `kill PID` (SIGTERM, what the demo's stop hint sends) must stop the worker and beat too: they run in
+    # sessions of their own, so only this process can stop them (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"client app at {processes.url} (worker{' and beat' if beat else ''} running; logs in {logs})", flush=True)
     try:
         while all(p.poll() is None for p in processes.all()):
