@@ -124,6 +124,12 @@ register("wrong_column_type", 422, "source column has the wrong type", "map a co
 register("missing_file", 422, "source file not found", "check the file path or upload the file")
 register("source_error", 502, "source error", "see the error log; check the source settings")
 register("load_failed", 500, "the load failed", "run `b2brec etl test-connection` and retry")
+register(
+    "first_load_failed",
+    502,
+    "the client's first ETL run failed",
+    "open the execution's log (link in the message), fix the source or mapping, then resume the job",
+)
 # jobs, pipeline, data
 register("job_error", 500, "pipeline job error", "see the job's log")
 register("pipeline_error", 500, "pipeline error", "see the run's state and the failed stage's log")
