@@ -154,6 +154,19 @@ register("invalid_infra_props", 422, "invalid infrastructure properties", "corre
 register("synth_failed", 500, "synthesis failed", "see the message; fix the spec or the stack")
 register("terraform_missing", 500, "terraform is not installed", "install terraform >= 1.6 and put it on PATH")
 register("terraform_failed", 500, "terraform failed", "see the captured terraform log")
+# template versions pinned to the stacks code they were published from (provisioning/templates.py)
+register(
+    "template_source_mismatch",
+    409,
+    "template version published from other stacks code",
+    "apply it from the checkout or control plane image it was published from, or publish a new version from this one",
+)
+register(
+    "template_source_unknown",
+    409,
+    "template version records no stacks source",
+    "publish a new version (`b2brec template release`); it records the stacks code it is made of",
+)
 # hostile input (b2brec/security, docs/security.md)
 register(
     "host_refused",

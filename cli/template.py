@@ -41,6 +41,9 @@ def release(
     registry = registry_for(load_settings())
     images = _pairs(image, "--image", "NAME=sha256:<64 hex>")
     published = registry.add(version, notes=notes, images=images, runtime=runtime)
+    if published.source is not None:
+        commit = f" (commit {published.source.commit[:12]})" if published.source.commit else ""
+        console.print(f"{version} is stacks {published.source.digest[:19]}…{commit}")
     if candidate:
         console.print(f"[green]published candidate[/green] {published.version}")
         return
@@ -73,10 +76,17 @@ def list_() -> None:
     """List template versions, newest last."""
     from provisioning.templates import registry_for
 
-    table = Table("version", "status", "released", "images", "settings", "notes")
+    table = Table("version", "status", "released", "stacks", "images", "settings", "notes")
     for v in registry_for(load_settings()).list():
         settings = sum(len(env) for env in v.runtime.values())
+        stacks = v.source.digest[7:19] if v.source else "unknown"
         table.add_row(
-            v.version, v.status.value, (v.released_at or "")[:19], str(len(v.images)), str(settings), v.notes[:60]
+            v.version,
+            v.status.value,
+            (v.released_at or "")[:19],
+            stacks,
+            str(len(v.images)),
+            str(settings),
+            v.notes[:60],
         )
     console.print(table)

@@ -190,6 +190,7 @@ class LocalProvisioner:
             project,
             {
                 "version": template.version,
+                "source": template.source.digest if template.source else None,
                 "images": template.images,
                 "runtime": template.runtime,
                 "applied_at": now if from_version != template.version else (record or {}).get("applied_at", now),

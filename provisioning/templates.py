@@ -1,8 +1,10 @@
 """Template versions: a tagged release of the client stack and its images that a provisioner can
 apply to a client (``Provisioner.apply_version``).
 
-A version has a semantic version number, release notes, the digest of each image it runs, the
-runtime settings it gives each local service, and a status: ``candidate`` (goes to a test client
+A version has a semantic version number, release notes, the stacks source it was published from
+(``source``: a digest of the ``stacks/`` and ``modules/`` code, plus the git commit when there is
+one), the digest of each image it runs, the runtime settings it gives each local service, and a
+status: ``candidate`` (goes to a test client
 first), ``released`` (may be rolled out) or ``retired``. Only the last ``KEEP_RELEASED`` released
 versions stay deployable: releasing a newer one retires the oldest.
 
@@ -12,11 +14,15 @@ The registry is one JSON object (``versions.json``) in a store, changed by compa
 from __future__ import annotations
 
 import builtins
+import hashlib
+import importlib.util
 import json
 import re
-from dataclasses import asdict, dataclass, field
+import subprocess
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import semver
@@ -41,6 +47,63 @@ class TemplateError(B2BRecError):
     code = "template_error"
 
 
+class SourceMismatch(TemplateError):
+    code = "template_source_mismatch"
+
+
+SOURCE_PACKAGES: tuple[str, ...] = ("stacks", "modules")
+"""The code a version's stacks are synthesized from. Their ``*.py`` files only: ``stacks/platform.yaml``
+is the platform's settings (which organisation, which state bucket), not part of a template."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackSource:
+    """Which stacks code a version was published from."""
+
+    digest: str
+    """``sha256:<hex>`` over the path and content of every ``*.py`` file of ``stacks/`` and ``modules/``
+    (sorted, so the same code gives the same digest in a checkout, a wheel or a container image)."""
+    commit: str | None = None
+    """The git commit of the checkout at publish time, for people (None outside a git checkout)."""
+
+
+def _package_dir(name: str) -> Path:
+    found = importlib.util.find_spec(name)
+    if found is None or not found.submodule_search_locations:
+        raise TemplateError(f"the {name}/ package is not installed here; template sources need stacks/ and modules/")
+    return Path(next(iter(found.submodule_search_locations)))
+
+
+def source_digest(packages: dict[str, Path] | None = None) -> str:
+    """The digest of the stacks code: ``packages`` maps a package name to its folder (default: the
+    ``stacks`` and ``modules`` this process imports)."""
+    folders = packages or {name: _package_dir(name) for name in SOURCE_PACKAGES}
+    outer = hashlib.sha256()
+    for name, folder in sorted(folders.items()):
+        files = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+        for path in files:
+            rel = f"{name}/{path.relative_to(folder).as_posix()}"
+            outer.update(f"{rel}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    return "sha256:" + outer.hexdigest()
+
+
+def _git_commit(folder: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def current_source() -> StackSource:
+    """The stacks source of this checkout (or installed package): what publishing records and what a
+    provisioner that synthesizes stacks compares a version with."""
+    return StackSource(digest=source_digest(), commit=_git_commit(_package_dir(SOURCE_PACKAGES[0])))
+
+
 class TemplateStatus(StrEnum):
     CANDIDATE = "candidate"
     RELEASED = "released"
@@ -51,6 +114,9 @@ class TemplateStatus(StrEnum):
 class TemplateVersion:
     version: str
     notes: str = ""
+    source: StackSource | None = None
+    """The stacks code the version was published from; None for versions published before sources
+    were recorded (a provisioner that synthesizes stacks refuses those)."""
     images: dict[str, str] = field(default_factory=dict)
     """Deployable -> image digest (``sha256:...`` or ``repo@sha256:...``)."""
     runtime: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -62,6 +128,23 @@ class TemplateVersion:
     @property
     def semver(self) -> semver.Version:
         return semver.Version.parse(self.version)
+
+    def check_source(self, current: StackSource) -> None:
+        """Refuse to synthesize this version from stacks code other than the code it was published
+        from: the result would be labelled with this version but be another template."""
+        if self.source is None:
+            raise SourceMismatch(
+                f"template version {self.version} records no stacks source (it was published before versions "
+                "recorded one), so what it deploys is unknown",
+                code="template_source_unknown",
+            )
+        if self.source.digest != current.digest:
+            published = f" (commit {self.source.commit[:12]})" if self.source.commit else ""
+            here = f" (commit {current.commit[:12]})" if current.commit else ""
+            raise SourceMismatch(
+                f"template version {self.version} was published from stacks {self.source.digest[:19]}…{published}, "
+                f"but this checkout has stacks {current.digest[:19]}…{here}"
+            )
 
 
 def check_semver(version: str) -> str:
@@ -110,6 +193,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_SOURCE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _from_json(raw: dict[str, Any]) -> TemplateVersion:
+    source = raw.get("source")
+    return TemplateVersion(
+        **{
+            **raw,
+            "status": TemplateStatus(raw["status"]),
+            "source": StackSource(**source) if source else None,
+        }
+    )
+
+
 class TemplateRegistry:
     """The template versions known to the platform (the control plane's, or a local one)."""
 
@@ -122,9 +219,7 @@ class TemplateRegistry:
         if found is None:
             return {}, None
         raw = json.loads(found.data)
-        versions = {
-            v["version"]: TemplateVersion(**{**v, "status": TemplateStatus(v["status"])}) for v in raw["versions"]
-        }
+        versions = {v["version"]: _from_json(v) for v in raw["versions"]}
         return versions, found.generation
 
     def _change(self, change: Any) -> Any:
@@ -161,10 +256,16 @@ class TemplateRegistry:
         notes: str = "",
         images: dict[str, str] | None = None,
         runtime: dict[str, dict[str, str]] | None = None,
+        source: StackSource | None = None,
     ) -> TemplateVersion:
-        """Publish a release candidate. Publishing the same version again with the same content is a
-        no-op; with different content it is refused (a version is immutable)."""
+        """Publish a release candidate, recording the stacks ``source`` it is made of (default: this
+        checkout's, ``current_source()``). Publishing the same version again with the same content
+        (notes, images, runtime, source digest) is a no-op; with different content it is refused (a
+        version is immutable)."""
         check_semver(version)
+        source = source or current_source()
+        if not _SOURCE_DIGEST.match(source.digest):
+            raise TemplateError(f"stacks source {source.digest[:80]!r} is not a sha256:<64 hex> digest")
         images, runtime = dict(images or {}), {k: dict(v) for k, v in (runtime or {}).items()}
         _check_images(images)
         _check_runtime(runtime)
@@ -174,14 +275,20 @@ class TemplateRegistry:
         def change(versions: dict[str, TemplateVersion]) -> TemplateVersion:
             existing = versions.get(version)
             if existing is not None:
-                if (existing.notes, existing.images, existing.runtime) != (notes, images, runtime):
+                digest = existing.source.digest if existing.source else None
+                if (existing.notes, existing.images, existing.runtime, digest) != (
+                    notes,
+                    images,
+                    runtime,
+                    source.digest,
+                ):
                     raise TemplateError(
-                        f"template version {version} already exists with other content; versions are immutable, "
-                        "publish a new version number"
+                        f"template version {version} already exists with other content (notes, images, settings "
+                        "or stacks source); versions are immutable, publish a new version number"
                     )
                 return existing
             versions[version] = TemplateVersion(
-                version=version, notes=notes, images=images, runtime=runtime, created_at=_now()
+                version=version, notes=notes, source=source, images=images, runtime=runtime, created_at=_now()
             )
             return versions[version]
 
@@ -195,14 +302,12 @@ class TemplateRegistry:
             current = versions.get(version) or self.get(version)
             if current.status is TemplateStatus.RETIRED:
                 raise TemplateError(f"template version {version} is retired; publish a new version")
-            released = TemplateVersion(
-                **{**asdict(current), "status": TemplateStatus.RELEASED, "released_at": current.released_at or _now()}
-            )
+            released = replace(current, status=TemplateStatus.RELEASED, released_at=current.released_at or _now())
             versions[version] = released
             kept = sorted((v for v in versions.values() if v.status is TemplateStatus.RELEASED), key=lambda v: v.semver)
             retired = [v.version for v in kept[:-KEEP_RELEASED]]
             for name in retired:
-                versions[name] = TemplateVersion(**{**asdict(versions[name]), "status": TemplateStatus.RETIRED})
+                versions[name] = replace(versions[name], status=TemplateStatus.RETIRED)
             return released, retired
 
         result: tuple[TemplateVersion, builtins.list[str]] = self._change(change)
@@ -211,7 +316,7 @@ class TemplateRegistry:
     def retire(self, version: str) -> TemplateVersion:
         def change(versions: dict[str, TemplateVersion]) -> TemplateVersion:
             current = versions.get(version) or self.get(version)
-            versions[version] = TemplateVersion(**{**asdict(current), "status": TemplateStatus.RETIRED})
+            versions[version] = replace(current, status=TemplateStatus.RETIRED)
             return versions[version]
 
         result: TemplateVersion = self._change(change)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
 from provisioning.base import ApplyResult, PlanSummary, ProvisionResult, ProvisionStatus, ServiceState
-from provisioning.templates import TemplateRegistry, registry_for
+from provisioning.templates import StackSource, TemplateRegistry, TemplateVersion, current_source, registry_for
 from stacks.synth import STACK_FILE, Target, synthesize
 from stacks.terraform import TerraformFailed, TerraformRunner, find_terraform
 
@@ -103,9 +103,12 @@ class TerraformProvisioner:
         registry: TemplateRegistry | None = None,
         echo: Callable[[str], None] | None = None,
         impersonate: str | None = None,
+        source: StackSource | None = None,
     ) -> None:
         """``impersonate``: the service account terraform acts as (the platform's deployer), through
-        ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``, which the Google provider and the GCS state backend read."""
+        ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``, which the Google provider and the GCS state backend read.
+        ``source``: the stacks code this provisioner synthesizes (default: the checkout it runs from); a
+        version published from other code is refused."""
         self.settings = settings
         self.platform = platform
         self.out_dir = Path(out_dir)
@@ -113,6 +116,13 @@ class TerraformProvisioner:
         self.runner = TerraformRunner(find_terraform(terraform), env)  # fail before anything when it is missing
         self.registry = registry or registry_for(settings)
         self.echo = echo
+        self._source = source
+
+    @property
+    def source(self) -> StackSource:
+        if self._source is None:
+            self._source = current_source()
+        return self._source
 
     def workdir(self, spec: ClientSpec) -> Path:
         return self.out_dir / stack_name(spec)
@@ -121,16 +131,32 @@ class TerraformProvisioner:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         return LogSink(self.out_dir / "logs" / f"{stack_name(spec)}-{operation}-{stamp}.log", self.echo)
 
-    def _synth(self, spec: ClientSpec, version: str) -> Path:
-        self.registry.deployable(version)
+    def _template(self, version: str) -> TemplateVersion:
+        """``version`` if it is deployable and was published from the stacks code this provisioner runs."""
+        template = self.registry.deployable(version)
+        template.check_source(self.source)
+        return template
+
+    def _synth(self, spec: ClientSpec, template: TemplateVersion, sink: LogSink) -> Path:
+        """The stack on ``template``, with its image digests pinned."""
+        version = template.version
         versioned = spec.model_copy(update={"template_version": version})
-        (result,) = synthesize([Target(stack_name(spec), versioned)], self.platform, self.out_dir)
+        target = Target(stack_name(spec), versioned, images=dict(template.images))
+        (result,) = synthesize([target], self.platform, self.out_dir)
+        sink(f"# stacks {self.source.digest}" + (f" (commit {self.source.commit})" if self.source.commit else ""))
+        trainer = template.images.get("trainer")
+        sink(
+            f"# trainer image pinned: {trainer}"
+            if trainer
+            else f"# trainer image unpinned: template {version} has no trainer digest; using the tag trainer:{version}"
+        )
         return result.path.parent
 
     def _apply(self, spec: ClientSpec, version: str, operation: str) -> tuple[Path, LogSink, dict[str, Any]]:
-        workdir = self._synth(spec, version)
+        template = self._template(version)
         sink = self._sink(spec, operation)
         sink(f"# {operation} {stack_name(spec)} on template {version}")
+        workdir = self._synth(spec, template, sink)
         try:
             self.runner.run(workdir, plan_only=False, output=sink)
         except TerraformFailed as exc:
@@ -142,9 +168,10 @@ class TerraformProvisioner:
     def plan(self, spec: ClientSpec, version: str, *, on_step: Callable[[str], None] | None = None) -> PlanSummary:
         """Synthesize the stack on ``version``, ``init`` and ``plan -out=tfplan`` (nothing is applied), and
         summarize the saved plan from ``terraform show -json tfplan``."""
-        workdir = self._synth(spec, version)
+        template = self._template(version)
         sink = self._sink(spec, "plan")
         sink(f"# plan {stack_name(spec)} on template {version}")
+        workdir = self._synth(spec, template, sink)
         try:
             self.runner.run(workdir, plan_only=True, on_step=on_step, output=sink)
             if on_step is not None:

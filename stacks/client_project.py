@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from cdktn import TerraformOutput
@@ -112,6 +113,18 @@ def training_env(spec: ClientSpec) -> dict[str, str]:
     return env
 
 
+def trainer_image(registry_url: str, spec: ClientSpec, images: Mapping[str, str] | None) -> str:
+    """The image Vertex AI jobs run, pinned by the template version's ``trainer`` digest: a bare
+    ``sha256:…`` is pulled from the client's registry (``{registry}/trainer@sha256:…``), a
+    ``repo@sha256:…`` from that repository. Unpinned, when the stack is synthesized without a version's
+    images (``b2brec synth``/``deploy`` of a checkout) or the version pins no trainer: the tag named after
+    the spec's ``template_version`` (``{registry}/trainer:1.0.0``), which the operator pushes."""
+    digest = (images or {}).get("trainer")
+    if digest is None:
+        return f"{registry_url}/trainer:{tf_literal(spec.template_version)}"
+    return digest if "@" in digest else f"{registry_url}/trainer@{digest}"
+
+
 BROKER_AUTH_SECRET = "broker-auth"
 """Secret holding the Memorystore AUTH string (Terraform writes it; only the client app's account reads it)."""
 
@@ -133,7 +146,17 @@ MODEL_TIERS = {
 
 
 class ClientProjectStack(PlatformStack):
-    def __init__(self, scope: Construct, id_: str, *, spec: ClientSpec, platform: PlatformConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        spec: ClientSpec,
+        platform: PlatformConfig,
+        images: Mapping[str, str] | None = None,
+    ) -> None:
+        """``images``: the template version's image digests (``TemplateVersion.images``) the stack pins;
+        None when synthesizing a checkout without a version (see ``trainer_image``)."""
         project_id, region = spec.project_id, spec.region
         if spec.env == "prod" and not spec.infra.alert_emails:
             raise PropsError(
@@ -297,7 +320,7 @@ class ClientProjectStack(PlatformStack):
         app_env = {**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
                    "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
                    "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
-                   "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
+                   "B2BREC_TRAINER_IMAGE": trainer_image(registry.url, spec, images),
                    "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
                    # the retraining check accepts only the scheduler account's OIDC token for this audience
                    "B2BREC_APP_SCHEDULER_INVOKER": reference(self, emails["scheduler"]),

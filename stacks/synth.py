@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,9 @@ class Target:
 
     name: str
     spec: ClientSpec | None = None
+    images: Mapping[str, str] | None = field(default=None, compare=False)
+    """A client stack's image digests (a template version's ``images``), which it pins; None synthesizes
+    the checkout unpinned (``b2brec synth``/``deploy``: see ``stacks.client_project.trainer_image``)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def build_stacks(app: Any, targets: Sequence[Target], platform: PlatformConfig) 
 
     for target in targets:
         if target.spec is not None:
-            ClientProjectStack(app, target.name, spec=target.spec, platform=platform)
+            ClientProjectStack(app, target.name, spec=target.spec, platform=platform, images=target.images)
         elif target.name == ORG_STACK:
             OrgStack(app, target.name, platform=platform)
         else:

@@ -278,7 +278,7 @@ class ClientSpec(_Strict):
     env: Literal["dev", "staging", "prod"]
     region: str = Field(description="GCP region, e.g. europe-west1; every regional resource lands here.")
     cost_center: str = "default"
-    template_version: str = "v1"
+    template_version: str = "1.0.0"  # a semantic version: the template registry's baseline (provisioning/templates.py)
     created: date
     billing_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels beyond the five standard ones.")

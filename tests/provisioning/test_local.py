@@ -22,7 +22,7 @@ from b2brec.spec import ClientSpec, load_environment
 from cli.main import app
 from provisioning.local import LocalProvisioner, read_template
 from provisioning.local_services import MlflowService, ServingService
-from provisioning.templates import TemplateError, TemplateRegistry
+from provisioning.templates import TemplateError, TemplateRegistry, current_source
 from serving.synthetic import synthetic_bundle
 from tests.serving.conftest import free_port
 
@@ -67,6 +67,7 @@ def test_create_apply_detect_broken_and_roll_back(
         live = httpx.get(f"{created.urls['serving']}/health/live", timeout=5)
         assert live.status_code == 200  # a real serving process, up before any model exists
         assert project.spec.template_version == "1.0.0" and read_template(project)["version"] == "1.0.0"
+        assert read_template(project)["source"] == current_source().digest  # the stacks code 1.0.0 was made of
         first_pid = _serving_pid(settings, spec)
 
         again = provisioner.create(spec, "1.0.0")  # a resumed onboarding: nothing restarts

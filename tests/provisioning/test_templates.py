@@ -12,12 +12,17 @@ from b2brec.backends.storage import ObjectStore
 from b2brec.settings import Settings
 from cli.main import app
 from provisioning.templates import (
+    StackSource,
     TemplateError,
     TemplateRegistry,
     TemplateStatus,
+    current_source,
     default_version,
     registry_for,
+    source_digest,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -98,9 +103,44 @@ def test_template_cli_release_and_list(settings: Settings) -> None:
     listed = runner.invoke(app, ["template", "list"], env=env, terminal_width=200)
     assert "1.4.0" in listed.output and "released" in listed.output and "candidate" in listed.output
     version = registry_for(settings).get("1.4.0")
+    assert version.source == current_source() and f"stacks {current_source().digest[:19]}" in result.output
     assert version.runtime == {"serving": {"B2BREC_SERVING_COMPUTE_THREADS": "1"}}
     assert version.images == {"serving": DIGEST}
     bad = runner.invoke(app, ["template", "release", "1.6.0", "--setting", "serving=1"], env=env)
     assert bad.exit_code == 2 and "SERVICE:B2BREC_NAME=VALUE" in bad.output
     bad = runner.invoke(app, ["template", "release", "latest"], env=env)
     assert bad.exit_code == 2 and "not a semantic version" in bad.output
+
+
+def test_the_stacks_source_is_a_digest_of_the_stacks_code(tmp_path: Path) -> None:
+    import shutil
+
+    copies = {name: tmp_path / name for name in ("stacks", "modules")}
+    for name, folder in copies.items():
+        shutil.copytree(REPO_ROOT / name, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    digest = source_digest(copies)
+    assert digest == current_source().digest  # the same code gives the same digest wherever it lies
+    (copies["stacks"] / "__pycache__").mkdir(exist_ok=True)
+    (copies["stacks"] / "__pycache__" / "synth.cpython-311.pyc").write_bytes(b"\0compiled")
+    (copies["stacks"] / "platform.yaml").write_text("org_id: '1'\n")  # the platform's settings, not the template
+    assert source_digest(copies) == digest
+    client = copies["stacks"] / "client_project.py"
+    client.write_text(client.read_text() + "\n# a change\n")
+    changed = source_digest(copies)
+    assert changed != digest
+    client.rename(copies["stacks"] / "client_project2.py")
+    assert source_digest(copies) not in (digest, changed)  # paths count, not only contents
+
+
+def test_a_version_records_its_source_and_keeps_it(registry: TemplateRegistry) -> None:
+    registry.add("2.0.0", notes="n")
+    registry.release("2.0.0")
+    assert registry.get("2.0.0").source == current_source()  # survives the JSON round trip and the release
+    registry.add("2.0.0", notes="n")  # the same content from the same code: a no-op
+    other = StackSource(digest="sha256:" + "1" * 64)
+    with pytest.raises(TemplateError, match="stacks source\\); versions are immutable"):
+        registry.add("2.0.0", notes="n", source=other)
+    with pytest.raises(TemplateError, match="not a sha256"):
+        registry.add("2.1.0", source=StackSource(digest="sha256:short"))
+    registry.add("2.1.0", source=other)  # a version made from another checkout (CI), recorded as given
+    assert registry.get("2.1.0").source == other

@@ -12,7 +12,14 @@ import pytest
 from b2brec.backends.storage import ObjectStore
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, load_environment
-from provisioning.templates import TemplateError, TemplateRegistry
+from provisioning.templates import (
+    REGISTRY_KEY,
+    SourceMismatch,
+    StackSource,
+    TemplateError,
+    TemplateRegistry,
+    current_source,
+)
 from provisioning.terraform import TerraformProvisioner, plan_summary, stack_name
 from stacks.platform import load_platform
 from stacks.synth import STACK_FILE, quiet_jsii
@@ -210,3 +217,105 @@ def test_plan_summary_counts_a_replacement_as_add_and_destroy() -> None:
         "google_cloud_run_v2_service": {"update": 1},
         "google_project_iam_member": {"delete": 1},
     }
+
+
+TRAINER = "sha256:" + "7e" * 32
+SERVING = "sha256:" + "5e" * 32
+
+
+def _trainer_images(stack: dict[str, object]) -> set[str]:
+    """Every ``B2BREC_TRAINER_IMAGE`` value in a synthesized stack (the client app and its worker)."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("name") == "B2BREC_TRAINER_IMAGE" and "value" in node:
+                found.add(str(node["value"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(stack)
+    return found
+
+
+def test_a_version_pins_its_stacks_source_and_image_digests(
+    settings: Settings, spec: ClientSpec, registry: TemplateRegistry, tmp_path: Path
+) -> None:
+    from tests.provisioning.fake_terraform import fake_terraform
+
+    central = f"europe-docker.pkg.dev/b2brec-platform/images/trainer@{TRAINER}"
+    registry.add("1.2.0", notes="pinned", images={"trainer": TRAINER, "serving": SERVING})
+    registry.add("1.3.0", notes="central registry", images={"trainer": central})
+    for version in ("1.2.0", "1.3.0"):
+        registry.release(version)
+    here = current_source()
+    assert registry.get("1.2.0").source == here  # publishing recorded this checkout's stacks code
+    assert here.digest.startswith("sha256:") and here.commit and len(here.commit) == 40
+
+    out = tmp_path / "stacks"
+    provisioner = TerraformProvisioner(
+        settings,
+        platform=load_platform(),
+        out_dir=out,
+        terraform=str(fake_terraform(tmp_path / "bin")),
+        registry=registry,
+    )
+    workdir = out / stack_name(spec)
+    created = provisioner.create(spec, "1.2.0")
+    (image,) = _trainer_images(json.loads((workdir / STACK_FILE).read_text()))
+    assert image.endswith(f"/trainer@{TRAINER}") and ":1.2.0" not in image  # the client's registry, by digest
+    assert created.log is not None
+    captured = Path(created.log).read_text()
+    assert f"# stacks {here.digest}" in captured and f"# trainer image pinned: {TRAINER}" in captured
+
+    moved = provisioner.apply_version(spec, "1.3.0")
+    assert (moved.from_version, moved.to_version) == ("1.2.0", "1.3.0")
+    assert _trainer_images(json.loads((workdir / STACK_FILE).read_text())) == {central}
+
+    # A version that pins no trainer (the automatic baseline, these fixtures): explicitly unpinned, by the tag.
+    moved = provisioner.apply_version(spec, "1.1.0")
+    (image,) = _trainer_images(json.loads((workdir / STACK_FILE).read_text()))
+    assert image.endswith("/trainer:1.1.0")
+    assert (
+        moved.log is not None
+        and "trainer image unpinned: template 1.1.0 has no trainer digest" in Path(moved.log).read_text()
+    )
+
+
+def test_a_version_published_from_other_stacks_code_is_refused(
+    settings: Settings, spec: ClientSpec, registry: TemplateRegistry, tmp_path: Path
+) -> None:
+    from tests.provisioning.fake_terraform import calls, fake_terraform
+
+    other = StackSource(digest="sha256:" + "0" * 64, commit="1" * 40)
+    registry.add("1.2.0", notes="made elsewhere", images={"trainer": TRAINER}, source=other)
+    registry.release("1.2.0")
+    bin_dir = tmp_path / "bin"
+    out = tmp_path / "stacks"
+    provisioner = TerraformProvisioner(
+        settings, platform=load_platform(), out_dir=out, terraform=str(fake_terraform(bin_dir)), registry=registry
+    )
+    provisioner.create(spec, "1.1.0")
+    before = (out / stack_name(spec) / STACK_FILE).read_text()
+    for operation in (provisioner.apply_version, provisioner.plan, provisioner.create):
+        with pytest.raises(
+            SourceMismatch, match=r"1\.2\.0 was published from stacks sha256:0000.*\(commit 111111111111\)"
+        ) as err:
+            operation(spec, "1.2.0")
+        assert err.value.code == "template_source_mismatch" and err.value.http_status == 409
+    assert (out / stack_name(spec) / STACK_FILE).read_text() == before  # nothing synthesized over it
+    assert len(calls(bin_dir)) == 4  # init, plan, apply, output: only the create on 1.1.0 ran terraform
+    assert provisioner.status(spec).template_version == "1.1.0"
+
+    # A version published before sources were recorded: what it deploys is unknown, so it is refused too.
+    raw = json.loads(registry.store.read_bytes(REGISTRY_KEY))
+    for entry in raw["versions"]:
+        entry.pop("source")
+    registry.store.write_bytes(REGISTRY_KEY, json.dumps(raw).encode())
+    assert registry.get("1.1.0").source is None
+    with pytest.raises(SourceMismatch, match="records no stacks source") as err:
+        provisioner.apply_version(spec, "1.1.0")
+    assert err.value.code == "template_source_unknown"
