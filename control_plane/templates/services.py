@@ -30,6 +30,7 @@ def to_dict(row: TemplateVersion) -> dict[str, Any]:
     return {
         "version": row.version,
         "notes": row.notes,
+        "source": {"digest": row.source.digest, "commit": row.source.commit} if row.source else None,
         "images": dict(row.images),
         "runtime": {k: dict(v) for k, v in row.runtime.items()},
         "status": row.status.value,

@@ -73,6 +73,11 @@ def test_every_change_is_audited_with_before_and_after(app: Flask, login: LoginA
     digest = "sha256:" + "ab" * 32
     response = admin.post("/api/templates", json={"version": "1.0.0", "notes": "first", "images": {"serving": digest}})
     assert response.status_code == 201, response.get_json()
+    from provisioning.templates import current_source
+
+    assert response.get_json()["data"]["version"]["source"]["digest"] == current_source().digest
+    page = admin.get("/templates/").get_data(as_text=True)
+    assert f'<code title="{current_source().digest}' in page  # the stacks code the version is made of
     admin.post("/api/templates/1.0.0/release")
     entries = admin.get("/api/audit").get_json()["data"]["entries"]
     release = next(e for e in entries if e["action"] == "template.release")
