@@ -157,6 +157,33 @@ class ClientBackends:
         """The port a client's service listens on locally (from the project), or None (the platform's choice)."""
         return self._project.ports.get(service) if self.is_local else None
 
+    def service_url(self, service: str) -> str | None:
+        """Where a client's service (``serving``, ``mlflow``, ``client_app``) answers locally, or None where
+        the deployment configures it (GCP: the stack passes the Cloud Run URL to whoever calls it)."""
+        return self._project.urls().get(service) if self.is_local else None
+
+    @property
+    def upload_area(self) -> Path | None:
+        """The folder file sources (CSV, Parquet, SQLite) are confined to, or None where the platform does
+        not read file sources yet (GCP)."""
+        return upload_area(self.spec, self.settings) if self.is_local else None
+
+    def app_database_url(self, app: str) -> str | None:
+        """The default database of one of the client's apps (``client_app``): SQLite in the local project's
+        db/, or None on GCP, where the stack gives the app its Cloud SQL URL (``B2BREC_DATABASE_URL``)."""
+        return f"sqlite:///{self._project.db_dir / f'{app}.sqlite'}" if self.is_local else None
+
+    @property
+    def default_broker_url(self) -> str | None:
+        """The client app's Celery broker when none is configured: kombu's SQLite transport in the local
+        project's db/, or None on GCP, where the stack sets ``B2BREC_BROKER_*`` (Memorystore)."""
+        return f"sqla+sqlite:///{self._project.db_dir / 'celery-broker.sqlite'}" if self.is_local else None
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where the client's local processes write their logs: the project's logs/ (else B2BREC_HOME/logs)."""
+        return self._project.logs_dir if self.is_local else self.settings.home / "logs"
+
 
 def platform_secret_store(settings: Settings) -> SecretStore | None:
     """The platform project's own secrets (the control plane's session key): Secret Manager of
@@ -222,7 +249,7 @@ def fails_closed(settings: Settings) -> bool:
 def file_upload_area(spec: ClientSpec, settings: Settings) -> Path | None:
     """The folder a client's file sources (CSV, Parquet, SQLite) are confined to, or None where the
     platform does not read file sources yet (gcp)."""
-    return upload_area(spec, settings) if settings.backend is Backend.LOCAL else None
+    return backends_for(spec, settings).upload_area
 
 
 def backends_for(spec: ClientSpec, settings: Settings) -> ClientBackends:
