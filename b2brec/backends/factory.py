@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from b2brec.backends.client_admin import ClientAdmin, LocalClientAdmin, cloud_client_admin, deployer_credentials
-from b2brec.backends.cloud_run_jobs import CloudRunJobRunner
+from b2brec.backends.cloud_run_jobs import ETL_JOB_MACHINE, CloudRunJobRunner
 from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
 from b2brec.backends.schedules import BeatSchedules, CloudSchedulerJobs, ScheduleStore
 from b2brec.backends.secrets import SecretManagerStore, SecretStore
@@ -121,6 +121,14 @@ class ClientBackends:
             accelerator_type=self.settings.vertex_accelerator_type,
             accelerator_count=self.settings.vertex_accelerator_count,
         )
+
+    @property
+    def etl_machine(self) -> MachineSpec:
+        """What an ETL run executes on, as recorded on its job: locally this machine (the default, like a
+        stage job); on GCP one task of the client's Cloud Run ETL job with the stack's CPU and memory."""
+        if self.is_local:
+            return MachineSpec()
+        return MachineSpec(machine_type=ETL_JOB_MACHINE)
 
     @property
     def storage(self) -> Callable[[str], ObjectStore]:
