@@ -279,6 +279,16 @@ def read_bundle(store: ObjectStore, version: str) -> ServingBundle:
     return bundle
 
 
+def check_bundle(store: ObjectStore, version: str) -> BundleManifest:
+    """Does ``version`` load? Reads every file of its bundle and validates shapes, schemas and values
+    (``ServingBundle.validate``); raises ``BundleError``/``BundleRejected`` naming what is wrong.
+
+    This is the check every deploy runs before it moves the live pointer (``b2brec.live``), so it
+    needs only the core: the client app and a worker run it without the serving extra. Serving's
+    own deploy runs it too (it loads through ``read_bundle``), then builds the index and probes it."""
+    return read_bundle(store, version).manifest
+
+
 def _read_ranking(store: ObjectStore, prefix: str) -> RankingArtifacts:
     ranking = f"{prefix}/{RANKING_DIR}"
     missing = [

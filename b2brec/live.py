@@ -1,28 +1,36 @@
 """Which model version a client serves: one pointer in the client's models bucket (``live.json``),
 written by compare-and-swap, with the history of every deployment (who, when, from, to, why).
 
-Deploy and rollback (serving's ``/admin`` API, the client app's deployment manager, the CLI) set
-it; every serving instance reads it at start and every few seconds and hot-swaps to it, so N
-instances converge on the same version. The pointer and its history are one object, so they can
-never disagree.
+Deploy and rollback go through ``deploy_live_version`` / ``rollback_live_version``: the version
+must load (``b2brec.bundle.check_bundle``, or a stricter check the caller passes: serving's deploy
+service also builds the index and runs a probe query) before the pointer moves. The client app's
+deployment manager, its scheduled retraining, serving's deploy service and the CLI all take that
+path. ``set_live_version`` only records a version its caller has just loaded (a serving instance that
+swapped it in). Every serving instance reads the pointer at start and every few seconds and
+hot-swaps to it, so N instances converge on the same version. The pointer and its history are one
+object, so they can never disagree.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from b2brec.backends.storage import ObjectStore
 from b2brec.backends.versioned import VersionConflict, Versioned, versioned
-from b2brec.bundle import check_version, list_versions
+from b2brec.bundle import check_bundle, check_version, list_versions
 from b2brec.errors import B2BRecError
 
 LIVE_KEY = "live.json"
 _RETRIES = 20
 _ACTIONS = ("deploy", "rollback")
 _UNSET = object()
+
+BundleCheck = Callable[[ObjectStore, str], object]
+"""Raises (a ``B2BRecError``) when a version cannot be served; called with the models store and the version."""
 
 
 class LiveVersionError(B2BRecError):
@@ -124,8 +132,24 @@ def rollback_target(models_store: ObjectStore) -> str:
     return history[-1].previous
 
 
-def rollback_live_version(models_store: ObjectStore, *, actor: str, reason: str = "") -> Deployment:
-    """Go back to the version the current one replaced (only if nobody deployed meanwhile)."""
+def deploy_live_version(
+    models_store: ObjectStore, version: str, *, actor: str, reason: str = "", check: BundleCheck = check_bundle
+) -> Deployment:
+    """Make ``version`` the live one once ``check`` says it loads (default: every bundle file read and
+    validated); a version that cannot load is refused and the pointer stays where it was."""
+    check_version(version)
+    _check_actor(actor, reason, "deploy")
+    check(models_store, version)
+    return set_live_version(models_store, version, actor=actor, reason=reason)
+
+
+def rollback_live_version(
+    models_store: ObjectStore, *, actor: str, reason: str = "", check: BundleCheck = check_bundle
+) -> Deployment:
+    """Go back to the version the current one replaced, once ``check`` says it still loads (and only if
+    nobody deployed meanwhile)."""
+    _check_actor(actor, reason, "rollback")
     current = live_version(models_store)
     target = rollback_target(models_store)
+    check(models_store, target)
     return set_live_version(models_store, target, actor=actor, reason=reason, action="rollback", expected=current)

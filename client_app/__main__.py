@@ -23,12 +23,11 @@ def serve(client: str, host: str, port: int | None, admin_email: str | None, bea
     config = AppConfig(client=client, secure_cookies=False)
     from client_app.client import ClientRuntime
 
-    runtime = ClientRuntime(config, settings)
-    project = runtime.project
+    backends = ClientRuntime(config, settings).backends
     if port is None:
-        if project is None:
+        port = backends.service_port("client_app")
+        if port is None:
             raise B2BRecError("give --port on backend=gcp", code="invalid_request")
-        port = project.ports["client_app"]
     if not 1 <= port <= 65535:
         raise B2BRecError(f"--port {port} is outside 1-65535", code="invalid_request")
     base_url = f"http://{host}:{port}"
@@ -37,7 +36,7 @@ def serve(client: str, host: str, port: int | None, admin_email: str | None, bea
         password = ensure_user(config, settings, admin_email)
         print(f"admin login: {admin_email} / {password}", flush=True)
     env = {"B2BREC_APP_CLIENT": client, "B2BREC_APP_SECURE_COOKIES": "0", "B2BREC_APP_BASE_URL": base_url}
-    logs = project.logs_dir if project is not None else settings.home / "logs"
+    logs = backends.logs_dir
     processes = start(env, host=host, port=port, logs=logs, beat=beat)
     # `kill PID` (SIGTERM, what the demo's stop hint sends) must stop the worker and beat too: they run in
     # sessions of their own, so only this process can stop them (the finally below)

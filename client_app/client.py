@@ -19,7 +19,6 @@ from b2brec.backends.storage import ObjectStore
 from b2brec.backends.warehouse import Warehouse
 from b2brec.context import ClientContext, client_context, context_for_spec
 from b2brec.errors import B2BRecError
-from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, parse_spec
 from client_app.config import AppConfig
@@ -51,10 +50,6 @@ class ClientRuntime:
         return self.context.backends
 
     @property
-    def project(self) -> LocalClientProject | None:
-        return self.backends.local_project
-
-    @property
     def name(self) -> str:
         return self.context.project_id
 
@@ -69,9 +64,10 @@ class ClientRuntime:
     def serving_url(self) -> str:
         if self.config.serving_url:
             return self.config.serving_url.rstrip("/")
-        if self.project is None:
+        url = self.backends.service_url("serving")
+        if url is None:
             raise B2BRecError("the serving URL is not configured; set B2BREC_APP_SERVING_URL", code="invalid_settings")
-        return self.project.urls()["serving"]
+        return url
 
     @property
     def mlflow_url(self) -> str:

@@ -15,6 +15,7 @@ def database(config: AppConfig, client: ClientRuntime) -> tuple[str, dict[str, A
     options: dict[str, Any] = {"pool_pre_ping": True}
     if config.database_url:
         return config.database_url, options
-    if client.project is None:
+    url = client.backends.app_database_url("client_app")
+    if url is None:
         raise AppError("no app database: set B2BREC_DATABASE_URL (the client stack sets it)", code="invalid_settings")
-    return f"sqlite:///{client.project.db_dir / 'client_app.sqlite'}", options
+    return url, options

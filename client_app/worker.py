@@ -28,13 +28,13 @@ def local_broker_url(config: AppConfig, settings: Settings) -> str:
     """kombu's SQLite broker in the client project's db/ (the embedded default)."""
     from client_app.client import ClientRuntime
 
-    project = ClientRuntime(config, settings).project
-    if project is None:
+    url = ClientRuntime(config, settings).backends.default_broker_url
+    if url is None:
         raise ValueError(
             "no Celery broker on backend=gcp: the stack sets B2BREC_BROKER_HOST/_PORT/_AUTH/_CA (Memorystore); "
             "or set B2BREC_APP_BROKER_URL"
         )
-    return f"sqla+sqlite:///{project.db_dir / 'celery-broker.sqlite'}"
+    return url
 
 
 def celery_settings(config: AppConfig, settings: Settings) -> dict[str, Any]:

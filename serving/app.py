@@ -32,7 +32,7 @@ from serving.live import LiveFollower
 from serving.metrics import ServingMetrics
 from serving.model.loader import BundleSource
 from serving.model.registry import ModelRegistry
-from serving.predictions import PredictionLogger, PredictionSink, sink_for
+from serving.predictions import PredictionLogger, PredictionSink
 
 log = logging.getLogger("serving")
 
@@ -193,7 +193,7 @@ def app_for_client(ctx: ClientContext, serving: ServingSettings) -> FastAPI:
     registry versions from its own MLflow."""
     backends = ctx.backends
     serving = serving.model_copy(update={"mlflow_tracking_uri": client_registry_uri(ctx, serving)})
-    sink = sink_for(backends.warehouse) if serving.prediction_log else None
+    sink = backends.warehouse.prediction_sink() if serving.prediction_log else None
     transactions = ctx.spec.mapping.get("transactions")
     rules = transactions.rules if transactions is not None else None
     warehouse = backends.warehouse

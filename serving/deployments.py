@@ -1,8 +1,9 @@
 """Deploy and roll back a client's model: plain service functions for the CLI, the client app and a worker.
 
 A deploy checks the version the way a serving instance would load it (bundle read, index built, one
-probe query), then records it as the client's live version (``b2brec.live``); every serving instance
-follows within its refresh interval. Nothing here needs a running server::
+probe query), then records it as the client's live version through the one deploy path
+(``b2brec.live.deploy_live_version``, with this stricter check); every serving instance follows
+within its refresh interval. Nothing here needs a running server::
 
     ctx = client_context("demo-dev", settings)
     deployment = deploy_model(ctx, "20260301-120000-ab12", actor="ana", reason="better recall@100")
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from b2brec.backends.storage import ObjectStore
 from b2brec.context import ClientContext
 from b2brec.errors import B2BRecError
-from b2brec.live import Deployment, deployment_history, live_version, rollback_target, set_live_version
+from b2brec.live import Deployment, deploy_live_version, deployment_history, live_version, rollback_live_version
 from b2brec.progress import OnEvent, emit
 from serving.config import ServingSettings
 from serving.model.loader import BundleSource
@@ -55,16 +57,15 @@ def _run(
     store = ctx.backends.storage("models")
     source = BundleSource(store)
     emit(on_event, stage, "start", message=f"{stage} for {ctx.project_id}")
-    try:
-        current = live_version(store)
-        target = rollback_target(store) if stage == "rollback" else (version or source.latest())
+
+    def check(_: ObjectStore, target: str) -> None:
         _check(source, target, serving or ServingSettings(), on_event)
+
+    try:
         if stage == "rollback":
-            deployment = set_live_version(
-                store, target, actor=actor, reason=reason, action="rollback", expected=current
-            )
+            deployment = rollback_live_version(store, actor=actor, reason=reason, check=check)
         else:
-            deployment = set_live_version(store, target, actor=actor, reason=reason)
+            deployment = deploy_live_version(store, version or source.latest(), actor=actor, reason=reason, check=check)
     except B2BRecError as exc:
         emit(on_event, stage, "error", message=exc.message, code=exc.code, fix=exc.fix)
         raise

@@ -17,12 +17,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
-from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
-from b2brec.prediction_log import ADDED_COLUMNS, COLUMNS, CREATE_TABLE, DATASET, PARTITION_FIELD, SCHEMA, TABLE
+from b2brec.prediction_log import SCHEMA, PredictionSink
 from serving.model.state import ModelState
 from serving.recommend import Recommendation
 
@@ -88,83 +87,6 @@ class PredictionEntry:
             }
             for rid, rec in zip(self.recommendation_ids, self.results, strict=True)
         ]
-
-
-class PredictionSink(Protocol):
-    def write(self, table: pa.Table) -> None: ...
-
-
-class DuckDBSink:
-    """Appends to the local warehouse; the connection lives only for one write."""
-
-    def __init__(self, warehouse: DuckDBWarehouse) -> None:
-        self.warehouse = warehouse
-
-    def write(self, table: pa.Table) -> None:
-        from b2brec.backends.warehouse import to_duckdb_sql
-
-        with self.warehouse.connect() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DATASET}")
-            conn.execute(to_duckdb_sql(CREATE_TABLE))
-            for column in (c for c in COLUMNS if c.name in ADDED_COLUMNS):  # a table made before they existed
-                sql_type = to_duckdb_sql(f"CAST(NULL AS {column.bq_type})").split(" AS ", 1)[1].rstrip(")")
-                conn.execute(f"ALTER TABLE {DATASET}.{TABLE} ADD COLUMN IF NOT EXISTS {column.name} {sql_type}")
-            conn.register("prediction_batch", table)
-            conn.execute(f"INSERT INTO {DATASET}.{TABLE} BY NAME SELECT * FROM prediction_batch")
-            conn.unregister("prediction_batch")
-
-
-def bigquery_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as the BigQuery streaming API takes them (timestamps as ISO strings)."""
-    rows = table.to_pylist()
-    for row in rows:
-        row["created_at"] = row["created_at"].isoformat()
-    return rows
-
-
-class BigQuerySink:
-    """Streams rows into BigQuery with ``insert_rows_json``. The table comes from Terraform
-    (``predictions`` dataset); if it is missing it is created through the tables API (same
-    schema, partitioning), which needs no query-job permission."""
-
-    def __init__(self, warehouse: BigQueryWarehouse) -> None:
-        self.warehouse = warehouse
-        self._table_ready = False
-
-    @property
-    def table_id(self) -> str:
-        return f"{self.warehouse.project}.{DATASET}.{TABLE}"
-
-    def _ensure_table(self) -> None:
-        from google.api_core.exceptions import NotFound
-        from google.cloud import bigquery
-
-        client = self.warehouse.client
-        try:
-            client.get_table(self.table_id)
-        except NotFound:
-            schema = [
-                bigquery.SchemaField(c.name, c.bq_type, mode="REPEATED" if c.repeated else "NULLABLE") for c in COLUMNS
-            ]
-            table = bigquery.Table(self.table_id, schema=schema)
-            table.time_partitioning = bigquery.TimePartitioning(field=PARTITION_FIELD)
-            client.create_table(table, exists_ok=True)
-        self._table_ready = True
-
-    def write(self, table: pa.Table) -> None:
-        if not self._table_ready:
-            self._ensure_table()
-        errors = self.warehouse.client.insert_rows_json(self.table_id, bigquery_rows(table))
-        if errors:
-            raise RuntimeError(f"BigQuery rejected {len(errors)} prediction rows: {str(errors)[:300]}")
-
-
-def sink_for(warehouse: Warehouse) -> PredictionSink:
-    if isinstance(warehouse, DuckDBWarehouse):
-        return DuckDBSink(warehouse)
-    if isinstance(warehouse, BigQueryWarehouse):
-        return BigQuerySink(warehouse)
-    raise TypeError(f"no prediction sink for {type(warehouse).__name__}")
 
 
 class PredictionLogger:

@@ -15,6 +15,7 @@ from cdktn_provider_google.data_google_active_folder import DataGoogleActiveFold
 from constructs import Construct
 
 from b2brec import naming
+from b2brec.backends.cloud_run_jobs import ETL_JOB_CPU, ETL_JOB_MEMORY
 from b2brec.spec import SPEC_ENV, ClientSpec
 from b2brec.spec.infra import ServiceScaling
 from modules.artifact_registry import ArtifactRegistry, RegistryProps
@@ -390,6 +391,8 @@ class ClientProjectStack(PlatformStack):
                 region=region,
                 name="etl",
                 service_account=emails["etl-runner"],
+                cpu=ETL_JOB_CPU,
+                memory=ETL_JOB_MEMORY,
                 scheduler_service_account=emails["scheduler"],
                 labels=labels,
                 egress=egress,

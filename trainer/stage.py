@@ -7,18 +7,19 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from trainer.errors import PipelineError
+from b2brec.errors import B2BRecError
 
 STAGE_ERROR = "STAGE_ERROR:"
 log = logging.getLogger(__name__)
 
 
 def stage_main(name: str, run: Callable[[list[str] | None], Any], argv: list[str] | None = None) -> int:
-    """Run one stage's ``run(argv)``: 0 on success, 2 with the reason printed on a pipeline error."""
+    """Run one stage's ``run(argv)``: 0 on success, 2 with the reason printed on an error a user reads
+    (a ``PipelineError``, or a core error such as a warehouse URI that names no warehouse)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         run(argv)
-    except PipelineError as exc:
+    except B2BRecError as exc:
         log.error("%s failed (%s): %s", name, exc.code, exc.message)
         print(f"{STAGE_ERROR} {exc.message}", flush=True)
         return 2

@@ -19,6 +19,10 @@ JOB_NAME_ENV = "B2BREC_JOB_NAME"
 DEFAULT_JOBS = {"b2brec.etl": "etl"}
 """Entrypoint module -> Cloud Run job that runs it (``stacks/client_project.py`` names the ETL job ``etl``)."""
 
+ETL_JOB_CPU, ETL_JOB_MEMORY = "1", "1Gi"
+"""The ETL job's one task: the stack gives it these limits, and an ETL run records them as its machine."""
+ETL_JOB_MACHINE = f"cloud-run-job:cpu={ETL_JOB_CPU},memory={ETL_JOB_MEMORY}"
+
 
 class CloudRunJobRunner:
     def __init__(

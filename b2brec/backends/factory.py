@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from b2brec.backends.client_admin import ClientAdmin, LocalClientAdmin, cloud_client_admin, deployer_credentials
-from b2brec.backends.cloud_run_jobs import CloudRunJobRunner
+from b2brec.backends.cloud_run_jobs import ETL_JOB_MACHINE, CloudRunJobRunner
 from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
 from b2brec.backends.schedules import BeatSchedules, CloudSchedulerJobs, ScheduleStore
 from b2brec.backends.secrets import SecretManagerStore, SecretStore
@@ -123,6 +123,14 @@ class ClientBackends:
         )
 
     @property
+    def etl_machine(self) -> MachineSpec:
+        """What an ETL run executes on, as recorded on its job: locally this machine (the default, like a
+        stage job); on GCP one task of the client's Cloud Run ETL job with the stack's CPU and memory."""
+        if self.is_local:
+            return MachineSpec()
+        return MachineSpec(machine_type=ETL_JOB_MACHINE)
+
+    @property
     def storage(self) -> Callable[[str], ObjectStore]:
         """``storage(purpose)``: the client's bucket for that purpose (``data``, ``models``, ...)."""
         if self.is_local:
@@ -156,6 +164,33 @@ class ClientBackends:
     def service_port(self, service: str) -> int | None:
         """The port a client's service listens on locally (from the project), or None (the platform's choice)."""
         return self._project.ports.get(service) if self.is_local else None
+
+    def service_url(self, service: str) -> str | None:
+        """Where a client's service (``serving``, ``mlflow``, ``client_app``) answers locally, or None where
+        the deployment configures it (GCP: the stack passes the Cloud Run URL to whoever calls it)."""
+        return self._project.urls().get(service) if self.is_local else None
+
+    @property
+    def upload_area(self) -> Path | None:
+        """The folder file sources (CSV, Parquet, SQLite) are confined to, or None where the platform does
+        not read file sources yet (GCP)."""
+        return upload_area(self.spec, self.settings) if self.is_local else None
+
+    def app_database_url(self, app: str) -> str | None:
+        """The default database of one of the client's apps (``client_app``): SQLite in the local project's
+        db/, or None on GCP, where the stack gives the app its Cloud SQL URL (``B2BREC_DATABASE_URL``)."""
+        return f"sqlite:///{self._project.db_dir / f'{app}.sqlite'}" if self.is_local else None
+
+    @property
+    def default_broker_url(self) -> str | None:
+        """The client app's Celery broker when none is configured: kombu's SQLite transport in the local
+        project's db/, or None on GCP, where the stack sets ``B2BREC_BROKER_*`` (Memorystore)."""
+        return f"sqla+sqlite:///{self._project.db_dir / 'celery-broker.sqlite'}" if self.is_local else None
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where the client's local processes write their logs: the project's logs/ (else B2BREC_HOME/logs)."""
+        return self._project.logs_dir if self.is_local else self.settings.home / "logs"
 
 
 def platform_secret_store(settings: Settings) -> SecretStore | None:
@@ -222,7 +257,7 @@ def fails_closed(settings: Settings) -> bool:
 def file_upload_area(spec: ClientSpec, settings: Settings) -> Path | None:
     """The folder a client's file sources (CSV, Parquet, SQLite) are confined to, or None where the
     platform does not read file sources yet (gcp)."""
-    return upload_area(spec, settings) if settings.backend is Backend.LOCAL else None
+    return backends_for(spec, settings).upload_area
 
 
 def backends_for(spec: ClientSpec, settings: Settings) -> ClientBackends:

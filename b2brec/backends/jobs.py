@@ -109,8 +109,10 @@ class SubprocessJobRunner:
     """Runs each job as a detached subprocess; state lives in ``jobs_dir/{job_id}/`` so any
     process (CLI, Celery worker, web app) can poll it."""
 
-    def __init__(self, jobs_dir: Path) -> None:
+    def __init__(self, jobs_dir: Path, *, env: dict[str, str] | None = None) -> None:
+        """``env``: set for every job (under each JobSpec's own env), over this process's environment."""
         self.jobs_dir = Path(jobs_dir)
+        self.env = dict(env or {})
 
     def _dir(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
@@ -121,7 +123,7 @@ class SubprocessJobRunner:
         job_dir.mkdir(parents=True)
         (job_dir / "job.json").write_text(json.dumps(asdict(spec), indent=2))
         (job_dir / "started_at").write_text(_utc_now())
-        env = {**os.environ, **spec.env}
+        env = {**os.environ, **self.env, **spec.env}
         command = [sys.executable, "-m", "b2brec.backends.job_wrapper", str(job_dir), spec.module, *spec.args]
         with open(job_dir / "output.log", "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

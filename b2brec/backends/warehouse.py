@@ -12,13 +12,18 @@ import time
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import unquote, urlparse
 
 import duckdb
 import pyarrow as pa
 import sqlglot
 
+from b2brec.errors import B2BRecError
 from b2brec.naming import DATASETS
+
+if TYPE_CHECKING:
+    from b2brec.prediction_log import PredictionSink
 
 SqlParams = Mapping[str, Any]
 
@@ -28,8 +33,16 @@ DLT_REPLACE_STRATEGY = "insert-from-staging"
 leaves half a table (both destinations)."""
 
 
+WarehouseKind = Literal["duckdb", "bigquery"]
+
+
 class Warehouse(Protocol):
     """What the platform needs from a warehouse."""
+
+    @property
+    def kind(self) -> WarehouseKind:
+        """Which engine this is, for an upper layer that must pick its own I/O per engine (the extractor's
+        Beam read); everything else calls the methods here and never asks."""
 
     def query(self, sql: str, params: SqlParams | None = None) -> pa.Table:
         """Run a BigQuery-dialect query and return its rows."""
@@ -51,6 +64,9 @@ class Warehouse(Protocol):
     @property
     def dlt_config(self) -> dict[str, Any]:
         """dlt settings for loads into this warehouse, applied for the run (``dlt.config.values``)."""
+
+    def prediction_sink(self) -> PredictionSink:
+        """Where the serving API appends its prediction log (``b2brec.prediction_log``)."""
 
 
 def to_duckdb_sql(sql: str) -> str:
@@ -98,10 +114,17 @@ class DuckDBWarehouse:
         self.memory_limit = memory_limit
         self.lock_wait_s = lock_wait_s
 
+    kind: WarehouseKind = "duckdb"
+
     @property
     def uri(self) -> str:
         """``duckdb:///abs/path`` : how a pipeline job is told where this warehouse is."""
         return f"duckdb://{self.path.resolve()}"
+
+    def prediction_sink(self) -> PredictionSink:
+        from b2brec.prediction_log import DuckDBSink
+
+        return DuckDBSink(self)
 
     def dlt_destination(self) -> Any:
         """dlt's ``duckdb`` destination on this file (dlt opens and closes its connection per load, so
@@ -175,9 +198,16 @@ class BigQueryWarehouse:
         self.location = location
         self._client = client
 
+    kind: WarehouseKind = "bigquery"
+
     @property
     def uri(self) -> str:
         return f"bigquery://{self.project}/{self.location}"
+
+    def prediction_sink(self) -> PredictionSink:
+        from b2brec.prediction_log import BigQuerySink
+
+        return BigQuerySink(self)
 
     def dlt_destination(self) -> Any:
         """dlt's ``bigquery`` destination in the client project, region from the spec, credentials from the
@@ -247,3 +277,23 @@ class BigQueryWarehouse:
                 raise RuntimeError(
                     f"BigQuery dataset {self.project}.{dataset} is missing; apply the client stack first"
                 ) from exc
+
+
+def warehouse_from_uri(uri: str, *, memory_limit: str | None = None) -> Warehouse:
+    """The warehouse a URI names (what ``Warehouse.uri`` gives a pipeline job): ``duckdb:///abs/path``
+    (opened read-only; ``memory_limit`` bounds DuckDB's memory) or ``bigquery://project/location``."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "duckdb":
+        path = Path(unquote(parsed.netloc + parsed.path))
+        if not path.exists():
+            raise B2BRecError(
+                f"warehouse file {path} does not exist",
+                code="not_found",
+                fix="create the client project and run the ETL",
+            )
+        return DuckDBWarehouse(path, read_only=True, memory_limit=memory_limit)
+    if parsed.scheme == "bigquery" and parsed.netloc:
+        return BigQueryWarehouse(parsed.netloc, parsed.path.strip("/") or "EU")
+    raise B2BRecError(
+        f"warehouse URI {uri!r} is not duckdb:///path or bigquery://project/location", code="invalid_request"
+    )

@@ -239,16 +239,18 @@ def run_etl(
     full_refresh: bool = False,
     tables: list[str] | None = None,
     on_event: OnEvent | None = None,
+    run_id: str | None = None,
 ) -> LoadSummary:
     """Check the sources, then load the selected tables; record and return the summary.
 
     Raises :class:`EtlError` (with a code and a fix) when a check fails — before anything
     is written to the platform tables — or when the load itself fails. ``on_event`` receives
-    the progress events listed above.
+    the progress events listed above. ``run_id``: the id to record the run under (the submitter of an
+    ETL job chooses it, ``b2brec.etl.jobs``); a new one by default.
     """
     spec, settings, backends = ctx.spec, ctx.settings, ctx.backends
     selected = select_tables(spec, tables)
-    run_id = uuid.uuid4().hex[:12]
+    run_id = run_id or uuid.uuid4().hex[:12]
     started = datetime.now(UTC)
     emit(on_event, "check", "start", total=len(selected), tables=list(selected))
     report, prepared, handles = inspect_sources(spec, settings, backends.secrets, selected)

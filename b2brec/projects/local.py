@@ -114,7 +114,9 @@ class LocalClientProject:
         return LocalSecretStore(self.root / "secrets.enc", self.home / "keys" / f"{self.project_id}.key")
 
     def jobs(self) -> SubprocessJobRunner:
-        return SubprocessJobRunner(self.root / "jobs")
+        """Jobs run as subprocesses that find this project again: under this platform home (an ETL job
+        opens the project by its id), whatever the submitting process's environment says."""
+        return SubprocessJobRunner(self.root / "jobs", env={"B2BREC_HOME": str(self.home)})
 
     def describe(self) -> dict[str, object]:
         return {

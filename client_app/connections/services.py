@@ -24,7 +24,6 @@ from b2brec.etl.files import file_columns
 from b2brec.etl.mapping import mapped_select, reflect_table
 from b2brec.etl.sources import resolve_source
 from b2brec.features import PLATFORM_TABLES
-from b2brec.projects.local import upload_area
 from b2brec.security import check_host, confine
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind
 from client_app import activity, validation
@@ -52,10 +51,9 @@ def secret_name(name: str) -> str:
 
 def uploads_root() -> Path:
     """The client's upload area (file sources are confined to it; ETL reads them from there)."""
-    client = current_client()
-    if client.project is None:
+    root = current_client().backends.upload_area
+    if root is None:
         raise AppError("file uploads are not read on backend=gcp yet", fix="use a database source")
-    root = upload_area(client.base_spec, client.settings)
     root.mkdir(parents=True, exist_ok=True)
     return root
 

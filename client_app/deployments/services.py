@@ -16,7 +16,7 @@ from b2brec.backends.storage import ObjectStore
 from b2brec.bundle import check_version, list_versions
 from b2brec.errors import B2BRecError
 from b2brec.live import Deployment as LiveDeployment
-from b2brec.live import deployment_history, live_version, rollback_live_version, set_live_version
+from b2brec.live import deploy_live_version, deployment_history, live_version, rollback_live_version
 from client_app import activity, validation
 from client_app.client import current_client
 from client_app.deployments import serving
@@ -54,7 +54,9 @@ def current_version() -> str | None:
 
 
 def deploy(version: str, actor: str, *, reason: str = "deployed from the client app") -> LiveDeployment:
-    """Make ``version`` the client's live model; every serving instance swaps to it within seconds."""
+    """Make ``version`` the client's live model once its bundle loads (``b2brec.live.deploy_live_version``:
+    every file read and validated, so a corrupt or NaN bundle is refused and nothing changes); every
+    serving instance swaps to it within seconds."""
     try:
         check_version(version)
     except B2BRecError:
@@ -63,13 +65,14 @@ def deploy(version: str, actor: str, *, reason: str = "deployed from the client 
         raise AppError(
             f"model version {version[:64]!r} is not registered", code="not_found", fix="pick one from the list"
         )
-    record = set_live_version(_models(), version, actor=actor, reason=reason)
+    record = deploy_live_version(_models(), version, actor=actor, reason=reason)
     activity.record("model.deploy", version, f"from {record.previous or 'nothing'}", actor=actor)
     db.session.commit()
     return record
 
 
 def rollback(actor: str) -> LiveDeployment:
+    """Serve again the version the live one replaced, once its bundle still loads."""
     record = rollback_live_version(_models(), actor=actor, reason="rolled back from the client app")
     activity.record("model.rollback", record.version, f"from {record.previous}", actor=actor)
     db.session.commit()

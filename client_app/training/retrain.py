@@ -23,7 +23,8 @@ from croniter import croniter
 from flask import current_app
 
 from b2brec.backends.schedules import Schedule
-from b2brec.live import set_live_version
+from b2brec.errors import B2BRecError
+from b2brec.live import deploy_live_version
 from client_app import activity, jobs
 from client_app.client import current_client
 from client_app.errors import AppError
@@ -176,7 +177,12 @@ def after_training(job_id: int) -> None:
         return
     outcome = comparison.to_dict()
     if comparison.deploy:
-        set_live_version(models, job.run_id, actor=ACTOR, reason=comparison.reason)
+        try:
+            deploy_live_version(models, job.run_id, actor=ACTOR, reason=comparison.reason)
+        except B2BRecError as exc:  # its bundle does not load: the live model stays, the reason is kept
+            log.error("run %s beat the live model but cannot be deployed: %s", job.run_id, exc.message)
+            _record(job, {**outcome, "deploy": False, "deployed": False, "reason": exc.message[:500]})
+            return
         activity.record("deploy", job.run_id, comparison.reason, actor=ACTOR)
         outcome["deployed"] = True
     else:

@@ -48,10 +48,8 @@ def meter_fleet(rt: Runtime, clients: list[Client], *, today: date | None = None
         return {"jobs": 0, "daily": 0}
     projects = {p.project_id: p for p in list_projects(rt.platform)}
     metered = []
-    for client in clients:
-        project = projects.get(client.project_id)
-        if project is None:
-            continue
+    for client in (c for c in clients if c.project_id in projects):
+        project = projects[client.project_id]
         since = datetime.fromisoformat(project.created_at).date()
         run_jobs = tuple(metered_jobs(context_for_spec(project.spec, rt.platform)))
         metered.append(

@@ -10,9 +10,8 @@ import pyarrow as pa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from b2brec.prediction_log import SCHEMA
+from b2brec.prediction_log import SCHEMA, DuckDBSink
 from b2brec.projects.local import LocalClientProject
-from serving.predictions import DuckDBSink
 
 
 def _rows(day: datetime, latencies: list[float], endpoint: str = "recommend") -> pa.Table:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from b2brec.backends.jobs import MachineSpec
+from b2brec.backends.warehouse import warehouse_from_uri
 from b2brec.context import client_context, context_for_spec
 from b2brec.errors import B2BRecError
 from b2brec.projects.local import create_project
@@ -52,6 +53,13 @@ def test_local_backends_answer_for_the_project(settings: Settings) -> None:
     assert backends.etl_state_dir == project.etl_dir
     assert backends.job_machine == MachineSpec()
     assert backends.service_port("serving") == project.ports["serving"]
+    assert backends.service_url("serving") == f"http://127.0.0.1:{project.ports['serving']}"
+    assert backends.upload_area == project.uploads_dir
+    assert backends.app_database_url("client_app") == f"sqlite:///{project.db_dir / 'client_app.sqlite'}"
+    assert backends.default_broker_url == f"sqla+sqlite:///{project.db_dir / 'celery-broker.sqlite'}"
+    assert backends.logs_dir == project.logs_dir
+    assert backends.warehouse.kind == "duckdb"
+    assert warehouse_from_uri(backends.warehouse_uri).kind == "duckdb"
     assert backends.fail_closed is False
     assert backends.warehouse is backends.warehouse  # built once, then reused
 
@@ -79,6 +87,12 @@ def test_gcp_resolves_environment_files_and_builds_backends_lazily(tmp_path: Pat
     )
     assert backends.fail_closed is True and backends.local_project is None
     assert backends.service_port("serving") is None
+    # what the stack configures on GCP (the app's Cloud SQL URL, the Memorystore broker, the serving URL)
+    assert backends.service_url("serving") is None and backends.upload_area is None
+    assert backends.app_database_url("client_app") is None and backends.default_broker_url is None
+    assert backends.logs_dir == tmp_path / "logs"
+    warehouse = warehouse_from_uri(backends.warehouse_uri)
+    assert warehouse.kind == "bigquery" and warehouse.uri == backends.warehouse_uri
     with pytest.raises(B2BRecError, match="B2BREC_TRAINER_IMAGE") as jobs:
         backends.jobs  # noqa: B018  (the attribute access is what builds the runner)
     assert jobs.value.code == "invalid_settings"
@@ -99,3 +113,12 @@ def test_gcp_refuses_a_client_id_two_environments_share(tmp_path: Path) -> None:
     with pytest.raises(B2BRecError) as ambiguous:
         client_context("demo-wholesale", settings)
     assert ambiguous.value.code == "client_ambiguous" and "demo-dev, demo-prod" in ambiguous.value.message
+
+
+def test_a_warehouse_uri_that_names_no_warehouse_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(B2BRecError) as missing:
+        warehouse_from_uri(f"duckdb://{tmp_path / 'nope.duckdb'}")
+    assert missing.value.code == "not_found" and "run the ETL" in (missing.value.fix or "")
+    with pytest.raises(B2BRecError) as bad:
+        warehouse_from_uri("postgres://db/x")
+    assert bad.value.code == "invalid_request"

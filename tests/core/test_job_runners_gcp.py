@@ -12,9 +12,9 @@ from typing import Any
 from google.cloud import aiplatform_v1, run_v2
 from google.protobuf import timestamp_pb2
 
-from b2brec.backends.cloud_run_jobs import JOB_NAME_ENV, CloudRunJobRunner
+from b2brec.backends.cloud_run_jobs import ETL_JOB_MACHINE, JOB_NAME_ENV, CloudRunJobRunner
 from b2brec.backends.factory import backends_for
-from b2brec.backends.jobs import JobSpec, JobState, VertexJobRunner
+from b2brec.backends.jobs import JobSpec, JobState, MachineSpec, VertexJobRunner
 from b2brec.etl.__main__ import SPEC_ENV
 from b2brec.etl.jobs import etl_job_spec
 from b2brec.settings import Backend, Settings
@@ -105,6 +105,7 @@ def test_gcp_backends_launch_etl_through_cloud_run_and_stages_through_vertex(set
     spec = load_environment(settings.environments_dir, "nordhandel-prod")
     backends = backends_for(spec, gcp)
     assert isinstance(backends.etl_jobs, CloudRunJobRunner)
+    assert backends.etl_machine == MachineSpec(machine_type=ETL_JOB_MACHINE)  # what an ETL run records
     assert backends.etl_jobs.job_path("b2brec.etl").endswith(f"{spec.project_id}/locations/{spec.region}/jobs/etl")
 
 

@@ -78,12 +78,17 @@ def test_a_violation_breaks_the_contract(tmp_path: Path, relpath: str, source: s
     assert broken in result.stdout
 
 
-BACKEND_CHECK = re.compile(r"Backend\.(LOCAL|GCP)|\.backend(\.value)?\s*(==|!=|\bis\b)|B2BREC_BACKEND\"\]")
+BACKEND_CHECK = re.compile(
+    r"Backend\.(LOCAL|GCP)|\.backend(\.value)?\s*(==|!=|\bis\b)|B2BREC_BACKEND\"\]"
+    # the same question asked another way: which warehouse class is this, is there a local project
+    r"|isinstance\([^)]*\b(BigQuery|DuckDB)Warehouse\b|\bproject\s+is\s+None\b"
+)
 CHOOSERS = {REPO_ROOT / "b2brec" / "settings.py"}  # declares the enum and its default
 
 
 def test_the_backend_is_chosen_only_in_the_backends_package() -> None:
-    """No ``if backend == ...`` outside b2brec/backends: callers ask the client's backends instead."""
+    """No ``if backend == ...`` outside b2brec/backends, nor its disguises (``isinstance(w, BigQueryWarehouse)``,
+    ``if project is None`` for "on GCP"): callers ask the client's backends instead."""
     offenders = []
     for package in (
         "b2brec",
@@ -103,3 +108,21 @@ def test_the_backend_is_chosen_only_in_the_backends_package() -> None:
                 if BACKEND_CHECK.search(line):
                     offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
     assert not offenders, "backend checks outside b2brec/backends:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    ("line", "caught"),
+    [
+        ("if settings.backend is Backend.LOCAL:", True),
+        ("    if isinstance(warehouse, BigQueryWarehouse):", True),
+        ("if isinstance(w, (DuckDBWarehouse, Other)):", True),
+        ("    if client.project is None:", True),
+        ("if project is None:", True),
+        ("if record is None:", False),
+        ("warehouse = DuckDBWarehouse(path)", False),
+    ],
+)
+def test_the_backend_check_catches_each_disguise(line: str, caught: bool) -> None:
+    """The forms the dispatch took before it moved behind ClientBackends/Warehouse (trainer/extractor,
+    serving/predictions, five client_app sites) are caught; ordinary None checks are not."""
+    assert bool(BACKEND_CHECK.search(line)) is caught

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from b2brec.backends.cloud_run_jobs import ETL_JOB_CPU, ETL_JOB_MEMORY
 from b2brec.spec import SPEC_ENV, list_environments, parse_spec
 from tests.images.runtime import resolve
 from tests.infra.conftest import ENVIRONMENTS, Synthesized
@@ -23,3 +24,5 @@ def test_every_client_etl_job_carries_its_spec_and_no_arguments(stacks: dict[str
         assert spec == stack.spec
         # Source passwords are read from Secret Manager at run time, never injected as env vars.
         assert not [item for item in container["env"] if "value_source" in item], f"{name}: secret in job env"
+        # what an ETL run records as its machine (ClientBackends.etl_machine) is what the job gets
+        assert container["resources"]["limits"] == {"cpu": ETL_JOB_CPU, "memory": ETL_JOB_MEMORY}

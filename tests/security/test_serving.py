@@ -29,6 +29,7 @@ from b2brec.backends.storage import ObjectStore
 from b2brec.backends.warehouse import DuckDBWarehouse
 from b2brec.bundle import BundleRejected, write_bundle
 from b2brec.context import context_for_spec
+from b2brec.prediction_log import DuckDBSink
 from b2brec.projects.local import create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
@@ -36,7 +37,6 @@ from serving.app import app_for_client, create_app
 from serving.config import ServingSettings
 from serving.credentials import Credentials, WeakAdminToken
 from serving.model.loader import BundleSource
-from serving.predictions import DuckDBSink
 from serving.synthetic import synthetic_bundle
 
 KEY = "sec-api-key-0123456789abcdef"

@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from b2brec.backends.storage import ObjectStore
 from b2brec.backends.warehouse import DuckDBWarehouse
 from b2brec.bundle import write_bundle
+from b2brec.prediction_log import DuckDBSink
 from b2brec.settings import Settings
 from serving.app import create_app
 from serving.config import ServingSettings
 from serving.model.loader import BundleSource
-from serving.predictions import DuckDBSink
 from serving.synthetic import synthetic_bundle
 
 N_PRODUCTS = 400

@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from b2brec.prediction_log import SCHEMA, BigQuerySink, DuckDBSink, bigquery_rows
 from serving.model.state import build_state
-from serving.predictions import SCHEMA, BigQuerySink, DuckDBSink, PredictionEntry, PredictionLogger, bigquery_rows
+from serving.predictions import PredictionEntry, PredictionLogger
 from serving.recommend import Recommendation
 from serving.synthetic import synthetic_bundle
 

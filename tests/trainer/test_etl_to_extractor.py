@@ -175,7 +175,8 @@ def test_the_default_cutoff_is_midnight_utc_after_the_latest_sale(settings: Sett
     _write_source(upload_area(spec, settings) / "export")
     _run(["-m", "b2brec.etl", project.project_id], settings)
     probe = (
-        "from trainer.extractor.source import default_cutoff; from trainer.uris import warehouse_from_uri; "
+        "from trainer.extractor.source import default_cutoff; "
+        "from b2brec.backends.warehouse import warehouse_from_uri; "
         f"print(default_cutoff(warehouse_from_uri('duckdb://{project.warehouse_path}')).isoformat())"
     )
     assert _run(["-c", probe], settings).stdout.strip() == "2026-03-02T00:00:00+00:00"

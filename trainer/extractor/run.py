@@ -29,7 +29,14 @@ from apache_beam.io.tfrecordio import _TFRecordUtil
 from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
-from b2brec.backends.warehouse import BigQueryWarehouse, DuckDBWarehouse, to_duckdb_sql
+from b2brec.backends.warehouse import (
+    BigQueryWarehouse,
+    DuckDBWarehouse,
+    Warehouse,
+    WarehouseKind,
+    to_duckdb_sql,
+    warehouse_from_uri,
+)
 from b2brec.features import OPTIONAL_FEATURES
 from b2brec.rowrules import rule_counts
 from b2brec.spec import PipelineDefaults
@@ -45,7 +52,7 @@ from trainer.extractor.transforms import (
     to_epoch_seconds,
 )
 from trainer.stage import stage_main
-from trainer.uris import local_path, store, warehouse_from_uri
+from trainer.uris import local_path, store
 
 log = logging.getLogger(__name__)
 SHARD_SUFFIX = ".tfrecord.gz"
@@ -151,19 +158,30 @@ class _WriteShard(beam.DoFn):
         yield path
 
 
+def _read_bigquery(pipeline: beam.Pipeline, warehouse: BigQueryWarehouse, sql: str, params: dict[str, datetime]) -> Any:
+    rows = pipeline | "ReadFromBigQuery" >> beam.io.ReadFromBigQuery(
+        query=bigquery_query(sql, params), use_standard_sql=True, project=warehouse.project
+    )
+    return (
+        rows
+        | "Batch" >> beam.BatchElements(min_batch_size=1_000, max_batch_size=READ_BATCH_ROWS)
+        | "ToArrow" >> beam.Map(rows_to_batch)
+    )
+
+
+def _read_duckdb(pipeline: beam.Pipeline, warehouse: DuckDBWarehouse, sql: str, params: dict[str, datetime]) -> Any:
+    reader = _ReadDuckDB(str(warehouse.path), sql, params)
+    return pipeline | "Start" >> beam.Create([None]) | "FromWarehouse" >> beam.ParDo(reader)
+
+
+_BEAM_READS: dict[WarehouseKind, Any] = {"bigquery": _read_bigquery, "duckdb": _read_duckdb}
+"""Beam's own I/O per warehouse engine (it has no DuckDB IO, so that one streams in a DoFn): Beam lives
+here, not in the core, so the warehouse only says which engine it is (``Warehouse.kind``)."""
+
+
 def read_rows(pipeline: beam.Pipeline, warehouse_uri: str, sql: str, params: dict[str, datetime]) -> Any:
-    warehouse = warehouse_from_uri(warehouse_uri)
-    if isinstance(warehouse, BigQueryWarehouse):
-        rows = pipeline | "ReadFromBigQuery" >> beam.io.ReadFromBigQuery(
-            query=bigquery_query(sql, params), use_standard_sql=True, project=warehouse.project
-        )
-        return (
-            rows
-            | "Batch" >> beam.BatchElements(min_batch_size=1_000, max_batch_size=READ_BATCH_ROWS)
-            | "ToArrow" >> beam.Map(rows_to_batch)
-        )
-    path = str(getattr(warehouse, "path", ""))
-    return pipeline | "Start" >> beam.Create([None]) | "FromWarehouse" >> beam.ParDo(_ReadDuckDB(path, sql, params))
+    warehouse: Warehouse = warehouse_from_uri(warehouse_uri)
+    return _BEAM_READS[warehouse.kind](pipeline, warehouse, sql, params)
 
 
 def beam_runner(name: str) -> Any:
