@@ -192,7 +192,7 @@ def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOption
             "--model-name",
             options.model_name,
         )
-    raise PipelineError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    raise PipelineError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}", code="invalid_run")
 
 
 def stage_outputs(stage: str, ctx: PipelineContext, run_id: str) -> dict[str, Any]:
