@@ -92,3 +92,31 @@ def test_pipeline_defaults_live_once() -> None:
         defaults.revenue_coverage,
     )
     assert (args.min_customers, args.min_products) == (options.min_customers, options.min_products)
+
+
+def test_training_and_serving_defaults_come_from_the_pipeline_defaults() -> None:
+    import inspect
+
+    from serving.history import history_weights
+    from trainer.fit import TrainConfig  # imports TensorFlow
+    from trainer.interactions import build_interactions, interactions_from_pairs
+    from trainer.model.hybrid import HybridConfig
+    from trainer.train import parse_args as train_args
+
+    defaults = PipelineDefaults()
+    assert defaults.half_life_days == 90.0 and defaults.epochs == 10
+    config = TrainConfig()
+    for name in ("epochs", "batch_size", "embedding_dim", "learning_rate"):
+        assert getattr(config, name) == getattr(defaults, name), name
+    assert RunOptions().half_life_days == HybridConfig().half_life_days == defaults.half_life_days
+    args = train_args(["--dataset", "file:///d", "--models", "file:///m", "--version", "v", "--mlflow-uri", "x"])
+    assert (args.half_life_days, args.epochs) == (defaults.half_life_days, defaults.epochs)
+    for function in (build_interactions, interactions_from_pairs, history_weights):
+        assert inspect.signature(function).parameters["half_life_days"].default == defaults.half_life_days
+    # a client's spec sets it for its runs
+    from b2brec.spec import load_environment
+    from tests.conftest import REPO_ROOT
+
+    spec = load_environment(REPO_ROOT / "environments", "demo-dev")
+    spec = spec.model_copy(update={"pipeline": defaults.model_copy(update={"half_life_days": 45.0})})
+    assert RunOptions.from_spec(spec).half_life_days == 45.0
