@@ -120,3 +120,45 @@ def test_training_and_serving_defaults_come_from_the_pipeline_defaults() -> None
     spec = load_environment(REPO_ROOT / "environments", "demo-dev")
     spec = spec.model_copy(update={"pipeline": defaults.model_copy(update={"half_life_days": 45.0})})
     assert RunOptions.from_spec(spec).half_life_days == 45.0
+
+
+def test_lists_elsewhere_are_the_contracts() -> None:
+    import pyarrow as pa
+
+    from b2brec.bundle import CUSTOMERS_SCHEMA, PRODUCTS_SCHEMA
+    from b2brec.features import CUSTOMER_ATTRIBUTES, PRODUCT_ATTRIBUTES, feature
+    from trainer.lines import ATTRIBUTES
+    from trainer.model.retrieval import CANDIDATE_INPUTS, QUERY_INPUTS  # imports TensorFlow
+
+    assert PRODUCT_ATTRIBUTES == ATTRIBUTES == ("art_name", "category", "subcategory")
+    assert CUSTOMER_ATTRIBUTES == ("city",)
+    # the bundle's tables are named by the warehouse columns; the on-disk format must not move
+    assert PRODUCTS_SCHEMA.names == [feature(f).column for f in CANDIDATE_FEATURES]
+    assert PRODUCTS_SCHEMA == pa.schema([(n, pa.string()) for n in ("product_id", "name", "category", "subcategory")])
+    assert CUSTOMERS_SCHEMA == pa.schema([("customer_id", pa.string()), ("city", pa.string())])
+    # the towers' inputs: the contract's features plus what the trainer derives from them
+    assert CANDIDATE_INPUTS == (*CANDIDATE_FEATURES, "popularity")
+    assert set(QUERY_INPUTS) >= set(QUERY_FEATURES) - {"revenue"}
+    assert QUERY_INPUTS == (
+        "customer_id",
+        "city",
+        "timestamp",
+        "history",
+        "history_weight",
+        "recency",
+        "frequency",
+        "avg_revenue",
+    )
+
+
+def test_the_exported_signatures_are_the_towers_inputs() -> None:
+    from trainer.export import _candidate_spec, _query_spec
+    from trainer.model.retrieval import CANDIDATE_INPUTS, QUERY_INPUTS
+
+    query = _query_spec(history_length=7)
+    assert set(query) == set(QUERY_INPUTS)
+    assert list(query) == ["customer_id", "city", "timestamp", "recency", "frequency", "avg_revenue", "history",
+                           "history_weight"]  # fmt: skip
+    assert {name for name, spec in query.items() if spec.dtype.name == "string"} == {"customer_id", "city", "history"}
+    assert query["history"].shape.as_list() == [None, 7]
+    assert list(_candidate_spec()) == list(CANDIDATE_INPUTS)
