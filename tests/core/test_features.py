@@ -129,8 +129,10 @@ def test_lists_elsewhere_are_the_contracts() -> None:
     from b2brec.features import CUSTOMER_ATTRIBUTES, PRODUCT_ATTRIBUTES, feature
     from trainer.lines import ATTRIBUTES
     from trainer.model.retrieval import CANDIDATE_INPUTS, QUERY_INPUTS  # imports TensorFlow
+    from trainer.model.towers import CATEGORICAL_ATTRIBUTES
 
     assert PRODUCT_ATTRIBUTES == ATTRIBUTES == ("art_name", "category", "subcategory")
+    assert CATEGORICAL_ATTRIBUTES == ("category", "subcategory")
     assert CUSTOMER_ATTRIBUTES == ("city",)
     # the bundle's tables are named by the warehouse columns; the on-disk format must not move
     assert PRODUCTS_SCHEMA.names == [feature(f).column for f in CANDIDATE_FEATURES]
