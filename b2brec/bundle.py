@@ -31,14 +31,15 @@ import pyarrow.parquet as pq
 
 from b2brec.backends.storage import ObjectStore
 from b2brec.errors import B2BRecError
+from b2brec.features import CUSTOMER_ATTRIBUTES, PRODUCT_ATTRIBUTES, feature
 
 BUNDLE_DIR = "serving"
 FORMAT_VERSION = 1
 
-PRODUCTS_SCHEMA = pa.schema(
-    [("product_id", pa.string()), ("name", pa.string()), ("category", pa.string()), ("subcategory", pa.string())]
-)
-CUSTOMERS_SCHEMA = pa.schema([("customer_id", pa.string()), ("city", pa.string())])
+# the catalog and customer tables, named by the contract's warehouse columns (art_name is "name");
+# part of the bundle format: tests/core/test_features.py pins them, so existing bundles keep loading
+PRODUCTS_SCHEMA = pa.schema([(feature(f).column, pa.string()) for f in ("product_id", *PRODUCT_ATTRIBUTES)])
+CUSTOMERS_SCHEMA = pa.schema([(feature(f).column, pa.string()) for f in ("customer_id", *CUSTOMER_ATTRIBUTES)])
 PURCHASES_SCHEMA = pa.schema([("customer_id", pa.string()), ("product_id", pa.string())])
 POPULARITY_SCHEMA = pa.schema([("product_id", pa.string()), ("city", pa.string()), ("score", pa.float64())])
 NEIGHBOURS_SCHEMA = pa.schema([("product_row", pa.int32()), ("neighbour_row", pa.int32()), ("weight", pa.float32())])

@@ -15,7 +15,12 @@ credential, a connection string with a password, or a stack trace.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+STRICT_ENV = "B2BREC_STRICT_ERROR_CODES"
+"""Set to ``1`` by the test suite (tests/conftest.py): an unregistered code then fails loudly where it
+is raised, instead of being answered as a 500 in production."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,25 @@ def register(code: str, http_status: int, title: str, fix: str | None = None) ->
     return entry
 
 
+class UnregisteredCode(LookupError):
+    """A code nobody registered (raised only under ``B2BREC_STRICT_ERROR_CODES=1``)."""
+
+
+def strict_codes() -> bool:
+    return os.environ.get(STRICT_ENV, "").lower() in {"1", "true", "yes"}
+
+
 def lookup(code: str) -> ErrorCode:
-    """The registry entry of ``code``; an unregistered code is answered as an internal error (500)."""
-    return _REGISTRY.get(code) or ErrorCode(code, 500, "unregistered error")
+    """The registry entry of ``code``. An unregistered code is answered as an internal error (500), or,
+    under ``B2BREC_STRICT_ERROR_CODES=1`` (the tests), raises :class:`UnregisteredCode`."""
+    entry = _REGISTRY.get(code)
+    if entry is not None:
+        return entry
+    if strict_codes():
+        raise UnregisteredCode(
+            f"error code {code!r} is not registered; register it in b2brec/errors.py or the app's errors module"
+        )
+    return ErrorCode(code, 500, "unregistered error")
 
 
 def registered_codes() -> dict[str, ErrorCode]:
@@ -67,6 +88,8 @@ class B2BRecError(Exception):
             self.code = code
         if not self.code:
             raise TypeError(f"{type(self).__name__} needs a registered code (code=...); message was: {message}")
+        if strict_codes():
+            lookup(self.code)
         self._fix = fix
 
     @property
@@ -188,3 +211,7 @@ register("bundle_rejected", 409, "the model bundle cannot be served", "retrain t
 register("weak_admin_token", 500, "admin token too short", "store a long random token in serving-admin-token")
 # data generator
 register("datagen", 422, "invalid data generator settings", "correct the named option")
+# pipeline runs and app start-up (issue 9: codes that carry their meaning)
+register("run_not_found", 404, "no such pipeline run", "pick a run id from `b2brec pipeline status --client C`")
+register("invalid_run", 422, "invalid pipeline run or stage", "use a run id and stage name shown by the error")
+register("app_start_failed", 500, "the client app did not start", "see the app's log named in the message")

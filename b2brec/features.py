@@ -202,9 +202,14 @@ ID_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.encod
 """Features with a vocabulary of ids (the vocab stage builds one per feature present)."""
 QUERY_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.tower == "query")
 CANDIDATE_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.tower == "candidate")
+PRODUCT_ATTRIBUTES: tuple[str, ...] = tuple(f for f in CANDIDATE_FEATURES if f != "product_id")
+"""What the catalog says about a product: the candidate tower's features besides the id."""
+CUSTOMER_ATTRIBUTES: tuple[str, ...] = tuple(f.name for f in FEATURE_CONTRACT if f.table == "customers")
+"""What the customers table says about a customer (the city)."""
 
 
 def feature(name: str) -> Feature:
+    """The contract entry of ``name`` (e.g. to find its column: ``feature("art_name").column == "name"``)."""
     for item in FEATURE_CONTRACT:
         if item.name == name:
             return item

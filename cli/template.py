@@ -7,6 +7,7 @@ from rich.table import Table
 
 from b2brec.errors import B2BRecError
 from cli.common import console, load_settings, user_errors
+from provisioning import errors as _errors  # noqa: F401  (registers template_error, raised here before any import)
 
 app = typer.Typer(help="Template versions: tagged releases of the client stack and images.", no_args_is_help=True)
 

@@ -23,7 +23,10 @@ register("sql_refused", 400, "SQL refused", "write one SELECT over your datasets
 
 
 class AppError(B2BRecError):
-    """An error of the app itself; ``fix`` says what the user can do."""
+    """An error of the app itself; ``fix`` says what the user can do.
+
+    ``code`` defaults to ``invalid_input`` (400) because nearly every raise is a form or field the user
+    can correct; anything else (not found, conflict, quota, refused SQL, ...) passes its own code."""
 
     def __init__(self, message: str, *, code: str = "invalid_input", fix: str | None = None) -> None:
         super().__init__(message, code=code, fix=fix)

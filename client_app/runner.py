@@ -97,7 +97,8 @@ def start(
                 tail = (logs / f"client_app-{name}.log").read_text(errors="replace").splitlines()[-15:]
                 raise B2BRecError(
                     f"the client app's {name} process exited with code {process.returncode}; "
-                    f"last lines of {logs / f'client_app-{name}.log'}:\n" + "\n".join(tail)
+                    f"last lines of {logs / f'client_app-{name}.log'}:\n" + "\n".join(tail),
+                    code="app_start_failed",
                 )
         try:
             if httpx.get(f"{processes.url}/login", timeout=2).status_code == 200:
@@ -106,4 +107,4 @@ def start(
             pass
         time.sleep(0.5)
     processes.stop()
-    raise B2BRecError(f"the client app did not answer within {timeout:.0f}s; see {logs}")
+    raise B2BRecError(f"the client app did not answer within {timeout:.0f}s; see {logs}", code="app_start_failed")

@@ -25,7 +25,9 @@ PORT_ENV = "PORT"
 def port_from_env(environ: Mapping[str, str] = os.environ) -> int:
     raw = environ.get(PORT_ENV, "8080")
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise B2BRecError(f"${PORT_ENV}={raw!r} is not a port; set it to 1-65535 (Cloud Run sets it)")
+        raise B2BRecError(
+            f"${PORT_ENV}={raw!r} is not a port; set it to 1-65535 (Cloud Run sets it)", code="invalid_settings"
+        )
     return int(raw)
 
 

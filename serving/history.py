@@ -33,7 +33,7 @@ import numpy as np
 from b2brec.backends.warehouse import Warehouse
 from b2brec.features import RAW_DATASET
 from b2brec.rowrules import cleaned_sql, excluded_products_sql
-from b2brec.spec.clientspec import RowRules
+from b2brec.spec.clientspec import PipelineDefaults, RowRules
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,9 @@ def looks_mangled(raw: str) -> bool:
     return bool(candidate_ids(raw))
 
 
-def history_weights(items: list[HistoryItem], now: float, half_life_days: float = 90.0) -> np.ndarray:
+def history_weights(
+    items: list[HistoryItem], now: float, half_life_days: float = PipelineDefaults().half_life_days
+) -> np.ndarray:
     """How much each purchased product says about the customer now: frequency (log) and recency
     (halving every ``half_life_days``)."""
     counts = np.array([i.count for i in items], dtype=np.float64)

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from b2brec.errors import STRICT_ENV
 from b2brec.settings import Settings
+
+# An error raised with an unregistered code fails at once in the tests (and in the processes they start).
+os.environ[STRICT_ENV] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get("B2BREC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -24,22 +24,24 @@ from b2brec.bundle import (
     ServingBundle,
     write_bundle,
 )
-from b2brec.features import CANDIDATE_FEATURES
+from b2brec.features import CANDIDATE_FEATURES, PRODUCT_ATTRIBUTES, STRING_FEATURES, feature
 from trainer.examples import product_table
 from trainer.fit import TrainResult
 from trainer.keras_env import require_keras2
 from trainer.lines import Lines, as_lines
 from trainer.model.hybrid import HybridModel
+from trainer.model.retrieval import QUERY_INPUTS
 from trainer.tf_types import Tensor
 
 tf = require_keras2()
 
 
 def _query_spec(history_length: int) -> dict[str, Any]:
-    strings = {name: tf.TensorSpec([None], tf.string, name=name) for name in ("customer_id", "city")}
+    """The query tower's signature (``QUERY_INPUTS``): string features, then floats, then the history."""
+    per_customer = [name for name in QUERY_INPUTS if name not in ("history", "history_weight")]
+    strings = {name: tf.TensorSpec([None], tf.string, name=name) for name in per_customer if name in STRING_FEATURES}
     floats = {
-        name: tf.TensorSpec([None], tf.float32, name=name)
-        for name in ("timestamp", "recency", "frequency", "avg_revenue")
+        name: tf.TensorSpec([None], tf.float32, name=name) for name in per_customer if name not in STRING_FEATURES
     }
     return {
         **strings,
@@ -169,15 +171,8 @@ def build_bundle(
     def column(name: str) -> list[str | None]:
         return [value or None for value in table[name]] if name in table else [None] * len(model.product_ids)
 
-    products = pa.table(
-        {
-            "product_id": model.product_ids,
-            "name": column("art_name"),
-            "category": column("category"),
-            "subcategory": column("subcategory"),
-        },
-        schema=PRODUCTS_SCHEMA,
-    )
+    attributes = {feature(name).column: column(name) for name in PRODUCT_ATTRIBUTES}
+    products = pa.table({"product_id": model.product_ids, **attributes}, schema=PRODUCTS_SCHEMA)
     customer_table = pa.table(
         {"customer_id": customers, "city": [cities.get(c) or None for c in customers]}, schema=CUSTOMERS_SCHEMA
     )

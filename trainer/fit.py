@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from b2brec.spec import PipelineDefaults
 from trainer.examples import product_table, queries_at, training_queries
 from trainer.keras_env import require_keras2
 from trainer.model.retrieval import CANDIDATE_INPUTS, TwoTowerModel, build_towers
@@ -25,13 +26,18 @@ tf = require_keras2()
 log = logging.getLogger(__name__)
 
 
+DEFAULTS = PipelineDefaults()
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    embedding_dim: int = 64
+    """The two-tower fit; the hyperparameters a client spec can set default to ``PipelineDefaults``."""
+
+    embedding_dim: int = DEFAULTS.embedding_dim
     layers: tuple[int, ...] = (128,)
-    batch_size: int = 512
-    epochs: int = 8
-    learning_rate: float = 0.01
+    batch_size: int = DEFAULTS.batch_size
+    epochs: int = DEFAULTS.epochs
+    learning_rate: float = DEFAULTS.learning_rate
     history_length: int = 50
     temperature: float = 0.3
     logq_weight: float = 1.0

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from b2brec.spec import PipelineDefaults
 from trainer.lines import Lines, as_lines
 
 DAY = 86400.0
+DEFAULTS = PipelineDefaults()
 
 
 def decay(age_seconds: np.ndarray, half_life_days: float) -> np.ndarray:
@@ -46,7 +48,11 @@ class Interactions:
 
 
 def build_interactions(
-    frame: pd.DataFrame | Lines, product_ids: list[str], moment: float, *, half_life_days: float = 90.0
+    frame: pd.DataFrame | Lines,
+    product_ids: list[str],
+    moment: float,
+    *,
+    half_life_days: float = DEFAULTS.half_life_days,
 ) -> Interactions:
     """Interactions of the rows (a frame or ``Lines``) before ``moment`` over the catalog ``product_ids``,
     from per-pair aggregates (DuckDB): memory grows with pairs, not lines."""
@@ -55,7 +61,7 @@ def build_interactions(
 
 
 def interactions_from_pairs(
-    pairs: pd.DataFrame, product_ids: list[str], moment: float, *, half_life_days: float = 90.0
+    pairs: pd.DataFrame, product_ids: list[str], moment: float, *, half_life_days: float = DEFAULTS.half_life_days
 ) -> Interactions:
     """``pairs``: ``customer_id, product_id, n, last_ts, decayed`` (``Lines.pairs``)."""
     customers = sorted(set(pairs["customer_id"].tolist()))

@@ -19,8 +19,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from b2brec.features import PRODUCT_ATTRIBUTES
+
 DAY = 86400.0
-ATTRIBUTES = ("art_name", "category", "subcategory")
+ATTRIBUTES = PRODUCT_ATTRIBUTES
+"""Product attributes a row may carry (the feature contract's candidate features besides the id)."""
 _names = itertools.count()
 
 

@@ -57,14 +57,16 @@ def run_pipeline(
     fails (the record then says which stage, why, and keeps the earlier stages' outputs)."""
     for name, value in (("--from-stage", from_stage), ("stage", only)):
         if value is not None and value not in STAGES:
-            raise PipelineError(f"{name} {value!r} is not a stage; use one of {', '.join(STAGES)}")
+            raise PipelineError(f"{name} {value!r} is not a stage; use one of {', '.join(STAGES)}", code="invalid_run")
     if run_id is not None and ctx.data.exists(state_key(run_id)):
         record = load_run(ctx, run_id)
         if record.status.done or from_stage or only:  # a run still going (a worker's) is simply joined
             record = resume(ctx, run_id, from_stage=from_stage or only, until=only)
     else:
         if from_stage not in (None, STAGES[0]) or only not in (None, STAGES[0]):
-            raise PipelineError("a new run starts at the extract stage; pass --run-id of an earlier run to resume")
+            raise PipelineError(
+                "a new run starts at the extract stage; pass --run-id of an earlier run to resume", code="invalid_run"
+            )
         record = start_run(ctx, options, run_id=run_id, until=only)
     seen = {s.name: s.status for s in record.stages}
     stage_started = time.monotonic()

@@ -40,8 +40,8 @@ class RunOptions:
     """The client's row rules (``mapping.transactions.rules`` as JSON), applied by the extract stage."""
     exclude_features: tuple[str, ...] = ()
     """Optional features the client chose to leave out (the client app's Features page)."""
-    half_life_days: float = 90.0
-    """Time decay of popularity and purchase history in the trained model (the train stage's default)."""
+    half_life_days: float = DEFAULTS.half_life_days
+    """Time decay of popularity and purchase history in the trained model."""
 
     def __post_init__(self) -> None:
         # a run record stores options as JSON: a tuple comes back as a list
@@ -58,6 +58,7 @@ class RunOptions:
             "epochs": p.epochs,
             "batch_size": p.batch_size,
             "learning_rate": p.learning_rate,
+            "half_life_days": p.half_life_days,
         }
         transactions = spec.mapping.get("transactions")
         if transactions is not None and transactions.rules is not None and transactions.rules.active:
@@ -192,7 +193,7 @@ def stage_args(stage: str, ctx: PipelineContext, run_id: str, options: RunOption
             "--model-name",
             options.model_name,
         )
-    raise PipelineError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    raise PipelineError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}", code="invalid_run")
 
 
 def stage_outputs(stage: str, ctx: PipelineContext, run_id: str) -> dict[str, Any]:

@@ -25,7 +25,8 @@ def check_run_id(run_id: str) -> str:
     if not RUN_ID.fullmatch(run_id or ""):
         raise PipelineError(
             f"run id {run_id!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            code="invalid_run",
         )
     return run_id
 
@@ -125,7 +126,7 @@ class RunRecord:
         for stage in self.stages:
             if stage.name == name:
                 return stage
-        raise PipelineError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
+        raise PipelineError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}", code="invalid_run")
 
     def planned(self) -> list[StageRecord]:
         """The stages this run is asked to run, in order (up to ``until``)."""

@@ -90,7 +90,9 @@ def load_run(ctx: Context, run_id: str) -> RunRecord:
     found = _store(pctx).read(state_key(check_run_id(run_id)))
     if found is None:
         known = sorted(r.run_id for r in list_runs(pctx))
-        raise PipelineError(f"no pipeline run {run_id!r} (known: {', '.join(known[-5:]) or 'none'})")
+        raise PipelineError(
+            f"no pipeline run {run_id!r} (known: {', '.join(known[-5:]) or 'none'})", code="run_not_found"
+        )
     return RunRecord.from_dict(json.loads(found.data), generation=found.generation)
 
 
@@ -132,13 +134,15 @@ def start_run(
     """Record a new run (no job yet: ``advance`` submits the first stage)."""
     pctx = pipeline_context(ctx)
     if until is not None and until not in STAGES:
-        raise PipelineError(f"stage {until!r} is not a stage; use one of {', '.join(STAGES)}")
+        raise PipelineError(f"stage {until!r} is not a stage; use one of {', '.join(STAGES)}", code="invalid_run")
     run_id = check_run_id(run_id or new_run_id())
     record = RunRecord(run_id=run_id, client=pctx.client, options=asdict(options or RunOptions()), until=until)
     try:
         return _write(pctx, record, create=True)
     except VersionConflict:
-        raise PipelineError(f"run {run_id} already exists; resume it or start a run with another id") from None
+        raise PipelineError(
+            f"run {run_id} already exists; resume it or start a run with another id", code="conflict"
+        ) from None
 
 
 def _job_spec(ctx: PipelineContext, record: RunRecord, stage: StageRecord) -> JobSpec:
@@ -370,26 +374,31 @@ def resume(ctx: Context, run_id: str, *, from_stage: str | None = None, until: s
     pctx = pipeline_context(ctx)
     for name, value in (("--from-stage", from_stage), ("stage", until)):
         if value is not None and value not in STAGES:
-            raise PipelineError(f"{name} {value!r} is not a stage; use one of {', '.join(STAGES)}")
+            raise PipelineError(f"{name} {value!r} is not a stage; use one of {', '.join(STAGES)}", code="invalid_run")
 
     def change(record: RunRecord) -> bool:
         if record.status in {RunStatus.RUNNING, RunStatus.PENDING} and from_stage is None:
-            raise PipelineError(f"run {run_id} is still {record.status.value}; cancel it first or let it finish")
+            raise PipelineError(
+                f"run {run_id} is still {record.status.value}; cancel it first or let it finish", code="conflict"
+            )
         record.until = until
         start = from_stage
         if start is None:
             pending = record.next_stage()
             if pending is None:
-                raise PipelineError(f"run {run_id} already succeeded; start a new run (no --run-id)")
+                raise PipelineError(f"run {run_id} already succeeded; start a new run (no --run-id)", code="conflict")
             start = pending.name
         missing = [s.name for s in record.stages[: STAGES.index(start)] if s.status is not StageStatus.SUCCEEDED]
         if missing:
             raise PipelineError(
-                f"run {run_id}: stage {missing[0]} has not succeeded yet; resume from {missing[0]} first"
+                f"run {run_id}: stage {missing[0]} has not succeeded yet; resume from {missing[0]} first",
+                code="invalid_run",
             )
         for stage in record.stages[STAGES.index(start) :]:
             if stage.status in {StageStatus.RUNNING, StageStatus.SUBMITTING}:
-                raise PipelineError(f"run {run_id}: stage {stage.name} is still running; cancel the run first")
+                raise PipelineError(
+                    f"run {run_id}: stage {stage.name} is still running; cancel the run first", code="conflict"
+                )
             stage.status = StageStatus.PENDING
             stage.error = None
         record.status = RunStatus.RUNNING

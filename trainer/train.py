@@ -58,7 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="Days before the test period the ranker learns from (default: as long as the test period)",
     )
-    parser.add_argument("--half-life-days", type=float, default=90.0, help="Time decay of popularity and history")
+    parser.add_argument(
+        "--half-life-days", type=float, default=defaults.half_life_days, help="Time decay of popularity and history"
+    )
     parser.add_argument("--ranker", choices=("trees", "linear"), default="trees")
     parser.add_argument("--no-two-tower", action="store_true", help="Rank without the two-tower retrieval")
     args = parser.parse_args(argv)

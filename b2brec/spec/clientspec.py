@@ -253,6 +253,8 @@ class PipelineDefaults(_Strict):
     epochs: int = Field(10, ge=1, le=1000)  # an upper bound: early stopping on a validation tail ends sooner
     batch_size: int = Field(512, ge=16, le=1_000_000)  # measured on the demo data (docs/pipeline.md)
     learning_rate: float = Field(0.01, gt=0.0, le=10.0)
+    # time decay (weight 0.5 ** (age / half-life)) of popularity and purchase history, in training and serving
+    half_life_days: float = Field(90.0, gt=0.0, le=3650.0)
 
     # Not spec fields (a run may override them): the smallest window the extractor accepts.
     @property

@@ -19,8 +19,15 @@ def api_features() -> tuple[Response, int]:
 @bp.get("/api/kept")
 @require_role("viewer")
 def api_kept() -> tuple[Response, int]:
-    days = validation.integer(request.args.get("window_days"), "window (days)", low=7, high=3650, default=90)
+    current = services.current_choice()  # without arguments: what the next run would keep
+    days = validation.integer(
+        request.args.get("window_days"), "window (days)", low=7, high=3650, default=int(current["window_days"])
+    )
     coverage = validation.number(
-        request.args.get("revenue_coverage"), "revenue coverage", low=0.05, high=1, default=0.8
+        request.args.get("revenue_coverage"),
+        "revenue coverage",
+        low=0.05,
+        high=1,
+        default=float(current["revenue_coverage"]),
     )
     return ok("kept", services.kept(days, coverage))

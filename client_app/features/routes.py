@@ -11,21 +11,12 @@ from werkzeug.wrappers import Response
 
 from b2brec.errors import B2BRecError
 from client_app.auth.roles import require_role
-from client_app.client import current_client
 from client_app.errors import fix_of
 from client_app.features import bp, services
-from trainer.run_context import RunOptions
 
 
 def _current() -> dict[str, Any]:
-    p = current_client().base_spec.pipeline
-    return {
-        "window_days": p.window_days,
-        "revenue_coverage": p.revenue_coverage,
-        "half_life_days": RunOptions.half_life_days,
-        "exclude_features": [],
-        **services.chosen_options(),
-    }
+    return services.current_choice()
 
 
 def _page(choice: dict[str, Any], *, preview: bool = False, status: int = 200) -> tuple[str, int]:

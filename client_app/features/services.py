@@ -14,6 +14,7 @@ from typing import Any
 
 from b2brec.features import FEATURE_CONTRACT
 from client_app import activity, validation
+from client_app.client import current_client
 from client_app.connections.services import effective_spec
 from client_app.errors import AppError
 from client_app.extensions import db
@@ -43,6 +44,18 @@ def availability() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def current_choice() -> dict[str, Any]:
+    """What the next run uses: the client spec's pipeline defaults, overridden by the saved choices."""
+    p = current_client().base_spec.pipeline
+    return {
+        "window_days": p.window_days,
+        "revenue_coverage": p.revenue_coverage,
+        "half_life_days": p.half_life_days,
+        "exclude_features": [],
+        **chosen_options(),
+    }
 
 
 def chosen_options() -> dict[str, Any]:

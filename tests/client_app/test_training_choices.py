@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from b2brec.projects.local import LocalClientProject, update_spec
 from b2brec.settings import Settings
-from b2brec.spec import TrainingSettings
+from b2brec.spec import PipelineDefaults, TrainingSettings
 from client_app import create_app
 from client_app.config import AppConfig
 from client_app.models import Job, get_preference
@@ -57,6 +57,21 @@ def test_quota_and_approval_threshold_come_from_the_spec(limited: Flask) -> None
     assert "training.quota_per_month" in second  # the fix names the spec field
     with limited.app_context():
         assert db.session.query(Job).count() == 1
+
+
+def test_what_a_choice_keeps_defaults_to_the_spec(app: Flask, signed_in: SignedIn) -> None:
+    client, _ = signed_in("viewer")
+
+    def kept(query: str = "") -> dict[str, int]:
+        response = client.get(f"/features/api/kept{query}")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return dict(response.get_json()["data"])
+
+    # the demo spec keeps the pipeline defaults: a 730-day window and the whole catalog
+    defaults = PipelineDefaults()
+    spec_choice = kept(f"?window_days={defaults.window_days}&revenue_coverage={defaults.revenue_coverage}")
+    assert kept() == spec_choice
+    assert kept("?window_days=90&revenue_coverage=0.8")["products"] < spec_choice["products"]
 
 
 def test_feature_choices_are_saved_and_the_next_run_uses_them(app: Flask, signed_in: SignedIn) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from b2brec.errors import B2BRecError, ErrorCode, lookup, register, registered_codes
+from b2brec.errors import STRICT_ENV, B2BRecError, ErrorCode, UnregisteredCode, lookup, register, registered_codes
 from b2brec.etl.errors import ERROR_CODES, EtlError
 from tests.conftest import REPO_ROOT
 
@@ -82,6 +82,124 @@ def test_the_walker_sees_each_way_a_code_is_written(tmp_path: Path) -> None:
     assert codes_in_source(sample) == {"class_code", "literal_code", "named_code"}
 
 
+def _class_facts(trees: dict[Path, ast.Module]) -> dict[str, tuple[list[str], bool, str | None]]:
+    """Every class in the source: (base names, has a class-level ``code = "x"``, how its ``__init__``
+    takes ``code``: ``"defaulted"``, ``"required"``, ``"fixed"`` (passes a literal up) or None)."""
+    facts: dict[str, tuple[list[str], bool, str | None]] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+            has_code, init = False, None
+            for item in node.body:
+                target = item.targets[0] if isinstance(item, ast.Assign) and len(item.targets) == 1 else None
+                if isinstance(item, ast.AnnAssign):
+                    target = item.target
+                value = getattr(item, "value", None)
+                if isinstance(target, ast.Name) and target.id == "code" and isinstance(value, ast.Constant):
+                    has_code = bool(value.value)
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    args = item.args
+                    params = dict(zip([a.arg for a in args.kwonlyargs], args.kw_defaults, strict=True))
+                    if "code" not in params:
+                        init = "fixed"
+                    else:
+                        default = params["code"]
+                        usable = isinstance(default, ast.Constant) and isinstance(default.value, str) and default.value
+                        init = "defaulted" if usable else "required"
+            facts[node.name] = (bases, has_code, init)
+    return facts
+
+
+def raises_without_code(trees: dict[Path, ast.Module]) -> list[str]:
+    """Each construction of a ``B2BRecError`` (or subclass) that would end in a TypeError at run time:
+    no ``code=`` given and none provided by the class (a class-level code, a defaulted or fixed one in
+    ``__init__``, inherited included); and each subclass that provides no way to get a code at all."""
+    facts = _class_facts(trees)
+
+    def lineage(name: str) -> list[str]:
+        chain: list[str] = []
+        while name in facts and name not in chain:
+            chain.append(name)
+            name = next((b for b in facts[name][0] if b in facts or b == "B2BRecError"), "")
+        return chain + ([name] if name == "B2BRecError" else [])
+
+    errors = {name for name in facts if "B2BRecError" in lineage(name)} | {"B2BRecError"}
+
+    def provides(name: str) -> str | None:
+        """``"yes"`` when a call needs no code=, ``"required"`` when its __init__ demands one, else None."""
+        for cls in lineage(name):
+            if cls == "B2BRecError":
+                return None
+            _, has_code, init = facts[cls]
+            if init == "required":
+                return "required"
+            if has_code or init in {"defaulted", "fixed"}:
+                return "yes"
+        return None
+
+    problems = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name in errors and node.name != "B2BRecError":
+                if provides(node.name) is None:
+                    problems.append(f"{path}:{node.lineno}: class {node.name} has no code and takes none")
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name not in errors or any(k.arg in {"code", None} for k in node.keywords):
+                continue  # a code= (or **kwargs) is passed
+            if name == "B2BRecError" or provides(name) != "yes":
+                problems.append(f"{path}:{node.lineno}: {name}(...) without code=")
+    return problems
+
+
+def test_every_error_raised_gets_a_code() -> None:
+    trees = {p.relative_to(REPO_ROOT): ast.parse(p.read_text(encoding="utf-8")) for p in _sources()}
+    problems = raises_without_code(trees)
+    assert not problems, "errors that would raise TypeError (no code):\n" + "\n".join(problems)
+
+
+def test_the_code_check_sees_each_way_a_code_goes_missing() -> None:
+    sample = ast.parse(
+        "class Coded(B2BRecError):\n"
+        '    code = "coded"\n'
+        "class Child(Coded): pass\n"
+        "class Needs(B2BRecError):\n"
+        "    def __init__(self, message, *, code): super().__init__(message, code=code)\n"
+        "class Defaulted(B2BRecError):\n"
+        '    def __init__(self, message, *, code="invalid_input"): super().__init__(message, code=code)\n'
+        "class Bare(B2BRecError): pass\n"
+        'raise B2BRecError("bare")\n'
+        'raise B2BRecError("ok", code="x")\n'
+        'raise Child("ok")\n'
+        'raise Defaulted("ok")\n'
+        'raise Needs("missing")\n'
+        'raise errors.B2BRecError("qualified")\n'
+        'raise Bare("bare subclass")\n'
+    )
+    found = raises_without_code({Path("sample.py"): sample})
+    assert [p.split(": ", 1)[1] for p in found] == [
+        "class Bare has no code and takes none",
+        "B2BRecError(...) without code=",
+        "Needs(...) without code=",
+        "B2BRecError(...) without code=",
+        "Bare(...) without code=",
+    ]
+
+
+def test_a_bad_port_is_an_invalid_setting() -> None:
+    from serving.__main__ import port_from_env
+
+    assert port_from_env({"PORT": "8081"}) == 8081
+    for bad in ("x", "0", "70000"):
+        with pytest.raises(B2BRecError) as failure:
+            port_from_env({"PORT": bad})
+        assert failure.value.code == "invalid_settings" and "$PORT" in failure.value.message
+
+
 def test_an_error_carries_status_title_and_fix_from_the_registry() -> None:
     err = B2BRecError("no model yet", code="no_model")
     assert (err.http_status, err.entry.title) == (404, "no trained model")
@@ -99,7 +217,17 @@ def test_a_code_is_required_and_registered_once() -> None:
         register("no_model", 500, "something else")
     with pytest.raises(ValueError, match="4xx/5xx"):
         register("test_bad_status", 200, "not an error")
+
+
+def test_an_unregistered_code_fails_loudly_under_the_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the suite runs with the strict flag (tests/conftest.py): a typo in a code fails where it is raised
+    with pytest.raises(UnregisteredCode, match="never_registered"):
+        lookup("never_registered")
+    with pytest.raises(UnregisteredCode, match="never_registered"):
+        B2BRecError("typo", code="never_registered")
+    monkeypatch.delenv(STRICT_ENV)  # in production it is answered as an internal error
     assert lookup("never_registered") == ErrorCode("never_registered", 500, "unregistered error")
+    assert B2BRecError("typo", code="never_registered").http_status == 500
 
 
 @pytest.mark.parametrize("code", sorted(registered_codes()))

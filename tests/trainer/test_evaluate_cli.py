@@ -4,11 +4,15 @@ the days before the cutoff, print the model and every baseline on the test perio
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from b2brec.context import client_context
+from b2brec.errors import B2BRecError
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import LocalClientProject
 from b2brec.settings import Settings
 from cli.main import app
@@ -70,6 +74,30 @@ def test_evaluate_prints_model_and_every_baseline(
     assert "best baseline" in result.output
     model = saved["rows"]["b2brec (served model)"]
     assert 0.0 < model["all/recall@100"] <= 1.0
+
+
+def test_the_backtest_is_a_service_with_events_and_a_typed_result(
+    settings: Settings, project: LocalClientProject
+) -> None:
+    from trainer.backtest import run_backtest
+    from trainer.experiment import MODEL
+
+    events: list[ProgressEvent] = []
+    ctx = client_context(project.spec.project_id, settings)
+    result = run_backtest(ctx, date(2026, 6, 20), test_days=10, two_tower=False, on_event=events.append)
+    assert (result.cutoff, result.test_days, result.end) == (date(2026, 6, 20), 10, date(2026, 6, 30))
+    assert {MODEL, "most_popular", "ease", "als"} <= set(result.comparison.rows)
+    assert 0.0 < result.comparison.rows[MODEL]["all/recall@100"] <= 1.0
+    assert json.loads(json.dumps(result.to_dict()))["rows"].keys() == result.comparison.rows.keys()
+    kinds = [(e.stage, e.kind) for e in events]
+    assert kinds[:3] == [("extract", "start"), ("extract", "done"), ("compare", "start")]
+    assert kinds[-1] == ("compare", "done") and ("compare", "advance") in kinds
+    advances = [e.done for e in events if e.kind == "advance"]
+    assert advances == list(range(1, len(advances) + 1))
+    # a test period after the data: refused with a code, not a traceback
+    with pytest.raises(B2BRecError, match="no transactions in the test period") as failure:
+        run_backtest(ctx, date(2027, 1, 1), two_tower=False)
+    assert failure.value.http_status == 422
 
 
 def test_evaluate_rejects_a_bad_cutoff(settings: Settings, project: LocalClientProject) -> None:

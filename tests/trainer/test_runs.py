@@ -204,13 +204,19 @@ def test_a_claim_left_by_a_dead_driver_expires(settings: Settings, project: Loca
 
 def test_unknown_runs_and_bad_ids_are_refused(settings: Settings, project: LocalClientProject, log_dir: Path) -> None:
     ctx = quick_context(settings, project.project_id, log_dir)
-    with pytest.raises(PipelineError, match="no pipeline run 'nope'"):
+    with pytest.raises(PipelineError, match="no pipeline run 'nope'") as missing:
         runs.poll(ctx, "nope")
-    with pytest.raises(PipelineError, match="is not valid"):
+    assert (missing.value.code, missing.value.http_status) == ("run_not_found", 404)
+    with pytest.raises(PipelineError, match="is not valid") as bad_id:
         runs.start_run(ctx, run_id="../x")
+    assert (bad_id.value.code, bad_id.value.http_status) == ("invalid_run", 422)
+    with pytest.raises(PipelineError, match="is not a stage") as bad_stage:
+        runs.start_run(ctx, until="deploy")
+    assert bad_stage.value.http_status == 422
     runs.start_run(ctx, run_id="r1")
-    with pytest.raises(PipelineError, match="already exists"):
+    with pytest.raises(PipelineError, match="already exists") as twice:
         runs.start_run(ctx, run_id="r1")
+    assert twice.value.http_status == 409
     assert os.path.exists(project.storage("data").url("runs/r1/state.json").removeprefix("file://"))
 
 
@@ -247,3 +253,16 @@ def test_a_run_recorded_before_run_records_is_still_read(
     assert extract.job is not None and extract.job.seconds == 60.0 and extract.outputs == {"dataset": "file:///d"}
     resumed = runs.resume(ctx, record.run_id)  # and it resumes at train, now in the new format
     assert resumed.stage("train").status is StageStatus.PENDING and resumed.stage("train").attempt == 1
+
+
+def test_the_cli_says_a_missing_run_is_not_found(settings: Settings, project: LocalClientProject) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    env = {"B2BREC_HOME": str(settings.home), "B2BREC_ENVIRONMENTS_DIR": str(settings.environments_dir)}
+    result = CliRunner().invoke(
+        app, ["pipeline", "status", "--client", project.project_id, "--run-id", "nope"], env=env
+    )
+    assert result.exit_code == 2
+    assert "error (run_not_found)" in result.output and "no pipeline run 'nope'" in result.output

@@ -39,17 +39,19 @@ from b2brec.ranking import (
     neighbour_scores,
     top_n,
 )
+from b2brec.spec import PipelineDefaults
 from trainer.baselines import default_lambda, ease_items, ease_weights
 from trainer.evaluation import EvalSplit, Scorer
 from trainer.interactions import DAY, Interactions, build_interactions
 from trainer.lines import Lines, as_lines
 
 log = logging.getLogger(__name__)
+DEFAULTS = PipelineDefaults()
 
 
 @dataclass(frozen=True, kw_only=True)
 class HybridConfig:
-    half_life_days: float = 90.0
+    half_life_days: float = DEFAULTS.half_life_days
     validation_days: int = 30
     neighbours: int = 100
     ease_lambda: float | None = None

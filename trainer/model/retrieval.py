@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from b2brec.features import CANDIDATE_FEATURES
+from b2brec.features import CANDIDATE_FEATURES, QUERY_FEATURES
 from trainer.keras_env import require_keras2
 
 tf = require_keras2()  # before TFRS, which needs Keras 2
@@ -14,16 +14,10 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 from trainer.model.towers import CandidateTower, ProductEmbedding, QueryTower, TowerConfig  # noqa: E402
 from trainer.tf_types import KerasModel, Tensor  # noqa: E402
 
-QUERY_INPUTS: tuple[str, ...] = (
-    "customer_id",
-    "city",
-    "timestamp",
-    "history",
-    "history_weight",
-    "recency",
-    "frequency",
-    "avg_revenue",
-)
+QUERY_AGGREGATES: tuple[str, ...] = ("history", "history_weight", "recency", "frequency", "avg_revenue")
+"""Per-customer inputs built from the query features: the purchase history (ids and weights), recency,
+frequency and average revenue (``revenue`` reaches the query tower only through ``avg_revenue``)."""
+QUERY_INPUTS: tuple[str, ...] = (*(f for f in QUERY_FEATURES if f != "revenue"), *QUERY_AGGREGATES)
 CANDIDATE_INPUTS: tuple[str, ...] = (*CANDIDATE_FEATURES, "popularity")
 
 

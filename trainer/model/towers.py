@@ -19,10 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from b2brec.features import PRODUCT_ATTRIBUTES, feature
 from trainer.keras_env import require_keras2
 from trainer.tf_types import KerasLayer, StringLookup, Tensor
 
 tf = require_keras2()
+
+CATEGORICAL_ATTRIBUTES: tuple[str, ...] = tuple(f for f in PRODUCT_ATTRIBUTES if feature(f).encoding == "ids")
+"""Product attributes embedded from an id vocabulary (category, subcategory); the name goes in as tokens."""
 # The Keras base classes under Any-typed names: mypy cannot take a base class from the `tf` variable (trainer.tf_types).
 _Layer: Any = tf.keras.layers.Layer
 _Model: Any = tf.keras.Model
@@ -124,10 +128,10 @@ class CandidateTower(_Model):
         vocabularies = vocab["vocabularies"]
         self.products = products
         self.categorical: dict[str, tuple[KerasLayer, KerasLayer]] = {}
-        for feature in ("category", "subcategory"):
-            if feature in vocabularies:
-                lookup = _string_lookup(vocabularies[feature])
-                self.categorical[feature] = (lookup, tf.keras.layers.Embedding(lookup.vocabulary_size(), dim // 2))
+        for name in CATEGORICAL_ATTRIBUTES:
+            if name in vocabularies:
+                lookup = _string_lookup(vocabularies[name])
+                self.categorical[name] = (lookup, tf.keras.layers.Embedding(lookup.vocabulary_size(), dim // 2))
         self.use_name = "art_name_tokens" in vocabularies
         if self.use_name:
             self.token_lookup = _string_lookup(vocabularies["art_name_tokens"], mask=True)
@@ -142,8 +146,8 @@ class CandidateTower(_Model):
     def call(self, inputs: dict[str, Tensor], training: bool = False) -> Tensor:
         product, _ = self.products(inputs["product_id"])
         parts = [product, self.popularity_embedding(self.popularity_bucket(inputs["popularity"]))]
-        for feature, (lookup, embedding) in self.categorical.items():
-            parts.append(embedding(lookup(inputs[feature])))
+        for name, (lookup, embedding) in self.categorical.items():
+            parts.append(embedding(lookup(inputs[name])))
         if self.use_name:
             tokens = tf.strings.split(_normalize_text(inputs["art_name"]))
             index = self.token_lookup(tokens.to_tensor(default_value=""))
