@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from b2brec.security.hosts import AllowList
@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         description="Network attachment (projects/P/regions/R/networkAttachments/N) Vertex AI jobs join through a "
         "Private Service Connect interface, so they reach the client's internal MLflow service.",
     )
+    vertex_dns_domain: str | None = Field(
+        None,
+        description="DNS domain (ending in a dot, e.g. run.app.) Vertex AI jobs resolve through the client VPC's Cloud "
+        "DNS (a DNS peering of their PSC interface): MLflow's run.app name reaches the VPC's private zone.",
+    )
+    vertex_dns_network: str | None = Field(
+        None, description="Name of the client VPC (in the client project) whose Cloud DNS serves vertex_dns_domain."
+    )
     trainer_image: str | None = Field(None, description="Container image URI Vertex AI jobs run.")
     mlflow_uri: str | None = Field(
         None, description="The client's MLflow tracking server URL (backend=gcp; locally the project's own server)."
@@ -102,6 +110,19 @@ class Settings(BaseSettings):
     def allowed_hosts(self, client_id: str) -> tuple[str, ...]:
         """The operator's allow-list of private networks/hosts for one client (empty by default)."""
         return tuple(self.source_hosts_allowed.get(client_id, ()))
+
+    @model_validator(mode="after")
+    def _dns_peering(self) -> Settings:
+        domain, network = self.vertex_dns_domain, self.vertex_dns_network
+        if bool(domain) != bool(network):
+            raise ValueError("set both B2BREC_VERTEX_DNS_DOMAIN and B2BREC_VERTEX_DNS_NETWORK, or neither")
+        if domain and not domain.endswith("."):
+            raise ValueError(f"B2BREC_VERTEX_DNS_DOMAIN={domain!r} must end with a dot (e.g. run.app.)")
+        if domain and not self.vertex_network_attachment:
+            raise ValueError(
+                "B2BREC_VERTEX_DNS_* peer DNS over the jobs' PSC interface: set B2BREC_VERTEX_NETWORK_ATTACHMENT"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -6,10 +6,10 @@ tests construct one explicitly.
 
 from __future__ import annotations
 
-import re
-
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from b2brec.security.api_keys import split_keys
 
 MAX_K = 500
 """Largest ``k`` a request may ask for (the evaluation's largest cut-off, Recall@100)."""
@@ -23,11 +23,6 @@ MIN_ADMIN_TOKEN_LENGTH = 16
 MAX_BODY_BYTES = 2 << 20
 """Default body cap. A full batch (1,000 customer ids and cities of 256 ASCII characters, full filter
 lists) is about 1 MiB; requests larger than the cap get 413 before they are read."""
-
-
-def split_keys(value: str) -> tuple[bytes, ...]:
-    """API keys separated by commas or whitespace (one per line is the usual form)."""
-    return tuple(key.encode() for key in re.split(r"[,\s]+", value) if key)
 
 
 class ServingSettings(BaseSettings):

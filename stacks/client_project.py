@@ -58,12 +58,14 @@ APIS: tuple[str, ...] = (
     "bigquerystorage.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
+    "dns.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "redis.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
+    "servicedirectory.googleapis.com",
     "servicenetworking.googleapis.com",
     "sqladmin.googleapis.com",
     "storage.googleapis.com",
@@ -204,8 +206,18 @@ class ClientProjectStack(PlatformStack):
             ),
         )
 
+        # The PSC endpoint, private run.app zone and DNS peer grant let Vertex AI jobs reach MLflow (docs/infra.md).
         network = Network(
-            self, "network", NetworkProps(project_id=project_id, region=region, name="b2brec", labels=labels)
+            self,
+            "network",
+            NetworkProps(
+                project_id=project_id,
+                region=region,
+                name="b2brec",
+                labels=labels,
+                google_apis_ip="10.10.255.2",  # outside both subnets
+                vertex_project_number=self.project.number,
+            ),
         )
         egress = Egress(network=network.vpc.id, subnetwork=network.subnet.id)
 
@@ -326,8 +338,8 @@ class ClientProjectStack(PlatformStack):
                    # the retraining check accepts only the scheduler account's OIDC token for this audience
                    "B2BREC_APP_SCHEDULER_INVOKER": reference(self, emails["scheduler"]),
                    "B2BREC_APP_SCHEDULER_AUDIENCE": retrain_audience(project_id),
-                   # jobs join the VPC through this attachment, so they reach the internal MLflow service
-                   **({"B2BREC_VERTEX_NETWORK_ATTACHMENT": network.attachment.id} if network.attachment else {}),
+                   # jobs join the VPC through its attachment and peer run.app. with it: they reach MLflow
+                   **network.vertex_env(),
                    **broker.env()}  # fmt: skip
         client_app = self._service(
             spec, "client-app", emails, labels, egress, scaling.client_app,

@@ -21,7 +21,7 @@ from typing import Any
 
 from b2brec.backends.client_admin import ClientAdmin, LocalClientAdmin, cloud_client_admin, deployer_credentials
 from b2brec.backends.cloud_run_jobs import ETL_JOB_MACHINE, CloudRunJobRunner
-from b2brec.backends.jobs import JobRunner, MachineSpec, VertexJobRunner
+from b2brec.backends.jobs import DnsPeering, JobRunner, MachineSpec, VertexJobRunner
 from b2brec.backends.schedules import BeatSchedules, CloudSchedulerJobs, ScheduleStore
 from b2brec.backends.secrets import SecretManagerStore, SecretStore
 from b2brec.backends.storage import ObjectStore
@@ -93,6 +93,11 @@ class ClientBackends:
             labels=self.spec.all_labels,
             spot=settings.vertex_spot,
             network_attachment=settings.vertex_network_attachment,
+            dns_peering=(
+                (DnsPeering(domain=settings.vertex_dns_domain, network=settings.vertex_dns_network),)
+                if settings.vertex_dns_domain and settings.vertex_dns_network
+                else ()
+            ),
         )
 
     @cached_property

@@ -43,6 +43,18 @@ class MachineSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DnsPeering:
+    """A DNS domain a Vertex AI job resolves through a VPC's Cloud DNS (over its PSC interface)."""
+
+    domain: str
+    """Ends with a dot: ``run.app.``."""
+    network: str
+    """Name of the VPC whose private zones answer for ``domain``."""
+    project: str | None = None
+    """Project of that VPC; None = the project the job runs in."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class JobSpec:
     """One pipeline stage run: ``python -m {module} {args...}``."""
 
@@ -209,6 +221,7 @@ class VertexJobRunner:
         labels: dict[str, str] | None = None,
         spot: bool = False,
         network_attachment: str | None = None,
+        dns_peering: tuple[DnsPeering, ...] = (),
         client: Any = None,
     ) -> None:
         self.project = project
@@ -219,6 +232,9 @@ class VertexJobRunner:
         self.labels = labels or {}
         self.spot = spot
         self.network_attachment = network_attachment
+        if dns_peering and not network_attachment:
+            raise JobError("DNS peering for Vertex AI jobs needs a network attachment (their PSC interface)")
+        self.dns_peering = dns_peering
         self._client = client
 
     @property
@@ -267,7 +283,19 @@ class VertexJobRunner:
             )
         if self.network_attachment:
             # Private Service Connect interface into the client's VPC: the job reaches the internal MLflow service.
-            job_spec.psc_interface_config = v1.PscInterfaceConfig(network_attachment=self.network_attachment)
+            # Its DNS peering makes MLflow's *.run.app name resolve in the VPC's private zone (the PSC endpoint
+            # for Google APIs), without which an internal-ingress service answers 403/404 to the job.
+            job_spec.psc_interface_config = v1.PscInterfaceConfig(
+                network_attachment=self.network_attachment,
+                dns_peering_configs=[
+                    v1.DnsPeeringConfig(
+                        domain=peering.domain,
+                        target_project=peering.project or self.project,
+                        target_network=peering.network,
+                    )
+                    for peering in self.dns_peering
+                ],
+            )
         return v1.CustomJob(display_name=spec.name, job_spec=job_spec, labels=self.labels)
 
     def submit(self, spec: JobSpec) -> str:

@@ -17,13 +17,13 @@ from b2brec.bundle import check_version, list_versions
 from b2brec.errors import B2BRecError
 from b2brec.live import Deployment as LiveDeployment
 from b2brec.live import deploy_live_version, deployment_history, live_version, rollback_live_version
+from b2brec.security.api_keys import split_keys
 from client_app import activity, validation
 from client_app.client import current_client
 from client_app.deployments import serving
 from client_app.errors import AppError
 from client_app.extensions import db
 from client_app.models import ApiKey, utcnow
-from serving.config import split_keys
 
 KEYS_SECRET = "serving-api-keys"
 

@@ -7,13 +7,20 @@ get past configuration and reach its first real dependency:
 - MLflow: starts against a real PostgreSQL with the database URI the stack gives it, as the IAM user
   the stack names, and creates its schema;
 - ETL: reaches the client's secrets or warehouse (Secret Manager / BigQuery: no emulator here, the
-  requests are asserted in tests/core/test_backends_gcp.py).
+  requests are asserted in tests/core/test_backends_gcp.py);
+- the two Flask apps (gunicorn, the image's ENTRYPOINT): with exactly the stack's variables they get past
+  their settings and stop at Secret Manager (their key lives there; no emulator); with the key given as a
+  single machine gives it they migrate a real PostgreSQL as the IAM user the stack names and answer
+  /healthz, using a Memorystore-shaped broker;
+- the apps' workers (Cloud Run worker pools): consume from a Memorystore-shaped broker.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -125,6 +132,54 @@ def test_serving_starts_without_any_model_so_a_first_apply_succeeds(
     assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 503
 
 
+@contextmanager
+def iam_database(user: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL database owned by a NOLOGIN role and a LOGIN role for ``user`` (plus a test suffix) that is
+    only a member of it: what ``database_roles`` grants an IAM database user on Cloud SQL. Yields
+    ``(login, database)``; both are dropped afterwards."""
+    suffix = uuid.uuid4().hex[:8]
+    database, owner, login = f"b2brec_image_{suffix}", f"cloudsqlsuperuser_{suffix}", f"{user}.{suffix}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE ROLE "{owner}" NOLOGIN'))
+            conn.execute(sa.text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{owner}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{database}" OWNER "{owner}"'))
+    except Exception as exc:  # noqa: BLE001 (any driver error: the service is not usable)
+        admin.dispose()
+        _unavailable("PostgreSQL", exc)
+    try:
+        yield login, database
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{login}"'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{owner}"'))
+        admin.dispose()
+
+
+def local_database_url(stack_url: str, login: str, database: str) -> str:
+    """The stack's URI (IAM user through the Auth Proxy on 127.0.0.1:5432, no password) with only the server's
+    address, the database and the user's test suffix changed."""
+    uri = urlsplit(stack_url)
+    assert uri.hostname == "127.0.0.1" and uri.port == 5432 and uri.password is None, stack_url
+    admin_url = sa.make_url(POSTGRES_ADMIN_URL)
+    return uri._replace(
+        netloc=f"{login.replace('@', '%40')}@{admin_url.host or '127.0.0.1'}:{admin_url.port or 5432}",
+        path=f"/{database}",
+    ).geturl()
+
+
+def table_owners(database: str, table: str) -> list[str]:
+    engine = sa.create_engine(sa.make_url(POSTGRES_ADMIN_URL).set(database=database))
+    try:  # disposed here, so no pooled connection is left for the garbage collector to warn about later
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = :t"), {"t": table}).all()
+    finally:
+        engine.dispose()
+    return [row[0] for row in rows]
+
+
 # --- MLflow -------------------------------------------------------------------------------------------
 
 
@@ -140,52 +195,26 @@ def test_mlflow_starts_on_postgresql_with_the_stacks_uri(
     assert uri.password is None, "the Auth Proxy logs in with the service account: no password in the URI"
     user = unquote(uri.username or "")
     assert user == "mlflow@client-nordhandel-gmbh-prod.iam"
-    admin_url = sa.make_url(POSTGRES_ADMIN_URL)
-    suffix = uuid.uuid4().hex[:8]
-    database, owner, login = f"b2brec_mlflow_{suffix}", f"cloudsqlsuperuser_{suffix}", f"{user}.{suffix}"
-    try:
-        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE ROLE "{owner}" NOLOGIN'))
-            conn.execute(sa.text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{owner}"'))
-            conn.execute(sa.text(f'CREATE DATABASE "{database}" OWNER "{owner}"'))
-    except Exception as exc:  # noqa: BLE001 (any driver error: the service is not usable)
-        _unavailable("PostgreSQL", exc)
-    try:
-        # The stack's URI with only the server's address, the database and the user's test suffix changed.
-        local = uri._replace(
-            netloc=f"{login.replace('@', '%40')}@{admin_url.host or '127.0.0.1'}:{admin_url.port or 5432}",
-            path=f"/{database}",
-        ).geturl()
+    with iam_database(user) as (login, database):
         port = free_port()
         server = start(
             image_envs["mlflow"],
-            {**env, "MLFLOW_BACKEND_STORE_URI": local, "PORT": str(port), "MLFLOW_HOST": "127.0.0.1",
-             "MLFLOW_WORKERS": "1", "STORAGE_EMULATOR_HOST": gcs_emulator, **NO_METADATA_SERVER},
+            {**env, "MLFLOW_BACKEND_STORE_URI": local_database_url(env["MLFLOW_BACKEND_STORE_URI"], login, database),
+             "PORT": str(port), "MLFLOW_HOST": "127.0.0.1", "MLFLOW_WORKERS": "1",
+             "STORAGE_EMULATOR_HOST": gcs_emulator, **NO_METADATA_SERVER},
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         assert server.wait_http(f"{base}/health", timeout=180).status_code == 200
         # Its callers use the run.app URL: the Host header the stack allows must be accepted.
         created = httpx.post(
             f"{base}/api/2.0/mlflow/experiments/create",
-            json={"name": f"contract-{suffix}"},
+            json={"name": f"contract-{database}"},
             headers={"Host": urlsplit(MLFLOW_URL).hostname or ""},
             timeout=30,
         )
         assert created.status_code == 200, created.text
-        engine = sa.create_engine(admin_url.set(database=database))
-        try:  # disposed here, so no pooled connection is left for the garbage collector to warn about later
-            with engine.connect() as conn:
-                tables = conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'experiments'")).all()
-        finally:
-            engine.dispose()
-        assert tables == [(login,)], "MLflow created its schema as the IAM user"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{login}"'))
-            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{owner}"'))
-        admin.dispose()
+        assert table_owners(database, "experiments") == [login], "MLflow created its schema as the IAM user"
+        server.stop()
 
 
 def test_mlflow_refuses_to_start_without_its_database(image_envs: dict[str, ImageEnv], tmp_path: Path) -> None:
@@ -309,3 +338,73 @@ def test_worker_pool_consumes_from_a_memorystore_shaped_broker_with_the_stacks_e
     _send(tls_redis, task)
     _wait_for(worker, f"Task {task}[")
     assert tls_redis.password not in worker.output(), "the AUTH string never reaches the log"
+
+
+# --- the web apps (gunicorn: the image's ENTRYPOINT) ----------------------------------------------------------
+
+WEB_APPS = [*[(stack, "client-app") for stack in CLIENT_STACKS], ("control-plane", "control-plane")]
+DATABASE_ENV = {"client-app": "B2BREC_DATABASE_URL", "control-plane": "B2BREC_CP_DATABASE_URL"}
+KEY_ENV = {"client-app": "B2BREC_APP_SECRET_KEY", "control-plane": "B2BREC_CP_SECRET_KEY"}
+"""Where a single machine gives the app its key; on GCP the app reads (or creates) it in Secret Manager."""
+MIGRATED_TABLE = {"client-app": "users", "control-plane": "operators"}
+
+
+def _web_env(stacks: dict[str, Synthesized], stack: str, image: str, server: TlsRedis) -> dict[str, str]:
+    """The web service's variables as the stack gives them (references resolved, the broker a Memorystore-shaped
+    local server, the AUTH string its secret holds), and nothing else but Cloud Run's PORT."""
+    contract = IMAGES[image]
+    assert contract.runs_as is not None
+    runtime = containers(stack, stacks[stack].data)[contract.runs_as]
+    assert not runtime.args and not runtime.command, "the stack runs the image's own ENTRYPOINT"
+    assert set(runtime.secret_env) == {AUTH_ENV}
+    assert [sidecar["name"] for sidecar in runtime.sidecars] == ["cloud-sql-proxy"]
+    return {
+        **runtime.resolved_env(_broker_references(server)),
+        AUTH_ENV: server.password,
+        "PORT": str(free_port()),
+        **NO_METADATA_SERVER,
+    }
+
+
+def _exited(server: Any, timeout: float = 180) -> str:
+    deadline = time.monotonic() + timeout
+    while server.process.poll() is None:
+        assert time.monotonic() < deadline, f"still running after {timeout:.0f}s:\n{server.output()[-4000:]}"
+        time.sleep(0.3)
+    return str(server.output())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("stack", "image"), WEB_APPS)
+def test_web_app_starts_with_the_stacks_env_and_reaches_its_dependencies(
+    stacks: dict[str, Synthesized],
+    image_envs: dict[str, ImageEnv],
+    start: Any,
+    tls_redis: TlsRedis,
+    stack: str,
+    image: str,
+) -> None:
+    """gunicorn with the image's ENTRYPOINT and the stack's environment; the Cloud SQL Auth Proxy's address is a
+    real PostgreSQL where the IAM user the stack names holds only what the stack grants it.
+
+    1. Exactly as the stack gives it: past its settings (spec, database URL, broker), the app's first call
+       is Secret Manager for its key, which has no emulator here and no credentials: it stops there.
+    2. With the key given as a single machine gives it (the stand-in for Secret Manager): it migrates its
+       schema as the IAM user, and /healthz answers 200."""
+    image_env = image_envs[IMAGES[image].dockerfile.removesuffix(".Dockerfile")]
+    env = _web_env(stacks, stack, image, tls_redis)
+    user = unquote(urlsplit(env[DATABASE_ENV[image]]).username or "")
+    assert user.endswith(".iam"), f"{image} logs in as its IAM database user, not {user!r}"
+    with iam_database(user) as (login, database):
+        env[DATABASE_ENV[image]] = local_database_url(env[DATABASE_ENV[image]], login, database)
+
+        output = _exited(start(image_env, env))
+        assert not [marker for marker in (*CONFIG_ERRORS, "ValidationError") if marker in output], output[-4000:]
+        assert "google/cloud/secretmanager" in output and "DefaultCredentialsError" in output, output[-4000:]
+
+        server = start(image_env, {**env, KEY_ENV[image]: uuid.uuid4().hex * 2})
+        health = server.wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", timeout=180)
+        assert health.status_code == 200, f"{health.text}\n{server.output()[-3000:]}"
+        assert table_owners(database, MIGRATED_TABLE[image]) == [login], "its schema, created as the IAM user"
+        assert "Booting worker" in server.output() and tls_redis.password not in server.output()
+        server.stop()
