@@ -24,11 +24,13 @@ from cdktn_provider_google.cloud_scheduler_job import (
     CloudSchedulerJobHttpTargetOauthToken,
     CloudSchedulerJobRetryConfig,
 )
+from cdktn_provider_google.project_iam_custom_role import ProjectIamCustomRole
 from constructs import Construct
 
 from modules.base import (
     PropsError,
     bind_members,
+    key,
     reference,
     require_iam,
     require_labels,
@@ -41,6 +43,18 @@ from modules.cloud_run import PLACEHOLDER_IMAGE, Egress, container_env
 JOB_DEPLOY_TOOL_OWNED: tuple[str, ...] = ("client", "client_version", "template[0].template[0].containers[0].image")
 SCHEDULE_APP_OWNED: tuple[str, ...] = ("schedule", "time_zone", "paused")
 """Scheduler job fields the client app changes at run time (a later apply keeps the app's choice)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LauncherRole:
+    """A custom role on the job for callers that run it with per-execution overrides (args, env) and follow
+    the execution: ``roles/run.invoker`` runs the job only as configured, ``roles/run.developer`` could
+    also change it. The role is defined on the project and granted on this job only."""
+
+    role_id: str
+    title: str
+    permissions: tuple[str, ...]
+    members: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +81,7 @@ class ScheduledJobProps:
     """Environment variable -> secret id (latest version)."""
     iam: dict[str, list[str]] = field(default_factory=dict)
     """``role -> members`` on the job; the scheduler's account gets roles/run.invoker automatically."""
+    launcher: LauncherRole | None = None
 
 
 class ScheduledJob(Construct):
@@ -135,6 +150,28 @@ class ScheduledJob(Construct):
         bind_members(
             self, CloudRunV2JobIamMember, iam, project=props.project_id, location=props.region, name=self.job.name
         )
+        if props.launcher is not None:
+            launcher = props.launcher
+            require_iam({"roles/run.invoker": list(launcher.members)}, where)  # well-formed, not public
+            self.launcher_role = ProjectIamCustomRole(
+                self,
+                "launcher_role",
+                project=props.project_id,
+                role_id=launcher.role_id,
+                title=launcher.title,
+                description=f"Run Cloud Run job {props.name} with overrides and follow its executions (not change it).",
+                permissions=list(launcher.permissions),
+            )
+            for member in sorted(launcher.members):
+                CloudRunV2JobIamMember(
+                    self,
+                    key("iam", "launcher", member),
+                    project=props.project_id,
+                    location=props.region,
+                    name=self.job.name,
+                    role=self.launcher_role.name,  # a reference: the binding waits for the role
+                    member=reference(self, member),
+                )
         self.trigger = CloudSchedulerJob(
             self,
             "trigger",

@@ -52,6 +52,23 @@ jobs are the only scheduler jobs in a client project. Updating a job whose targe
 needs ``actAs`` on the token's account: that is the ``scheduler`` account, which holds nothing the
 app does not already hold (run.invoker on the ETL job, an OIDC token the app itself checks)."""
 
+ETL_LAUNCHER_ROLE_ID = "b2brecEtlLauncher"
+ETL_LAUNCHER_PERMISSIONS: tuple[str, ...] = (
+    "run.jobs.get",
+    "run.jobs.run",
+    "run.jobs.runWithOverrides",
+    "run.executions.get",
+    "run.executions.list",
+    "run.executions.cancel",
+)
+"""The client app runs the ``etl`` job for a business user's "Run now" with the run's id and spec as
+per-execution overrides, then follows and may cancel the execution (``b2brec.backends.cloud_run_jobs``:
+``run_job`` with overrides, ``get_execution``, ``list_executions`` to find a run it already submitted,
+``cancel_execution``). ``roles/run.invoker`` allows none of the overrides or execution reads;
+``roles/run.developer`` would also let the app change the job. Granted on the ``etl`` job only. What the
+overrides allow is bounded by the job's identity and image: the app cannot change either (no actAs on
+``etl-runner``, no ``run.jobs.update``)."""
+
 DATASET_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "raw_data": {
         "roles/bigquery.dataEditor": ("etl-runner",),

@@ -24,7 +24,7 @@ from modules.bigquery import PREDICTION_TABLES, RAW_TABLES, BigQueryDataset, Dat
 from modules.bucket import DEFAULT_TIERS, Bucket, BucketProps, TierRule
 from modules.budget import Budget, BudgetProps
 from modules.cloud_run import CLOUD_SQL_PROXY_PORT, CloudRunService, CloudRunServiceProps, Egress
-from modules.cloud_run_job import ScheduledJob, ScheduledJobProps
+from modules.cloud_run_job import LauncherRole, ScheduledJob, ScheduledJobProps
 from modules.cloud_run_worker_pool import CloudRunWorkerPool, CloudRunWorkerPoolProps
 from modules.cloud_sql import CloudSqlPostgres, CloudSqlProps, iam_user_name
 from modules.memorystore import Memorystore, MemorystoreProps
@@ -40,6 +40,8 @@ from stacks.client_iam import (
     BUCKET_ROLES,
     COMPONENTS,
     DATASET_ROLES,
+    ETL_LAUNCHER_PERMISSIONS,
+    ETL_LAUNCHER_ROLE_ID,
     PROJECT_ROLES,
     PUBLIC_SERVICES,
     SCHEDULE_EDITOR_PERMISSIONS,
@@ -414,7 +416,13 @@ class ClientProjectStack(PlatformStack):
                 env=base_env,
                 # No secret env: the job reads source passwords from Secret Manager at run time
                 # (etl-runner holds secretAccessor on each), so none sits in its environment.
-                iam={"roles/run.invoker": [members["client-app"]]},
+                # the app's "Run now" runs this job with the run's id and spec as overrides and follows it
+                launcher=LauncherRole(
+                    role_id=ETL_LAUNCHER_ROLE_ID,
+                    title="b2brec ETL launcher",
+                    permissions=ETL_LAUNCHER_PERMISSIONS,
+                    members=(members["client-app"],),
+                ),
             ),
         )
         Schedules(

@@ -12,7 +12,7 @@ import pytest
 
 from b2brec.spec import list_environments
 from modules.schedules import PAUSED_CRON, RETRAIN_CHECK_PATH, retrain_audience
-from stacks.client_iam import SCHEDULE_EDITOR_PERMISSIONS
+from stacks.client_iam import SCHEDULE_EDITOR_PERMISSIONS, SCHEDULE_EDITOR_ROLE_ID
 from tests.synthesized import ENVIRONMENTS, Synthesized
 
 CLIENTS = list_environments(ENVIRONMENTS)
@@ -46,7 +46,11 @@ def _members(stack: Synthesized, rtype: str, account: str) -> list[dict[str, Any
 
 
 def test_the_app_may_reschedule_pause_and_resume_jobs_and_nothing_more(stack: Synthesized) -> None:
-    roles = list(stack.resources("google_project_iam_custom_role").values())
+    roles = [
+        role
+        for role in stack.resources("google_project_iam_custom_role").values()
+        if role["role_id"] == SCHEDULE_EDITOR_ROLE_ID
+    ]
     assert len(roles) == 1
     role = roles[0]
     assert sorted(role["permissions"]) == sorted(SCHEDULE_EDITOR_PERMISSIONS)
