@@ -112,6 +112,12 @@ def training_env(spec: ClientSpec) -> dict[str, str]:
     return env
 
 
+def trainer_image_name(spec: ClientSpec) -> str:
+    """The image Vertex AI jobs run: ``trainer-gpu`` (TensorFlow with CUDA) when the environment asks for a
+    GPU, else ``trainer`` (tensorflow-cpu), so a GPU never sits idle and a CPU job ships no CUDA."""
+    return "trainer-gpu" if spec.infra.training.accelerator_type else "trainer"
+
+
 BROKER_AUTH_SECRET = "broker-auth"
 """Secret holding the Memorystore AUTH string (Terraform writes it; only the client app's account reads it)."""
 
@@ -294,10 +300,11 @@ class ClientProjectStack(PlatformStack):
             cloud_sql=sql.connection_name,
         )  # fmt: skip
         # What the web app and its worker both read: the same settings, database and broker.
+        trainer_image = f"{registry.url}/{trainer_image_name(spec)}:{tf_literal(spec.template_version)}"
         app_env = {**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
                    "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
                    "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
-                   "B2BREC_TRAINER_IMAGE": f"{registry.url}/trainer:{tf_literal(spec.template_version)}",
+                   "B2BREC_TRAINER_IMAGE": trainer_image,
                    "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
                    # the retraining check accepts only the scheduler account's OIDC token for this audience
                    "B2BREC_APP_SCHEDULER_INVOKER": reference(self, emails["scheduler"]),
@@ -433,6 +440,11 @@ class ClientProjectStack(PlatformStack):
         TerraformOutput(self, "client_app_url", value=client_app.uri)
         TerraformOutput(self, "serving_url", value=serving.uri)
         TerraformOutput(self, "registry_url", value=registry.url)
+        # what the runbook's first deploy builds and fills (docs/runbook.md): the images' tag, the trainer image
+        # the client app submits to Vertex AI, and the secrets of the spec's source passwords
+        TerraformOutput(self, "image_tag", value=tf_literal(spec.template_version))
+        TerraformOutput(self, "trainer_image", value=trainer_image)
+        TerraformOutput(self, "source_secrets", value=" ".join(s for _, s in self._source_secrets(spec)))
 
     def _clients_folder(self, platform: PlatformConfig) -> str:
         folder = DataGoogleActiveFolder(self, "clients_folder", display_name=CLIENTS_FOLDER, parent=platform.org)

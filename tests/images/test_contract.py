@@ -160,3 +160,19 @@ def test_serving_and_etl_images_install_no_tensorflow_beam_or_cdktn(name: str) -
     banned = sorted(d for d in installed if d in NOT_IN_SERVING_OR_ETL or d.startswith(("tensorflow", "cdktn")))
     assert not banned, f"the {name} image would install {banned}"
     assert "pydantic" in installed, sorted(installed)  # the closure is real, not trivially empty
+
+
+def test_the_gpu_trainer_image_is_the_trainer_image_with_cuda_tensorflow() -> None:
+    """trainer-gpu installs what trainer installs, plus TensorFlow's CUDA libraries pinned to the TensorFlow of
+    constraints.txt (a different TF than the CPU image's would train a different model), and runs alike."""
+    images = dockerfiles()
+    cpu, gpu = images["trainer"], images["trainer-gpu"]
+    pins = dict(
+        line.split("==", 1) for line in (IMAGES_DIR.parent / "constraints.txt").read_text().splitlines() if "==" in line
+    )
+    assert f"tensorflow[and-cuda]=={pins['tensorflow']}" in gpu.requirements, gpu.requirements
+    assert gpu.extras == cpu.extras and gpu.copies == cpu.copies
+    assert (gpu.entrypoint, gpu.cmd, gpu.env) == (cpu.entrypoint, cpu.cmd, cpu.env)
+    assert IMAGES["trainer-gpu"] == replace(IMAGES["trainer"], dockerfile="trainer-gpu.Dockerfile")
+    lines = gpu.path.read_text().splitlines()
+    assert any("pip uninstall -y tensorflow-cpu" in line for line in lines), "keep only the CUDA-enabled TensorFlow"
