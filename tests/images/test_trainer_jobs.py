@@ -116,6 +116,7 @@ def test_an_environment_trains_on_a_spot_gpu(stacks: dict[str, Synthesized]) -> 
     )
     settings = _client_app_settings(stack)
     ctx = context_for(context_for_spec(spec_from_json(settings.client_spec), settings))
+    assert isinstance(ctx.jobs, VertexJobRunner)
     job = ctx.jobs.build_custom_job(
         JobSpec(
             name=f"train-{RUN_ID}",
