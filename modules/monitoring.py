@@ -1,7 +1,8 @@
 """Monitoring that tells someone: e-mail channels, uptime checks of public endpoints, and alerts on
 what breaks a client's night without anyone noticing: a share of 5xx answers (with a minimum count,
 so one error on a quiet B2B API does not page and a real outage does), a failed or missing nightly
-ETL run, a failed training job, Cloud SQL CPU and disk, and NAT packet drops (port exhaustion)."""
+ETL run, a failed training job, Cloud SQL CPU and disk, and NAT packet drops and port allocation failures
+(port exhaustion)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class MonitoringProps:
     """Cloud SQL instance name whose CPU and disk utilization alert above ``sql_utilization``."""
     sql_utilization: float = 0.85
     nat_gateway: str | None = None
-    """Cloud NAT gateway whose dropped packets (out of ports / resources) alert."""
+    """Cloud NAT gateway whose dropped packets and port allocation failures (out of ports / resources) alert."""
 
 
 class Monitoring(Construct):
@@ -250,6 +251,35 @@ class Monitoring(Construct):
                     aggregations=[
                         MonitoringAlertPolicyConditionsConditionThresholdAggregations(
                             alignment_period="60s", per_series_aligner="ALIGN_RATE", cross_series_reducer="REDUCE_SUM"
+                        )
+                    ],
+                ),
+            )
+            self._policy(
+                "nat_allocation_alert",
+                props,
+                labels,
+                strategy,
+                display_name="NAT cannot allocate ports",
+                doc=(
+                    f"Cloud NAT {props.nat_gateway} failed to allocate NAT ports or IPs to a workload: its new "
+                    "outbound connections (client databases, APIs) fail. Raise the NAT's minimum ports per VM; "
+                    "the reserved egress IP is the only one clients allow-list, so do not add addresses."
+                ),
+                condition=MonitoringAlertPolicyConditionsConditionThreshold(
+                    # a BOOL gauge, true while any endpoint of the gateway lacks an allocation
+                    filter=(
+                        'metric.type="router.googleapis.com/nat/nat_allocation_failed" '
+                        f'AND resource.type="nat_gateway" AND resource.label.gateway_name="{props.nat_gateway}"'
+                    ),
+                    comparison="COMPARISON_GT",
+                    threshold_value=0,
+                    duration="300s",
+                    aggregations=[
+                        MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+                            alignment_period="60s",
+                            per_series_aligner="ALIGN_COUNT_TRUE",
+                            cross_series_reducer="REDUCE_SUM",
                         )
                     ],
                 ),

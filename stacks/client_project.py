@@ -118,16 +118,23 @@ def training_env(spec: ClientSpec) -> dict[str, str]:
     return env
 
 
+def trainer_image_name(spec: ClientSpec) -> str:
+    """The image Vertex AI jobs run: ``trainer-gpu`` (TensorFlow with CUDA) when the environment asks for a
+    GPU, else ``trainer`` (tensorflow-cpu), so a GPU never sits idle and a CPU job ships no CUDA."""
+    return "trainer-gpu" if spec.infra.training.accelerator_type else "trainer"
+
+
 def trainer_image(registry_url: str, spec: ClientSpec, images: Mapping[str, str] | None) -> str:
-    """The image Vertex AI jobs run, pinned by the template version's ``trainer`` digest: a bare
-    ``sha256:…`` is pulled from the client's registry (``{registry}/trainer@sha256:…``), a
-    ``repo@sha256:…`` from that repository. Unpinned, when the stack is synthesized without a version's
-    images (``b2brec synth``/``deploy`` of a checkout) or the version pins no trainer: the tag named after
-    the spec's ``template_version`` (``{registry}/trainer:1.0.0``), which the operator pushes."""
-    digest = (images or {}).get("trainer")
+    """The image Vertex AI jobs run (``trainer_image_name``), pinned by the template version's digest for
+    that image: a bare ``sha256:…`` is pulled from the client's registry (``{registry}/trainer@sha256:…``),
+    a ``repo@sha256:…`` from that repository. Unpinned, when the stack is synthesized without a version's
+    images (``b2brec synth``/``deploy`` of a checkout) or the version pins no such image: the tag named
+    after the spec's ``template_version`` (``{registry}/trainer:1.0.0``), which the operator pushes."""
+    name = trainer_image_name(spec)
+    digest = (images or {}).get(name)
     if digest is None:
-        return f"{registry_url}/trainer:{tf_literal(spec.template_version)}"
-    return digest if "@" in digest else f"{registry_url}/trainer@{digest}"
+        return f"{registry_url}/{name}:{tf_literal(spec.template_version)}"
+    return digest if "@" in digest else f"{registry_url}/{name}@{digest}"
 
 
 BROKER_AUTH_SECRET = "broker-auth"
@@ -332,10 +339,11 @@ class ClientProjectStack(PlatformStack):
             cloud_sql=sql.connection_name,
         )  # fmt: skip
         # What the web app and its worker both read: the same settings, database and broker.
+        trainer = trainer_image(registry.url, spec, images)
         app_env = {**base_env, "B2BREC_DATABASE_URL": database_url(emails["client-app"], "app"),
                    "B2BREC_GCP_STAGING_BUCKET": f"gs://{spec.bucket('staging')}",
                    "B2BREC_VERTEX_SERVICE_ACCOUNT": reference(self, emails["trainer"]),
-                   "B2BREC_TRAINER_IMAGE": trainer_image(registry.url, spec, images),
+                   "B2BREC_TRAINER_IMAGE": trainer,
                    "B2BREC_MLFLOW_URI": mlflow.uri, **training_env(spec),
                    # the retraining check accepts only the scheduler account's OIDC token for this audience
                    "B2BREC_APP_SCHEDULER_INVOKER": reference(self, emails["scheduler"]),
@@ -479,6 +487,11 @@ class ClientProjectStack(PlatformStack):
         TerraformOutput(self, "client_app_url", value=client_app.uri)
         TerraformOutput(self, "serving_url", value=serving.uri)
         TerraformOutput(self, "registry_url", value=registry.url)
+        # what the runbook's first deploy builds and fills (docs/runbook.md): the images' tag, the trainer image
+        # the client app submits to Vertex AI, and the secrets of the spec's source passwords
+        TerraformOutput(self, "image_tag", value=tf_literal(spec.template_version))
+        TerraformOutput(self, "trainer_image", value=trainer)
+        TerraformOutput(self, "source_secrets", value=" ".join(s for _, s in self._source_secrets(spec)))
 
     def _clients_folder(self, platform: PlatformConfig) -> str:
         folder = DataGoogleActiveFolder(self, "clients_folder", display_name=CLIENTS_FOLDER, parent=platform.org)

@@ -15,6 +15,9 @@ DEFAULT_PLATFORM_FILE = Path(__file__).with_name("platform.yaml")
 
 CONTROL_PLANE_PROJECT = "control-plane-prod"
 FOLDERS: tuple[str, ...] = ("Management", "Clients", "Development")
+BOOTSTRAPPED_FOLDERS: tuple[str, ...] = ("Management", "Clients")
+"""Created by scripts/bootstrap-org.sh (the control plane project and the deployer's grants need them first);
+the org stack looks them up and creates the others."""
 CLIENTS_FOLDER = "Clients"
 MANAGEMENT_FOLDER = "Management"
 

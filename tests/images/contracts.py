@@ -9,7 +9,7 @@ then check every synthesized stack against it, and start the image with what the
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import AliasChoices
@@ -55,6 +55,14 @@ CONTROL_PLANE_SETTINGS = (
     "b2brec.broker:BrokerSettings",
 )
 
+TRAINER = ImageContract(
+    "trainer.Dockerfile",
+    settings=("b2brec.settings:Settings",),
+    env=("TF_USE_LEGACY_KERAS", "TF_CPP_MIN_LOG_LEVEL"),
+    runs_as=None,  # Vertex AI CustomJobs built by VertexJobRunner: tests/images/test_trainer_jobs.py
+    takes_args=True,
+)
+
 IMAGES: dict[str, ImageContract] = {
     "etl": ImageContract(
         "etl.Dockerfile",
@@ -84,13 +92,9 @@ IMAGES: dict[str, ImageContract] = {
         required=("MLFLOW_BACKEND_STORE_URI", "MLFLOW_ARTIFACTS_DESTINATION"),
         runs_as=("service", "mlflow"),
     ),
-    "trainer": ImageContract(
-        "trainer.Dockerfile",
-        settings=("b2brec.settings:Settings",),
-        env=("TF_USE_LEGACY_KERAS", "TF_CPP_MIN_LOG_LEVEL"),
-        runs_as=None,  # Vertex AI CustomJobs built by VertexJobRunner: tests/images/test_trainer_jobs.py
-        takes_args=True,
-    ),
+    "trainer": TRAINER,
+    # the same stages with TensorFlow's CUDA libraries, for environments with a GPU (stacks/client_project.py)
+    "trainer-gpu": replace(TRAINER, dockerfile="trainer-gpu.Dockerfile"),
     "control-plane": ImageContract(
         "control-plane.Dockerfile",
         settings=CONTROL_PLANE_SETTINGS,

@@ -33,6 +33,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
 CACHE_DIR = REPO_ROOT / ".b2brec" / "image-envs"
 PROJECT = "b2brec"
+GPU_ONLY_EXTRAS: dict[str, frozenset[str]] = {"tensorflow": frozenset({"and-cuda"})}
+"""Extras that add only GPU runtime libraries (``tensorflow[and-cuda]``: the nvidia-* CUDA and cuDNN wheels, loaded
+by TensorFlow only when it finds a GPU). No machine here has a GPU or those wheels, so the environment of an image
+that installs them (trainer-gpu) is built without them: its entrypoints run as they would on a CPU. What the image
+requests is checked in tests/images/test_contract.py."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,8 @@ def resolve(dockerfile: Dockerfile) -> dict[str, metadata.Distribution]:
     """Every installed distribution the image's ``pip install`` pulls in (markers evaluated)."""
     found: dict[str, metadata.Distribution] = {}
     pending: list[tuple[Requirement, frozenset[str]]] = [
-        (r, frozenset(r.extras)) for r in _top_requirements(dockerfile)
+        (r, frozenset(r.extras) - GPU_ONLY_EXTRAS.get(canonicalize_name(r.name), frozenset()))
+        for r in _top_requirements(dockerfile)
     ]
     done: set[tuple[str, frozenset[str]]] = set()
     while pending:

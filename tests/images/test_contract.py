@@ -12,6 +12,7 @@ import pytest
 from b2brec.spec import SPEC_ENV, list_environments, spec_from_json
 from tests.images.contracts import IMAGES, PLATFORM_ENV, image_reads
 from tests.images.harness import IMAGES_DIR, dockerfiles
+from tests.images.harness import resolve as resolve_requirements
 from tests.images.runtime import ContainerRuntime, containers, resolve, unwritten_secret_refs
 from tests.synthesized import ENVIRONMENTS, Synthesized
 
@@ -126,3 +127,52 @@ def test_control_plane_stack_gives_its_image_exactly_what_it_reads(stacks: dict[
     given = set(runtime.env) | set(runtime.secret_env)
     assert not sorted(required - given - set(dockerfiles()["control-plane"].env))
     _check_secrets_and_command(stacks["control-plane"], image, runtime)
+
+
+BAKED_NOWHERE = ("environments",)
+"""Every client's ClientSpec: no image holds it (a spec reaches its deployable by environment, and the control
+plane reads specs from its database), so no registry, the clients' or the platform's, holds another client's spec.
+This is what the CKV_GCP_84 skip in .checkov.yaml (no CMEK on Artifact Registry) rests on."""
+NOT_IN_CLIENT_IMAGES = ("cli", "stacks", "modules", "provisioning")
+"""The operator's CLI and the platform's infrastructure code: never in an image pushed to a client's registry."""
+NOT_IN_SERVING_OR_ETL = ("tensorflow", "apache-beam", "cdktn", "keras", "tf-keras")
+"""Distributions (and prefixes) the serving and ETL images must not install: training code paths, Beam, cdktn."""
+
+
+@pytest.mark.parametrize("name", sorted(dockerfiles()))
+def test_no_image_bakes_client_specs_and_client_images_hold_no_platform_code(name: str) -> None:
+    """Defect 2: the serving image copied ``environments/`` (every client's spec) and imported the CLI."""
+    dockerfile = dockerfiles()[name]
+    sources = {source.split("/")[0] for source in dockerfile.copies.values()}
+    assert not sources & set(BAKED_NOWHERE), f"{dockerfile.path.name} copies {sorted(sources & set(BAKED_NOWHERE))}"
+    assert not any("ENVIRONMENTS_DIR" in key for key in dockerfile.env), f"{dockerfile.path.name}: {dockerfile.env}"
+    client = any(c.client for c in IMAGES.values() if c.dockerfile == dockerfile.path.name)
+    if client:
+        platform_code = sorted(sources & set(NOT_IN_CLIENT_IMAGES))
+        assert not platform_code, f"{dockerfile.path.name} (pushed to every client's registry) copies {platform_code}"
+
+
+@pytest.mark.parametrize("name", ["etl", "serving"])
+def test_serving_and_etl_images_install_no_tensorflow_beam_or_cdktn(name: str) -> None:
+    """What ``pip install ".[extra]"`` of the image resolves to (the harness's closure over pyproject.toml's extras
+    and the pinned installed distributions, the set its virtualenv is built from)."""
+    installed = set(resolve_requirements(dockerfiles()[name]))
+    banned = sorted(d for d in installed if d in NOT_IN_SERVING_OR_ETL or d.startswith(("tensorflow", "cdktn")))
+    assert not banned, f"the {name} image would install {banned}"
+    assert "pydantic" in installed, sorted(installed)  # the closure is real, not trivially empty
+
+
+def test_the_gpu_trainer_image_is_the_trainer_image_with_cuda_tensorflow() -> None:
+    """trainer-gpu installs what trainer installs, plus TensorFlow's CUDA libraries pinned to the TensorFlow of
+    constraints.txt (a different TF than the CPU image's would train a different model), and runs alike."""
+    images = dockerfiles()
+    cpu, gpu = images["trainer"], images["trainer-gpu"]
+    pins = dict(
+        line.split("==", 1) for line in (IMAGES_DIR.parent / "constraints.txt").read_text().splitlines() if "==" in line
+    )
+    assert f"tensorflow[and-cuda]=={pins['tensorflow']}" in gpu.requirements, gpu.requirements
+    assert gpu.extras == cpu.extras and gpu.copies == cpu.copies
+    assert (gpu.entrypoint, gpu.cmd, gpu.env) == (cpu.entrypoint, cpu.cmd, cpu.env)
+    assert IMAGES["trainer-gpu"] == replace(IMAGES["trainer"], dockerfile="trainer-gpu.Dockerfile")
+    lines = gpu.path.read_text().splitlines()
+    assert any("pip uninstall -y tensorflow-cpu" in line for line in lines), "keep only the CUDA-enabled TensorFlow"

@@ -16,15 +16,17 @@ from gcsfs.core import GCSFileSystem
 from b2brec.backends.jobs import JobSpec, VertexJobRunner
 from b2brec.context import context_for_spec
 from b2brec.settings import Settings
-from b2brec.spec import spec_from_json
+from b2brec.spec import list_environments, spec_from_json
+from stacks.client_project import trainer_image_name
 from tests.images.conftest import NO_METADATA_SERVER, run
 from tests.images.contracts import IMAGES, image_reads
 from tests.images.harness import ImageEnv
 from tests.images.runtime import containers
-from tests.synthesized import Synthesized
+from tests.synthesized import ENVIRONMENTS, Synthesized
 from trainer import STAGE_MODULES, STAGES
 from trainer.pipeline import RunOptions, context_for, stage_args
 
+CLIENT_STACKS = list_environments(ENVIRONMENTS)
 MLFLOW_URL = "https://mlflow-123456789012.europe-west1.run.app"
 RUN_ID = "20261130-010203-ab12"
 
@@ -64,7 +66,7 @@ def _client_app_settings(stack: Synthesized) -> Settings:
     return Settings(**fields)
 
 
-@pytest.mark.parametrize("stack_name", ["nordhandel-prod", "prairie-supply-dev"])
+@pytest.mark.parametrize("stack_name", CLIENT_STACKS)
 def test_custom_jobs_carry_the_image_identity_network_and_machine_of_the_spec(
     stacks: dict[str, Synthesized], stack_name: str
 ) -> None:
@@ -73,6 +75,8 @@ def test_custom_jobs_carry_the_image_identity_network_and_machine_of_the_spec(
     ctx = context_for(context_for_spec(spec_from_json(settings.client_spec), settings))
     assert isinstance(ctx.jobs, VertexJobRunner) and ctx.tracking_uri() == MLFLOW_URL
     training = stack.spec.infra.training  # type: ignore[union-attr]
+    image = trainer_image_name(stack.spec)  # type: ignore[arg-type]
+    assert image == ("trainer-gpu" if training.accelerator_type else "trainer")
     for stage in STAGES:
         spec = JobSpec(
             name=f"{stage}-{RUN_ID}",
@@ -83,15 +87,51 @@ def test_custom_jobs_carry_the_image_identity_network_and_machine_of_the_spec(
         )
         job = ctx.jobs.build_custom_job(spec)
         (pool,) = job.job_spec.worker_pool_specs
-        assert pool.container_spec.image_uri.endswith(f"/b2brec/trainer:{stack.spec.template_version}")  # type: ignore[union-attr]
+        assert pool.container_spec.image_uri.endswith(f"/b2brec/{image}:{stack.spec.template_version}")  # type: ignore[union-attr]
         assert list(pool.container_spec.command) == ["python", "-m", STAGE_MODULES[stage]]
         assert pool.machine_spec.machine_type == training.machine_type
+        if training.accelerator_type:
+            assert pool.machine_spec.accelerator_type.name == training.accelerator_type
+            assert pool.machine_spec.accelerator_count == training.accelerator_count
+        else:
+            assert not pool.machine_spec.accelerator_count
         assert job.job_spec.service_account == f"trainer@{stack.spec.project_id}.iam.gserviceaccount.com"  # type: ignore[union-attr]
         assert job.job_spec.psc_interface_config.network_attachment.endswith("/networkAttachments/b2brec-vertex")
         assert (job.job_spec.scheduling.strategy.name == "SPOT") is training.spot
-        # Every variable the job gets is one the trainer image reads.
-        reads, _ = image_reads(IMAGES["trainer"])
+        # Every variable the job gets is one the image it runs reads.
+        reads, _ = image_reads(IMAGES[image])
         assert {e.name for e in pool.container_spec.env} <= reads
+
+
+def test_an_environment_trains_on_a_spot_gpu(stacks: dict[str, Synthesized]) -> None:
+    """prairie-supply-dev asks for an L4 on Spot VMs: spec -> stack -> client app -> CustomJob request carries both,
+    and the job runs the image with CUDA TensorFlow."""
+    stack = stacks["prairie-supply-dev"]
+    training = stack.spec.infra.training  # type: ignore[union-attr]
+    assert (training.machine_type, training.accelerator_type, training.accelerator_count, training.spot) == (
+        "g2-standard-8",
+        "NVIDIA_L4",
+        1,
+        True,
+    )
+    settings = _client_app_settings(stack)
+    ctx = context_for(context_for_spec(spec_from_json(settings.client_spec), settings))
+    assert isinstance(ctx.jobs, VertexJobRunner)
+    job = ctx.jobs.build_custom_job(
+        JobSpec(
+            name=f"train-{RUN_ID}",
+            module=STAGE_MODULES["train"],
+            args=stage_args("train", ctx, RUN_ID, RunOptions()),
+            env=ctx.env,
+            machine=ctx.machine,
+        )
+    )
+    (pool,) = job.job_spec.worker_pool_specs
+    assert pool.machine_spec.machine_type == "g2-standard-8"
+    assert pool.machine_spec.accelerator_type.name == "NVIDIA_L4" and pool.machine_spec.accelerator_count == 1
+    assert job.job_spec.scheduling.strategy.name == "SPOT"
+    assert job.job_spec.scheduling.restart_job_on_worker_restart is True
+    assert pool.container_spec.image_uri.endswith("/b2brec/trainer-gpu:v1")
 
 
 def test_spot_and_gpus_reach_the_request() -> None:
@@ -126,7 +166,7 @@ def test_stage_commands_start_in_the_trainer_image(
         if not fs.exists(stack.spec.bucket(purpose)):  # type: ignore[union-attr]
             fs.mkdir(stack.spec.bucket(purpose))  # type: ignore[union-attr]
     outputs: dict[str, Any] = {}
-    for stage in ("extract", "vocab", "register"):
+    for stage in ("extract", "vocab", "train", "register"):
         job = ctx.jobs.build_custom_job(
             JobSpec(
                 name=stage,
@@ -153,3 +193,8 @@ def test_stage_commands_start_in_the_trainer_image(
     # vocab and register: they read the run's outputs from the emulated buckets, which do not exist yet
     assert "STAGE_ERROR:" in outputs["vocab"] and f"datasets/{RUN_ID}" in outputs["vocab"], outputs["vocab"][-2000:]
     assert "STAGE_ERROR:" in outputs["register"] and "run the train stage" in outputs["register"]
+    # train: past its arguments and imports (MLflow; TensorFlow is imported lazily by the fit), it reads the
+    # run's dataset metadata from the emulated data bucket, which the extract stage has not written
+    train = outputs["train"]
+    assert "STAGE_ERROR:" in train and f"datasets/{RUN_ID}/metadata.json is missing" in train, train[-2000:]
+    assert "run the extract stage" in train and "Traceback" not in train, train[-3000:]

@@ -264,3 +264,99 @@ def test_10_a_prod_environment_must_name_an_alert_channel() -> None:
     with pytest.raises(PropsError, match="infra.alert_emails"):
         ClientProjectStack(Testing.app(), "prod-silent", spec=spec, platform=load_platform())
     assert load_environment(ENVIRONMENTS, "nordhandel-prod").infra.alert_emails
+
+
+def test_10_nat_port_allocation_failures_alert(client_stack: Synthesized) -> None:
+    """Port exhaustion shows first as failed allocations (a BOOL gauge), before packets drop."""
+    policy = _policies(client_stack)["NAT cannot allocate ports"]
+    (condition,) = policy["conditions"]
+    threshold = condition["condition_threshold"]
+    (nat,) = client_stack.resources("google_compute_router_nat")
+    assert 'metric.type="router.googleapis.com/nat/nat_allocation_failed"' in threshold["filter"]
+    assert f'resource.label.gateway_name="${{google_compute_router_nat.{nat}.name}}"' in threshold["filter"]
+    assert threshold["aggregations"][0]["per_series_aligner"] == "ALIGN_COUNT_TRUE"
+    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+    drops = _policies(client_stack)["NAT dropping packets"]
+    assert policy.get("notification_channels") == drops.get("notification_channels")  # the same people hear of it
+
+
+# --- 11: what the seed's operations need (snapshots, custom domain) ------------------------------------------
+
+
+def _account_reference(stack: Synthesized, account_id: str) -> str:
+    (name,) = [n for n, sa in stack.resources("google_service_account").items() if sa["account_id"] == account_id]
+    return f"${{google_service_account.{name}.email}}"
+
+
+def test_11_raw_data_is_snapshotted_daily_and_each_snapshot_expires(client_stack: Synthesized) -> None:
+    spec = client_stack.spec
+    assert spec is not None
+    (transfer,) = client_stack.resources("google_bigquery_data_transfer_config").values()
+    assert transfer["data_source_id"] == "scheduled_query"
+    assert transfer["project"] == spec.project_id and transfer["location"] == spec.region
+    assert re.fullmatch(r"every day \d\d:\d\d", transfer["schedule"]), transfer["schedule"]
+    # runs as the backup account, named by reference (Terraform creates the account first)
+    assert transfer["service_account_name"] == _account_reference(client_stack, "backup")
+    query = transfer["params"]["query"]
+    source, target = f"`{spec.project_id}.raw_data.", f"`{spec.project_id}.raw_data_snapshots."
+    assert "CREATE SNAPSHOT TABLE IF NOT EXISTS " + target in query and f"CLONE {source}" in query
+    keep = spec.infra.snapshots_keep_days
+    assert f"expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL {keep} DAY)" in query
+    datasets = {d["dataset_id"] for d in client_stack.resources("google_bigquery_dataset").values()}
+    assert {"raw_data", "raw_data_snapshots"} <= datasets
+
+
+def test_11_snapshot_expiry_follows_the_spec() -> None:
+    from modules.snapshots import snapshot_script
+
+    assert "INTERVAL 7 DAY" in snapshot_script("p-1", "raw_data", "raw_data_snapshots", 7)
+    assert "INTERVAL 30 DAY" not in snapshot_script("p-1", "raw_data", "raw_data_snapshots", 7)
+
+
+def _domain_mappings(stack: Synthesized) -> list[dict[str, Any]]:
+    return list(stack.resources("google_cloud_run_domain_mapping").values())
+
+
+def test_11_client_app_gets_its_domain_where_cloud_run_maps_domains(client_stack: Synthesized) -> None:
+    from stacks.client_project import DOMAIN_MAPPING_REGIONS
+    from stacks.platform import load_platform
+
+    spec, domain = client_stack.spec, load_platform().domain
+    assert spec is not None and domain
+    mappings = _domain_mappings(client_stack)
+    if spec.region not in DOMAIN_MAPPING_REGIONS:
+        assert not mappings and "client_app_dns" not in client_stack.data["output"]
+        return
+    (mapping,) = mappings
+    label = spec.client_id if spec.env == "prod" else f"{spec.client_id}-{spec.env}"
+    assert mapping["name"] == f"{label}.{domain}" and mapping["location"] == spec.region
+    assert mapping["spec"]["certificate_mode"] == "AUTOMATIC"
+    (app,) = [n for n, s in client_stack.resources("google_cloud_run_v2_service").items() if s["name"] == "client-app"]
+    assert mapping["spec"]["route_name"] == f"${{google_cloud_run_v2_service.{app}.name}}"
+    outputs = client_stack.data["output"]
+    assert "client_app_dns" in outputs and "resource_records" in outputs["client_app_dns"]["value"]
+    assert outputs["client_app_domain"]["value"] == f"https://{label}.{domain}"
+
+
+def test_11_every_kind_of_environment_is_covered(stacks: dict[str, Synthesized]) -> None:
+    """The environments exercise both sides of the domain rule above (a mapping region and one without)."""
+    from stacks.client_project import DOMAIN_MAPPING_REGIONS
+
+    regions = {stacks[name].region in DOMAIN_MAPPING_REGIONS for name in CLIENT_STACKS}
+    assert regions == {True, False}
+
+
+def test_11_a_prod_client_app_is_served_at_client_dot_domain() -> None:
+    from cdktn import Testing
+
+    from stacks.client_project import ClientProjectStack
+    from stacks.platform import load_platform
+
+    platform = load_platform()
+    spec = load_environment(ENVIRONMENTS, "nordhandel-prod").model_copy(update={"region": "europe-west1"})
+    data = json.loads(Testing.synth(ClientProjectStack(Testing.app(), "prod-mapped", spec=spec, platform=platform)))
+    (mapping,) = data["resource"]["google_cloud_run_domain_mapping"].values()
+    assert mapping["name"] == f"{spec.client_id}.{platform.domain}"
+    no_domain = platform.model_copy(update={"domain": None})
+    data = json.loads(Testing.synth(ClientProjectStack(Testing.app(), "prod-plain", spec=spec, platform=no_domain)))
+    assert "google_cloud_run_domain_mapping" not in data["resource"]
