@@ -18,7 +18,6 @@ from b2brec.spec import ClientSpec
 from control_plane.alerts.sink import AlertSink, FileSink, SmtpSink
 from control_plane.auth.iap import IapVerifier, JwksLoader, fetch_jwks
 from control_plane.billing.source import BillingSource, billing_source
-from control_plane.clients.services import job_output
 from control_plane.extensions import csrf, db, login_manager
 from control_plane.health.probe import HealthProbe, HttpHealthProbe
 from control_plane.runtime import EXTENSION_KEY, Runtime, control_plane_secrets
@@ -106,7 +105,6 @@ def create_app(
             stacks_dir=settings.resolved_stacks_dir(platform),
             terraform=settings.terraform,
             platform_file=settings.platform_file,
-            echo=job_output,
             impersonate=settings.terraform_impersonate,
         ),
         billing=billing or billing_source(settings, platform),

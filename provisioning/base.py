@@ -1,12 +1,26 @@
-"""The provisioner interface and the results its operations return."""
+"""The provisioner interface and the results its operations return.
+
+Every operation takes ``on_event`` and reports its steps as ``b2brec.progress.ProgressEvent``s, the
+same events the ETL and the pipeline send (the CLI renders them with rich, the control plane writes
+them into a provisioning job's log). Stages:
+
+- local: ``project`` (created, updated, deleted), per service (``data["service"]``) ``stop``,
+  ``start`` and ``health`` (``done`` healthy, ``error`` not, with ``data["detail"]``), then
+  ``template`` (the version recorded, ``data["from_version"]``/``data["to_version"]``);
+- Terraform: ``synth``, then each terraform command (``init``, ``plan``, ``apply``; ``show`` for a plan;
+  a delete runs them on a destroy plan, ``data["destroy"]`` true), then ``output``. Every line of the operation's
+  log (terraform's output, the ``$ terraform ...`` command lines) is also an ``advance`` event of the
+  running stage with the text in ``data["line"]``; the log file keeps them all. A failing command sends
+  ``error`` with ``data["code"]`` and ``data["log"]``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from b2brec.errors import B2BRecError
+from b2brec.progress import OnEvent
 from b2brec.spec import ClientSpec
 from provisioning import errors as _errors  # noqa: F401  (registers the codes used here)
 
@@ -107,18 +121,18 @@ class PlanSummary:
 
 
 class Provisioner(Protocol):
-    def create(self, spec: ClientSpec, version: str) -> ProvisionResult:
+    def create(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> ProvisionResult:
         """Create the client's project on template ``version`` (idempotent)."""
         ...
 
-    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+    def apply_version(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> ApplyResult:
         """Move an existing client to template ``version`` (idempotent); the result says what changed
         and whether the client is healthy afterwards (a canary rollout gates on it)."""
         ...
 
     def status(self, spec: ClientSpec) -> ProvisionStatus: ...
 
-    def delete(self, spec: ClientSpec) -> None:
+    def delete(self, spec: ClientSpec, *, on_event: OnEvent | None = None) -> None:
         """Stop the client's services and remove its project."""
         ...
 
@@ -127,6 +141,6 @@ class Provisioner(Protocol):
 class Planner(Protocol):
     """A provisioner that can say what creating a client would change before it does (Terraform)."""
 
-    def plan(self, spec: ClientSpec, version: str, *, on_step: Callable[[str], None] | None = None) -> PlanSummary:
+    def plan(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> PlanSummary:
         """Plan the client's project on template ``version`` without changing anything."""
         ...

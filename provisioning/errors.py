@@ -15,3 +15,9 @@ register(
     "see the service's log; apply the previous template version to roll back",
 )
 register("port_in_use", 409, "port already in use", "free the port or give the client another one")
+register(
+    "local_only",
+    422,
+    "this applies to local client projects only",
+    "drop the option on Google Cloud, or run with B2BREC_BACKEND=local",
+)

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from b2brec.progress import OnEvent, emit
 from b2brec.projects.local import (
     LocalClientProject,
     ProjectNotFound,
@@ -76,6 +77,25 @@ def diff_versions(old: dict[str, Any] | None, new: TemplateVersion) -> dict[str,
     return changes
 
 
+def _health_event(on_event: OnEvent | None, state: ServiceState, *, restarted: bool) -> None:
+    if state.healthy:
+        message = f"{state.name} healthy at {state.url}" + ("" if restarted else " (left running)")
+        emit(on_event, "health", "done", message=message, service=state.name, url=state.url, restarted=restarted)
+    else:
+        message = f"{state.name} not healthy: {state.detail}"
+        emit(
+            on_event,
+            "health",
+            "error",
+            message=message,
+            service=state.name,
+            url=state.url,
+            detail=state.detail,
+            code="provision_unhealthy",
+            restarted=restarted,
+        )
+
+
 class LocalProvisioner:
     """Creates, upgrades and deletes local client projects and runs their services."""
 
@@ -100,18 +120,30 @@ class LocalProvisioner:
         *,
         environment: str | None = None,
         ports: dict[str, int] | None = None,
+        on_event: OnEvent | None = None,
     ) -> ProvisionResult:
         """Create the project on ``version`` and start its services (or, if it exists, bring it to
         ``version`` and make sure its services run)."""
         template = self.registry.deployable(version)
         versioned = spec.model_copy(update={"template_version": version})
         existing = next((p for p in list_projects(self.settings) if p.project_id == spec.project_id), None)
+        emit(on_event, "project", "start", message=f"project {spec.project_id} on template {version}")
         if existing is not None and ports is None and existing.spec.datasets == spec.datasets:
             # a re-run (a resumed onboarding): its services may be up and hold the warehouse open
             project = update_spec(existing, versioned, environment=environment)
         else:
             project = create_project(versioned, self.settings, environment=environment, ports=ports)
-        result = self._apply(project, template)
+        state = "created" if existing is None else "updated"
+        emit(
+            on_event,
+            "project",
+            "done",
+            message=f"{state} project {project.project_id} in {project.root}",
+            project_id=project.project_id,
+            created=existing is None,
+            root=str(project.root),
+        )
+        result = self._apply(project, template, on_event)
         return ProvisionResult(
             project_id=project.project_id,
             template_version=version,
@@ -120,13 +152,13 @@ class LocalProvisioner:
             services=result.services,
         )
 
-    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+    def apply_version(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> ApplyResult:
         """Move the project to ``version``: services whose settings change (or that are down) restart,
         then every service's health is checked. Applying the version it already runs, healthy,
         changes nothing."""
         template = self.registry.deployable(version)
         project = set_template_version(self._project(spec), version)
-        return self._apply(project, template)
+        return self._apply(project, template, on_event)
 
     def status(self, spec: ClientSpec) -> ProvisionStatus:
         try:
@@ -142,16 +174,16 @@ class LocalProvisioner:
             outputs={"urls": project.urls(), "root": str(project.root)},
         )
 
-    def delete(self, spec: ClientSpec) -> None:
+    def delete(self, spec: ClientSpec, *, on_event: OnEvent | None = None) -> None:
         project = self._project(spec)
-        for service in self.services:
-            service.stop(project)
+        self._stop_all(project, on_event)
+        emit(on_event, "project", "start", message=f"deleting project {project.project_id}")
         delete_project(project.project_id, self.settings)
+        emit(on_event, "project", "done", message=f"deleted project {project.project_id}", deleted=True)
 
-    def stop_services(self, spec: ClientSpec) -> list[str]:
+    def stop_services(self, spec: ClientSpec, *, on_event: OnEvent | None = None) -> list[str]:
         """Stop every service of the project (its data stays); returns the ones that were running."""
-        project = self._project(spec)
-        return [s.name for s in self.services if s.stop(project)]
+        return self._stop_all(self._project(spec), on_event)
 
     def list_clients(self) -> list[ProvisionStatus]:
         return [self.status(p.spec) for p in list_projects(self.settings)]
@@ -160,7 +192,15 @@ class LocalProvisioner:
     def _project(self, spec: ClientSpec) -> LocalClientProject:
         return open_project(spec.project_id, self.settings)
 
-    def _apply(self, project: LocalClientProject, template: TemplateVersion) -> ApplyResult:
+    def _stop_all(self, project: LocalClientProject, on_event: OnEvent | None) -> list[str]:
+        stopped = []
+        for service in self.services:
+            if service.stop(project):
+                stopped.append(service.name)
+                emit(on_event, "stop", "done", message=f"stopped {service.name}", service=service.name)
+        return stopped
+
+    def _apply(self, project: LocalClientProject, template: TemplateVersion, on_event: OnEvent | None) -> ApplyResult:
         record = read_template(project)
         changes = diff_versions(record, template)
         changed_services = set(changes.get("runtime", {})) | set(changes.get("images", {}))
@@ -168,16 +208,25 @@ class LocalProvisioner:
         for service in self.services:
             state = service.health(project)
             if service.name in changed_services or not state.healthy:
-                service.stop(project)
+                if service.stop(project):
+                    emit(on_event, "stop", "done", message=f"stopped {service.name}", service=service.name)
+                emit(on_event, "start", "start", message=f"starting {service.name}", service=service.name)
                 try:
                     service.start(project, template.runtime.get(service.name, {}))
                 except Exception as exc:
-                    raise ProvisionError(f"could not start {service.name} of {project.project_id}: {exc}") from exc
+                    error = ProvisionError(f"could not start {service.name} of {project.project_id}: {exc}")
+                    emit(on_event, "start", "error", message=error.message, service=service.name, code=error.code)
+                    raise error from exc
+                emit(on_event, "start", "done", message=f"started {service.name}", service=service.name)
                 restarted.append(service.name)
-        services: dict[str, ServiceState] = {
-            s.name: wait_healthy(s, project, self.health_timeout) if s.name in restarted else s.health(project)
-            for s in self.services
-        }
+        services: dict[str, ServiceState] = {}
+        for service in self.services:
+            if service.name in restarted:
+                emit(on_event, "health", "start", message=f"waiting for {service.name} to answer", service=service.name)
+                services[service.name] = wait_healthy(service, project, self.health_timeout)
+            else:
+                services[service.name] = service.health(project)
+            _health_event(on_event, services[service.name], restarted=service.name in restarted)
         from_version = record.get("version") if record else None
         now = datetime.now(UTC).isoformat()
         history = list(record.get("history", [])) if record else []
@@ -196,6 +245,16 @@ class LocalProvisioner:
                 "applied_at": now if from_version != template.version else (record or {}).get("applied_at", now),
                 "history": history[-50:],
             },
+        )
+        moved = template.version if from_version in (None, template.version) else f"{from_version} → {template.version}"
+        emit(
+            on_event,
+            "template",
+            "done",
+            message=f"{project.project_id} runs template {moved}",
+            from_version=from_version,
+            to_version=template.version,
+            changes=changes,
         )
         return ApplyResult(
             project_id=project.project_id,

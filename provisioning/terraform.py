@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from b2brec.errors import B2BRecError
+from b2brec.progress import OnEvent, emit
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
 from provisioning.base import ApplyResult, PlanSummary, ProvisionResult, ProvisionStatus, ServiceState
@@ -76,20 +77,50 @@ def summarize_plan(plan: dict[str, Any]) -> tuple[dict[str, int], dict[str, dict
 
 
 class LogSink:
-    """Appends each line to a log file and keeps this operation's lines (for the plan summary)."""
+    """Appends each line to a log file and keeps this operation's lines (for the plan summary); each
+    line is also an ``advance`` event of the running stage (``data["line"]``), so a caller can stream it."""
 
-    def __init__(self, path: Path, echo: Callable[[str], None] | None = None) -> None:
+    def __init__(self, path: Path, on_event: OnEvent | None = None, *, stage: str = "log", **data: Any) -> None:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lines: list[str] = []
-        self.echo = echo
+        self.on_event = on_event
+        self.data = data
+        """Added to every event (``destroy=True`` for a delete)."""
+        self.stage = stage
+        """The stage lines belong to: the running terraform command, or the operation before the first."""
+        self._started: str | None = None
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-        if self.echo is not None:
-            self.echo(line)
+        emit(self.on_event, self.stage, "advance", message=line, line=line, **self.data)
+
+    def step(self, stage: str, message: str = "") -> None:
+        """Finish the running stage (if one was started) and start ``stage``."""
+        self.finish()
+        self.stage = self._started = stage
+        emit(self.on_event, stage, "start", message=message or f"terraform {stage}", **self.data)
+
+    def finish(self, message: str = "") -> None:
+        if self._started is not None:
+            emit(self.on_event, self._started, "done", message=message or f"{self._started} done", **self.data)
+            self._started = None
+
+    def failed(self, error: B2BRecError) -> None:
+        """The running stage failed: an ``error`` event naming the log."""
+        emit(
+            self.on_event,
+            self.stage,
+            "error",
+            message=error.message,
+            code=error.code,
+            fix=error.fix or "",
+            log=str(self.path),
+            **self.data,
+        )
+        self._started = None
 
 
 class TerraformProvisioner:
@@ -101,7 +132,6 @@ class TerraformProvisioner:
         out_dir: Path,
         terraform: str | None = None,
         registry: TemplateRegistry | None = None,
-        echo: Callable[[str], None] | None = None,
         impersonate: str | None = None,
         source: StackSource | None = None,
     ) -> None:
@@ -115,7 +145,6 @@ class TerraformProvisioner:
         env = {"GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": impersonate} if impersonate else {}
         self.runner = TerraformRunner(find_terraform(terraform), env)  # fail before anything when it is missing
         self.registry = registry or registry_for(settings)
-        self.echo = echo
         self._source = source
 
     @property
@@ -127,9 +156,10 @@ class TerraformProvisioner:
     def workdir(self, spec: ClientSpec) -> Path:
         return self.out_dir / stack_name(spec)
 
-    def _sink(self, spec: ClientSpec, operation: str) -> LogSink:
+    def _sink(self, spec: ClientSpec, operation: str, on_event: OnEvent | None, **data: Any) -> LogSink:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        return LogSink(self.out_dir / "logs" / f"{stack_name(spec)}-{operation}-{stamp}.log", self.echo)
+        path = self.out_dir / "logs" / f"{stack_name(spec)}-{operation}-{stamp}.log"
+        return LogSink(path, on_event, stage=operation, **data)
 
     def _template(self, version: str) -> TemplateVersion:
         """``version`` if it is deployable and was published from the stacks code this provisioner runs."""
@@ -140,6 +170,7 @@ class TerraformProvisioner:
     def _synth(self, spec: ClientSpec, template: TemplateVersion, sink: LogSink) -> Path:
         """The stack on ``template``, with its image digests pinned."""
         version = template.version
+        sink.step("synth", f"synthesizing {stack_name(spec)} on template {version}")
         versioned = spec.model_copy(update={"template_version": version})
         target = Target(stack_name(spec), versioned, images=dict(template.images))
         (result,) = synthesize([target], self.platform, self.out_dir)
@@ -150,38 +181,61 @@ class TerraformProvisioner:
             if trainer
             else f"# trainer image unpinned: template {version} has no trainer digest; using the tag trainer:{version}"
         )
+        sink.finish(f"synthesized {result.resources} resources")
         return result.path.parent
 
-    def _apply(self, spec: ClientSpec, version: str, operation: str) -> tuple[Path, LogSink, dict[str, Any]]:
+    def _run(self, workdir: Path, sink: LogSink, *, plan_only: bool, destroy: bool = False) -> None:
+        """terraform init/plan(/apply) in ``workdir``, each command a stage, its lines into ``sink``."""
+        try:
+            self.runner.run(workdir, plan_only=plan_only, on_step=sink.step, output=sink, destroy=destroy)
+        except TerraformFailed as exc:
+            failed = TerraformFailed(f"{exc.message}: {sink.path}")
+            sink.failed(failed)
+            raise failed from None
+        sink.finish()
+
+    def _outputs(self, workdir: Path, sink: LogSink) -> dict[str, Any]:
+        sink.step("output", "terraform output -json")
+        try:
+            outputs = self.runner.output_json(workdir)
+        except TerraformFailed as exc:
+            sink.failed(exc)
+            raise
+        urls = {name: str(outputs[key]) for key, name in _URL_OUTPUTS.items() if outputs.get(key)}
+        sink.finish(", ".join(f"{name} {url}" for name, url in urls.items()) or "no service URLs")
+        return outputs
+
+    def _apply(
+        self, spec: ClientSpec, version: str, operation: str, on_event: OnEvent | None
+    ) -> tuple[Path, LogSink, dict[str, Any]]:
         template = self._template(version)
-        sink = self._sink(spec, operation)
+        sink = self._sink(spec, operation, on_event)
         sink(f"# {operation} {stack_name(spec)} on template {version}")
         workdir = self._synth(spec, template, sink)
-        try:
-            self.runner.run(workdir, plan_only=False, output=sink)
-        except TerraformFailed as exc:
-            raise TerraformFailed(f"{exc.message}: {sink.path}") from None
-        outputs = self.runner.output_json(workdir)
+        self._run(workdir, sink, plan_only=False)
+        outputs = self._outputs(workdir, sink)
         (workdir / APPLIED_FILE).write_text(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}))
         return workdir, sink, outputs
 
-    def plan(self, spec: ClientSpec, version: str, *, on_step: Callable[[str], None] | None = None) -> PlanSummary:
+    def plan(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> PlanSummary:
         """Synthesize the stack on ``version``, ``init`` and ``plan -out=tfplan`` (nothing is applied), and
         summarize the saved plan from ``terraform show -json tfplan``."""
         template = self._template(version)
-        sink = self._sink(spec, "plan")
+        sink = self._sink(spec, "plan", on_event)
         sink(f"# plan {stack_name(spec)} on template {version}")
         workdir = self._synth(spec, template, sink)
+        self._run(workdir, sink, plan_only=True)
+        sink.step("show")
+        sink("$ terraform show -json tfplan")
         try:
-            self.runner.run(workdir, plan_only=True, on_step=on_step, output=sink)
-            if on_step is not None:
-                on_step("show")
-            sink("$ terraform show -json tfplan")
             plan = self.runner.show_json(workdir)
         except TerraformFailed as exc:
-            raise TerraformFailed(f"{exc.message}: {sink.path}") from None
+            failed = TerraformFailed(f"{exc.message}: {sink.path}")
+            sink.failed(failed)
+            raise failed from None
         counts, by_type = summarize_plan(plan)
         sink(f"# {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy")
+        sink.finish(f"{counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy")
         return PlanSummary(
             **counts, by_type=by_type, terraform_version=str(plan.get("terraform_version", "")), log=str(sink.path)
         )
@@ -195,9 +249,9 @@ class TerraformProvisioner:
             if outputs.get(key)
         }
 
-    def create(self, spec: ClientSpec, version: str) -> ProvisionResult:
+    def create(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> ProvisionResult:
         existed = (self.workdir(spec) / STACK_FILE).exists()
-        _, sink, outputs = self._apply(spec, version, "create")
+        _, sink, outputs = self._apply(spec, version, "create", on_event)
         return ProvisionResult(
             project_id=str(outputs.get("project_id") or spec.project_id),
             template_version=version,
@@ -208,9 +262,9 @@ class TerraformProvisioner:
             log=str(sink.path),
         )
 
-    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+    def apply_version(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> ApplyResult:
         from_version = _recorded_version(self.workdir(spec))
-        _, sink, outputs = self._apply(spec, version, "apply")
+        _, sink, outputs = self._apply(spec, version, "apply", on_event)
         planned = plan_summary(sink.lines)
         return ApplyResult(
             project_id=str(outputs.get("project_id") or spec.project_id),
@@ -234,15 +288,12 @@ class TerraformProvisioner:
             outputs=outputs,
         )
 
-    def delete(self, spec: ClientSpec) -> None:
+    def delete(self, spec: ClientSpec, *, on_event: OnEvent | None = None) -> None:
         workdir = self.workdir(spec)
         if not (workdir / STACK_FILE).exists():
             raise TerraformFailed(f"{stack_name(spec)} was never provisioned from {self.out_dir}; nothing to delete")
-        sink = self._sink(spec, "delete")
-        try:
-            self.runner.run(workdir, plan_only=False, output=sink, destroy=True)
-        except TerraformFailed as exc:
-            raise TerraformFailed(f"{exc.message}: {sink.path}") from None
+        sink = self._sink(spec, "delete", on_event, destroy=True)
+        self._run(workdir, sink, plan_only=False, destroy=True)
 
 
 def _recorded_version(workdir: Path) -> str | None:

@@ -13,6 +13,7 @@ import yaml
 
 from b2brec.errors import B2BRecError
 from b2brec.etl.history import list_runs as etl_runs
+from b2brec.progress import ProgressEvent
 from b2brec.projects.local import open_project
 from b2brec.spec import ClientSpec, parse_spec
 from control_plane.audit import services as audit
@@ -164,17 +165,23 @@ class _JobOutput:
 _RUNNING_JOB: ContextVar[_JobOutput | None] = ContextVar("running_provisioning_job", default=None)
 
 
-def job_output(line: str) -> None:
-    """The provisioner's ``echo``: a line of its output, kept in the log of the job running it (if any)."""
+def job_events(event: ProgressEvent) -> None:
+    """The provisioner's ``on_event``: kept in the log of the job running it (if any). A line of its log
+    (terraform's output) as it is; a step's start, end or failure as its message."""
     sink = _RUNNING_JOB.get()
-    if sink is not None:
-        sink(line)
+    if sink is None:
+        return
+    line = event.data.get("line")
+    if line is not None:
+        sink(str(line))
+    elif event.kind != "advance" and event.message:
+        sink(("FAILED: " if event.kind == "error" else "· ") + event.message)
 
 
 def _step_create(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -> None:
     spec = client_spec(client)
     if step == "provision":
-        result = rt.provisioner.create(spec, client.template_version)
+        result = rt.provisioner.create(spec, client.template_version, on_event=job_events)
         client.urls = dict(result.urls)
         states = ", ".join(
             f"{n} {'healthy' if s.healthy else 'not healthy: ' + s.detail}" for n, s in result.services.items()
@@ -226,7 +233,7 @@ def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) ->
     if step == "apply":
         if not job.version:
             raise ControlPlaneError("an apply_version job needs a version", code="invalid_input")
-        result = rt.provisioner.apply_version(client_spec(client), job.version)
+        result = rt.provisioner.apply_version(client_spec(client), job.version, on_event=job_events)
         restarted = f"; restarted {', '.join(result.restarted)}" if result.restarted else ""
         planned = result.changes.get("resources") or {}
         if planned:  # Terraform: what the applied plan changed
@@ -250,7 +257,7 @@ def _step_apply(rt: Runtime, client: Client, job: ProvisioningJob, step: str) ->
 
 def _step_decommission(rt: Runtime, client: Client, job: ProvisioningJob, step: str) -> None:
     if step == "delete":
-        rt.provisioner.delete(client_spec(client))
+        rt.provisioner.delete(client_spec(client), on_event=job_events)
         _log(job, f"deleted project {client.project_id}")
     elif step == "mark":
         client.status = ClientStatus.DECOMMISSIONED.value

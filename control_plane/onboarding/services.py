@@ -26,6 +26,7 @@ from b2brec.etl.checks import inspect_sources
 from b2brec.etl.errors import EtlError, classify_connect_error
 from b2brec.etl.sources import SourceHandle, resolve_source
 from b2brec.features import PLATFORM_TABLES
+from b2brec.progress import ProgressEvent
 from b2brec.security.hosts import check_host
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind, TableMapping
@@ -446,11 +447,12 @@ def run_plan(provisioner: Provisioner, draft_id: int) -> dict[str, Any]:
     spec = build_spec(draft, version=str(plan["version"]))
     _set_plan(draft, status="running", step="synth", started_at=utcnow().isoformat())
 
-    def on_step(step: str) -> None:
-        _set_plan(draft, step=step)
+    def on_event(event: ProgressEvent) -> None:
+        if event.kind == "start" and event.stage != "synth":
+            _set_plan(draft, step=event.stage)
 
     try:
-        summary = provisioner.plan(spec, str(plan["version"]), on_step=on_step)
+        summary = provisioner.plan(spec, str(plan["version"]), on_event=on_event)
     except B2BRecError as exc:
         return _set_plan(draft, status="failed", error=exc.message, fix=exc.fix or "")
     except Exception as exc:  # noqa: BLE001 - recorded on the draft, never shown with a trace

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from b2brec.errors import B2BRecError
+from b2brec.progress import OnEvent
 from b2brec.projects.local import open_project
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec
@@ -137,10 +138,10 @@ class _FailsToApply(LocalProvisioner):
         super().__init__(settings, registry=registry_for(settings), services=[])
         self.failing = version
 
-    def apply_version(self, spec: ClientSpec, version: str) -> ApplyResult:
+    def apply_version(self, spec: ClientSpec, version: str, *, on_event: OnEvent | None = None) -> ApplyResult:
         if version == self.failing:
             raise B2BRecError("terraform apply failed: quota exceeded", code="provisioning_failed")
-        return super().apply_version(spec, version)
+        return super().apply_version(spec, version, on_event=on_event)
 
 
 def test_each_client_of_a_wave_is_applied_by_its_own_job_and_a_failed_job_halts(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from b2brec.backends.storage import ObjectStore
+from b2brec.progress import ProgressEvent
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, load_environment
 from provisioning.templates import (
@@ -26,6 +27,16 @@ from stacks.synth import STACK_FILE, quiet_jsii
 from stacks.terraform import TerraformFailed, TerraformMissing
 
 quiet_jsii()
+_APPLY_STEPS = [
+    (step, kind) for step in ("synth", "init", "plan", "apply") for kind in ("start", "done")
+]  # the stages of a create or an apply, before terraform output is read
+
+
+def _steps(events: list[ProgressEvent]) -> list[tuple[str, str]]:
+    """Each event but the log lines, as (stage, kind)."""
+    return [(e.stage, e.kind) for e in events if e.kind != "advance"]
+
+
 OUTPUTS = {
     "project_id": {"value": "client-demo-wholesale-dev", "type": "string", "sensitive": False},
     "serving_url": {"value": "https://serving-abc-ew.a.run.app", "type": "string", "sensitive": False},
@@ -74,14 +85,14 @@ def test_create_apply_status_delete(
     log = tmp_path / "argv.log"
     fake = _fake_terraform(tmp_path / "bin", log)
     out = tmp_path / "stacks"
-    echoed: list[str] = []
+    events: list[ProgressEvent] = []
     provisioner = TerraformProvisioner(
-        settings, platform=load_platform(), out_dir=out, terraform=str(fake), registry=registry, echo=echoed.append
+        settings, platform=load_platform(), out_dir=out, terraform=str(fake), registry=registry
     )
     workdir = out / stack_name(spec)
     assert stack_name(spec) == "demo-wholesale-dev"
 
-    created = provisioner.create(spec, "1.0.0")
+    created = provisioner.create(spec, "1.0.0", on_event=events.append)
     assert created.created and created.template_version == "1.0.0"
     assert created.project_id == "client-demo-wholesale-dev"
     assert created.urls == {
@@ -100,9 +111,19 @@ def test_create_apply_status_delete(
     assert created.log is not None
     captured = Path(created.log).read_text()
     assert "$ terraform plan -input=false" in captured and "Plan: 3 to add, 2 to change, 0 to destroy." in captured
-    assert "Apply complete!" in echoed[-1]
+    # each step starts and ends as a typed event; every line of the log is an advance event of its step
+    assert _steps(events) == [*_APPLY_STEPS, ("output", "start"), ("output", "done")]
+    lines = [(e.stage, e.data["line"]) for e in events if e.kind == "advance"]
+    assert [line for _, line in lines] == captured.splitlines()  # the same lines, in the same order
+    assert ("apply", "Apply complete! Resources: 3 added, 2 changed, 0 destroyed.") in lines
+    assert ("plan", "$ terraform plan -input=false -lock-timeout=5m -out=tfplan") in lines
+    assert (
+        events[-1].message == "client_app https://client-app-abc-ew.a.run.app, serving https://serving-abc-ew.a.run.app"
+    )
 
-    applied = provisioner.apply_version(spec, "1.1.0")
+    events.clear()
+    applied = provisioner.apply_version(spec, "1.1.0", on_event=events.append)
+    assert _steps(events) == [*_APPLY_STEPS, ("output", "start"), ("output", "done")]
     assert (applied.from_version, applied.to_version) == ("1.0.0", "1.1.0")
     assert applied.changes == {"resources": {"add": 3, "change": 2, "destroy": 0}}
     labels = next(iter(json.loads((workdir / STACK_FILE).read_text())["resource"]["google_project"].values()))
@@ -113,7 +134,10 @@ def test_create_apply_status_delete(
     assert status.outputs["serving_url"] == "https://serving-abc-ew.a.run.app"
 
     log.unlink()
-    provisioner.delete(spec)
+    events.clear()
+    provisioner.delete(spec, on_event=events.append)
+    assert _steps(events) == _APPLY_STEPS[2:]  # init, plan -destroy, apply: nothing synthesized
+    assert all(e.data["destroy"] is True for e in events)
     assert log.read_text().splitlines() == [
         f"{workdir}|init -input=false",
         f"{workdir}|plan -destroy -input=false -lock-timeout=5m -out=tfplan",
@@ -132,10 +156,16 @@ def test_failures_say_where_the_log_is(
     provisioner = TerraformProvisioner(
         settings, platform=load_platform(), out_dir=tmp_path / "stacks", terraform=str(fake), registry=registry
     )
+    events: list[ProgressEvent] = []
     with pytest.raises(TerraformFailed, match=r"terraform apply failed \(exit 3\).*see the provisioning log: /") as err:
-        provisioner.create(spec, "1.0.0")
+        provisioner.create(spec, "1.0.0", on_event=events.append)
     log_file = Path(err.value.message.rsplit(": ", 1)[1])
     assert "Error: quota exceeded" in log_file.read_text()
+    assert _steps(events)[-2:] == [("apply", "start"), ("apply", "error")]  # no output step after a failure
+    failed = events[-1]
+    assert failed.data["code"] == "terraform_failed" and failed.data["log"] == str(log_file)
+    assert failed.message == err.value.message
+    assert ("apply", "Error: quota exceeded") in [(e.stage, e.data.get("line")) for e in events]
     assert provisioner.status(spec).template_version is None  # nothing was recorded as applied
     with pytest.raises(TerraformMissing, match="no executable file there"):
         TerraformProvisioner(settings, platform=load_platform(), out_dir=tmp_path, terraform="/nowhere/terraform")
@@ -164,8 +194,8 @@ def test_plan_summarizes_the_saved_plan_of_the_synthesized_stack(
     provisioner = TerraformProvisioner(
         settings, platform=load_platform(), out_dir=out, terraform=str(fake), registry=registry
     )
-    steps: list[str] = []
-    summary = provisioner.plan(spec, "1.1.0", on_step=steps.append)
+    events: list[ProgressEvent] = []
+    summary = provisioner.plan(spec, "1.1.0", on_event=events.append)
 
     workdir = out / stack_name(spec)
     assert calls(bin_dir) == [
@@ -174,7 +204,8 @@ def test_plan_summarizes_the_saved_plan_of_the_synthesized_stack(
         f"{workdir}|show -json tfplan",
     ]  # nothing applied; no -var: every value is in the synthesized stack
     assert all(env["TF_IN_AUTOMATION"] == "1" for env in envs(bin_dir))
-    assert steps == ["init", "plan", "show"]
+    assert _steps(events) == [*_APPLY_STEPS[:6], ("show", "start"), ("show", "done")]  # no apply
+    assert events[-1].message == f"{summary.add} to add, {summary.change} to change, 0 to destroy"
     stack = json.loads((workdir / STACK_FILE).read_text())
     assert stack["terraform"]["backend"]["gcs"]["prefix"] == f"stacks/{stack_name(spec)}"
     assert stack["terraform"]["backend"]["gcs"]["bucket"] == load_platform().state_bucket
