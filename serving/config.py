@@ -88,7 +88,8 @@ class ServingSettings(BaseSettings):
         description="Keys callers send as header X-API-Key on /recommend, /recommend-batch and /model-info, "
         "separated by commas or newlines. Unset = read them from the client's secrets backend "
         "(`api_keys_secret`), re-read every `credentials_refresh_s`. With no keys anywhere: open on the "
-        "local default, refused on backend=gcp (the service is public).",
+        "local default while the secret has never existed, refused on backend=gcp (the service is public) "
+        "and refused anywhere once the secret exists (the last key revoked leaves it empty).",
     )
     api_keys_secret: str = Field("serving-api-keys", description="Secret holding the API keys (client app manages it).")
     admin_token_secret: str = Field("serving-admin-token", description="Secret holding the /admin bearer token.")
@@ -98,7 +99,8 @@ class ServingSettings(BaseSettings):
     admin_token: SecretStr | None = Field(  # checked by _credentials: never empty or short
         None,
         description="Bearer token for /admin. Unset = read from the secrets backend (`admin_token_secret`); "
-        "with no token anywhere /admin is open on the local default and disabled on backend=gcp.",
+        "a missing, blank or short one disables /admin (403) on every backend; blank or short at start "
+        "refuses to start. A local project gets a random one when it is created.",
     )
     live_refresh_s: float = Field(
         3.0,

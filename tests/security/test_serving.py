@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from b2brec.backends.secrets import LocalSecretStore
@@ -38,6 +43,7 @@ from serving.credentials import Credentials, WeakAdminToken
 from serving.model.loader import BundleSource
 from serving.predictions import DuckDBSink
 from serving.synthetic import synthetic_bundle
+from tests.conftest import REPO_ROOT
 
 KEY = "sec-api-key-0123456789abcdef"
 ADMIN = "sec-admin-token-0123456789abcdef"
@@ -92,6 +98,13 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     serving = ServingSettings(version="v1", api_keys=KEY, admin_token=ADMIN, flush_interval_s=0.2)
     app = create_app(settings, serving, source=BundleSource(store), prediction_sink=DuckDBSink(warehouse))
+    with run_server(app) as (url, port):
+        yield Served(url, tmp_path, warehouse, port)
+
+
+@contextmanager
+def run_server(app: FastAPI) -> Iterator[tuple[str, int]]:
+    """``app`` on a real uvicorn server on 127.0.0.1 (in a thread), up once /health answers."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -100,13 +113,15 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
                 break
         except httpx.TransportError:
             time.sleep(0.05)
-    yield Served(url, tmp_path, warehouse, port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield url, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def raw_request(port: int, head: str, body: bytes = b"", wait: float = 3.0) -> tuple[int, float]:
@@ -230,6 +245,118 @@ def test_a_short_admin_token_secret_refuses_to_start(settings: Settings, tmp_pat
     store.put("serving-admin-token", ADMIN)
     assert Credentials.from_settings(ServingSettings(), store).admin_token() == ADMIN
     assert "0123456789abcdef" not in repr(ServingSettings(admin_token=ADMIN))  # a secret: not in reprs
+
+
+def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("token", ["", "   ", "\n", "short"])
+def test_a_blank_or_short_admin_token_secret_refuses_to_start_locally(
+    settings: Settings, tmp_path: Path, token: str
+) -> None:
+    """B1 (audit 10): a blank secret used to start with /admin open on the local default."""
+    store = LocalSecretStore(tmp_path / "secrets.enc", tmp_path / "secrets.key")
+    store.put("serving-admin-token", token)
+    with pytest.raises(WeakAdminToken, match="blank or shorter than 16 characters"):
+        Credentials.from_settings(ServingSettings(), store)
+
+
+def test_serve_refuses_to_start_on_a_blank_admin_token(settings: Settings) -> None:
+    """The same through ``b2brec serve`` on a local project: exit 1 (a user error), one clear line."""
+    project = create_project(load_environment(settings.environments_dir, "demo-dev"), settings)
+    write_bundle(project.storage("models"), synthetic_bundle("v1", n_products=50, n_customers=10))
+    project.secrets().put("serving-admin-token", "  ")
+    env = {**os.environ, "B2BREC_HOME": str(settings.home), "B2BREC_ENVIRONMENTS_DIR": str(settings.environments_dir)}
+    argv = [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id, "--port", str(free_port())]
+    done = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = " ".join((done.stdout + done.stderr).split())  # rich wraps long lines
+    assert done.returncode != 0, output
+    assert "serving-admin-token secret is blank or shorter than 16 characters" in output, output
+    assert "Traceback" not in output
+
+
+def test_a_local_project_gets_a_random_admin_token_and_its_admin_api_is_never_open(settings: Settings) -> None:
+    project = create_project(load_environment(settings.environments_dir, "demo-dev"), settings)
+    token = project.secrets().get("serving-admin-token")
+    assert len(token) >= 32
+    again = create_project(project.spec, settings)  # idempotent: the token is kept
+    assert again.secrets().get("serving-admin-token") == token
+    app = app_for_client(context_for_spec(project.spec, settings), ServingSettings(prediction_log=False))
+    with run_server(app) as (url, _):
+        assert httpx.get(f"{url}/admin/versions").status_code == 401
+        ok = httpx.get(f"{url}/admin/versions", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200, ok.text
+        project.secrets().delete("serving-admin-token")
+    # Deleted before the start: the client's admin API is disabled, not open.
+    app = app_for_client(context_for_spec(project.spec, settings), ServingSettings(prediction_log=False))
+    with run_server(app) as (url, _):
+        refused = httpx.get(f"{url}/admin/versions")
+        assert refused.status_code == 403 and refused.json()["data"]["code"] == "admin_disabled"
+
+
+@pytest.mark.parametrize("change", ["blank", "spaces", "shorten", "delete"])
+def test_a_token_blanked_shortened_or_deleted_at_runtime_disables_admin(
+    settings: Settings, tmp_path: Path, change: str
+) -> None:
+    """B1: the local backend (fail_closed False) used to open /admin to anyone once the token was lost."""
+    store = LocalSecretStore(tmp_path / "secrets.enc", tmp_path / "secrets.key")
+    store.put("serving-admin-token", ADMIN)
+    serving = ServingSettings(prediction_log=False, credentials_refresh_s=0.05)
+    app = create_app(settings, serving, credentials=Credentials.from_settings(serving, store))
+    assert app.state.fail_closed is False
+    with run_server(app) as (url, _):
+        versions = f"{url}/admin/versions"
+        assert httpx.get(versions).status_code == 401
+        assert httpx.get(versions, headers=BEARER).status_code == 200
+        if change == "delete":
+            store.delete("serving-admin-token")
+        else:
+            store.put("serving-admin-token", {"blank": "", "spaces": "   ", "shorten": "abc"}[change])
+        _wait_for(lambda: httpx.get(versions, headers=BEARER).status_code == 403, "the lost token was still accepted")
+        for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer abc"}, BEARER):
+            refused = httpx.get(versions, headers=headers)
+            assert refused.status_code == 403, (headers, refused.text)
+            assert refused.json()["data"]["code"] == "admin_disabled"
+            assert httpx.post(f"{url}/admin/rollback", headers=headers).status_code == 403
+        store.put("serving-admin-token", ADMIN)  # a good token again: back to normal
+        _wait_for(lambda: httpx.get(versions, headers=BEARER).status_code == 200, "the new token was never read")
+
+
+def test_revoking_the_last_api_key_refuses_recommendations(settings: Settings, tmp_path: Path) -> None:
+    """B1: the client app leaves the keys secret empty when the last key is revoked; locally that
+    used to open /recommend to anyone. Deleting the secret while running refuses too."""
+    models = ObjectStore((tmp_path / "models").as_uri())
+    write_bundle(models, synthetic_bundle("v1", n_products=50, n_customers=10))
+    store = LocalSecretStore(tmp_path / "secrets.enc", tmp_path / "secrets.key")
+    store.put("serving-admin-token", ADMIN)
+    store.put("serving-api-keys", KEY)
+    serving = ServingSettings(version="v1", prediction_log=False, credentials_refresh_s=0.05)
+
+    def start() -> FastAPI:
+        credentials = Credentials.from_settings(serving, store)
+        return create_app(settings, serving, source=BundleSource(models), credentials=credentials)
+
+    body = {"customer_id": "c1", "k": 3}
+    with run_server(start()) as (url, _):
+        assert httpx.post(f"{url}/recommend", json=body, headers=AUTH).status_code == 200
+        assert httpx.post(f"{url}/recommend", json=body).status_code == 401
+        store.put("serving-api-keys", "")  # the client app revoked the last key
+        _wait_for(lambda: httpx.post(f"{url}/recommend", json=body, headers=AUTH).status_code == 403, "still open")
+        for path, payload in (("/recommend", body), ("/recommend-batch", {"customer_ids": ["c1"]})):
+            refused = httpx.post(f"{url}{path}", json=payload)
+            assert refused.status_code == 403 and refused.json()["data"]["code"] == "api_disabled", refused.text
+        assert httpx.get(f"{url}/model-info").status_code == 403
+        store.put("serving-api-keys", KEY)
+        _wait_for(lambda: httpx.post(f"{url}/recommend", json=body, headers=AUTH).status_code == 200, "key unread")
+        store.delete("serving-api-keys")
+        _wait_for(lambda: httpx.post(f"{url}/recommend", json=body).status_code == 403, "deleted keys opened the API")
+    store.put("serving-api-keys", "")
+    with run_server(start()) as (url, _):  # a restart with the emptied secret stays closed
+        assert httpx.post(f"{url}/recommend", json=body).status_code == 403
 
 
 @pytest.mark.parametrize(
