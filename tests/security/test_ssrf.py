@@ -108,13 +108,14 @@ def test_a_name_is_resolved_once_and_the_engine_connects_to_that_address(
     name = socket.gethostname()  # resolves through /etc/hosts to a loopback address
     address = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)[0][4][0]
     spec = db_spec(settings, name, 5432)
-    allowed = allow(settings, CLIENT_ID, name)
+    allowed = allow(settings, CLIENT_ID, f"{name}@{address}")
     handle = resolve_source("erp", spec.sources["erp"], project.secrets(), spec, allowed)
     assert handle.url.host == address
     assert name in handle.describe()  # messages keep the name the client typed
-    with pytest.raises(EtlError) as raised:
-        resolve_source("erp", spec.sources["erp"], project.secrets(), spec, settings)
-    assert raised.value.code == "host_refused"
+    for refusing in (settings, allow(settings, CLIENT_ID, name)):  # the name alone admits no address
+        with pytest.raises(EtlError) as raised:
+            resolve_source("erp", spec.sources["erp"], project.secrets(), spec, refusing)
+        assert raised.value.code == "host_refused"
 
 
 @pytest.mark.parametrize("kind", KINDS)
