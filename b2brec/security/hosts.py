@@ -10,8 +10,9 @@ It refuses:
   ``0x7f.1``, ``0177.0.0.1``, ``127.1``): only canonical dotted quads and IPv6 literals pass;
 * names of cloud metadata servers (``metadata.google.internal``) and local-only names
   (``localhost``, ``*.internal``, ``*.local``);
-* any resolved address that is loopback, link-local, private, shared (CGNAT), reserved,
-  unspecified, multicast or broadcast, including IPv4 addresses wrapped in IPv6
+* any resolved address that is loopback, link-local, site-local, private, shared (CGNAT),
+  reserved or another IANA special-purpose block (``SPECIAL_PURPOSE``), unspecified, multicast
+  or broadcast, including IPv4 addresses wrapped in IPv6
   (``::ffff:127.0.0.1``, NAT64, 6to4, Teredo). If a name resolves to several addresses, every
   one must pass.
 
@@ -74,6 +75,20 @@ _NUMERIC_LABEL = re.compile(r"^(0[xX][0-9A-Fa-f]*|[0-9]+)$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated (RFC 3879), still routed inside some sites
+SPECIAL_PURPOSE: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        # IANA special-purpose blocks that Python's ipaddress (3.11) calls global: none holds a database.
+        "192.0.0.0/24",  # IETF protocol assignments (192.0.0.8 dummy, .9/.10 PCP and TURN anycast)
+        "192.31.196.0/24",  # AS112-v4
+        "192.52.193.0/24",  # AMT
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast (RFC 7526)
+        "192.175.48.0/24",  # AS112 direct delegation
+        "3fff::/20",  # documentation (RFC 9637)
+        "2620:4f:8000::/48",  # AS112-v6
+    )
+)
 
 
 class HostRefused(B2BRecError):
@@ -194,11 +209,13 @@ def _category_of(address: IPAddress) -> str | None:
         return "loopback"
     if address.is_link_local:
         return "link-local"
+    if address in _SITE_LOCAL:
+        return "site-local"
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
         return "shared (carrier-grade NAT)"
     if address.is_private:
         return "private"
-    if not address.is_global or address.is_reserved:
+    if not address.is_global or address.is_reserved or any(address in n for n in SPECIAL_PURPOSE):
         return "reserved"
     return None
 
