@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -390,6 +390,45 @@ def test_a_bad_bundle_is_never_ready_at_start_and_never_written(settings: Settin
     bad.candidate_embeddings[3] = np.inf
     with pytest.raises(BundleRejected):
         write_bundle(store, bad)
+
+
+def flat(rows: int, dim: int, degenerate: str) -> np.ndarray:
+    """An embedding matrix with no ranking in it: all zero, or one (non-zero) vector on every row."""
+    if degenerate == "zero":
+        return np.zeros((rows, dim), np.float32)
+    return np.tile(np.linspace(-1, 1, dim, dtype=np.float32), (rows, 1))
+
+
+@pytest.mark.parametrize("matrix", ["candidate_embeddings", "customer_embeddings"])
+@pytest.mark.parametrize("degenerate", ["zero", "the same vector"])
+def test_all_zero_or_constant_embeddings_are_refused(
+    settings: Settings, tmp_path: Path, served: Served, matrix: str, degenerate: str
+) -> None:
+    """Finite but carrying no ranking: every score ties, so customers would get an arbitrary order
+    labelled as model results. Refused at write, at start (never ready) and at deploy (409)."""
+    from fastapi.testclient import TestClient
+
+    good = synthetic_bundle("v2", n_products=50, n_customers=10)
+    rows, dim = getattr(good, matrix).shape
+    bad = replace(good, **{matrix: flat(rows, dim, degenerate)})
+    store = ObjectStore((tmp_path / "degenerate").as_uri())
+    with pytest.raises(BundleRejected, match=f"embedding is {degenerate}"):
+        write_bundle(store, bad)
+    write_bundle(store, synthetic_bundle("v1", n_products=50, n_customers=10))
+    plant(store, "v1", f"{matrix}.npy", npy(flat(rows, dim, degenerate)))
+    serving = ServingSettings(version="v1", prediction_log=False)
+    with TestClient(create_app(settings, serving, source=BundleSource(store))) as client:
+        assert client.get("/health").status_code == 503
+
+    models = ObjectStore((served.root / "models").as_uri())
+    version = synthetic_bundle("v9-flat", n_products=300, n_customers=60, seed=9)
+    write_bundle(models, version)
+    rows, dim = getattr(version, matrix).shape
+    plant(models, "v9-flat", f"{matrix}.npy", npy(flat(rows, dim, degenerate)))
+    response = httpx.post(f"{served.url}/admin/deploy", json={"version": "v9-flat"}, headers=BEARER, timeout=60)
+    assert response.status_code == 409 and response.json()["data"]["code"] == "bundle_rejected", response.text
+    assert "every score ties" in response.json()["message"]
+    assert httpx.get(f"{served.url}/health").json()["data"]["model_version"] == "v1"
 
 
 def test_admin_errors_do_not_reveal_storage_paths(served: Served) -> None:
