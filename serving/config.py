@@ -17,6 +17,11 @@ MAX_K = 500
 MAX_BATCH = 1000
 """Most customers in one ``/recommend-batch`` request."""
 
+MAX_BATCH_K = 100
+"""Largest ``k`` per customer in ``/recommend-batch``: bounds a response to ``MAX_BATCH * MAX_BATCH_K``
+(100,000) items, about 13 MB of JSON (1,000 x 500 made 66 MB and +256 MB of memory). A bound in the
+schema itself, so the OpenAPI document states it (schemathesis checks the server agrees)."""
+
 MIN_ADMIN_TOKEN_LENGTH = 16
 """Shortest admin token accepted: shorter (or empty) ones refuse to start instead of opening /admin."""
 

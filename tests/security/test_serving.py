@@ -189,6 +189,20 @@ def test_batch_fields_are_capped(served: Served) -> None:
         assert httpx.post(f"{served.url}/recommend-batch", json=body, headers=AUTH).status_code == 422
 
 
+def test_a_batch_response_is_bounded(served: Served) -> None:
+    """1,000 customers x k=500 used to answer 66 MB (+256 MB of memory) to one authenticated call:
+    k per customer in a batch is capped at 100 in the schema (100,000 items at most)."""
+    ids = [f"c{i}" for i in range(1000)]
+    started = time.monotonic()
+    response = httpx.post(f"{served.url}/recommend-batch", json={"customer_ids": ids, "k": 500}, headers=AUTH)
+    assert response.status_code == 422 and time.monotonic() - started < 5
+    assert "k: Input should be less than or equal to 100" in response.json()["message"]
+    schema = httpx.get(f"{served.url}/openapi.json").json()["components"]["schemas"]["BatchRequest"]
+    assert schema["properties"]["k"]["maximum"] == 100 and schema["properties"]["customer_ids"]["maxItems"] == 1000
+    fine = httpx.post(f"{served.url}/recommend-batch", json={"customer_ids": ids[:3], "k": 100}, headers=AUTH)
+    assert fine.status_code == 200 and [len(r["items"]) for r in fine.json()["data"]["results"]] == [100] * 3
+
+
 def test_the_prediction_log_keeps_a_bounded_filter_summary(served: Served) -> None:
     """The largest filters the schema admits, for 1,000 customers: each logged row carries a short
     summary (counts and a few shortened values), not the request's ~160 KB of filter text."""
