@@ -304,6 +304,9 @@ def test_a_local_project_gets_a_random_admin_token_and_its_admin_api_is_never_op
         assert httpx.get(f"{url}/admin/versions").status_code == 401
         ok = httpx.get(f"{url}/admin/versions", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200, ok.text
+        # The API keys secret was never created: the demo's key-less calls pass the credentials check
+        # (503 here only because this project has no model yet).
+        assert httpx.post(f"{url}/recommend", json={"customer_id": "c1"}).status_code == 503
         project.secrets().delete("serving-admin-token")
     # Deleted before the start: the client's admin API is disabled, not open.
     app = app_for_client(context_for_spec(project.spec, settings), ServingSettings(prediction_log=False))
