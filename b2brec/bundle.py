@@ -66,6 +66,18 @@ def _non_finite_rows(matrix: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.ndim == 2 else np.arange(len(matrix))
 
 
+def _degenerate(matrix: np.ndarray) -> str | None:
+    """``"zero"`` / ``"the same vector"`` when the whole matrix carries no ranking (every dot product
+    equal: the results would be an arbitrary order labelled as model results), else None."""
+    if matrix.ndim != 2 or matrix.size == 0:
+        return None
+    if not matrix.any():
+        return "zero"
+    if len(matrix) > 1 and not (matrix != matrix[0]).any():
+        return "the same vector"
+    return None
+
+
 def _id_problems(table: pa.Table, column: str, what: str) -> list[str]:
     ids = table.column(column)
     problems = []
@@ -182,6 +194,8 @@ class ServingBundle:
             if len(bad):
                 first = table.column(column)[int(bad[0])].as_py()
                 problems.append(f"{len(bad)} {what} embeddings hold NaN or infinite values (first: {what} {first!r})")
+            elif self.ranking is None and (degenerate := _degenerate(matrix)):  # a ranker may rank without them
+                problems.append(f"every {what} embedding is {degenerate}, so every score ties")
             problems += _id_problems(table, column, f"{what}s")
         scores = self.popularity.column("score").to_numpy(zero_copy_only=False)
         if len(scores) and not np.isfinite(scores.astype(np.float64)).all():

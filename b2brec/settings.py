@@ -54,8 +54,10 @@ class Settings(BaseSettings):
     # --- operator-side security settings (never part of a ClientSpec a client can edit) -----
     source_hosts_allowed: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Per client id, the private networks (CIDR) or host names its database sources may use, "
-        'e.g. {"acme-001": ["10.8.0.0/16"]} for a database reached over VPN. Everything else must be public.',
+        description="Per client id, the private networks (CIDR) its database sources may use, for any host or for "
+        'one name (name@network), e.g. {"acme-001": ["10.8.0.0/16", "db.vpn.acme.example@10.9.0.0/24"]} for a '
+        "database reached over VPN. A bare name admits no address (its DNS is not the operator's). "
+        "Everything else must be public.",
     )
     source_connect_timeout_s: float = Field(
         5.0, gt=0, le=60, description="The one timeout for connecting to a client's database (test and load)."

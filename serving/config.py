@@ -17,6 +17,11 @@ MAX_K = 500
 MAX_BATCH = 1000
 """Most customers in one ``/recommend-batch`` request."""
 
+MAX_BATCH_K = 100
+"""Largest ``k`` per customer in ``/recommend-batch``: bounds a response to ``MAX_BATCH * MAX_BATCH_K``
+(100,000) items, about 13 MB of JSON (1,000 x 500 made 66 MB and +256 MB of memory). A bound in the
+schema itself, so the OpenAPI document states it (schemathesis checks the server agrees)."""
+
 MIN_ADMIN_TOKEN_LENGTH = 16
 """Shortest admin token accepted: shorter (or empty) ones refuse to start instead of opening /admin."""
 
@@ -83,7 +88,8 @@ class ServingSettings(BaseSettings):
         description="Keys callers send as header X-API-Key on /recommend, /recommend-batch and /model-info, "
         "separated by commas or newlines. Unset = read them from the client's secrets backend "
         "(`api_keys_secret`), re-read every `credentials_refresh_s`. With no keys anywhere: open on the "
-        "local default, refused on backend=gcp (the service is public).",
+        "local default while the secret has never existed, refused on backend=gcp (the service is public) "
+        "and refused anywhere once the secret exists (the last key revoked leaves it empty).",
     )
     api_keys_secret: str = Field("serving-api-keys", description="Secret holding the API keys (client app manages it).")
     admin_token_secret: str = Field("serving-admin-token", description="Secret holding the /admin bearer token.")
@@ -93,7 +99,8 @@ class ServingSettings(BaseSettings):
     admin_token: SecretStr | None = Field(  # checked by _credentials: never empty or short
         None,
         description="Bearer token for /admin. Unset = read from the secrets backend (`admin_token_secret`); "
-        "with no token anywhere /admin is open on the local default and disabled on backend=gcp.",
+        "a missing, blank or short one disables /admin (403) on every backend; blank or short at start "
+        "refuses to start. A local project gets a random one when it is created.",
     )
     live_refresh_s: float = Field(
         3.0,

@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader
 
 from b2brec.errors import B2BRecError
 from b2brec.settings import Settings
-from serving.config import ServingSettings
+from serving.config import MIN_ADMIN_TOKEN_LENGTH, ServingSettings
 from serving.credentials import Credentials
 from serving.errors import AdminDisabled, ApiDisabled, Unauthorized
 from serving.history import CustomerHistory
@@ -78,13 +78,16 @@ FailClosedDep = Annotated[bool, Depends(get_fail_closed)]
 
 def admin_refusal(fail_closed: bool, credentials: Credentials, authorization: str | None) -> B2BRecError | None:
     """Why an admin call must be refused, or ``None``. Needs ``Authorization: Bearer <token>`` (the
-    scheme is required) when a token is set; on GCP a token is mandatory (fail closed). The token is
+    scheme is required) when a token is set. A client's service needs a token on every backend, and on
+    GCP any service does (fail closed): a missing, blank or short one disables /admin. The token is
     compared in constant time."""
     token = credentials.admin_token()
     if token is None:
-        if fail_closed:
+        if fail_closed or credentials.admin_required():
             return AdminDisabled(
-                "admin API disabled: add a value to the serving-admin-token secret (or set B2BREC_SERVING_ADMIN_TOKEN)"
+                "admin API disabled: the serving-admin-token secret is missing, blank or shorter than "
+                f"{MIN_ADMIN_TOKEN_LENGTH} characters; store a long random token in it "
+                "(or set B2BREC_SERVING_ADMIN_TOKEN)"
             )
         return None
     scheme, _, supplied = (authorization or "").strip().partition(" ")
@@ -118,10 +121,11 @@ API_KEY_HEADER = APIKeyHeader(
 
 def api_key_refusal(fail_closed: bool, credentials: Credentials, supplied: str | None) -> B2BRecError | None:
     """Why a recommendation call must be refused, or ``None``. ``X-API-Key`` is required when keys
-    are configured; on GCP keys are mandatory (the service is public: fail closed)."""
+    are configured; on GCP keys are mandatory (the service is public: fail closed), and anywhere, once
+    keys were configured, revoking the last one refuses calls rather than opening the API."""
     keys = credentials.api_keys()
     if not keys:
-        if fail_closed:
+        if fail_closed or credentials.keys_required():
             return ApiDisabled(
                 "recommendations are disabled: no API keys are configured (add one in the client app, i.e. the "
                 "serving-api-keys secret, or set B2BREC_SERVING_API_KEYS)"

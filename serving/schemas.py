@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from b2brec.bundle import VERSION_PATTERN
-from serving.config import MAX_BATCH, MAX_K
+from serving.config import MAX_BATCH, MAX_BATCH_K, MAX_K
 from serving.model.state import FilterSpec
 
 T = TypeVar("T")
@@ -93,7 +93,13 @@ class BatchRequest(BaseModel):
         description=f"1 to {MAX_BATCH} distinct customer ids.",
         json_schema_extra={"uniqueItems": True},
     )
-    k: Integer = Field(10, ge=1, le=MAX_K, description=f"How many products per customer, 1 to {MAX_K}.")
+    k: Integer = Field(
+        10,
+        ge=1,
+        le=MAX_BATCH_K,
+        description=f"How many products per customer, 1 to {MAX_BATCH_K} (a batch answers at most "
+        f"{MAX_BATCH * MAX_BATCH_K:,} items; ask /recommend for up to {MAX_K} for one customer).",
+    )
     cities: dict[CustomerIdStr, CityStr] = Field(
         default_factory=dict,
         max_length=MAX_BATCH,

@@ -328,6 +328,9 @@ class ClientProjectStack(PlatformStack):
         # What every deployable reads (b2brec.settings.Settings): the backend and the client's spec, escaped
         # so that no string of the spec is read as a Terraform interpolation.
         base_env = {"B2BREC_BACKEND": "gcp", SPEC_ENV: tf_literal(spec.model_dump_json())}
+        # The operator's allow-list for this client's sources (platform.yaml, never the spec): read by the ETL job
+        # and the client app's connection test, so a VPN database passes both or neither.
+        hosts_env = platform.hosts_env(spec.client_id)
         scaling = spec.infra.scaling
         mlflow = self._service(
             spec, "mlflow", emails, labels, egress, scaling.mlflow,
@@ -350,7 +353,7 @@ class ClientProjectStack(PlatformStack):
                    "B2BREC_APP_SCHEDULER_AUDIENCE": retrain_audience(project_id),
                    # jobs join the VPC through its attachment and peer run.app. with it: they reach MLflow
                    **network.vertex_env(),
-                   **broker.env()}  # fmt: skip
+                   **hosts_env, **broker.env()}  # fmt: skip
         client_app = self._service(
             spec, "client-app", emails, labels, egress, scaling.client_app,
             # The app reads its own secrets (and generates its SECRET_KEY on first start) through the secrets
@@ -421,7 +424,7 @@ class ClientProjectStack(PlatformStack):
                 schedule=spec.etl.schedule,
                 time_zone=tf_literal(spec.etl.timezone),
                 # The job's entrypoint (python -m b2brec.etl) reads its ClientSpec from here; it holds no secret.
-                env=base_env,
+                env={**base_env, **hosts_env},
                 # No secret env: the job reads source passwords from Secret Manager at run time
                 # (etl-runner holds secretAccessor on each), so none sits in its environment.
                 # the app's "Run now" runs this job with the run's id and spec as overrides and follows it

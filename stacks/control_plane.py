@@ -152,6 +152,7 @@ class ControlPlaneStack(PlatformStack):
             # its provisioner runs terraform as the deployer (bootstrap-org.sh --grant-control-plane)
             "B2BREC_CP_TERRAFORM_IMPERSONATE": platform.terraform_sa,
             **app.env(project_number, region, email),
+            **platform.hosts_env(),  # the onboarding connection test allows what the client's ETL job will
         }
         service = CloudRunService(
             self,

@@ -3,12 +3,14 @@ plane stacks need and no ClientSpec holds. One YAML file, validated like a Clien
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from b2brec.security.hosts import AllowList
 from b2brec.spec.loader import SpecError
 
 DEFAULT_PLATFORM_FILE = Path(__file__).with_name("platform.yaml")
@@ -50,6 +52,30 @@ class PlatformConfig(BaseModel):
         description="DNS domain the platform owns (verified in Search Console for the deployer): each client "
         "app is served at {client}.{domain} with a Google-managed certificate. Unset = run.app URLs only.",
     )
+
+    source_hosts_allowed: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Per client id, the private networks its database sources may use (a VPN or interconnect): "
+        "entries as in B2BREC_SOURCE_HOSTS_ALLOWED (10.8.0.0/16, db.vpn.acme.example@10.8.0.0/16). The operator's "
+        "file, never a ClientSpec field, so nothing a client types can widen it. Each client's stack gives its "
+        "ETL job and client app only that client's entries; the control plane gets them all.",
+    )
+
+    @field_validator("source_hosts_allowed")
+    @classmethod
+    def _hosts(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for client_id, entries in value.items():
+            try:
+                AllowList.parse(entries)
+            except ValueError as exc:
+                raise ValueError(f"{client_id}: {exc}") from None
+        return value
+
+    def hosts_env(self, client_id: str | None = None) -> dict[str, str]:
+        """``B2BREC_SOURCE_HOSTS_ALLOWED`` (b2brec.settings) for one client's deployables (its entries
+        only), or for the control plane (``client_id`` None: every client's); empty when there are none."""
+        chosen = {c: list(e) for c, e in sorted(self.source_hosts_allowed.items()) if e and client_id in (None, c)}
+        return {"B2BREC_SOURCE_HOSTS_ALLOWED": json.dumps(chosen)} if chosen else {}
 
     @field_validator("domain")
     @classmethod

@@ -73,3 +73,26 @@ def mysql_url() -> Iterator[str]:
     yield from _fresh_database(
         MYSQL_ADMIN_URL, "MariaDB", "CREATE DATABASE `{name}`", "DROP DATABASE IF EXISTS `{name}`"
     )
+
+
+@pytest.fixture
+def hostile_hosts() -> list[str]:
+    """The shared corpus of hostile database hosts (``tests/security/corpus.py``): every entry point
+    that takes a host (CLI, spec loading, ETL test and load, client app, control plane) refuses each."""
+    from tests.security.corpus import HOSTILE_HOSTS
+
+    return list(HOSTILE_HOSTS)
+
+
+def _corpus_ids() -> list[str]:
+    from tests.security.corpus import HOSTILE_HOSTS
+
+    return [f"{i:02d}-{ascii(h)[1:-1][:40]}" for i, h in enumerate(HOSTILE_HOSTS)]
+
+
+@pytest.fixture(params=range(len(_corpus_ids())), ids=_corpus_ids())
+def hostile_host(request: pytest.FixtureRequest) -> str:
+    """One value of the corpus per test (for entry points whose test is one call per value)."""
+    from tests.security.corpus import HOSTILE_HOSTS
+
+    return HOSTILE_HOSTS[request.param]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from b2brec.etl.errors import BAD_FILE, MISSING_COLUMN, MISSING_FILE, PATH_REFUSED, WRONG_COLUMN_TYPE, EtlError
 from b2brec.etl.mapping import ARROW_TYPES, derives_revenue, platform_table
-from b2brec.security.paths import PathRefused, confine
+from b2brec.security.paths import PathRefused, confine, open_confined
 from b2brec.spec import SourceKind, TableMapping, expressions
 
 BATCH_BYTES = 16 << 20
@@ -90,48 +90,71 @@ def resolve_files(folder: Path, kind: SourceKind, table_name: str, mapping: Tabl
     )
 
 
+def _open(path: Path) -> BinaryIO:
+    """The file, opened only if it is still the regular, singly linked file that was confined (a hard
+    link from outside the upload area, or a file or link swapped in since the check, is refused)."""
+    try:
+        return open_confined(path, path.parent, checked=True)
+    except PathRefused as exc:
+        raise EtlError(str(exc), code=PATH_REFUSED, fix=exc.fix or "") from None
+
+
 def _batches(path: Path, kind: SourceKind, columns: list[str]) -> Iterator[pa.RecordBatch]:
     try:
-        if kind is SourceKind.CSV:
-            reader = pacsv.open_csv(
-                path,
-                read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
-                convert_options=pacsv.ConvertOptions(include_columns=columns),
-            )
-            yield from reader
-        else:
-            yield from pq.ParquetFile(path).iter_batches(columns=columns, batch_size=65_536)
+        with _open(path) as handle:
+            if kind is SourceKind.CSV:
+                reader = pacsv.open_csv(
+                    handle,
+                    read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+                    convert_options=pacsv.ConvertOptions(include_columns=columns),
+                )
+                yield from reader
+            else:
+                yield from pq.ParquetFile(handle).iter_batches(columns=columns, batch_size=65_536)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise bad_file(path, kind, exc) from None
 
 
 def file_columns(path: Path, kind: SourceKind) -> list[str]:
     try:
-        if kind is SourceKind.CSV:
-            return list(pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=BATCH_BYTES)).schema.names)
-        return list(pq.read_schema(path).names)
+        with _open(path) as handle:
+            if kind is SourceKind.CSV:
+                read = pacsv.ReadOptions(block_size=BATCH_BYTES)
+                return list(pacsv.open_csv(handle, read_options=read).schema.names)
+            return list(pq.read_schema(handle).names)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise bad_file(path, kind, exc) from None
+
+
+def _missing_column(
+    path: Path, name: str, where: str, fix_field: str, present: list[str], wanted: list[str]
+) -> EtlError:
+    """The error for a mapped column the file lacks: the column count and the names the mapping
+    expects, never the file's header itself (a file's first line is its content: audit 10, B3)."""
+    return EtlError(
+        f"column '{name}' ({where}) is not in {path.name}, whose header row has {len(present)} "
+        f"column{'s' if len(present) != 1 else ''}.",
+        code=MISSING_COLUMN,
+        fix=f"correct {fix_field}, or export {path.name} with a header row naming the columns the mapping reads: "
+        f"{', '.join(wanted)}.",
+    )
 
 
 def check_columns(path: Path, kind: SourceKind, table_name: str, mapping: TableMapping) -> None:
     """Raise ``missing_column`` / ``wrong_column_type`` for the mapped columns of one file."""
     present = file_columns(path, kind)
+    wanted = source_columns(mapping)
     for platform_column, client_column in mapping.columns.items():
         if client_column not in present:
-            raise EtlError(
-                f"column '{client_column}' (mapped to {table_name}.{platform_column}) is not in {path.name}.",
-                code=MISSING_COLUMN,
-                fix=f"correct mapping.{table_name}.columns.{platform_column}; the file has: {', '.join(present)}.",
-            )
+            where = f"mapped to {table_name}.{platform_column}"
+            field = f"mapping.{table_name}.columns.{platform_column}"
+            raise _missing_column(path, client_column, where, field, present, wanted)
     for platform_column, text in mapping.derived.items():
         for name in expressions.columns(expressions.parse(text)):
             if name not in present:
-                raise EtlError(
-                    f"column '{name}' (used in {table_name}.{platform_column} = {text}) is not in {path.name}.",
-                    code=MISSING_COLUMN,
-                    fix=f"correct mapping.{table_name}.derived.{platform_column}; the file has: {', '.join(present)}.",
-                )
+                where = f"used in {table_name}.{platform_column} = {text}"
+                field = f"mapping.{table_name}.derived.{platform_column}"
+                raise _missing_column(path, name, where, field, present, wanted)
     for batch in _batches(path, kind, source_columns(mapping)):
         convert(pa.Table.from_batches([batch]), table_name, mapping)
         break

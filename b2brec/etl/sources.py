@@ -26,7 +26,7 @@ from b2brec.backends.factory import file_upload_area
 from b2brec.backends.secrets import SecretNotFound, SecretStore
 from b2brec.etl.errors import HOST_REFUSED, MISSING_FILE, PATH_REFUSED, SECRET_MISSING, EtlError
 from b2brec.security.hosts import HostRefused, check_host
-from b2brec.security.paths import PathRefused, confine
+from b2brec.security.paths import PathRefused, confine, refuse_shared_file
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, SourceConnection, SourceKind
 
@@ -183,12 +183,16 @@ def source_path(name: str, conn: SourceConnection, spec: ClientSpec, settings: S
         )
     given = (conn.path or "").replace("${B2BREC_HOME}", str(settings.home))
     try:
-        return confine(given, root)
+        real = confine(given, root)
+        if real.is_file():  # a SQLite file, opened by its driver: at least no hard link from elsewhere
+            refuse_shared_file(real, real.lstat())
+        return real
     except PathRefused as exc:
+        # The fix names no server path: the client sees the area as its own folder, not where it lives.
         raise EtlError(
             f"source '{name}': {exc}",
             code=PATH_REFUSED,
-            fix=f"copy the files into the client's upload area ({root}) and set sources.{name}.path relative to it.",
+            fix=f"copy the files into the client's upload area and set sources.{name}.path relative to it.",
         ) from None
 
 

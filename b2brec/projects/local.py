@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 from dataclasses import dataclass, replace
@@ -37,6 +38,10 @@ from b2brec.spec.loader import environment_path
 
 UPLOADS_PREFIX = "uploads"
 """Key prefix of the upload area in the client's ``data`` bucket (locally a folder, on GCP the bucket)."""
+
+ADMIN_TOKEN_SECRET = "serving-admin-token"
+"""The serving API's /admin bearer token (``ServingSettings.admin_token_secret``): created at random
+with the project, so a local client's admin API is never open (issue 10, B1)."""
 
 SERVICES: tuple[str, ...] = ("client_app", "serving", "mlflow")
 _PORT_BASE = 18000
@@ -201,6 +206,9 @@ def create_project(
         project.bucket_path(purpose).mkdir(parents=True, exist_ok=True)
     project.uploads_dir.mkdir(parents=True, exist_ok=True)
     project.warehouse().ensure_datasets(spec.datasets)
+    store = project.secrets()
+    if not store.exists(ADMIN_TOKEN_SECRET):  # an operator's own token (even a bad one) is left alone
+        store.put(ADMIN_TOKEN_SECRET, secrets.token_urlsafe(32))
     _write_json_atomic(
         _project_file(root),
         {

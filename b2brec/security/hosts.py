@@ -10,14 +10,16 @@ It refuses:
   ``0x7f.1``, ``0177.0.0.1``, ``127.1``): only canonical dotted quads and IPv6 literals pass;
 * names of cloud metadata servers (``metadata.google.internal``) and local-only names
   (``localhost``, ``*.internal``, ``*.local``);
-* any resolved address that is loopback, link-local, private, shared (CGNAT), reserved,
-  unspecified, multicast or broadcast, including IPv4 addresses wrapped in IPv6
+* any resolved address that is loopback, link-local, site-local, private, shared (CGNAT),
+  reserved or another IANA special-purpose block (``SPECIAL_PURPOSE``), unspecified, multicast
+  or broadcast, including IPv4 addresses wrapped in IPv6
   (``::ffff:127.0.0.1``, NAT64, 6to4, Teredo). If a name resolves to several addresses, every
   one must pass.
 
 An operator (never a client) may allow private addresses for one client by naming networks
-(``10.8.0.0/16``, ``127.0.0.1/32``) or host names in ``allowed``; metadata servers, unspecified,
-multicast and broadcast addresses stay refused whatever the list says.
+(``10.8.0.0/16``, ``127.0.0.1/32``), possibly for one name only (``db.vpn.example@10.8.0.0/16``), in
+``allowed``; a host name alone never admits the addresses its DNS returns (see :class:`AllowList`).
+Metadata servers, unspecified, multicast and broadcast addresses stay refused whatever the list says.
 
 Messages never echo the value given (a password pasted into the host field must not come back in
 an error, a log or the run history) nor the address a name resolved to (no free DNS oracle for
@@ -73,6 +75,20 @@ _NUMERIC_LABEL = re.compile(r"^(0[xX][0-9A-Fa-f]*|[0-9]+)$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated (RFC 3879), still routed inside some sites
+SPECIAL_PURPOSE: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        # IANA special-purpose blocks that Python's ipaddress (3.11) calls global: none holds a database.
+        "192.0.0.0/24",  # IETF protocol assignments (192.0.0.8 dummy, .9/.10 PCP and TURN anycast)
+        "192.31.196.0/24",  # AS112-v4
+        "192.52.193.0/24",  # AMT
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast (RFC 7526)
+        "192.175.48.0/24",  # AS112 direct delegation
+        "3fff::/20",  # documentation (RFC 9637)
+        "2620:4f:8000::/48",  # AS112-v6
+    )
+)
 
 
 class HostRefused(B2BRecError):
@@ -105,31 +121,59 @@ class ResolvedHost:
 
 @dataclass(frozen=True)
 class AllowList:
-    """Parsed operator allow-list: networks and exact host names."""
+    """Parsed operator allow-list. What admits a non-public address is always a network the
+    operator wrote down, never what a name's DNS answers (whoever runs that zone could point it at
+    127.0.0.1 or any private platform address: audit 10, B2):
+
+    * a network or address (``10.8.0.0/16``, ``127.0.0.1``) admits its addresses for any host;
+    * ``name@network`` (``db.vpn.acme.example@10.8.0.0/16``) admits addresses inside ``network`` for
+      that name only;
+    * a bare name (``db.corp.internal``) only lifts the local-name check (``*.internal``); the
+      addresses it resolves to must still lie in a listed network.
+    """
 
     networks: tuple[IPNetwork, ...] = ()
     names: frozenset[str] = frozenset()
+    scoped: tuple[tuple[str, IPNetwork], ...] = ()
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:
-        """Entries are CIDR networks, IP addresses or host names; raises ``ValueError`` on others."""
+        """Entries are CIDR networks, IP addresses, host names or ``name@network``; raises
+        ``ValueError`` on others."""
         networks: list[IPNetwork] = []
         names: set[str] = set()
+        scoped: list[tuple[str, IPNetwork]] = []
         for raw in entries:
-            entry = raw.strip().lower().rstrip(".")
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-                continue
-            except ValueError:
-                pass
-            if not entry or not all(_LABEL.match(label) for label in entry.split(".")):
-                raise ValueError(f"allow-list entry {raw!r} is neither a network (10.0.0.0/8) nor a host name")
-            names.add(entry)
-        return cls(tuple(networks), frozenset(names))
+            entry = raw.strip().lower()
+            name, at, network_text = entry.partition("@")
+            name = name.rstrip(".")
+            if not at:
+                try:
+                    networks.append(ipaddress.ip_network(entry, strict=False))
+                    continue
+                except ValueError:
+                    pass
+            if not name or not all(_LABEL.match(label) for label in name.split(".")):
+                raise ValueError(
+                    f"allow-list entry {raw!r} is neither a network (10.0.0.0/8), a host name nor "
+                    "name@network (db.vpn.example@10.8.0.0/16)"
+                )
+            names.add(name)
+            if at:
+                try:
+                    scoped.append((name, ipaddress.ip_network(network_text, strict=False)))
+                except ValueError:
+                    raise ValueError(
+                        f"allow-list entry {raw!r}: after '@' give the network the name may resolve into "
+                        "(db.vpn.example@10.8.0.0/16)"
+                    ) from None
+        return cls(tuple(networks), frozenset(names), tuple(scoped))
 
     def match(self, name: str, address: IPAddress) -> str | None:
-        if name in self.names:
-            return name
+        """The entry that admits ``address`` for the host ``name``, or ``None``."""
+        for scoped_name, network in self.scoped:
+            if scoped_name == name and network.version == address.version and address in network:
+                return f"{scoped_name}@{network}"
         for network in self.networks:
             if network.version == address.version and address in network:
                 return str(network)
@@ -165,11 +209,13 @@ def _category_of(address: IPAddress) -> str | None:
         return "loopback"
     if address.is_link_local:
         return "link-local"
+    if address in _SITE_LOCAL:
+        return "site-local"
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
         return "shared (carrier-grade NAT)"
     if address.is_private:
         return "private"
-    if not address.is_global or address.is_reserved:
+    if not address.is_global or address.is_reserved or any(address in n for n in SPECIAL_PURPOSE):
         return "reserved"
     return None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -96,12 +95,6 @@ class SourceConnection(_Strict):
     @property
     def effective_port(self) -> int | None:
         return self.port or DEFAULT_PORTS.get(self.kind)
-
-    def resolved_path(self, home: Path) -> Path:
-        """``path`` with ``${B2BREC_HOME}`` and ``~`` expanded (specs stay machine-independent)."""
-        if not self.path:
-            raise ValueError(f"a {self.kind.value} source has no path")
-        return Path(self.path.replace("${B2BREC_HOME}", str(home))).expanduser()
 
 
 NEGATIVE_QUANTITY_RULES = ("keep", "drop", "net")

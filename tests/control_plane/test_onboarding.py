@@ -14,6 +14,7 @@ from b2brec.projects.local import open_project
 from b2brec.settings import Settings
 from tests.control_plane.conftest import build_app, make_login
 from tests.etl.sourcedb import create_erp
+from tests.security.corpus import SECRET_LIKE
 
 pytestmark = pytest.mark.services
 
@@ -92,13 +93,13 @@ def test_wrong_password_gives_the_check_and_its_fix(pg_app: Flask, postgres_url:
     assert r.status_code == 400 and r.get_json()["data"]["code"] == "invalid_input"
 
 
-def test_hostile_hosts_are_refused_and_nothing_is_saved(settings: Settings, tmp_path: Path) -> None:
-    # the shared corpus (sec stream); until it is merged this test cannot run
-    corpus = pytest.importorskip("tests.security.corpus")
+def test_hostile_hosts_are_refused_and_nothing_is_saved(
+    settings: Settings, tmp_path: Path, hostile_hosts: list[str]
+) -> None:
     app = build_app(settings, tmp_path)  # no operator allow-list: public addresses only
     op = make_login(app)("operator")
     draft = _start(op, "Hostile Input Co")
-    for host in corpus.HOSTILE_HOSTS:
+    for host in hostile_hosts:  # the shared corpus (tests/conftest.py)
         r = op.post(
             f"/api/onboarding/{draft}/source",
             json={"kind": "postgresql", "host": host, "database": "erp", "username": "u", "password": "pw-123"},
@@ -106,7 +107,7 @@ def test_hostile_hosts_are_refused_and_nothing_is_saved(settings: Settings, tmp_
         assert r.status_code in (400, 422), host
         body = r.get_json()
         assert body["data"]["code"] == "host_refused" and body["data"]["fix"], host
-        if host in corpus.SECRET_LIKE:  # a password pasted into the host field never comes back
+        if host in SECRET_LIKE:  # a password pasted into the host field never comes back
             assert host not in r.get_data(as_text=True), host
     data = op.get(f"/api/onboarding/{draft}").get_json()["data"]["draft"]
     assert "source" not in data["data"] and data["step"] == "source"

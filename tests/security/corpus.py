@@ -1,6 +1,8 @@
 """The shared corpus of hostile database hosts: every entry point that takes a host (CLI, spec
 loading, ETL connection test and load, the client app's connection form, the control plane's
-onboarding wizard) runs its tests over ``HOSTILE_HOSTS`` and must refuse every value.
+onboarding wizard) runs its tests over ``HOSTILE_HOSTS`` and must refuse every value. Tests reach
+it through the fixtures ``hostile_hosts`` (the list) and ``hostile_host`` (one test per value) of
+``tests/conftest.py``; this module is their data.
 
 Each value is refused by :func:`b2brec.security.hosts.check_host` with an empty allow-list; the
 comment says which rule catches it. ``SECRET_LIKE`` values look like passwords pasted into the
@@ -63,6 +65,19 @@ HOSTILE_HOSTS: list[str] = [
     "100.64.0.1",  # carrier-grade NAT
     "192.0.2.10",  # documentation
     "240.0.0.1",  # reserved
+    "fec0::1",  # deprecated IPv6 site-local (Python's ipaddress calls it global)
+    "feff::1",  # the top of site-local
+    "192.0.0.8",  # IPv4 dummy address (RFC 7600)
+    "192.0.0.9",  # IETF protocol assignments: PCP anycast
+    "3fff::1",  # IPv6 documentation (RFC 9637)
+    "192.31.196.1",  # AS112-v4
+    "192.52.193.1",  # AMT
+    "192.88.99.1",  # deprecated 6to4 relay anycast
+    "192.175.48.1",  # AS112 direct delegation
+    "2620:4f:8000::1",  # AS112-v6
+    "198.18.0.1",  # benchmarking
+    "100::1",  # discard-only
+    "2001:db8::1",  # documentation
     # names that mean this machine or an internal network
     "localhost",
     "LOCALHOST.",

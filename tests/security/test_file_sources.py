@@ -180,3 +180,112 @@ def test_file_sources_are_refused_on_gcp(settings: Settings) -> None:
     with pytest.raises(EtlError) as raised:
         source_path("export", spec.sources["export"], spec, gcp)
     assert raised.value.code == "path_refused"
+
+
+HEADER_SECRET = "TOPSECRET-HEADER-1"
+
+
+def test_a_missing_column_reports_a_count_and_the_expected_names_never_the_header(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit 10, B3: the header row used to be printed ("the file has: TOPSECRET-HEADER-1, pw=hunter2")
+    by the connection test and the load, and kept in the run history."""
+    spec = csv_spec(settings, "export")
+    project = create_project(spec, settings)
+    export = project.uploads_dir / "export"
+    export.mkdir(parents=True)
+    (export / "sales.csv").write_text(f"{HEADER_SECRET},pw=hunter2\n1,2\n")
+    report = test_connection(context_for_spec(spec, settings))
+    (failure,) = report.failures
+    assert (failure.target, failure.code) == ("transactions", "missing_column")
+    assert "header row has 2 columns" in str(report) and "id, cust, sku, sold_at, amount" in str(report)
+
+    monkeypatch.setenv("B2BREC_HOME", str(settings.home))
+    monkeypatch.setenv("B2BREC_ENVIRONMENTS_DIR", str(settings.environments_dir))
+    outputs = [str(report)]
+    for command in (["etl", "test-connection"], ["etl", "run"]):
+        result = CliRunner().invoke(app, [*command, "--client", CLIENT_ID])
+        assert result.exit_code == 2, result.output
+        assert "missing_column" in result.output
+        outputs.append(result.output)
+    with pytest.raises(EtlError) as raised:
+        run_etl(context_for_spec(spec, settings))
+    outputs += [raised.value.message, raised.value.fix or ""]
+    runs = list_runs(project.warehouse(read_only=True))
+    assert runs and all(run["error_code"] == "missing_column" for run in runs)
+    outputs.append(str(runs))
+    for text in outputs:
+        assert HEADER_SECRET not in text and "hunter2" not in text, text
+
+
+def test_a_hard_link_into_the_upload_area_is_refused(settings: Settings, victim: LocalClientProject) -> None:
+    """A hard link *is* inside the area, so confine cannot see it; its link count gives it away."""
+    spec = csv_spec(settings, "export")
+    mine = create_project(spec, settings)
+    export = mine.uploads_dir / "export"
+    export.mkdir(parents=True)
+    os.link(victim.uploads_dir / "export" / "sales.csv", export / "sales.csv")
+    report = test_connection(context_for_spec(spec, settings))
+    assert [(c.target, c.code) for c in report.failures] == [("transactions", "path_refused")]
+    assert "hard links" in str(report) and SECRET_LINE not in str(report)
+    with pytest.raises(EtlError) as raised:
+        run_etl(context_for_spec(spec, settings))
+    assert raised.value.code == "path_refused" and SECRET_LINE not in raised.value.message
+    assert list_runs(mine.warehouse(read_only=True))[0]["error_code"] == "path_refused"
+
+    # A SQLite source hard-linked to another client's secrets store.
+    data = spec_data(settings)
+    data["sources"] = {"erp": {"kind": "sqlite", "path": "erp.sqlite"}}
+    sqlite_spec = parse_spec(data, origin="test")
+    create_project(sqlite_spec, settings)
+    os.link(victim.root / "secrets.enc", mine.uploads_dir / "erp.sqlite")
+    report = test_connection(context_for_spec(sqlite_spec, settings))
+    assert [c.code for c in report.failures] == ["path_refused"]
+
+
+@pytest.mark.parametrize("swap", ["file", "symlink", "folder"])
+def test_a_file_swapped_between_the_check_and_the_open_is_refused(
+    settings: Settings, victim: LocalClientProject, monkeypatch: pytest.MonkeyPatch, swap: str
+) -> None:
+    """The check (confine, link count) and the open are separate steps: the opened descriptor is
+    checked again (O_NOFOLLOW, fstat inode and link count, its /proc path)."""
+    from b2brec.security import paths
+
+    spec = csv_spec(settings, "export")
+    mine = create_project(spec, settings)
+    export = mine.uploads_dir / "export"
+    write_sales(export)
+    (checked,) = files.resolve_files(
+        export.resolve(), spec.sources["export"].kind, "transactions", spec.mapping["transactions"]
+    )
+    assert files.file_columns(checked, spec.sources["export"].kind)  # untouched: it opens
+    outside = victim.uploads_dir / "export"
+
+    def swapped() -> None:
+        if swap == "file":  # another file renamed over it (a new inode)
+            (export / "other.csv").write_text((outside / "sales.csv").read_text())
+            os.replace(export / "other.csv", checked)
+        elif swap == "symlink":
+            checked.unlink()
+            os.symlink(outside / "sales.csv", checked)
+        else:  # the folder on the way replaced by a link to another client's folder
+            os.rename(export, mine.uploads_dir / "export-old")
+            os.symlink(outside, export)
+
+    real_refuse = paths.refuse_shared_file
+    calls: list[int] = []
+
+    def refuse_then_swap(path: Path, st: os.stat_result) -> None:  # runs right after the check's lstat
+        real_refuse(path, st)
+        if not calls:
+            calls.append(1)
+            swapped()
+
+    if swap == "folder":
+        swapped()  # between resolve_files (the check) and the read
+    else:
+        monkeypatch.setattr(paths, "refuse_shared_file", refuse_then_swap)
+    with pytest.raises(EtlError) as raised:
+        files.file_columns(checked, spec.sources["export"].kind)
+    assert raised.value.code == "path_refused", raised.value.message
+    assert SECRET_LINE not in raised.value.message

@@ -3,21 +3,24 @@ operator allow-list admits only what it names, and no message echoes the value g
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
 
 from b2brec.security.hosts import AllowList, HostRefused, check_host
-from tests.security.corpus import HOSTILE_HOSTS, SECRET_LIKE
+from tests.security.corpus import SECRET_LIKE
 
 
-def test_corpus_is_large_and_distinct() -> None:
-    assert len(HOSTILE_HOSTS) >= 30
-    assert len(set(HOSTILE_HOSTS)) == len(HOSTILE_HOSTS)
+def test_corpus_is_large_and_distinct(hostile_hosts: list[str]) -> None:
+    assert len(hostile_hosts) >= 30
+    assert len(set(hostile_hosts)) == len(hostile_hosts)
+    for added in ("fec0::1", "192.0.0.8", "3fff::1"):  # found by the audit: check_host passed them
+        assert added in hostile_hosts
 
 
-@pytest.mark.parametrize("host", HOSTILE_HOSTS, ids=lambda h: repr(h)[:40])
-def test_every_hostile_host_is_refused(host: str) -> None:
+def test_every_hostile_host_is_refused(hostile_host: str) -> None:
+    host = hostile_host
     with pytest.raises(HostRefused) as caught:
         check_host(host, 5432)
     err = caught.value
@@ -63,16 +66,37 @@ def test_allow_list_admits_the_named_network_only() -> None:
 
 
 def test_allow_list_by_name_resolves_the_name_once_to_its_address() -> None:
-    # This machine's own name resolves (through /etc/hosts) to a loopback address: refused
-    # unless the operator names it, and then the address to connect to is the resolved one.
+    # This machine's own name resolves (through /etc/hosts) to a loopback address: refused unless
+    # the operator names that address's network, and then the address to connect to is the resolved one.
     name = socket.gethostname()
     expected = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)[0][4][0]
     with pytest.raises(HostRefused) as caught:
         check_host(name)
     assert caught.value.category in {"loopback", "private"}
-    resolved = check_host(name, allowed=[name.upper()])
-    assert resolved.address == expected
+    resolved = check_host(name, allowed=[f"{name.upper()}@{expected}"])
+    assert resolved.address == expected and resolved.allowed_by is not None
     assert resolved.host == name.lower()
+    assert check_host(name, allowed=[name, f"{expected}/8"]).address == expected
+
+
+def test_a_name_on_the_allow_list_does_not_admit_whatever_its_dns_returns() -> None:
+    """Audit 10, B2: whoever runs the DNS zone of a listed name (the client, for its VPN database)
+    could point it at 127.0.0.1, the platform's own databases. A name admits no address by itself."""
+    name = socket.gethostname()
+    expected = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)[0][4][0]
+    assert ipaddress.ip_address(expected).is_loopback  # this machine: 127.0.1.1 through /etc/hosts
+    for allowed in (
+        [name],
+        [name.upper() + "."],
+        [f"{name}@10.8.0.0/16"],  # the network the operator meant for that name
+        [f"other.example@{expected}", name],  # the address, but for another name only
+        ["10.0.0.0/8", "::1/128", name],
+    ):
+        with pytest.raises(HostRefused) as caught:
+            check_host(name, allowed=allowed)
+        assert caught.value.category == "loopback", allowed
+    with pytest.raises(HostRefused):  # a scoped entry never admits literal addresses typed by the client
+        check_host(expected, allowed=[f"{name}@{expected}"])
 
 
 @pytest.mark.parametrize("host", ["169.254.169.254", "metadata.google.internal", "0.0.0.0", "224.0.0.1"])
@@ -94,7 +118,9 @@ def test_unresolvable_names_are_refused_without_echo() -> None:
     assert "no-such-host" not in str(caught.value)
 
 
-@pytest.mark.parametrize("entry", ["not a host", "http://x", "a/b/c"])
+@pytest.mark.parametrize(
+    "entry", ["not a host", "http://x", "a/b/c", "db@", "db@not-a-net", "@10.0.0.0/8", "10.0.0.0/8@x"]
+)
 def test_allow_list_entries_are_validated(entry: str) -> None:
     with pytest.raises(ValueError):
         AllowList.parse([entry])

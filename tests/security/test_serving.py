@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -22,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from b2brec.backends.secrets import LocalSecretStore
@@ -38,6 +43,7 @@ from serving.config import ServingSettings
 from serving.credentials import Credentials, WeakAdminToken
 from serving.model.loader import BundleSource
 from serving.synthetic import synthetic_bundle
+from tests.conftest import REPO_ROOT
 
 KEY = "sec-api-key-0123456789abcdef"
 ADMIN = "sec-admin-token-0123456789abcdef"
@@ -92,6 +98,13 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     serving = ServingSettings(version="v1", api_keys=KEY, admin_token=ADMIN, flush_interval_s=0.2)
     app = create_app(settings, serving, source=BundleSource(store), prediction_sink=DuckDBSink(warehouse))
+    with run_server(app) as (url, port):
+        yield Served(url, tmp_path, warehouse, port)
+
+
+@contextmanager
+def run_server(app: FastAPI) -> Iterator[tuple[str, int]]:
+    """``app`` on a real uvicorn server on 127.0.0.1 (in a thread), up once /health answers."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -100,13 +113,15 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
                 break
         except httpx.TransportError:
             time.sleep(0.05)
-    yield Served(url, tmp_path, warehouse, port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield url, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def raw_request(port: int, head: str, body: bytes = b"", wait: float = 3.0) -> tuple[int, float]:
@@ -174,6 +189,20 @@ def test_batch_fields_are_capped(served: Served) -> None:
         assert httpx.post(f"{served.url}/recommend-batch", json=body, headers=AUTH).status_code == 422
 
 
+def test_a_batch_response_is_bounded(served: Served) -> None:
+    """1,000 customers x k=500 used to answer 66 MB (+256 MB of memory) to one authenticated call:
+    k per customer in a batch is capped at 100 in the schema (100,000 items at most)."""
+    ids = [f"c{i}" for i in range(1000)]
+    started = time.monotonic()
+    response = httpx.post(f"{served.url}/recommend-batch", json={"customer_ids": ids, "k": 500}, headers=AUTH)
+    assert response.status_code == 422 and time.monotonic() - started < 5
+    assert "k: Input should be less than or equal to 100" in response.json()["message"]
+    schema = httpx.get(f"{served.url}/openapi.json").json()["components"]["schemas"]["BatchRequest"]
+    assert schema["properties"]["k"]["maximum"] == 100 and schema["properties"]["customer_ids"]["maxItems"] == 1000
+    fine = httpx.post(f"{served.url}/recommend-batch", json={"customer_ids": ids[:3], "k": 100}, headers=AUTH)
+    assert fine.status_code == 200 and [len(r["items"]) for r in fine.json()["data"]["results"]] == [100] * 3
+
+
 def test_the_prediction_log_keeps_a_bounded_filter_summary(served: Served) -> None:
     """The largest filters the schema admits, for 1,000 customers: each logged row carries a short
     summary (counts and a few shortened values), not the request's ~160 KB of filter text."""
@@ -232,6 +261,121 @@ def test_a_short_admin_token_secret_refuses_to_start(settings: Settings, tmp_pat
     assert "0123456789abcdef" not in repr(ServingSettings(admin_token=ADMIN))  # a secret: not in reprs
 
 
+def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("token", ["", "   ", "\n", "short"])
+def test_a_blank_or_short_admin_token_secret_refuses_to_start_locally(
+    settings: Settings, tmp_path: Path, token: str
+) -> None:
+    """B1 (audit 10): a blank secret used to start with /admin open on the local default."""
+    store = LocalSecretStore(tmp_path / "secrets.enc", tmp_path / "secrets.key")
+    store.put("serving-admin-token", token)
+    with pytest.raises(WeakAdminToken, match="blank or shorter than 16 characters"):
+        Credentials.from_settings(ServingSettings(), store)
+
+
+def test_serve_refuses_to_start_on_a_blank_admin_token(settings: Settings) -> None:
+    """The same through ``b2brec serve`` on a local project: exit 1 (a user error), one clear line."""
+    project = create_project(load_environment(settings.environments_dir, "demo-dev"), settings)
+    write_bundle(project.storage("models"), synthetic_bundle("v1", n_products=50, n_customers=10))
+    project.secrets().put("serving-admin-token", "  ")
+    env = {**os.environ, "B2BREC_HOME": str(settings.home), "B2BREC_ENVIRONMENTS_DIR": str(settings.environments_dir)}
+    argv = [sys.executable, "-m", "cli.main", "serve", "--client", project.project_id, "--port", str(free_port())]
+    done = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = " ".join((done.stdout + done.stderr).split())  # rich wraps long lines
+    assert done.returncode != 0, output
+    assert "serving-admin-token secret is blank or shorter than 16 characters" in output, output
+    assert "Traceback" not in output
+
+
+def test_a_local_project_gets_a_random_admin_token_and_its_admin_api_is_never_open(settings: Settings) -> None:
+    project = create_project(load_environment(settings.environments_dir, "demo-dev"), settings)
+    token = project.secrets().get("serving-admin-token")
+    assert len(token) >= 32
+    again = create_project(project.spec, settings)  # idempotent: the token is kept
+    assert again.secrets().get("serving-admin-token") == token
+    app = app_for_client(context_for_spec(project.spec, settings), ServingSettings(prediction_log=False))
+    with run_server(app) as (url, _):
+        assert httpx.get(f"{url}/admin/versions").status_code == 401
+        ok = httpx.get(f"{url}/admin/versions", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200, ok.text
+        # The API keys secret was never created: the demo's key-less calls pass the credentials check
+        # (503 here only because this project has no model yet).
+        assert httpx.post(f"{url}/recommend", json={"customer_id": "c1"}).status_code == 503
+        project.secrets().delete("serving-admin-token")
+    # Deleted before the start: the client's admin API is disabled, not open.
+    app = app_for_client(context_for_spec(project.spec, settings), ServingSettings(prediction_log=False))
+    with run_server(app) as (url, _):
+        refused = httpx.get(f"{url}/admin/versions")
+        assert refused.status_code == 403 and refused.json()["data"]["code"] == "admin_disabled"
+
+
+@pytest.mark.parametrize("change", ["blank", "spaces", "shorten", "delete"])
+def test_a_token_blanked_shortened_or_deleted_at_runtime_disables_admin(
+    settings: Settings, tmp_path: Path, change: str
+) -> None:
+    """B1: the local backend (fail_closed False) used to open /admin to anyone once the token was lost."""
+    store = LocalSecretStore(tmp_path / "secrets.enc", tmp_path / "secrets.key")
+    store.put("serving-admin-token", ADMIN)
+    serving = ServingSettings(prediction_log=False, credentials_refresh_s=0.05)
+    app = create_app(settings, serving, credentials=Credentials.from_settings(serving, store))
+    assert app.state.fail_closed is False
+    with run_server(app) as (url, _):
+        versions = f"{url}/admin/versions"
+        assert httpx.get(versions).status_code == 401
+        assert httpx.get(versions, headers=BEARER).status_code == 200
+        if change == "delete":
+            store.delete("serving-admin-token")
+        else:
+            store.put("serving-admin-token", {"blank": "", "spaces": "   ", "shorten": "abc"}[change])
+        _wait_for(lambda: httpx.get(versions, headers=BEARER).status_code == 403, "the lost token was still accepted")
+        for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer abc"}, BEARER):
+            refused = httpx.get(versions, headers=headers)
+            assert refused.status_code == 403, (headers, refused.text)
+            assert refused.json()["data"]["code"] == "admin_disabled"
+            assert httpx.post(f"{url}/admin/rollback", headers=headers).status_code == 403
+        store.put("serving-admin-token", ADMIN)  # a good token again: back to normal
+        _wait_for(lambda: httpx.get(versions, headers=BEARER).status_code == 200, "the new token was never read")
+
+
+def test_revoking_the_last_api_key_refuses_recommendations(settings: Settings, tmp_path: Path) -> None:
+    """B1: the client app leaves the keys secret empty when the last key is revoked; locally that
+    used to open /recommend to anyone. Deleting the secret while running refuses too."""
+    models = ObjectStore((tmp_path / "models").as_uri())
+    write_bundle(models, synthetic_bundle("v1", n_products=50, n_customers=10))
+    store = LocalSecretStore(tmp_path / "secrets.enc", tmp_path / "secrets.key")
+    store.put("serving-admin-token", ADMIN)
+    store.put("serving-api-keys", KEY)
+    serving = ServingSettings(version="v1", prediction_log=False, credentials_refresh_s=0.05)
+
+    def start() -> FastAPI:
+        credentials = Credentials.from_settings(serving, store)
+        return create_app(settings, serving, source=BundleSource(models), credentials=credentials)
+
+    body = {"customer_id": "c1", "k": 3}
+    with run_server(start()) as (url, _):
+        assert httpx.post(f"{url}/recommend", json=body, headers=AUTH).status_code == 200
+        assert httpx.post(f"{url}/recommend", json=body).status_code == 401
+        store.put("serving-api-keys", "")  # the client app revoked the last key
+        _wait_for(lambda: httpx.post(f"{url}/recommend", json=body, headers=AUTH).status_code == 403, "still open")
+        for path, payload in (("/recommend", body), ("/recommend-batch", {"customer_ids": ["c1"]})):
+            refused = httpx.post(f"{url}{path}", json=payload)
+            assert refused.status_code == 403 and refused.json()["data"]["code"] == "api_disabled", refused.text
+        assert httpx.get(f"{url}/model-info").status_code == 403
+        store.put("serving-api-keys", KEY)
+        _wait_for(lambda: httpx.post(f"{url}/recommend", json=body, headers=AUTH).status_code == 200, "key unread")
+        store.delete("serving-api-keys")
+        _wait_for(lambda: httpx.post(f"{url}/recommend", json=body).status_code == 403, "deleted keys opened the API")
+    store.put("serving-api-keys", "")
+    with run_server(start()) as (url, _):  # a restart with the emptied secret stays closed
+        assert httpx.post(f"{url}/recommend", json=body).status_code == 403
+
+
 @pytest.mark.parametrize(
     ("version", "words"),
     [
@@ -263,6 +407,45 @@ def test_a_bad_bundle_is_never_ready_at_start_and_never_written(settings: Settin
     bad.candidate_embeddings[3] = np.inf
     with pytest.raises(BundleRejected):
         write_bundle(store, bad)
+
+
+def flat(rows: int, dim: int, degenerate: str) -> np.ndarray:
+    """An embedding matrix with no ranking in it: all zero, or one (non-zero) vector on every row."""
+    if degenerate == "zero":
+        return np.zeros((rows, dim), np.float32)
+    return np.tile(np.linspace(-1, 1, dim, dtype=np.float32), (rows, 1))
+
+
+@pytest.mark.parametrize("matrix", ["candidate_embeddings", "customer_embeddings"])
+@pytest.mark.parametrize("degenerate", ["zero", "the same vector"])
+def test_all_zero_or_constant_embeddings_are_refused(
+    settings: Settings, tmp_path: Path, served: Served, matrix: str, degenerate: str
+) -> None:
+    """Finite but carrying no ranking: every score ties, so customers would get an arbitrary order
+    labelled as model results. Refused at write, at start (never ready) and at deploy (409)."""
+    from fastapi.testclient import TestClient
+
+    good = synthetic_bundle("v2", n_products=50, n_customers=10)
+    rows, dim = getattr(good, matrix).shape
+    bad = replace(good, **{matrix: flat(rows, dim, degenerate)})
+    store = ObjectStore((tmp_path / "degenerate").as_uri())
+    with pytest.raises(BundleRejected, match=f"embedding is {degenerate}"):
+        write_bundle(store, bad)
+    write_bundle(store, synthetic_bundle("v1", n_products=50, n_customers=10))
+    plant(store, "v1", f"{matrix}.npy", npy(flat(rows, dim, degenerate)))
+    serving = ServingSettings(version="v1", prediction_log=False)
+    with TestClient(create_app(settings, serving, source=BundleSource(store))) as client:
+        assert client.get("/health").status_code == 503
+
+    models = ObjectStore((served.root / "models").as_uri())
+    version = synthetic_bundle("v9-flat", n_products=300, n_customers=60, seed=9)
+    write_bundle(models, version)
+    rows, dim = getattr(version, matrix).shape
+    plant(models, "v9-flat", f"{matrix}.npy", npy(flat(rows, dim, degenerate)))
+    response = httpx.post(f"{served.url}/admin/deploy", json={"version": "v9-flat"}, headers=BEARER, timeout=60)
+    assert response.status_code == 409 and response.json()["data"]["code"] == "bundle_rejected", response.text
+    assert "every score ties" in response.json()["message"]
+    assert httpx.get(f"{served.url}/health").json()["data"]["model_version"] == "v1"
 
 
 def test_admin_errors_do_not_reveal_storage_paths(served: Served) -> None:

@@ -16,12 +16,11 @@ from typer.testing import CliRunner
 from b2brec.context import context_for_spec
 from b2brec.etl import EtlError, run_etl, test_connection
 from b2brec.etl.sources import resolve_source
-from b2brec.projects.local import LocalClientProject
+from b2brec.projects.local import LocalClientProject, create_project
 from b2brec.settings import Settings
 from b2brec.spec import ClientSpec, SpecError, parse_spec
 from cli.main import app
 from tests.security.conftest import CLIENT_ID, allow, db_spec, spec_data
-from tests.security.corpus import HOSTILE_HOSTS
 from tests.security.servers import listening
 
 KINDS = ["postgresql", "mysql"]
@@ -39,10 +38,10 @@ def _try_spec(settings: Settings, host: str, port: int, kind: str) -> ClientSpec
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_hostile_host_is_refused_by_spec_loading_or_the_connection_test(
-    settings: Settings, project: LocalClientProject, kind: str
+    settings: Settings, project: LocalClientProject, kind: str, hostile_hosts: list[str]
 ) -> None:
     with listening("silent") as local, listening("silent", "::1") as local6:
-        for host in HOSTILE_HOSTS:
+        for host in hostile_hosts:
             port = local6.port if ":" in host else local.port
             spec = _try_spec(settings, host, port, kind)
             if spec is None:
@@ -55,33 +54,45 @@ def test_every_hostile_host_is_refused_by_spec_loading_or_the_connection_test(
 
 
 def test_the_load_refuses_what_the_test_refuses_even_for_a_spec_that_skipped_validation(
-    settings: Settings, project: LocalClientProject
+    settings: Settings, project: LocalClientProject, hostile_host: str
 ) -> None:
     """A socket path used to pass the connection test and fail only in the load; a web form that
-    built a spec without validation (model_construct) must still be stopped before connecting."""
+    built a spec without validation (model_construct) must still be stopped before connecting. The
+    whole corpus: nothing reaches a listener (the host check comes before any network I/O)."""
     good = db_spec(settings, "8.8.8.8", 5432)
-    for host in ("/var/run/postgresql", "127.0.0.1", "169.254.169.254", "localhost"):
-        source = good.sources["erp"].model_copy(update={"host": host})
+    with listening("silent") as local, listening("silent", "::1") as local6:
+        port = local6.port if ":" in hostile_host else local.port
+        source = good.sources["erp"].model_copy(update={"host": hostile_host, "port": port})
         spec = good.model_copy(update={"sources": {"erp": source}})
         with pytest.raises(EtlError) as raised:
             run_etl(context_for_spec(spec, settings))
-        assert raised.value.code == "host_refused"
+        assert raised.value.code == "host_refused", raised.value.message
+        if len(hostile_host.strip()) > 3 and not hostile_host.isalpha():
+            assert hostile_host.strip() not in f"{raised.value.message} {raised.value.fix}"
+        assert (local.accepted, local6.accepted) == (0, 0)
 
 
-def test_cli_test_connection_refuses_with_one_line_and_exit_2(
-    settings: Settings, project: LocalClientProject, monkeypatch: pytest.MonkeyPatch
+def test_cli_test_connection_refuses_every_hostile_host_with_one_line_and_exit_2(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, hostile_host: str
 ) -> None:
+    """``b2brec etl test-connection`` over the whole corpus, each value written into the project's spec
+    as a web form that skipped validation would: exit 2, one error line, the value never echoed."""
     monkeypatch.setenv("B2BREC_HOME", str(settings.home))
     monkeypatch.setenv("B2BREC_ENVIRONMENTS_DIR", str(settings.environments_dir))
-    with listening("silent") as local:
-        from b2brec.projects.local import create_project
-
-        create_project(db_spec(settings, "127.0.0.1", local.port), settings)
+    monkeypatch.setenv("COLUMNS", "400")  # one logical line stays one printed line
+    good = db_spec(settings, "8.8.8.8", 5432)
+    with listening("silent") as local, listening("silent", "::1") as local6:
+        port = local6.port if ":" in hostile_host else local.port
+        source = good.sources["erp"].model_copy(update={"host": hostile_host, "port": port})
+        create_project(good.model_copy(update={"sources": {"erp": source}}), settings)
         result = CliRunner().invoke(app, ["etl", "test-connection", "--client", CLIENT_ID])
         assert result.exit_code == 2, result.output
-        assert "host_refused" in result.output and "loopback" in result.output
         assert "Traceback" not in result.output
-        assert local.accepted == 0
+        errors = [line for line in result.output.splitlines() if "host_refused" in line or "invalid_spec" in line]
+        assert len(errors) == 1, result.output
+        if len(hostile_host.strip()) > 3 and not hostile_host.isalpha():
+            assert hostile_host.strip() not in result.output
+        assert (local.accepted, local6.accepted) == (0, 0)
 
 
 def test_the_operator_allow_list_admits_only_the_named_network_for_that_client(
@@ -108,13 +119,14 @@ def test_a_name_is_resolved_once_and_the_engine_connects_to_that_address(
     name = socket.gethostname()  # resolves through /etc/hosts to a loopback address
     address = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)[0][4][0]
     spec = db_spec(settings, name, 5432)
-    allowed = allow(settings, CLIENT_ID, name)
+    allowed = allow(settings, CLIENT_ID, f"{name}@{address}")
     handle = resolve_source("erp", spec.sources["erp"], project.secrets(), spec, allowed)
     assert handle.url.host == address
     assert name in handle.describe()  # messages keep the name the client typed
-    with pytest.raises(EtlError) as raised:
-        resolve_source("erp", spec.sources["erp"], project.secrets(), spec, settings)
-    assert raised.value.code == "host_refused"
+    for refusing in (settings, allow(settings, CLIENT_ID, name)):  # the name alone admits no address
+        with pytest.raises(EtlError) as raised:
+            resolve_source("erp", spec.sources["erp"], project.secrets(), spec, refusing)
+        assert raised.value.code == "host_refused"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -24,7 +24,7 @@ from b2brec.live import (
     rollback_live_version,
     set_live_version,
 )
-from b2brec.projects.local import LocalClientProject, create_project
+from b2brec.projects.local import ADMIN_TOKEN_SECRET, LocalClientProject, create_project
 from b2brec.settings import Settings
 from b2brec.spec import load_environment
 from serving.synthetic import synthetic_bundle
@@ -99,12 +99,16 @@ def test_two_serving_processes_converge_on_deploy_and_rollback(
 ) -> None:
     first, second = two_instances
     store = project.storage("models")
+    # The project's own admin token, created with it (the admin API is never open: issue 10, B1).
+    admin = {"Authorization": f"Bearer {project.secrets().get(ADMIN_TOKEN_SECRET)}"}
     newest = "20260103-000000"
     assert {_version(first), _version(second)} == {newest}  # both started on the newest, recorded as live
     assert live_version(store) == newest
 
     deployed = httpx.post(
-        f"{first}/admin/deploy", json={"version": "20260101-000000", "actor": "ana", "reason": "recall dropped"}
+        f"{first}/admin/deploy",
+        json={"version": "20260101-000000", "actor": "ana", "reason": "recall dropped"},
+        headers=admin,
     )
     assert deployed.status_code == 200, deployed.text
     assert _version(first) == "20260101-000000"  # the instance called swaps at once
@@ -112,7 +116,7 @@ def test_two_serving_processes_converge_on_deploy_and_rollback(
     assert took <= REFRESH_S + LOAD_SLACK_S, took
     print(f"deploy converged on both instances in {took:.2f} s (refresh {REFRESH_S} s)")
 
-    rolled = httpx.post(f"{second}/admin/rollback", json={"actor": "ben", "reason": "false alarm"})
+    rolled = httpx.post(f"{second}/admin/rollback", json={"actor": "ben", "reason": "false alarm"}, headers=admin)
     assert rolled.status_code == 200, rolled.text
     took = _converge([first, second], newest)
     assert took <= REFRESH_S + LOAD_SLACK_S, took
@@ -124,7 +128,7 @@ def test_two_serving_processes_converge_on_deploy_and_rollback(
         ("deploy", newest, "20260101-000000", "ana", "recall dropped"),
         ("rollback", "20260101-000000", newest, "ben", "false alarm"),
     ]
-    versions = httpx.get(f"{first}/admin/versions").json()["data"]
+    versions = httpx.get(f"{first}/admin/versions", headers=admin).json()["data"]
     assert versions["live"] == newest and len(versions["history"]) == 3
 
     # a version set directly in the bucket (the client app's deployment manager) is followed too
