@@ -12,6 +12,11 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# bqemulator (a local BigQuery REST API, for tests/core/test_bigquery_emulator.py) likewise: it pins
+# sqlglot<30.12. DuckDB's spatial extension, which it needs at start, comes from PyPI (no download at run time).
+BQEMU_VERSION := 1.4.0
+BQEMU_VENV := .venv-bqemulator
+BQEMU_STAMP := $(BQEMU_VENV)/.installed-$(BQEMU_VERSION)
 
 .PHONY: install browser demo test lint typecheck bench-etl checkov clean
 
@@ -32,7 +37,7 @@ demo: install
 	$(BIN)/b2brec demo
 
 ## The whole test suite (real PostgreSQL/MariaDB where present; CI requires them).
-test: install browser typecheck checkov
+test: install browser typecheck checkov $(BQEMU_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/lint_imports.py
@@ -55,6 +60,12 @@ $(CHECKOV_STAMP): constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -c constraints-checkov.txt checkov==$(CHECKOV_VERSION)
 	touch $@
 
+$(BQEMU_STAMP): constraints-bqemulator.txt
+	$(PYTHON) -m venv $(BQEMU_VENV)
+	$(BQEMU_VENV)/bin/python -m pip install --quiet -c constraints-bqemulator.txt \
+	  bqemulator==$(BQEMU_VERSION) duckdb duckdb-extension-spatial numpy
+	touch $@
+
 ## checkov over every synthesized stack: 0 failed checks (each skip has its reason in .checkov.yaml).
 checkov: install $(CHECKOV_STAMP)
 	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
@@ -65,4 +76,4 @@ checkov: install $(CHECKOV_STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .b2brec .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BQEMU_VENV) .b2brec .pytest_cache

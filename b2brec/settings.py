@@ -3,6 +3,11 @@
 Every supported variable is a field below (type, default, one-line doc). Build a
 ``Settings`` object at start-up (``Settings()``) and pass it down; tests construct
 one explicitly instead of patching ``os.environ``.
+
+Not fields: the variables Google's libraries read themselves to reach a local emulator in tests
+(``STORAGE_EMULATOR_HOST``; ``BIGQUERY_EMULATOR_HOST``, with which the BigQuery warehouse also switches to a
+static token, ``b2brec.backends.warehouse.emulator_credentials``). No stack sets them: the image contract
+tests refuse a stack variable that no image's settings read.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ with sqlglot for DuckDB, where datasets are schemas of one database file.
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 import time
@@ -34,6 +35,10 @@ leaves half a table (both destinations)."""
 
 
 WarehouseKind = Literal["duckdb", "bigquery"]
+
+BIGQUERY_EMULATOR_HOST = "BIGQUERY_EMULATOR_HOST"
+"""google-cloud-bigquery's own endpoint override: set, every ``bigquery.Client`` (ours and the one dlt's
+destination builds) sends its requests to that URL. Tests only (a local ``bqemulator``); no stack sets it."""
 
 
 class Warehouse(Protocol):
@@ -190,6 +195,17 @@ def _bq_type(value: Any) -> str:
     return "STRING"
 
 
+def emulator_credentials(project: str) -> Any | None:
+    """Credentials for the local BigQuery emulator named by ``BIGQUERY_EMULATOR_HOST``, else None
+    (Application Default Credentials, as on GCP). A test machine has no ADC: a static bearer token, which
+    the emulator ignores, stands in (a ``google.oauth2`` user credential, a type dlt's destination takes)."""
+    if not os.environ.get(BIGQUERY_EMULATOR_HOST):
+        return None
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token="bigquery-emulator", quota_project_id=project)  # type: ignore[no-untyped-call]
+
+
 class BigQueryWarehouse:
     """BigQuery in the client project. A thin wrapper over ``google-cloud-bigquery``."""
 
@@ -215,8 +231,10 @@ class BigQueryWarehouse:
         import dlt
         from dlt.common.configuration.specs import GcpServiceAccountCredentials
 
-        credentials = GcpServiceAccountCredentials()
-        credentials.project_id = self.project  # the rest resolves from Application Default Credentials
+        credentials: Any = emulator_credentials(self.project)
+        if credentials is None:
+            credentials = GcpServiceAccountCredentials()
+            credentials.project_id = self.project  # the rest resolves from Application Default Credentials
         return dlt.destinations.bigquery(
             credentials=credentials,
             location=self.location,
@@ -233,7 +251,9 @@ class BigQueryWarehouse:
         if self._client is None:
             from google.cloud import bigquery
 
-            self._client = bigquery.Client(project=self.project, location=self.location)
+            self._client = bigquery.Client(
+                project=self.project, location=self.location, credentials=emulator_credentials(self.project)
+            )
         return self._client
 
     def job_config(self, params: SqlParams | None = None) -> Any:
