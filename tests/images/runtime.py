@@ -7,10 +7,14 @@ way Terraform does, so the process sees exactly the string the spec held.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
+
+from b2brec.settings import Settings
 
 _REFERENCE = re.compile(r"(?<!\$)\$\{([^}]*)\}")
 
@@ -101,3 +105,10 @@ def unwritten_secret_refs(runtime: ContainerRuntime, data: dict[str, Any]) -> li
         if version is None or version not in runtime.depends_on:
             bad.append(name)
     return bad
+
+
+def settings_from_environment(env: Mapping[str, str]) -> Settings:
+    """``Settings`` as the image's process builds them: read from its environment, so pydantic-settings
+    decodes the JSON-valued variables (``B2BREC_SOURCE_HOSTS_ALLOWED``) as it does on Cloud Run."""
+    with mock.patch.dict(os.environ, dict(env), clear=True):
+        return Settings()

@@ -21,7 +21,7 @@ from stacks.client_project import trainer_image_name
 from tests.images.conftest import NO_METADATA_SERVER, run
 from tests.images.contracts import IMAGES, image_reads
 from tests.images.harness import ImageEnv
-from tests.images.runtime import containers
+from tests.images.runtime import containers, settings_from_environment
 from tests.synthesized import ENVIRONMENTS, Synthesized
 from trainer import STAGE_MODULES, STAGES
 from trainer.pipeline import RunOptions, context_for, stage_args
@@ -63,7 +63,7 @@ def _client_app_settings(stack: Synthesized) -> Settings:
     unknown = sorted(set(fields) - set(Settings.model_fields))
     assert unknown == ["database_url"], f"client-app variables Settings does not read: {unknown}"
     fields.pop("database_url")  # the client app's own settings (not built yet) read its database URL
-    return Settings(**fields)
+    return settings_from_environment({f"B2BREC_{key.upper()}": value for key, value in fields.items()})
 
 
 @pytest.mark.parametrize("stack_name", CLIENT_STACKS)
@@ -131,7 +131,7 @@ def test_an_environment_trains_on_a_spot_gpu(stacks: dict[str, Synthesized]) -> 
     assert pool.machine_spec.accelerator_type.name == "NVIDIA_L4" and pool.machine_spec.accelerator_count == 1
     assert job.job_spec.scheduling.strategy.name == "SPOT"
     assert job.job_spec.scheduling.restart_job_on_worker_restart is True
-    assert pool.container_spec.image_uri.endswith("/b2brec/trainer-gpu:v1")
+    assert pool.container_spec.image_uri.endswith(f"/b2brec/trainer-gpu:{stack.spec.template_version}")  # type: ignore[union-attr]
 
 
 def test_spot_and_gpus_reach_the_request() -> None:

@@ -22,7 +22,7 @@ from b2brec.settings import Settings
 from b2brec.spec import list_environments, spec_from_json
 from modules.base import PropsError
 from modules.network import Network, NetworkProps
-from tests.images.runtime import containers
+from tests.images.runtime import containers, settings_from_environment
 from tests.infra.conftest import ENVIRONMENTS, LABELS, PROJECT, REGION, Synthesized, synth_construct
 
 CLIENT_STACKS = list_environments(ENVIRONMENTS)
@@ -189,7 +189,9 @@ def _client_app_settings(stack: Synthesized) -> Settings:
         }
     )
     fields = {key.removeprefix("B2BREC_").lower(): value for key, value in env.items() if key.startswith("B2BREC_")}
-    return Settings(**{key: value for key, value in fields.items() if key in Settings.model_fields})
+    return settings_from_environment(
+        {f"B2BREC_{key.upper()}": value for key, value in fields.items() if key in Settings.model_fields}
+    )
 
 
 @pytest.mark.parametrize("stack_name", CLIENT_STACKS)
