@@ -4,12 +4,13 @@ A killed run can leave one dlt load package behind. Two cases:
 
 * **Loading had not started** (the package is extracted, or normalized with no job started):
   finishing it is safe, so it is normalized and loaded as if the run had never stopped.
-* **Loading had started**: finishing is *not* safe. dlt re-runs every job not yet recorded as
-  done, but it truncates the staging tables only once per package, so a job whose rows reached
-  staging just before the kill would be copied twice (duplicate keys after the merge; see
-  dlt-hub/dlt#3023). The package is aborted instead: dlt rewinds the pipeline state (the
-  incremental watermarks) to where the package started, and the next extraction re-reads
-  those rows from the source; the merge on the primary key stores each once.
+* **Loading had started** (or a recovery's abort of it was cut short): finishing is *not* safe.
+  dlt re-runs every job not yet recorded as done, but it truncates the staging tables only once
+  per package, so a job whose rows reached staging just before the kill would be copied twice
+  (duplicate keys after the merge; see dlt-hub/dlt#3023). The package is aborted instead: dlt
+  rewinds the pipeline state (the incremental watermarks) to where the package started, and the
+  next extraction re-reads those rows from the source; the merge on the primary key stores each
+  once.
 
 A killed **full refresh** needs one more thing, on every backend: its load may already have
 dropped the tables while the watermarks the next run starts from (dlt keeps them locally, and
@@ -94,12 +95,21 @@ def _loading_started(pipeline: Any, load_id: str) -> bool:
     return any(jobs.get(state) for state in STARTED_JOB_STATES)
 
 
+def _abort_requested(pipeline: Any, load_id: str) -> bool:
+    return bool(pipeline.get_load_package_state(load_id).get("abort_requested"))
+
+
 def recover_interrupted(pipeline: Any) -> None:
     """Finish or abort what a killed run left behind (see the module docstring)."""
-    if not pipeline.has_pending_data:
-        return
     normalized = list(pipeline.list_normalized_load_packages())
-    if any(_loading_started(pipeline, load_id) for load_id in normalized):
+    # Not ``pipeline.has_pending_data``: it does not count a package flagged for abort, and an
+    # abort killed after setting the flag leaves exactly that. dlt finishes such an abort in the
+    # next load() -- ours, after this run's extraction -- and its clean-up then deletes every newer
+    # package (this run's) and rewinds the state, while load() returns as if it had loaded: a full
+    # refresh would clear its ledger with its tables dropped and nothing reloaded.
+    if not normalized and not pipeline.list_extracted_load_packages():
+        return
+    if any(_abort_requested(pipeline, load_id) or _loading_started(pipeline, load_id) for load_id in normalized):
         log.warning("a killed run had started loading; aborting its package and re-extracting its rows")
         pipeline.abort_packages()
         return

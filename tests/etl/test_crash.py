@@ -211,3 +211,29 @@ def test_a_kill_inside_an_atomic_write_does_not_break_the_next_run(client: Clien
     assert rows == len(loaded) == 1025
     assert loaded == source_sales(client.url)
     assert not first.full_refresh and not second.full_refresh
+
+
+def test_an_abort_cut_short_is_finished_before_the_next_extraction(big_client: Client) -> None:
+    """A run killed inside the recovery's abort leaves the package flagged for abort and still
+    pending (dlt persists the flag first). dlt's ``has_pending_data`` does not count such a package,
+    and dlt finishes the abort in the next ``load()``, deleting every newer package: if the next
+    run extracted first, its own full refresh was deleted unloaded, its ledger cleared, and the
+    dropped tables stayed empty (keys missing in CI; reproduced by a kill loop)."""
+    client = big_client
+    first = _etl(client)
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr.decode()
+    assert _kill_at(client, ("job started", 0.0), 0.0, full_refresh=True) == "killed, package pending"
+    # What ``abort_packages()`` writes before its load() aborts the package: the kill landed here.
+    pipeline = dlt.attach(PIPELINE_NAME, pipelines_dir=str(client.project.etl_dir))
+    (pending,) = pipeline.list_normalized_load_packages()
+    pipeline._get_load_storage().normalized_packages.set_abort_flag(pending)
+    insert_sales(client.url, ROWS + 1, 300, updated_at=BASE_TIME + timedelta(days=30))
+
+    summary = run_etl(context_for_spec(client.spec, client.settings))
+
+    loaded, rows = warehouse_sales(client.project.warehouse_path)
+    assert rows == len(loaded), f"{rows - len(loaded)} duplicate keys"
+    assert loaded == source_sales(client.url)
+    assert summary.full_refresh
+    assert _aborted_packages(client) == 1
